@@ -1,0 +1,9 @@
+DROP TABLE operation_records;
+DROP TABLE operations;
+DROP TABLE tasks;
+DROP TABLE projects;
+DROP TABLE change_counters;
+DROP TABLE one_time_tokens;
+DROP TABLE api_keys;
+DROP TABLE sessions;
+DROP TABLE users;

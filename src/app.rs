@@ -1,0 +1,172 @@
+//! The HTTP server: router, layers, probes and metrics, and its lifecycle.
+
+pub mod graphql_http;
+pub mod metrics;
+pub mod probes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use http::{HeaderName, Method, Request, StatusCode, header};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tower::ServiceBuilder;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::{PasswordHasher, TokenKeys, tokens};
+use crate::config::Config;
+use crate::db::migrate::{self, Direction};
+use crate::db::Db;
+use crate::error::AppError;
+use crate::graphql::{AppSchema, Services, build_schema};
+use metrics::Metrics;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What handlers share.
+pub struct AppState {
+    pub schema: AppSchema,
+    pub services: Arc<Services>,
+    pub metrics: Metrics,
+    /// GraphiQL's page, unless in production.
+    pub graphiql: Option<String>,
+}
+
+/// Builds services and the router for `config` (migrations already applied).
+pub async fn build_app(config: Config) -> Result<(Router, Arc<AppState>), AppError> {
+    let secret = match config.secret_bytes() {
+        Some(secret) => secret.to_vec(),
+        None => {
+            let dir = config
+                .database_url
+                .data_dir()
+                .ok_or_else(|| AppError::internal("TASKLANE_JWT_SECRET is required with PostgreSQL"))?;
+            tokens::load_or_create_secret(dir)?
+        }
+    };
+    let db = Db::connect(&config.database_url, &config.pool)?;
+    let concurrency = config.hash_concurrency;
+    let hasher = tokio::task::spawn_blocking(move || PasswordHasher::new(concurrency))
+        .await
+        .map_err(|e| AppError::internal(format!("hasher setup failed: {e}")))??;
+    let services = Arc::new(Services {
+        db,
+        tokens: TokenKeys::new(&secret, config.access_token_ttl),
+        hasher,
+        config: Arc::new(config),
+    });
+    let config = &services.config;
+    let schema = build_schema(Some(services.clone()), &config.limits, config.production);
+    let graphiql = (!config.production).then(|| {
+        async_graphql::http::GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .title("Tasklane GraphiQL")
+            .finish()
+    });
+    let state = Arc::new(AppState {
+        schema,
+        services: services.clone(),
+        metrics: Metrics::new(),
+        graphiql,
+    });
+    Ok((router(state.clone()), state))
+}
+
+fn router(state: Arc<AppState>) -> Router {
+    let config = &state.services.config;
+    let cors = (!config.cors_origins.is_empty()).then(|| {
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(config.cors_origins.clone()))
+            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+            .expose_headers([REQUEST_ID])
+            .max_age(std::time::Duration::from_secs(3600))
+    });
+    let layers = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let request_id = request
+                .headers()
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!(
+                "request",
+                method = %request.method(),
+                path = %request.uri().path(),
+                request_id = %request_id,
+            )
+        }))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(CompressionLayer::new())
+        .layer(RequestBodyLimitLayer::new(config.body_limit))
+        .option_layer(cors)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            config.request_timeout,
+        ))
+        .layer(DefaultBodyLimit::max(config.body_limit));
+    Router::new()
+        .route("/graphql", get(graphql_http::get).post(graphql_http::post))
+        .route("/health", get(probes::health))
+        .route("/ready", get(probes::ready))
+        .route("/metrics", get(metrics::render))
+        .layer(layers)
+        .with_state(state)
+}
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub state: Arc<AppState>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    /// Stops accepting connections and waits for in-flight requests.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.task.await.map_err(std::io::Error::other)?
+    }
+}
+
+/// Migrates, builds the app and serves on `config.listen` (port 0 picks one).
+pub async fn start(config: Config) -> Result<Server, AppError> {
+    migrate::run(&config.database_url, Direction::Up).await?;
+    let listen = config.listen;
+    let (router, state) = build_app(config).await?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| AppError::internal(format!("cannot listen on {listen}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| AppError::internal(format!("no local address: {e}")))?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, service)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(Server {
+        addr,
+        state,
+        shutdown: Some(tx),
+        task,
+    })
+}

@@ -1,0 +1,247 @@
+//! GraphQL over HTTP: `POST /graphql` (single or batched JSON), `GET
+//! /graphql` for queries (and GraphiQL in a browser).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{BatchRequest, BatchResponse, Value};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::{Html, IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde_json::json;
+
+use super::{AppState, REQUEST_ID};
+use crate::auth::AuthState;
+use crate::error::{INTERNAL_MESSAGE, code};
+use crate::graphql::RequestMeta;
+
+const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+
+/// An error answered before any GraphQL runs.
+fn http_error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let body = json!({ "errors": [{ "message": message.into(), "extensions": { "code": code } }] });
+    (status, axum::Json(body)).into_response()
+}
+
+fn wants_graphql_response(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains(GRAPHQL_RESPONSE_JSON))
+}
+
+fn request_meta(parts: &http::request::Parts) -> RequestMeta {
+    let header_text = |name: header::HeaderName| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    RequestMeta {
+        request_id: header_text(REQUEST_ID).unwrap_or_default(),
+        user_agent: header_text(header::USER_AGENT),
+        client_ip: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip()),
+    }
+}
+
+pub async fn post(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    if !(content_type.starts_with("application/json") || content_type.starts_with(GRAPHQL_RESPONSE_JSON)) {
+        return http_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "BAD_REQUEST",
+            "Content-Type must be application/json",
+        );
+    }
+    let limit = state.services.config.body_limit;
+    let bytes = match axum::body::to_bytes(Body::new(body), limit).await {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            let too_large = std::error::Error::source(&err)
+                .is_some_and(|e| e.is::<http_body_util::LengthLimitError>())
+                || err.to_string().contains("length limit");
+            return if too_large {
+                http_error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "BAD_REQUEST",
+                    format!("Request body is larger than {limit} bytes"),
+                )
+            } else {
+                http_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "Could not read the request body")
+            };
+        }
+    };
+    let batch: BatchRequest = match serde_json::from_slice(&bytes) {
+        Ok(batch) => batch,
+        Err(err) => {
+            return http_error(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                format!("Request body is not a GraphQL request: {err}"),
+            );
+        }
+    };
+    execute(&state, &parts, batch).await
+}
+
+pub async fn get(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let (parts, _) = request.into_parts();
+    let query_string = parts.uri.query().unwrap_or_default();
+    let accepts_html = parts
+        .headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if !query_string.split('&').any(|pair| pair.starts_with("query=")) {
+        return match (&state.graphiql, accepts_html) {
+            (Some(page), true) => Html(page.clone()).into_response(),
+            _ => http_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "Missing the query parameter"),
+        };
+    }
+    let request = match async_graphql::http::parse_query_string(query_string) {
+        Ok(request) => request,
+        Err(err) => {
+            return http_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", format!("Invalid query string: {err}"));
+        }
+    };
+    // Only queries over GET: a mutation must not be triggered by a link.
+    if let Ok(document) = async_graphql::parser::parse_query(&request.query) {
+        let operation_type = match (&document.operations, request.operation_name.as_deref()) {
+            (DocumentOperations::Single(op), _) => Some(op.node.ty),
+            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
+            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next().map(|op| op.node.ty),
+            _ => None,
+        };
+        if matches!(operation_type, Some(OperationType::Mutation | OperationType::Subscription)) {
+            let mut response = http_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "BAD_REQUEST",
+                "Only queries are accepted over GET; send mutations with POST",
+            );
+            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+            return response;
+        }
+    }
+    execute(&state, &parts, BatchRequest::Single(request)).await
+}
+
+async fn execute(state: &AppState, parts: &http::request::Parts, batch: BatchRequest) -> Response {
+    let limits = &state.services.config.limits;
+    let is_batch = matches!(batch, BatchRequest::Batch(_));
+    let requests = match batch {
+        BatchRequest::Single(request) => vec![request],
+        BatchRequest::Batch(requests) if requests.is_empty() => {
+            return http_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "The batch is empty");
+        }
+        BatchRequest::Batch(requests) if requests.len() > limits.batch => {
+            return http_error(
+                StatusCode::BAD_REQUEST,
+                code::BAD_USER_INPUT,
+                format!(
+                    "The batch has {} operations, more than the limit of {}",
+                    requests.len(),
+                    limits.batch
+                ),
+            );
+        }
+        BatchRequest::Batch(requests) => requests,
+    };
+    let meta = request_meta(parts);
+    let authorization = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let auth = AuthState::from_header(authorization, &state.services.tokens);
+
+    let mut responses = Vec::with_capacity(requests.len());
+    let mut headers = HeaderMap::new();
+    for request in requests {
+        let operation = request.operation_name.clone();
+        let started = Instant::now();
+        let mut response = state
+            .schema
+            .execute(request.data(auth.clone()).data(meta.clone()))
+            .await;
+        finish_errors(&mut response, &meta.request_id);
+        let codes: Vec<&str> = response
+            .errors
+            .iter()
+            .filter_map(|e| match e.extensions.as_ref()?.get("code")? {
+                Value::String(code) => Some(code.as_str()),
+                _ => None,
+            })
+            .collect();
+        state.metrics.observe(operation.as_deref(), started.elapsed(), &codes);
+        headers.extend(std::mem::take(&mut response.http_headers));
+        responses.push(response);
+    }
+
+    let graphql_response = wants_graphql_response(&parts.headers);
+    let status = if graphql_response && !is_batch && responses.iter().all(failed_before_execution) {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let body = match (is_batch, responses.pop()) {
+        (false, Some(single)) => serde_json::to_vec(&BatchResponse::Single(single)),
+        (_, last) => {
+            responses.extend(last);
+            serde_json::to_vec(&BatchResponse::Batch(responses))
+        }
+    };
+    let Ok(body) = body else {
+        return http_error(StatusCode::INTERNAL_SERVER_ERROR, code::INTERNAL, INTERNAL_MESSAGE);
+    };
+    let content_type = if graphql_response {
+        GRAPHQL_RESPONSE_JSON
+    } else {
+        "application/json"
+    };
+    let mut response = (status, [(header::CONTENT_TYPE, content_type)], body).into_response();
+    response.headers_mut().extend(headers);
+    response
+}
+
+/// The document failed to parse or validate, so nothing ran.
+fn failed_before_execution(response: &async_graphql::Response) -> bool {
+    response.data == Value::Null
+        && response.errors.iter().any(|e| {
+            e.extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .is_some_and(|c| *c == Value::from(code::GRAPHQL_VALIDATION_FAILED))
+        })
+}
+
+/// Every error leaves with a code. INTERNAL ones also carry the request id.
+/// async-graphql's own errors have none: those of the document itself
+/// (syntax, validation, limits) become GRAPHQL_VALIDATION_FAILED, and those
+/// raised while coercing an argument BAD_USER_INPUT.
+fn finish_errors(response: &mut async_graphql::Response, request_id: &str) {
+    let executed = response.data != Value::Null;
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        match extensions.get("code") {
+            Some(Value::String(c)) if c == code::INTERNAL => {
+                extensions.set("requestId", request_id);
+            }
+            Some(_) => {}
+            None if !executed && error.path.is_empty() => {
+                extensions.set("code", code::GRAPHQL_VALIDATION_FAILED);
+            }
+            None => {
+                extensions.set("code", code::BAD_USER_INPUT);
+            }
+        }
+    }
+}

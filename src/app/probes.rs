@@ -1,0 +1,32 @@
+//! `/health` (the process is up) and `/ready` (the database answers).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use serde_json::json;
+
+use super::AppState;
+
+pub async fn health() -> Response {
+    Json(json!({ "status": "ok" })).into_response()
+}
+
+/// 200 when the database answers within 1 s, else 503 with the reason.
+pub async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    match state.services.db.ping(Duration::from_secs(1)).await {
+        Ok(()) => Json(json!({
+            "status": "ready",
+            "database": state.services.db.backend().name(),
+        }))
+        .into_response(),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable", "reason": reason })),
+        )
+            .into_response(),
+    }
+}

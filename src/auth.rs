@@ -1,0 +1,11 @@
+//! Credentials and the viewer: password hashing, tokens, sessions, and the
+//! `Viewer` every store function takes to scope its SQL.
+
+pub mod password;
+pub mod sessions;
+pub mod tokens;
+pub mod viewer;
+
+pub use password::PasswordHasher;
+pub use tokens::TokenKeys;
+pub use viewer::{AuthState, Viewer};

@@ -1,0 +1,251 @@
+//! Sessions: one refresh-token family per login. Each refresh replaces the
+//! family's current token with a new row; presenting a token that was
+//! already replaced ends the whole family (it was stolen or replayed).
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::tokens::{random_token, token_hash};
+use crate::db::Conn;
+use crate::db::types::{Id, Timestamp};
+use crate::db::schema::sessions;
+use crate::db_run;
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = sessions)]
+pub struct SessionRow {
+    pub id: Id,
+    pub user_id: Id,
+    pub family_id: Id,
+    pub token_hash: Vec<u8>,
+    pub device_name: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+    pub expires_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+    pub replaced_by: Option<Id>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = sessions)]
+pub struct NewSession<'a> {
+    pub id: Id,
+    pub user_id: Id,
+    pub family_id: Id,
+    pub token_hash: &'a [u8],
+    pub device_name: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+    pub expires_at: Timestamp,
+}
+
+/// A refresh token handed to the client, and the session it belongs to.
+#[derive(Debug)]
+pub struct Issued {
+    pub session_id: Id,
+    pub refresh_token: String,
+}
+
+/// What a refresh came to.
+#[derive(Debug)]
+pub enum Rotation {
+    Rotated { user_id: Id, issued: Issued },
+    /// Not rotated; the message is for the client. Any family revocation it
+    /// implies is already written, so the caller commits before refusing.
+    Refused(&'static str),
+}
+
+/// Longest device name or user agent kept.
+const LABEL_MAX: usize = 200;
+
+fn label(raw: Option<&str>) -> Option<&str> {
+    let value = raw?.trim();
+    if value.is_empty() {
+        return None;
+    }
+    Some(match value.char_indices().nth(LABEL_MAX) {
+        Some((cut, _)) => &value[..cut],
+        None => value,
+    })
+}
+
+fn expiry(now: Timestamp, ttl: Duration) -> Timestamp {
+    now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(30))
+}
+
+/// Starts a new session for `user_id`.
+pub async fn start(
+    conn: &mut Conn<'_>,
+    user_id: Id,
+    device_name: Option<&str>,
+    user_agent: Option<&str>,
+    ttl: Duration,
+) -> AppResult<Issued> {
+    let family_id = Id::new();
+    insert_token(conn, user_id, family_id, device_name, user_agent, ttl).await
+}
+
+async fn insert_token(
+    conn: &mut Conn<'_>,
+    user_id: Id,
+    family_id: Id,
+    device_name: Option<&str>,
+    user_agent: Option<&str>,
+    ttl: Duration,
+) -> AppResult<Issued> {
+    let now = Timestamp::now();
+    let refresh_token = random_token();
+    let hash = token_hash(&refresh_token);
+    let row = NewSession {
+        id: Id::new(),
+        user_id,
+        family_id,
+        token_hash: &hash,
+        device_name: label(device_name),
+        user_agent: label(user_agent),
+        created_at: now,
+        last_used_at: Some(now),
+        expires_at: expiry(now, ttl),
+    };
+    db_run!(conn, |c| diesel::insert_into(sessions::table).values(&row).execute(c).await)?;
+    // The row's own id stays internal: the client knows the session by its family.
+    Ok(Issued {
+        session_id: family_id,
+        refresh_token,
+    })
+}
+
+async fn find_by_token(conn: &mut Conn<'_>, token: &str) -> AppResult<Option<SessionRow>> {
+    let hash = token_hash(token);
+    let row = db_run!(conn, |c| {
+        sessions::table
+            .filter(sessions::token_hash.eq(&hash))
+            .select(SessionRow::as_select())
+            .first(c)
+            .await
+            .optional()
+    })?;
+    Ok(row)
+}
+
+/// Ends every live token of a family; how many were live.
+async fn revoke_family(conn: &mut Conn<'_>, family_id: Id, now: Timestamp) -> AppResult<usize> {
+    let ended = db_run!(conn, |c| {
+        diesel::update(
+            sessions::table
+                .filter(sessions::family_id.eq(family_id))
+                .filter(sessions::revoked_at.is_null()),
+        )
+        .set(sessions::revoked_at.eq(now))
+        .execute(c)
+        .await
+    })?;
+    Ok(ended)
+}
+
+/// Exchanges a refresh token for a new one. Run inside a transaction.
+pub async fn rotate(conn: &mut Conn<'_>, token: &str, user_agent: Option<&str>, ttl: Duration) -> AppResult<Rotation> {
+    let now = Timestamp::now();
+    let Some(row) = find_by_token(conn, token).await? else {
+        return Ok(Rotation::Refused("Invalid refresh token"));
+    };
+    if row.replaced_by.is_some() {
+        revoke_family(conn, row.family_id, now).await?;
+        return Ok(Rotation::Refused(
+            "Refresh token was already used; the session has been ended",
+        ));
+    }
+    if row.revoked_at.is_some() {
+        return Ok(Rotation::Refused("Refresh token has been revoked"));
+    }
+    if row.expires_at <= now {
+        return Ok(Rotation::Refused("Refresh token expired"));
+    }
+    // Claim the token: of two concurrent refreshes only one gets here.
+    let claimed = db_run!(conn, |c| {
+        diesel::update(
+            sessions::table
+                .filter(sessions::id.eq(row.id))
+                .filter(sessions::revoked_at.is_null())
+                .filter(sessions::replaced_by.is_null()),
+        )
+        .set((sessions::revoked_at.eq(now), sessions::last_used_at.eq(now)))
+        .execute(c)
+        .await
+    })?;
+    if claimed != 1 {
+        revoke_family(conn, row.family_id, now).await?;
+        return Ok(Rotation::Refused(
+            "Refresh token was already used; the session has been ended",
+        ));
+    }
+    let new_id = Id::new();
+    let refresh_token = random_token();
+    let hash = token_hash(&refresh_token);
+    let next = NewSession {
+        id: new_id,
+        user_id: row.user_id,
+        family_id: row.family_id,
+        token_hash: &hash,
+        device_name: row.device_name.as_deref(),
+        user_agent: label(user_agent).or(row.user_agent.as_deref()),
+        created_at: row.created_at,
+        last_used_at: Some(now),
+        expires_at: expiry(now, ttl),
+    };
+    db_run!(conn, |c| diesel::insert_into(sessions::table).values(&next).execute(c).await)?;
+    db_run!(conn, |c| {
+        diesel::update(sessions::table.filter(sessions::id.eq(row.id)))
+            .set(sessions::replaced_by.eq(new_id))
+            .execute(c)
+            .await
+    })?;
+    Ok(Rotation::Rotated {
+        user_id: row.user_id,
+        issued: Issued {
+            session_id: row.family_id,
+            refresh_token,
+        },
+    })
+}
+
+/// Ends the session a refresh token belongs to; false when it was unknown or
+/// already ended.
+pub async fn end_by_token(conn: &mut Conn<'_>, token: &str) -> AppResult<bool> {
+    let Some(row) = find_by_token(conn, token).await? else {
+        return Ok(false);
+    };
+    Ok(revoke_family(conn, row.family_id, Timestamp::now()).await? > 0)
+}
+
+/// Ends one of the user's sessions; false when it was unknown or already ended.
+pub async fn end_for_user(conn: &mut Conn<'_>, user_id: Id, session_id: Id) -> AppResult<bool> {
+    let now = Timestamp::now();
+    let ended = db_run!(conn, |c| {
+        diesel::update(
+            sessions::table
+                .filter(sessions::family_id.eq(session_id))
+                .filter(sessions::user_id.eq(user_id))
+                .filter(sessions::revoked_at.is_null()),
+        )
+        .set(sessions::revoked_at.eq(now))
+        .execute(c)
+        .await
+    })?;
+    Ok(ended > 0)
+}
+
+impl Rotation {
+    /// The user and the new token, or UNAUTHENTICATED with the reason.
+    pub fn into_result(self) -> AppResult<(Id, Issued)> {
+        match self {
+            Rotation::Rotated { user_id, issued } => Ok((user_id, issued)),
+            Rotation::Refused(message) => Err(AppError::unauthenticated(message)),
+        }
+    }
+}

@@ -1,0 +1,411 @@
+//! Every setting, from `TASKLANE_*` environment variables (or the matching
+//! flags), with defaults that run. `tasklane --help` lists them all.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::db::{Backend, DatabaseUrl, PoolSettings};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tasklane",
+    version,
+    about = "Tasklane: a GraphQL API server for project and task apps, on SQLite or PostgreSQL",
+    long_about = "Tasklane: a GraphQL API server for project and task apps.\n\n\
+        Runs on an embedded SQLite file with no set-up, or on PostgreSQL. Every \
+        setting below can be given as a flag or as the TASKLANE_* environment \
+        variable shown with it."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand, PartialEq, Eq)]
+pub enum Command {
+    /// Apply migrations and serve HTTP and WebSocket (the default)
+    Serve,
+    /// Apply pending migrations and exit
+    Migrate,
+    /// Print the GraphQL schema (SDL) and exit
+    Schema,
+}
+
+/// Raw settings as given; [`Config::from_settings`] checks and types them.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address and port to serve on
+    #[arg(long, env = "TASKLANE_LISTEN", default_value = "127.0.0.1:8080", global = true)]
+    pub listen: String,
+    /// Database: sqlite://PATH or postgres://USER@HOST:PORT/DB
+    #[arg(long, env = "TASKLANE_DATABASE_URL", default_value = "sqlite://./data/tasklane.db", global = true)]
+    pub database_url: String,
+    /// Connections per instance [default: 10 on PostgreSQL, 4 on SQLite]
+    #[arg(long, env = "TASKLANE_POOL_SIZE", global = true)]
+    pub pool_size: Option<String>,
+    /// Longest wait for a pooled connection, in milliseconds
+    #[arg(long, env = "TASKLANE_POOL_TIMEOUT_MS", default_value = "2000", global = true)]
+    pub pool_timeout_ms: String,
+    /// Longest a single SQL statement may run on PostgreSQL, in milliseconds
+    #[arg(long, env = "TASKLANE_STATEMENT_TIMEOUT_MS", default_value = "5000", global = true)]
+    pub statement_timeout_ms: String,
+    /// HS256 signing key, at least 32 bytes. Required on PostgreSQL; on SQLite one
+    /// is generated once and kept in the data directory (mode 0600)
+    #[arg(long, env = "TASKLANE_JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+    /// Lifetime of an access token, in seconds
+    #[arg(long, env = "TASKLANE_ACCESS_TOKEN_TTL_SECS", default_value = "900", global = true)]
+    pub access_token_ttl_secs: String,
+    /// Lifetime of a refresh token (extended on every rotation), in days
+    #[arg(long, env = "TASKLANE_REFRESH_TOKEN_TTL_DAYS", default_value = "30", global = true)]
+    pub refresh_token_ttl_days: String,
+    /// Production mode: introspection, field suggestions and GraphiQL off, JSON logs
+    #[arg(long, env = "TASKLANE_PRODUCTION", default_value = "false", global = true)]
+    pub production: String,
+    /// Comma-separated origins allowed by CORS (empty: same origin only)
+    #[arg(long, env = "TASKLANE_CORS_ORIGINS", default_value = "", global = true)]
+    pub cors_origins: String,
+    /// Base URL of links in emails
+    #[arg(long, env = "TASKLANE_PUBLIC_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    pub public_url: String,
+    /// Deepest selection nesting a query may have
+    #[arg(long, env = "TASKLANE_MAX_DEPTH", default_value = "16", global = true)]
+    pub max_depth: String,
+    /// Highest complexity (fields counted, lists weighted by their page size)
+    #[arg(long, env = "TASKLANE_MAX_COMPLEXITY", default_value = "5000", global = true)]
+    pub max_complexity: String,
+    /// Most aliased fields in one document
+    #[arg(long, env = "TASKLANE_MAX_ALIASES", default_value = "30", global = true)]
+    pub max_aliases: String,
+    /// Most directives on one field
+    #[arg(long, env = "TASKLANE_MAX_DIRECTIVES", default_value = "5", global = true)]
+    pub max_directives: String,
+    /// Most operations in one batched request
+    #[arg(long, env = "TASKLANE_MAX_BATCH", default_value = "10", global = true)]
+    pub max_batch: String,
+    /// Largest page (first / last) a connection serves
+    #[arg(long, env = "TASKLANE_MAX_PAGE_SIZE", default_value = "100", global = true)]
+    pub max_page_size: String,
+    /// Largest request body, in bytes (larger: 413)
+    #[arg(long, env = "TASKLANE_BODY_LIMIT", default_value = "1048576", global = true)]
+    pub body_limit: String,
+    /// Longest a request may take, in seconds
+    #[arg(long, env = "TASKLANE_REQUEST_TIMEOUT_SECS", default_value = "30", global = true)]
+    pub request_timeout_secs: String,
+    /// Password hashes computed at once [default: the number of CPUs]
+    #[arg(long, env = "TASKLANE_HASH_CONCURRENCY", global = true)]
+    pub hash_concurrency: Option<String>,
+    /// Log filter (tracing syntax, e.g. info or tasklane=debug,info)
+    #[arg(long, env = "TASKLANE_LOG", default_value = "info", global = true)]
+    pub log: String,
+    /// Log format: auto (JSON in production, text otherwise), text or json
+    #[arg(long, env = "TASKLANE_LOG_FORMAT", default_value = "auto", global = true)]
+    pub log_format: String,
+}
+
+/// A setting that can not be used: which one, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.variable, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Limits on what one GraphQL request may ask for.
+#[derive(Debug, Clone)]
+pub struct QueryLimits {
+    pub depth: usize,
+    pub complexity: usize,
+    pub aliases: usize,
+    pub directives: usize,
+    pub batch: usize,
+    pub page_size: usize,
+}
+
+/// The checked, typed configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: DatabaseUrl,
+    pub pool: PoolSettings,
+    pub jwt_secret: Option<SecretString>,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub production: bool,
+    pub cors_origins: Vec<http::HeaderValue>,
+    pub public_url: String,
+    pub limits: QueryLimits,
+    pub body_limit: usize,
+    pub request_timeout: Duration,
+    pub hash_concurrency: usize,
+    pub log: String,
+    pub log_format: LogFormat,
+}
+
+fn number<T: std::str::FromStr>(variable: &'static str, raw: &str, min: T, max: T) -> Result<T, ConfigError>
+where
+    T: PartialOrd + std::fmt::Display + Copy,
+{
+    let value: T = raw.trim().parse().map_err(|_| ConfigError {
+        variable,
+        message: format!("{raw:?} is not a whole number"),
+    })?;
+    if value < min || value > max {
+        return Err(ConfigError {
+            variable,
+            message: format!("{value} is out of range ({min} to {max})"),
+        });
+    }
+    Ok(value)
+}
+
+fn boolean(variable: &'static str, raw: &str) -> Result<bool, ConfigError> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => Err(ConfigError {
+            variable,
+            message: format!("{raw:?} is not a boolean (true or false)"),
+        }),
+    }
+}
+
+impl Config {
+    /// Checks every setting; the first bad one is the error.
+    pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
+        let listen = s.listen.trim().parse::<SocketAddr>().map_err(|_| ConfigError {
+            variable: "TASKLANE_LISTEN",
+            message: format!("{:?} is not an address and port such as 127.0.0.1:8080", s.listen),
+        })?;
+        let database_url = DatabaseUrl::parse(&s.database_url).map_err(|message| ConfigError {
+            variable: "TASKLANE_DATABASE_URL",
+            message,
+        })?;
+        let backend = database_url.backend();
+        let pool_size = match &s.pool_size {
+            Some(raw) => number("TASKLANE_POOL_SIZE", raw, 1usize, 1000)?,
+            None if backend == Backend::Postgres => 10,
+            None => 4,
+        };
+        let pool = PoolSettings {
+            size: pool_size,
+            checkout_timeout: Duration::from_millis(number("TASKLANE_POOL_TIMEOUT_MS", &s.pool_timeout_ms, 1u64, 600_000)?),
+            statement_timeout: Duration::from_millis(number(
+                "TASKLANE_STATEMENT_TIMEOUT_MS",
+                &s.statement_timeout_ms,
+                1u64,
+                86_400_000,
+            )?),
+        };
+        let jwt_secret = match s.jwt_secret.as_deref().map(str::trim) {
+            Some(secret) if !secret.is_empty() => {
+                if secret.len() < 32 {
+                    return Err(ConfigError {
+                        variable: "TASKLANE_JWT_SECRET",
+                        message: format!("is {} bytes long; at least 32 are required", secret.len()),
+                    });
+                }
+                Some(SecretString::from(secret.to_owned()))
+            }
+            _ if backend == Backend::Postgres => {
+                return Err(ConfigError {
+                    variable: "TASKLANE_JWT_SECRET",
+                    message: "is required when TASKLANE_DATABASE_URL is PostgreSQL (at least 32 bytes)".into(),
+                });
+            }
+            _ => None,
+        };
+        let production = boolean("TASKLANE_PRODUCTION", &s.production)?;
+        let cors_origins = s
+            .cors_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(|origin| {
+                let valid = (origin.starts_with("http://") || origin.starts_with("https://"))
+                    && !origin.trim_end_matches('/').contains(|c: char| c.is_whitespace());
+                match http::HeaderValue::from_str(origin.trim_end_matches('/')) {
+                    Ok(value) if valid => Ok(value),
+                    _ => Err(ConfigError {
+                        variable: "TASKLANE_CORS_ORIGINS",
+                        message: format!("{origin:?} is not an origin such as https://app.example.com"),
+                    }),
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let public_url = s.public_url.trim().trim_end_matches('/').to_owned();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(ConfigError {
+                variable: "TASKLANE_PUBLIC_URL",
+                message: format!("{:?} is not an http(s) URL", s.public_url),
+            });
+        }
+        let limits = QueryLimits {
+            depth: number("TASKLANE_MAX_DEPTH", &s.max_depth, 2usize, 1000)?,
+            complexity: number("TASKLANE_MAX_COMPLEXITY", &s.max_complexity, 10usize, 10_000_000)?,
+            aliases: number("TASKLANE_MAX_ALIASES", &s.max_aliases, 0usize, 100_000)?,
+            directives: number("TASKLANE_MAX_DIRECTIVES", &s.max_directives, 0usize, 1000)?,
+            batch: number("TASKLANE_MAX_BATCH", &s.max_batch, 1usize, 1000)?,
+            page_size: number("TASKLANE_MAX_PAGE_SIZE", &s.max_page_size, 1usize, 10_000)?,
+        };
+        let log_format = match s.log_format.trim() {
+            "auto" if production => LogFormat::Json,
+            "auto" | "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(ConfigError {
+                    variable: "TASKLANE_LOG_FORMAT",
+                    message: format!("{other:?} is not one of auto, text, json"),
+                });
+            }
+        };
+        if tracing_subscriber::EnvFilter::try_new(&s.log).is_err() {
+            return Err(ConfigError {
+                variable: "TASKLANE_LOG",
+                message: format!("{:?} is not a valid log filter", s.log),
+            });
+        }
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Ok(Self {
+            listen,
+            database_url,
+            pool,
+            jwt_secret,
+            access_token_ttl: Duration::from_secs(number(
+                "TASKLANE_ACCESS_TOKEN_TTL_SECS",
+                &s.access_token_ttl_secs,
+                10u64,
+                86_400,
+            )?),
+            refresh_token_ttl: Duration::from_secs(
+                number("TASKLANE_REFRESH_TOKEN_TTL_DAYS", &s.refresh_token_ttl_days, 1u64, 365)? * 86_400,
+            ),
+            production,
+            cors_origins,
+            public_url,
+            limits,
+            body_limit: number("TASKLANE_BODY_LIMIT", &s.body_limit, 1024usize, 1 << 30)?,
+            request_timeout: Duration::from_secs(number(
+                "TASKLANE_REQUEST_TIMEOUT_SECS",
+                &s.request_timeout_secs,
+                1u64,
+                3600,
+            )?),
+            hash_concurrency: match &s.hash_concurrency {
+                Some(raw) => number("TASKLANE_HASH_CONCURRENCY", raw, 1usize, 1024)?,
+                None => cpus,
+            },
+            log: s.log.clone(),
+            log_format,
+        })
+    }
+
+    /// The defaults, for a given database, with no environment read: what
+    /// tests and embedders start from.
+    pub fn with_database(database_url: &str, jwt_secret: Option<&str>) -> Result<Self, ConfigError> {
+        let settings = Settings {
+            database_url: database_url.to_owned(),
+            jwt_secret: jwt_secret.map(str::to_owned),
+            ..Settings::defaults()
+        };
+        Self::from_settings(&settings)
+    }
+
+    pub fn secret_bytes(&self) -> Option<&[u8]> {
+        self.jwt_secret.as_ref().map(|s| s.expose_secret().as_bytes())
+    }
+}
+
+impl Settings {
+    /// The documented defaults, independent of the environment.
+    pub fn defaults() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            database_url: "sqlite://./data/tasklane.db".into(),
+            pool_size: None,
+            pool_timeout_ms: "2000".into(),
+            statement_timeout_ms: "5000".into(),
+            jwt_secret: None,
+            access_token_ttl_secs: "900".into(),
+            refresh_token_ttl_days: "30".into(),
+            production: "false".into(),
+            cors_origins: String::new(),
+            public_url: "http://127.0.0.1:8080".into(),
+            max_depth: "16".into(),
+            max_complexity: "5000".into(),
+            max_aliases: "30".into(),
+            max_directives: "5".into(),
+            max_batch: "10".into(),
+            max_page_size: "100".into(),
+            body_limit: "1048576".into(),
+            request_timeout_secs: "30".into(),
+            hash_concurrency: None,
+            log: "info".into(),
+            log_format: "auto".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_match_the_cli() {
+        let cli = Cli::try_parse_from(["tasklane"]).expect("parses");
+        assert_eq!(cli.command, None);
+        if std::env::vars().all(|(k, _)| !k.starts_with("TASKLANE_") || k.starts_with("TASKLANE_TEST_")) {
+            assert_eq!(format!("{:?}", cli.settings), format!("{:?}", Settings::defaults()));
+        }
+        let config = Config::from_settings(&Settings::defaults()).expect("defaults are valid");
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.pool.size, 4);
+        assert_eq!(config.limits.page_size, 100);
+        assert_eq!(config.body_limit, 1 << 20);
+    }
+
+    #[test]
+    fn a_bad_setting_names_its_variable() {
+        let bad = |f: fn(&mut Settings)| {
+            let mut s = Settings::defaults();
+            f(&mut s);
+            Config::from_settings(&s).expect_err("must be refused").variable
+        };
+        assert_eq!(bad(|s| s.listen = "nope".into()), "TASKLANE_LISTEN");
+        assert_eq!(bad(|s| s.database_url = "mysql://x".into()), "TASKLANE_DATABASE_URL");
+        assert_eq!(bad(|s| s.pool_size = Some("0".into())), "TASKLANE_POOL_SIZE");
+        assert_eq!(bad(|s| s.jwt_secret = Some("short".into())), "TASKLANE_JWT_SECRET");
+        assert_eq!(
+            bad(|s| s.database_url = "postgres://u@h/db".into()),
+            "TASKLANE_JWT_SECRET"
+        );
+        assert_eq!(bad(|s| s.production = "maybe".into()), "TASKLANE_PRODUCTION");
+        assert_eq!(bad(|s| s.cors_origins = "example.com".into()), "TASKLANE_CORS_ORIGINS");
+        assert_eq!(bad(|s| s.max_depth = "x".into()), "TASKLANE_MAX_DEPTH");
+        assert_eq!(bad(|s| s.log_format = "xml".into()), "TASKLANE_LOG_FORMAT");
+    }
+
+    #[test]
+    fn postgres_url_password_is_not_shown() {
+        let url = DatabaseUrl::parse("postgres://app:hunter2@db:5432/tasklane").expect("parses");
+        assert_eq!(format!("{url:?}"), "postgres://app@db:5432/tasklane");
+    }
+}

@@ -1,0 +1,384 @@
+//! Storage over both backends: one pool type, one schema, one query body.
+//!
+//! Store functions take a [`Conn`] — from a pooled [`DbConn`] ([`Db::read`],
+//! [`Db::write`]) or inside [`Db::transaction`] — and write each Diesel query
+//! once inside [`db_run!`](crate::db_run), which compiles the body for each
+//! backend. Per-backend differences stay in this module.
+//!
+//! On SQLite every write goes through a pool of one connection: writers queue
+//! in the process instead of racing for the file lock, so a deferred
+//! transaction can never hit `SQLITE_BUSY` while upgrading to a write.
+
+pub mod migrate;
+pub mod schema;
+pub mod types;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use diesel::{Connection, ConnectionError, SqliteConnection};
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use scoped_futures::ScopedBoxFuture;
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use futures_util::FutureExt;
+
+use crate::error::AppError;
+
+pub use diesel_async::AsyncPgConnection as PgConn;
+/// The SQLite connection as diesel-async drives it (on the blocking pool).
+pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
+
+/// Where the data lives, parsed from `TASKLANE_DATABASE_URL`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    /// Accepts `sqlite://PATH`, `sqlite:PATH` and `postgres://…` / `postgresql://…`.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            return Ok(Self::Postgres(raw.to_owned()));
+        }
+        let path = raw
+            .strip_prefix("sqlite://")
+            .or_else(|| raw.strip_prefix("sqlite:"))
+            .ok_or_else(|| "expected sqlite://PATH or postgres://…".to_owned())?;
+        if path.is_empty() {
+            return Err("the sqlite:// URL names no file".to_owned());
+        }
+        Ok(Self::Sqlite(PathBuf::from(path)))
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The directory that holds the SQLite file (and the generated JWT key).
+    pub fn data_dir(&self) -> Option<&Path> {
+        match self {
+            Self::Sqlite(path) => Some(
+                path.parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new(".")),
+            ),
+            Self::Postgres(_) => None,
+        }
+    }
+}
+
+/// The URL without its password, for logs.
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            Self::Postgres(url) => {
+                let shown = match (url.find("://"), url.rfind('@')) {
+                    (Some(scheme), Some(at)) if at > scheme => {
+                        let userinfo = &url[scheme + 3..at];
+                        let user = userinfo.split(':').next().unwrap_or_default();
+                        format!("{}{}@{}", &url[..scheme + 3], user, &url[at + 1..])
+                    }
+                    _ => url.clone(),
+                };
+                f.write_str(&shown)
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// Pool settings from the configuration.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub size: usize,
+    pub checkout_timeout: Duration,
+    pub statement_timeout: Duration,
+}
+
+#[derive(Clone)]
+enum Pools {
+    Postgres(Pool<AsyncPgConnection>),
+    Sqlite {
+        path: PathBuf,
+        read: Pool<SqliteConn>,
+        write: Pool<SqliteConn>,
+    },
+}
+
+/// The database handle the whole application shares (cheap to clone).
+#[derive(Clone)]
+pub struct Db {
+    pools: Pools,
+    url: DatabaseUrl,
+    checkout_timeout: Duration,
+}
+
+/// A pooled connection to one of the two backends.
+pub enum DbConn {
+    Postgres(Object<AsyncPgConnection>),
+    Sqlite(Object<SqliteConn>),
+}
+
+impl DbConn {
+    /// The connection to hand to store functions.
+    pub fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Self::Postgres(pooled) => Conn::Postgres(pooled),
+            Self::Sqlite(pooled) => Conn::Sqlite(pooled),
+        }
+    }
+}
+
+/// A borrowed connection, pooled or inside a transaction: what every store
+/// function takes, and what [`db_run!`](crate::db_run) dispatches on.
+pub enum Conn<'c> {
+    Postgres(&'c mut AsyncPgConnection),
+    Sqlite(&'c mut SqliteConn),
+}
+
+/// Connections in use and idle, for `/metrics`.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStatus {
+    pub max_size: usize,
+    pub size: usize,
+    pub available: usize,
+}
+
+impl Db {
+    /// Builds the pools. Connections are opened lazily; call [`Db::ping`] to
+    /// find out whether the database answers.
+    pub fn connect(url: &DatabaseUrl, settings: &PoolSettings) -> Result<Self, AppError> {
+        let pools = match url {
+            DatabaseUrl::Postgres(raw) => {
+                let statement_ms = settings.statement_timeout.as_millis();
+                let mut config = ManagerConfig::<AsyncPgConnection>::default();
+                config.recycling_method = RecyclingMethod::Fast;
+                config.custom_setup = Box::new(move |url| {
+                    let url = url.to_owned();
+                    async move {
+                        let mut conn = AsyncPgConnection::establish(&url).await?;
+                        conn.batch_execute(&format!(
+                            "SET statement_timeout = {statement_ms}; SET lock_timeout = {statement_ms}"
+                        ))
+                        .await
+                        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                        Ok(conn)
+                    }
+                    .boxed()
+                });
+                let manager = AsyncDieselConnectionManager::new_with_config(raw.clone(), config);
+                Pools::Postgres(build_pool(manager, settings.size, settings.checkout_timeout)?)
+            }
+            DatabaseUrl::Sqlite(path) => {
+                if let Some(dir) = url.data_dir() {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        AppError::internal(format!("cannot create the data directory {}: {e}", dir.display()))
+                    })?;
+                }
+                let make = || {
+                    let mut config = ManagerConfig::<SqliteConn>::default();
+                    config.recycling_method = RecyclingMethod::Fast;
+                    config.custom_setup = Box::new(|url| {
+                        let url = url.to_owned();
+                        async move { open_sqlite(url).await }.boxed()
+                    });
+                    AsyncDieselConnectionManager::new_with_config(path.to_string_lossy(), config)
+                };
+                Pools::Sqlite {
+                    path: path.clone(),
+                    read: build_pool(make(), settings.size.max(1), settings.checkout_timeout)?,
+                    write: build_pool(make(), 1, settings.checkout_timeout)?,
+                }
+            }
+        };
+        Ok(Self {
+            pools,
+            url: url.clone(),
+            checkout_timeout: settings.checkout_timeout,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.url.backend()
+    }
+
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// A connection for reading.
+    pub async fn read(&self) -> Result<DbConn, AppError> {
+        match &self.pools {
+            Pools::Postgres(pool) => Ok(DbConn::Postgres(checkout(pool).await?)),
+            Pools::Sqlite { read, .. } => Ok(DbConn::Sqlite(checkout(read).await?)),
+        }
+    }
+
+    /// A connection for writing (on SQLite, the single writer).
+    pub async fn write(&self) -> Result<DbConn, AppError> {
+        match &self.pools {
+            Pools::Postgres(pool) => Ok(DbConn::Postgres(checkout(pool).await?)),
+            Pools::Sqlite { write, .. } => Ok(DbConn::Sqlite(checkout(write).await?)),
+        }
+    }
+
+    /// Does the database answer a query within `limit`? `Err` names the reason.
+    pub async fn ping(&self, limit: Duration) -> Result<(), String> {
+        if let Pools::Sqlite { path, .. } = &self.pools {
+            // An open connection keeps answering on an unlinked file, and
+            // everything written there would be lost: check the file itself.
+            if !path.exists() {
+                return Err(format!("database file {} is missing", path.display()));
+            }
+        }
+        let probe = async {
+            let mut conn = self.read().await.map_err(|_| "no database connection".to_owned())?;
+            let mut conn = conn.conn();
+            crate::db_run!(&mut conn, |c| c.batch_execute("SELECT 1").await)
+                .map_err(|_| "the database did not answer".to_owned())
+        };
+        match tokio::time::timeout(limit, probe).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("the database did not answer within {} ms", limit.as_millis())),
+        }
+    }
+
+    /// Runs `work` in one write transaction: committed when it returns
+    /// `Ok`, rolled back on `Err`.
+    pub async fn transaction<'a, R, F>(&self, work: F) -> Result<R, AppError>
+    where
+        F: for<'r> FnOnce(Conn<'r>) -> ScopedBoxFuture<'a, 'r, Result<R, AppError>> + Send + 'a,
+        R: Send + 'a,
+    {
+        let mut pooled = self.write().await?;
+        match &mut pooled {
+            DbConn::Postgres(conn) => conn.transaction(async move |c| work(Conn::Postgres(c)).await).await,
+            DbConn::Sqlite(conn) => conn.transaction(async move |c| work(Conn::Sqlite(c)).await).await,
+        }
+    }
+
+    pub fn status(&self) -> PoolStatus {
+        let of = |s: deadpool::Status| PoolStatus {
+            max_size: s.max_size,
+            size: s.size,
+            available: s.available,
+        };
+        match &self.pools {
+            Pools::Postgres(pool) => of(pool.status()),
+            Pools::Sqlite { read, write, .. } => {
+                let (r, w) = (of(read.status()), of(write.status()));
+                PoolStatus {
+                    max_size: r.max_size + w.max_size,
+                    size: r.size + w.size,
+                    available: r.available + w.available,
+                }
+            }
+        }
+    }
+
+    pub fn checkout_timeout(&self) -> Duration {
+        self.checkout_timeout
+    }
+
+    /// Closes every pool: later checkouts fail at once.
+    pub fn close(&self) {
+        match &self.pools {
+            Pools::Postgres(pool) => pool.close(),
+            Pools::Sqlite { read, write, .. } => {
+                read.close();
+                write.close();
+            }
+        }
+    }
+}
+
+fn build_pool<C>(
+    manager: AsyncDieselConnectionManager<C>,
+    size: usize,
+    timeout: Duration,
+) -> Result<Pool<C>, AppError>
+where
+    C: diesel_async::pooled_connection::PoolableConnection + Send + 'static,
+    for<'a> diesel::dsl::select<diesel::dsl::AsExprOf<i32, diesel::sql_types::Integer>>:
+        diesel_async::methods::LoadQuery<'a, C, i32>,
+    diesel::query_builder::SqlQuery: diesel::query_builder::QueryFragment<C::Backend>,
+{
+    Pool::builder(manager)
+        .max_size(size)
+        .wait_timeout(Some(timeout))
+        .create_timeout(Some(timeout))
+        .recycle_timeout(Some(timeout))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| AppError::internal(format!("cannot build the connection pool: {e}")))
+}
+
+async fn checkout<C>(pool: &Pool<C>) -> Result<Object<C>, AppError>
+where
+    C: diesel_async::pooled_connection::PoolableConnection + Send + 'static,
+    for<'a> diesel::dsl::select<diesel::dsl::AsExprOf<i32, diesel::sql_types::Integer>>:
+        diesel_async::methods::LoadQuery<'a, C, i32>,
+    diesel::query_builder::SqlQuery: diesel::query_builder::QueryFragment<C::Backend>,
+{
+    pool.get()
+        .await
+        .map_err(|e| AppError::internal(format!("database connection unavailable: {e}")))
+}
+
+/// Opens one SQLite connection with the settings every connection needs.
+async fn open_sqlite(path: String) -> diesel::ConnectionResult<SqliteConn> {
+    let conn = tokio::task::spawn_blocking(move || {
+        let mut conn = SqliteConnection::establish(&path)?;
+        diesel::connection::SimpleConnection::batch_execute(
+            &mut conn,
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+        )
+        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+        Ok::<_, ConnectionError>(conn)
+    })
+    .await
+    .map_err(|e| ConnectionError::BadConnection(format!("sqlite open task failed: {e}")))??;
+    Ok(SyncConnectionWrapper::new(conn))
+}
+
+/// Runs one query body against whichever backend a `&mut Conn` holds; the
+/// body is compiled once per backend with `$c` bound to that backend's
+/// connection.
+#[macro_export]
+macro_rules! db_run {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match &mut *$conn {
+            $crate::db::Conn::Postgres($c) => {
+                let $c: &mut $crate::db::PgConn = &mut **$c;
+                $body
+            }
+            $crate::db::Conn::Sqlite($c) => {
+                let $c: &mut $crate::db::SqliteConn = &mut **$c;
+                $body
+            }
+        }
+    };
+}

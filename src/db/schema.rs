@@ -1,0 +1,186 @@
+//! The database schema, shared by both backends (see `types.rs` for the
+//! column types whose storage differs). Kept by hand in step with
+//! `migrations/`; the round-trip tests read and write every column.
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+
+    users (id) {
+        id -> DbUuid,
+        email -> Text,
+        username -> Nullable<Text>,
+        display_name -> Text,
+        password_hash -> Nullable<Text>,
+        email_verified_at -> Nullable<DbTime>,
+        is_active -> Bool,
+        created_at -> DbTime,
+        updated_at -> DbTime,
+        last_login_at -> Nullable<DbTime>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+
+    sessions (id) {
+        id -> DbUuid,
+        user_id -> DbUuid,
+        family_id -> DbUuid,
+        token_hash -> Binary,
+        device_name -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        created_at -> DbTime,
+        last_used_at -> Nullable<DbTime>,
+        expires_at -> DbTime,
+        revoked_at -> Nullable<DbTime>,
+        replaced_by -> Nullable<DbUuid>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+
+    api_keys (id) {
+        id -> DbUuid,
+        user_id -> DbUuid,
+        name -> Text,
+        prefix -> Text,
+        key_hash -> Binary,
+        scopes -> DbJson,
+        created_at -> DbTime,
+        last_used_at -> Nullable<DbTime>,
+        expires_at -> Nullable<DbTime>,
+        revoked_at -> Nullable<DbTime>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+
+    one_time_tokens (id) {
+        id -> DbUuid,
+        user_id -> DbUuid,
+        kind -> Text,
+        token_hash -> Binary,
+        created_at -> DbTime,
+        expires_at -> DbTime,
+        used_at -> Nullable<DbTime>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+
+    change_counters (owner_id) {
+        owner_id -> DbUuid,
+        value -> BigInt,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+
+    projects (id) {
+        id -> DbUuid,
+        owner_id -> DbUuid,
+        name -> Text,
+        description -> Nullable<Text>,
+        archived_at -> Nullable<DbTime>,
+        deleted_at -> Nullable<DbTime>,
+        version -> Integer,
+        seq -> BigInt,
+        client_mutation_id -> Nullable<Text>,
+        created_at -> DbTime,
+        updated_at -> DbTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+
+    tasks (id) {
+        id -> DbUuid,
+        project_id -> DbUuid,
+        owner_id -> DbUuid,
+        title -> Text,
+        description -> Nullable<Text>,
+        status -> SmallInt,
+        priority -> Nullable<SmallInt>,
+        tags -> DbJson,
+        due_at -> Nullable<DbTime>,
+        position -> Nullable<Double>,
+        completed_at -> Nullable<DbTime>,
+        deleted_at -> Nullable<DbTime>,
+        version -> Integer,
+        seq -> BigInt,
+        client_id -> Nullable<Text>,
+        client_mutation_id -> Nullable<Text>,
+        created_at -> DbTime,
+        updated_at -> DbTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+
+    operations (id) {
+        id -> DbUuid,
+        owner_id -> DbUuid,
+        kind -> Text,
+        status -> Text,
+        dry_run -> Bool,
+        params -> DbJson,
+        total -> Integer,
+        processed -> Integer,
+        skipped -> Integer,
+        failed -> Integer,
+        error -> Nullable<Text>,
+        rollback_of -> Nullable<DbUuid>,
+        created_at -> DbTime,
+        started_at -> Nullable<DbTime>,
+        finished_at -> Nullable<DbTime>,
+        heartbeat_at -> Nullable<DbTime>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+
+    operation_records (operation_id, seq) {
+        operation_id -> DbUuid,
+        seq -> Integer,
+        entity_type -> Text,
+        entity_id -> DbUuid,
+        action -> Text,
+        before -> Nullable<DbJson>,
+        after -> Nullable<DbJson>,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(api_keys -> users (user_id));
+diesel::joinable!(one_time_tokens -> users (user_id));
+diesel::joinable!(projects -> users (owner_id));
+diesel::joinable!(tasks -> projects (project_id));
+diesel::joinable!(operation_records -> operations (operation_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    api_keys,
+    one_time_tokens,
+    change_counters,
+    projects,
+    tasks,
+    operations,
+    operation_records,
+);

@@ -1,0 +1,225 @@
+//! Our own SQL types, one per kind of value whose native type differs between
+//! the two backends. `schema.rs` names these, so one schema serves both:
+//!
+//! | type     | PostgreSQL    | SQLite                                   |
+//! |----------|---------------|------------------------------------------|
+//! | `DbUuid` | `uuid`        | 16-byte `BLOB`                           |
+//! | `DbTime` | `timestamptz` | `INTEGER`, microseconds since the epoch  |
+//! | `DbJson` | `jsonb`       | `TEXT` holding JSON                      |
+//!
+//! The Rust side is three small wrappers, [`Id`], [`Timestamp`] and
+//! [`JsonDoc`], that deref to `uuid::Uuid`, `chrono::DateTime<Utc>` and
+//! `serde_json::Value`. (Diesel's coherence rules forbid binding a foreign
+//! type to a SQL type of ours, so a local wrapper is required.)
+
+use chrono::{DateTime, Utc};
+use diesel::deserialize::{self, FromSql};
+use diesel::deserialize::FromSqlRow;
+use diesel::expression::AsExpression;
+use diesel::pg::{Pg, PgValue};
+use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::sql_types::{self, SqlType};
+use diesel::sqlite::{Sqlite, SqliteValue};
+use diesel::query_builder::QueryId;
+use serde::{Deserialize, Serialize};
+
+/// A UUID: `uuid` on PostgreSQL, a 16-byte BLOB on SQLite.
+#[derive(Debug, Clone, Copy, Default, SqlType, QueryId)]
+#[diesel(postgres_type(oid = 2950, array_oid = 2951))]
+#[diesel(sqlite_type(name = "Binary"))]
+pub struct DbUuid;
+
+/// An instant in UTC: `timestamptz` on PostgreSQL, integer microseconds on SQLite.
+#[derive(Debug, Clone, Copy, Default, SqlType, QueryId)]
+#[diesel(postgres_type(oid = 1184, array_oid = 1185))]
+#[diesel(sqlite_type(name = "Long"))]
+pub struct DbTime;
+
+/// A JSON document: `jsonb` on PostgreSQL, text on SQLite.
+#[derive(Debug, Clone, Copy, Default, SqlType, QueryId)]
+#[diesel(postgres_type(oid = 3802, array_oid = 3807))]
+#[diesel(sqlite_type(name = "Text"))]
+pub struct DbJson;
+
+/// An identifier (UUID).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, AsExpression, FromSqlRow, Serialize, Deserialize,
+)]
+#[diesel(sql_type = DbUuid)]
+#[serde(transparent)]
+pub struct Id(pub uuid::Uuid);
+
+impl Id {
+    /// A new time-ordered (v7) identifier.
+    pub fn new() -> Self {
+        Self(uuid::Uuid::now_v7())
+    }
+
+    /// Parses the textual form, as clients send it.
+    pub fn parse(text: &str) -> Option<Self> {
+        uuid::Uuid::parse_str(text.trim()).ok().map(Self)
+    }
+}
+
+impl std::ops::Deref for Id {
+    type Target = uuid::Uuid;
+    fn deref(&self) -> &uuid::Uuid {
+        &self.0
+    }
+}
+
+impl From<uuid::Uuid> for Id {
+    fn from(value: uuid::Uuid) -> Self {
+        Self(value)
+    }
+}
+
+impl std::fmt::Display for Id {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// An instant in UTC, kept to the microsecond (what both backends store).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, AsExpression, FromSqlRow, Serialize, Deserialize,
+)]
+#[diesel(sql_type = DbTime)]
+#[serde(transparent)]
+pub struct Timestamp(DateTime<Utc>);
+
+impl Timestamp {
+    pub fn now() -> Self {
+        Utc::now().into()
+    }
+
+    pub fn get(self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+impl From<DateTime<Utc>> for Timestamp {
+    fn from(value: DateTime<Utc>) -> Self {
+        let micros = value.timestamp_micros();
+        Self(DateTime::from_timestamp_micros(micros).unwrap_or(value))
+    }
+}
+
+impl std::ops::Deref for Timestamp {
+    type Target = DateTime<Utc>;
+    fn deref(&self) -> &DateTime<Utc> {
+        &self.0
+    }
+}
+
+impl std::ops::Add<chrono::Duration> for Timestamp {
+    type Output = Timestamp;
+    fn add(self, rhs: chrono::Duration) -> Timestamp {
+        Timestamp(self.0 + rhs)
+    }
+}
+
+/// A JSON document.
+#[derive(Debug, Clone, PartialEq, Default, AsExpression, FromSqlRow, Serialize, Deserialize)]
+#[diesel(sql_type = DbJson)]
+#[serde(transparent)]
+pub struct JsonDoc(pub serde_json::Value);
+
+impl std::ops::Deref for JsonDoc {
+    type Target = serde_json::Value;
+    fn deref(&self) -> &serde_json::Value {
+        &self.0
+    }
+}
+
+impl From<serde_json::Value> for JsonDoc {
+    fn from(value: serde_json::Value) -> Self {
+        Self(value)
+    }
+}
+
+// ---- UUID ----
+
+impl ToSql<DbUuid, Pg> for Id {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <uuid::Uuid as ToSql<sql_types::Uuid, Pg>>::to_sql(&self.0, out)
+    }
+}
+
+impl FromSql<DbUuid, Pg> for Id {
+    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+        <uuid::Uuid as FromSql<sql_types::Uuid, Pg>>::from_sql(bytes).map(Self)
+    }
+}
+
+impl ToSql<DbUuid, Sqlite> for Id {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(self.0.as_bytes().as_slice());
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<DbUuid, Sqlite> for Id {
+    fn from_sql(value: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        let bytes = <Vec<u8> as FromSql<sql_types::Binary, Sqlite>>::from_sql(value)?;
+        Ok(Self(uuid::Uuid::from_slice(&bytes)?))
+    }
+}
+
+// ---- time ----
+
+impl ToSql<DbTime, Pg> for Timestamp {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <DateTime<Utc> as ToSql<sql_types::Timestamptz, Pg>>::to_sql(&self.0, out)
+    }
+}
+
+impl FromSql<DbTime, Pg> for Timestamp {
+    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+        <DateTime<Utc> as FromSql<sql_types::Timestamptz, Pg>>::from_sql(bytes).map(Self)
+    }
+}
+
+impl ToSql<DbTime, Sqlite> for Timestamp {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(self.0.timestamp_micros());
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<DbTime, Sqlite> for Timestamp {
+    fn from_sql(value: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        let micros = <i64 as FromSql<sql_types::BigInt, Sqlite>>::from_sql(value)?;
+        DateTime::from_timestamp_micros(micros)
+            .map(Self)
+            .ok_or_else(|| "timestamp out of range".into())
+    }
+}
+
+// ---- JSON ----
+
+impl ToSql<DbJson, Pg> for JsonDoc {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <serde_json::Value as ToSql<sql_types::Jsonb, Pg>>::to_sql(&self.0, out)
+    }
+}
+
+impl FromSql<DbJson, Pg> for JsonDoc {
+    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+        <serde_json::Value as FromSql<sql_types::Jsonb, Pg>>::from_sql(bytes).map(Self)
+    }
+}
+
+impl ToSql<DbJson, Sqlite> for JsonDoc {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(serde_json::to_string(&self.0)?);
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<DbJson, Sqlite> for JsonDoc {
+    fn from_sql(value: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        let text = <String as FromSql<sql_types::Text, Sqlite>>::from_sql(value)?;
+        Ok(Self(serde_json::from_str(&text)?))
+    }
+}

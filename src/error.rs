@@ -1,0 +1,129 @@
+//! The one application error, and how it reaches a client.
+//!
+//! Policy: every error a client sees carries `extensions.code`. Expected
+//! failures (bad input, missing object, stale version, …) say what went wrong
+//! and name the field. `Internal` keeps its detail for the log only: the
+//! client gets a fixed message and, added by the HTTP layer, the request id
+//! under which the detail was logged.
+//!
+//! `AppError` deliberately does not implement `Display`: async-graphql turns
+//! any `Display` type into an error without extensions, so with `Display` a
+//! `?` in a resolver would silently drop the code. Without it, the only way
+//! into a GraphQL error is the `From` impl below.
+
+use async_graphql::ErrorExtensions as _;
+
+/// Codes of `extensions.code`, as API.md names them.
+pub mod code {
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    pub const CONFLICT: &str = "CONFLICT";
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    pub const INTERNAL: &str = "INTERNAL";
+    /// The document failed to parse or validate (limits included).
+    pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+}
+
+/// The message every INTERNAL error shows.
+pub const INTERNAL_MESSAGE: &str = "Internal server error";
+
+#[derive(Debug, Clone)]
+pub enum AppError {
+    /// No valid credential, or a refused one.
+    Unauthenticated(String),
+    /// Visible but not allowed.
+    Forbidden(String),
+    /// Missing, or not visible to this viewer (indistinguishable on purpose).
+    NotFound(String),
+    /// An argument broke a rule; `field` is its path in the input.
+    BadInput { field: String, message: String },
+    /// A stale version; `current` is the server's object as JSON.
+    Conflict {
+        message: String,
+        current: Option<serde_json::Value>,
+    },
+    /// Too many attempts; try again after this many seconds.
+    RateLimited { retry_after: u64 },
+    /// Anything else. The text is logged, never shown.
+    Internal(String),
+}
+
+impl AppError {
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::BadInput {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::Unauthenticated(message.into())
+    }
+
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::Internal(detail.into())
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated(_) => code::UNAUTHENTICATED,
+            Self::Forbidden(_) => code::FORBIDDEN,
+            Self::NotFound(_) => code::NOT_FOUND,
+            Self::BadInput { .. } => code::BAD_USER_INPUT,
+            Self::Conflict { .. } => code::CONFLICT,
+            Self::RateLimited { .. } => code::RATE_LIMITED,
+            Self::Internal(_) => code::INTERNAL,
+        }
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(err: AppError) -> Self {
+        let code = err.code();
+        match err {
+            AppError::Unauthenticated(message)
+            | AppError::Forbidden(message)
+            | AppError::NotFound(message) => async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code)),
+            AppError::BadInput { field, message } => {
+                async_graphql::Error::new(format!("{field}: {message}")).extend_with(|_, e| {
+                    e.set("code", code);
+                    e.set("field", field.as_str());
+                })
+            }
+            AppError::Conflict { message, current } => async_graphql::Error::new(message).extend_with(|_, e| {
+                e.set("code", code);
+                if let Some(current) = &current
+                    && let Ok(value) = async_graphql::Value::from_json(current.clone())
+                {
+                    e.set("current", value);
+                }
+            }),
+            AppError::RateLimited { retry_after } => {
+                async_graphql::Error::new(format!("Too many attempts; try again in {retry_after} s"))
+                    .extend_with(|_, e| {
+                        e.set("code", code);
+                        e.set("retryAfter", retry_after);
+                    })
+            }
+            AppError::Internal(detail) => {
+                // Logged inside the request's span, which carries the request id.
+                tracing::error!(error = %detail, "internal error");
+                async_graphql::Error::new(INTERNAL_MESSAGE).extend_with(|_, e| e.set("code", code))
+            }
+        }
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(err: diesel::result::Error) -> Self {
+        match err {
+            diesel::result::Error::NotFound => Self::NotFound("Not found".into()),
+            other => Self::Internal(format!("database error: {other}")),
+        }
+    }
+}
+
+/// A result whose error is the application error.
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,8 @@
+//! The GraphQL schema: assembly, per-request context, limits.
+
+pub mod context;
+pub mod limits;
+pub mod schema;
+
+pub use context::{ContextExt, RequestMeta, Services};
+pub use schema::{AppSchema, build_schema, sdl};

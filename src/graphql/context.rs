@@ -1,0 +1,59 @@
+//! What resolvers reach through the context: the shared services, the
+//! request's credentials, and facts about the request.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use async_graphql::Context;
+
+use crate::auth::{AuthState, PasswordHasher, TokenKeys, Viewer};
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::AppError;
+
+/// Shared by every request (schema data).
+pub struct Services {
+    pub db: Db,
+    pub tokens: TokenKeys,
+    pub hasher: PasswordHasher,
+    pub config: Arc<Config>,
+}
+
+/// Per request (request data).
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub request_id: String,
+    pub user_agent: Option<String>,
+    pub client_ip: Option<IpAddr>,
+}
+
+pub trait ContextExt {
+    fn services(&self) -> &Services;
+    fn auth(&self) -> &AuthState;
+    /// The authenticated viewer, or UNAUTHENTICATED.
+    fn viewer(&self) -> Result<&Viewer, AppError>;
+    fn meta(&self) -> &RequestMeta;
+}
+
+static ANONYMOUS: AuthState = AuthState::Anonymous;
+
+impl ContextExt for Context<'_> {
+    fn services(&self) -> &Services {
+        // Put in by `build_schema`, so always present.
+        self.data_unchecked::<Arc<Services>>()
+    }
+
+    fn auth(&self) -> &AuthState {
+        self.data_opt::<AuthState>().unwrap_or(&ANONYMOUS)
+    }
+
+    fn viewer(&self) -> Result<&Viewer, AppError> {
+        self.auth().viewer()
+    }
+
+    fn meta(&self) -> &RequestMeta {
+        static EMPTY: std::sync::OnceLock<RequestMeta> = std::sync::OnceLock::new();
+        self.data_opt::<RequestMeta>()
+            .unwrap_or_else(|| EMPTY.get_or_init(RequestMeta::default))
+    }
+}

@@ -1,0 +1,82 @@
+//! The alias limit, which async-graphql does not have: counted on the parsed
+//! document, before validation and execution. (Depth, complexity, directives
+//! per field and parser recursion use async-graphql's own limits.)
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{ServerError, ServerResult, Variables};
+
+/// Refuses a document with more than `max` aliased fields.
+pub struct AliasLimit(pub usize);
+
+impl ExtensionFactory for AliasLimit {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(AliasLimitExtension(self.0))
+    }
+}
+
+struct AliasLimitExtension(usize);
+
+#[async_trait::async_trait]
+impl Extension for AliasLimitExtension {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let aliases = count_aliases(&document);
+        if aliases > self.0 {
+            return Err(ServerError::new(
+                format!("Query has {aliases} aliases, more than the limit of {}", self.0),
+                None,
+            ));
+        }
+        Ok(document)
+    }
+}
+
+/// Aliased fields written in the document (operations and fragments).
+pub fn count_aliases(document: &ExecutableDocument) -> usize {
+    fn in_set(set: &SelectionSet) -> usize {
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(field) => {
+                    usize::from(field.node.alias.is_some()) + in_set(&field.node.selection_set.node)
+                }
+                Selection::InlineFragment(fragment) => in_set(&fragment.node.selection_set.node),
+                Selection::FragmentSpread(_) => 0,
+            })
+            .sum()
+    }
+    let operations: usize = match &document.operations {
+        DocumentOperations::Single(op) => in_set(&op.node.selection_set.node),
+        DocumentOperations::Multiple(ops) => ops.values().map(|op| in_set(&op.node.selection_set.node)).sum(),
+    };
+    let fragments: usize = document
+        .fragments
+        .values()
+        .map(|f| in_set(&f.node.selection_set.node))
+        .sum();
+    operations + fragments
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_aliases_everywhere() {
+        let doc = async_graphql::parser::parse_query(
+            "query { a: me { id } b: me { x: id } ... on Query { c: me { id } } ...F }
+             fragment F on Query { d: me { id } }",
+        )
+        .expect("parses");
+        assert_eq!(count_aliases(&doc), 5);
+    }
+}

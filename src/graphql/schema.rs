@@ -1,0 +1,48 @@
+//! Schema assembly: each domain contributes its query and mutation roots.
+
+use std::sync::Arc;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema};
+
+use super::Services;
+use super::limits::AliasLimit;
+use crate::config::QueryLimits;
+use crate::users::graphql::{UsersMutation, UsersQuery};
+
+#[derive(MergedObject, Default)]
+pub struct Query(UsersQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(UsersMutation);
+
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// The schema with its limits; `services` is `None` only for printing SDL.
+pub fn build_schema(services: Option<Arc<Services>>, limits: &QueryLimits, production: bool) -> AppSchema {
+    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .limit_depth(limits.depth)
+        .limit_complexity(limits.complexity)
+        .limit_directives(limits.directives)
+        .limit_recursive_depth(64)
+        .extension(AliasLimit(limits.aliases));
+    if production {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    if let Some(services) = services {
+        builder = builder.data(services);
+    }
+    builder.finish()
+}
+
+/// The SDL that `tasklane schema` prints and `schema.graphql` holds.
+pub fn sdl() -> String {
+    let limits = QueryLimits {
+        depth: 1,
+        complexity: 1,
+        aliases: 0,
+        directives: 0,
+        batch: 1,
+        page_size: 1,
+    };
+    build_schema(None, &limits, false).sdl()
+}

@@ -1,0 +1,15 @@
+//! Tasklane: a GraphQL API server for multi-user project and task apps, on
+//! SQLite or PostgreSQL. `main.rs` parses the command line and calls
+//! [`app::start`]; the tests start the same server.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod telemetry;
+pub mod users;
+
+pub use app::{Server, build_app, start};
+pub use config::Config;

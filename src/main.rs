@@ -1,0 +1,93 @@
+//! The `tasklane` command: parse the CLI and hand over to the library.
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use tasklane::config::{Cli, Command, Config};
+use tasklane::db::migrate::{self, Direction};
+use tasklane::error::AppError;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve);
+    if command == Command::Schema {
+        print!("{}", tasklane::graphql::sdl());
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::from_settings(&cli.settings) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("tasklane: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    tasklane::telemetry::init(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("tasklane: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match command {
+            Command::Migrate => migrate::run(&config.database_url, Direction::Up).await.map(|applied| {
+                println!("applied {} migration(s)", applied.len());
+            }),
+            _ => serve(config).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("tasklane: {}", describe(&err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), AppError> {
+    let database = format!("{:?}", config.database_url);
+    let server = tasklane::start(config).await?;
+    tracing::info!(
+        address = %server.addr,
+        database = %database,
+        "Tasklane serving; GraphiQL at http://{}/graphql",
+        server.addr
+    );
+    shutdown_signal().await;
+    tracing::info!("shutting down; finishing in-flight requests");
+    server
+        .shutdown()
+        .await
+        .map_err(|e| AppError::internal(format!("server error: {e}")))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// Start-up errors are shown to the operator, who may see the detail.
+fn describe(err: &AppError) -> String {
+    match err {
+        AppError::Internal(detail) => detail.clone(),
+        other => format!("{other:?}"),
+    }
+}
