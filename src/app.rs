@@ -24,8 +24,8 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::{PasswordHasher, TokenKeys, tokens};
 use crate::config::Config;
-use crate::db::migrate::{self, Direction};
 use crate::db::Db;
+use crate::db::migrate::{self, Direction};
 use crate::error::AppError;
 use crate::graphql::{AppSchema, Services, build_schema};
 use metrics::Metrics;
@@ -46,10 +46,9 @@ pub async fn build_app(config: Config) -> Result<(Router, Arc<AppState>), AppErr
     let secret = match config.secret_bytes() {
         Some(secret) => secret.to_vec(),
         None => {
-            let dir = config
-                .database_url
-                .data_dir()
-                .ok_or_else(|| AppError::internal("TASKLANE_JWT_SECRET is required with PostgreSQL"))?;
+            let dir = config.database_url.data_dir().ok_or_else(|| {
+                AppError::internal("TASKLANE_JWT_SECRET is required with PostgreSQL")
+            })?;
             tokens::load_or_create_secret(dir)?
         }
     };
@@ -94,19 +93,21 @@ fn router(state: Arc<AppState>) -> Router {
     });
     let layers = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            let request_id = request
-                .headers()
-                .get(REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            tracing::info_span!(
-                "request",
-                method = %request.method(),
-                path = %request.uri().path(),
-                request_id = %request_id,
-            )
-        }))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let request_id = request
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!(
+                    "request",
+                    method = %request.method(),
+                    path = %request.uri().path(),
+                    request_id = %request_id,
+                )
+            }),
+        )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(CompressionLayer::new())
         .layer(RequestBodyLimitLayer::new(config.body_limit))

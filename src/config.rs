@@ -40,62 +40,137 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
     /// Address and port to serve on
-    #[arg(long, env = "TASKLANE_LISTEN", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "TASKLANE_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     pub listen: String,
     /// Database: sqlite://PATH or postgres://USER@HOST:PORT/DB
-    #[arg(long, env = "TASKLANE_DATABASE_URL", default_value = "sqlite://./data/tasklane.db", global = true)]
+    #[arg(
+        long,
+        env = "TASKLANE_DATABASE_URL",
+        default_value = "sqlite://./data/tasklane.db",
+        global = true
+    )]
     pub database_url: String,
     /// Connections per instance [default: 10 on PostgreSQL, 4 on SQLite]
     #[arg(long, env = "TASKLANE_POOL_SIZE", global = true)]
     pub pool_size: Option<String>,
     /// Longest wait for a pooled connection, in milliseconds
-    #[arg(long, env = "TASKLANE_POOL_TIMEOUT_MS", default_value = "2000", global = true)]
+    #[arg(
+        long,
+        env = "TASKLANE_POOL_TIMEOUT_MS",
+        default_value = "2000",
+        global = true
+    )]
     pub pool_timeout_ms: String,
     /// Longest a single SQL statement may run on PostgreSQL, in milliseconds
-    #[arg(long, env = "TASKLANE_STATEMENT_TIMEOUT_MS", default_value = "5000", global = true)]
+    #[arg(
+        long,
+        env = "TASKLANE_STATEMENT_TIMEOUT_MS",
+        default_value = "5000",
+        global = true
+    )]
     pub statement_timeout_ms: String,
     /// HS256 signing key, at least 32 bytes. Required on PostgreSQL; on SQLite one
     /// is generated once and kept in the data directory (mode 0600)
-    #[arg(long, env = "TASKLANE_JWT_SECRET", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "TASKLANE_JWT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
     pub jwt_secret: Option<String>,
     /// Lifetime of an access token, in seconds
-    #[arg(long, env = "TASKLANE_ACCESS_TOKEN_TTL_SECS", default_value = "900", global = true)]
+    #[arg(
+        long,
+        env = "TASKLANE_ACCESS_TOKEN_TTL_SECS",
+        default_value = "900",
+        global = true
+    )]
     pub access_token_ttl_secs: String,
     /// Lifetime of a refresh token (extended on every rotation), in days
-    #[arg(long, env = "TASKLANE_REFRESH_TOKEN_TTL_DAYS", default_value = "30", global = true)]
+    #[arg(
+        long,
+        env = "TASKLANE_REFRESH_TOKEN_TTL_DAYS",
+        default_value = "30",
+        global = true
+    )]
     pub refresh_token_ttl_days: String,
     /// Production mode: introspection, field suggestions and GraphiQL off, JSON logs
-    #[arg(long, env = "TASKLANE_PRODUCTION", default_value = "false", global = true)]
+    #[arg(
+        long,
+        env = "TASKLANE_PRODUCTION",
+        default_value = "false",
+        global = true
+    )]
     pub production: String,
     /// Comma-separated origins allowed by CORS (empty: same origin only)
     #[arg(long, env = "TASKLANE_CORS_ORIGINS", default_value = "", global = true)]
     pub cors_origins: String,
     /// Base URL of links in emails
-    #[arg(long, env = "TASKLANE_PUBLIC_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "TASKLANE_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
     pub public_url: String,
     /// Deepest selection nesting a query may have
     #[arg(long, env = "TASKLANE_MAX_DEPTH", default_value = "16", global = true)]
     pub max_depth: String,
     /// Highest complexity (fields counted, lists weighted by their page size)
-    #[arg(long, env = "TASKLANE_MAX_COMPLEXITY", default_value = "5000", global = true)]
+    #[arg(
+        long,
+        env = "TASKLANE_MAX_COMPLEXITY",
+        default_value = "5000",
+        global = true
+    )]
     pub max_complexity: String,
     /// Most aliased fields in one document
-    #[arg(long, env = "TASKLANE_MAX_ALIASES", default_value = "30", global = true)]
+    #[arg(
+        long,
+        env = "TASKLANE_MAX_ALIASES",
+        default_value = "30",
+        global = true
+    )]
     pub max_aliases: String,
     /// Most directives on one field
-    #[arg(long, env = "TASKLANE_MAX_DIRECTIVES", default_value = "5", global = true)]
+    #[arg(
+        long,
+        env = "TASKLANE_MAX_DIRECTIVES",
+        default_value = "5",
+        global = true
+    )]
     pub max_directives: String,
     /// Most operations in one batched request
     #[arg(long, env = "TASKLANE_MAX_BATCH", default_value = "10", global = true)]
     pub max_batch: String,
     /// Largest page (first / last) a connection serves
-    #[arg(long, env = "TASKLANE_MAX_PAGE_SIZE", default_value = "100", global = true)]
+    #[arg(
+        long,
+        env = "TASKLANE_MAX_PAGE_SIZE",
+        default_value = "100",
+        global = true
+    )]
     pub max_page_size: String,
     /// Largest request body, in bytes (larger: 413)
-    #[arg(long, env = "TASKLANE_BODY_LIMIT", default_value = "1048576", global = true)]
+    #[arg(
+        long,
+        env = "TASKLANE_BODY_LIMIT",
+        default_value = "1048576",
+        global = true
+    )]
     pub body_limit: String,
     /// Longest a request may take, in seconds
-    #[arg(long, env = "TASKLANE_REQUEST_TIMEOUT_SECS", default_value = "30", global = true)]
+    #[arg(
+        long,
+        env = "TASKLANE_REQUEST_TIMEOUT_SECS",
+        default_value = "30",
+        global = true
+    )]
     pub request_timeout_secs: String,
     /// Password hashes computed at once [default: the number of CPUs]
     #[arg(long, env = "TASKLANE_HASH_CONCURRENCY", global = true)]
@@ -104,7 +179,12 @@ pub struct Settings {
     #[arg(long, env = "TASKLANE_LOG", default_value = "info", global = true)]
     pub log: String,
     /// Log format: auto (JSON in production, text otherwise), text or json
-    #[arg(long, env = "TASKLANE_LOG_FORMAT", default_value = "auto", global = true)]
+    #[arg(
+        long,
+        env = "TASKLANE_LOG_FORMAT",
+        default_value = "auto",
+        global = true
+    )]
     pub log_format: String,
 }
 
@@ -160,9 +240,9 @@ pub struct Config {
     pub log_format: LogFormat,
 }
 
-fn number<T: std::str::FromStr>(variable: &'static str, raw: &str, min: T, max: T) -> Result<T, ConfigError>
+fn number<T>(variable: &'static str, raw: &str, min: T, max: T) -> Result<T, ConfigError>
 where
-    T: PartialOrd + std::fmt::Display + Copy,
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
 {
     let value: T = raw.trim().parse().map_err(|_| ConfigError {
         variable,
@@ -191,10 +271,17 @@ fn boolean(variable: &'static str, raw: &str) -> Result<bool, ConfigError> {
 impl Config {
     /// Checks every setting; the first bad one is the error.
     pub fn from_settings(s: &Settings) -> Result<Self, ConfigError> {
-        let listen = s.listen.trim().parse::<SocketAddr>().map_err(|_| ConfigError {
-            variable: "TASKLANE_LISTEN",
-            message: format!("{:?} is not an address and port such as 127.0.0.1:8080", s.listen),
-        })?;
+        let listen = s
+            .listen
+            .trim()
+            .parse::<SocketAddr>()
+            .map_err(|_| ConfigError {
+                variable: "TASKLANE_LISTEN",
+                message: format!(
+                    "{:?} is not an address and port such as 127.0.0.1:8080",
+                    s.listen
+                ),
+            })?;
         let database_url = DatabaseUrl::parse(&s.database_url).map_err(|message| ConfigError {
             variable: "TASKLANE_DATABASE_URL",
             message,
@@ -207,7 +294,12 @@ impl Config {
         };
         let pool = PoolSettings {
             size: pool_size,
-            checkout_timeout: Duration::from_millis(number("TASKLANE_POOL_TIMEOUT_MS", &s.pool_timeout_ms, 1u64, 600_000)?),
+            checkout_timeout: Duration::from_millis(number(
+                "TASKLANE_POOL_TIMEOUT_MS",
+                &s.pool_timeout_ms,
+                1u64,
+                600_000,
+            )?),
             statement_timeout: Duration::from_millis(number(
                 "TASKLANE_STATEMENT_TIMEOUT_MS",
                 &s.statement_timeout_ms,
@@ -220,7 +312,10 @@ impl Config {
                 if secret.len() < 32 {
                     return Err(ConfigError {
                         variable: "TASKLANE_JWT_SECRET",
-                        message: format!("is {} bytes long; at least 32 are required", secret.len()),
+                        message: format!(
+                            "is {} bytes long; at least 32 are required",
+                            secret.len()
+                        ),
                     });
                 }
                 Some(SecretString::from(secret.to_owned()))
@@ -228,7 +323,9 @@ impl Config {
             _ if backend == Backend::Postgres => {
                 return Err(ConfigError {
                     variable: "TASKLANE_JWT_SECRET",
-                    message: "is required when TASKLANE_DATABASE_URL is PostgreSQL (at least 32 bytes)".into(),
+                    message:
+                        "is required when TASKLANE_DATABASE_URL is PostgreSQL (at least 32 bytes)"
+                            .into(),
                 });
             }
             _ => None,
@@ -241,12 +338,16 @@ impl Config {
             .filter(|o| !o.is_empty())
             .map(|origin| {
                 let valid = (origin.starts_with("http://") || origin.starts_with("https://"))
-                    && !origin.trim_end_matches('/').contains(|c: char| c.is_whitespace());
+                    && !origin
+                        .trim_end_matches('/')
+                        .contains(|c: char| c.is_whitespace());
                 match http::HeaderValue::from_str(origin.trim_end_matches('/')) {
                     Ok(value) if valid => Ok(value),
                     _ => Err(ConfigError {
                         variable: "TASKLANE_CORS_ORIGINS",
-                        message: format!("{origin:?} is not an origin such as https://app.example.com"),
+                        message: format!(
+                            "{origin:?} is not an origin such as https://app.example.com"
+                        ),
                     }),
                 }
             })
@@ -260,7 +361,12 @@ impl Config {
         }
         let limits = QueryLimits {
             depth: number("TASKLANE_MAX_DEPTH", &s.max_depth, 2usize, 1000)?,
-            complexity: number("TASKLANE_MAX_COMPLEXITY", &s.max_complexity, 10usize, 10_000_000)?,
+            complexity: number(
+                "TASKLANE_MAX_COMPLEXITY",
+                &s.max_complexity,
+                10usize,
+                10_000_000,
+            )?,
             aliases: number("TASKLANE_MAX_ALIASES", &s.max_aliases, 0usize, 100_000)?,
             directives: number("TASKLANE_MAX_DIRECTIVES", &s.max_directives, 0usize, 1000)?,
             batch: number("TASKLANE_MAX_BATCH", &s.max_batch, 1usize, 1000)?,
@@ -296,7 +402,12 @@ impl Config {
                 86_400,
             )?),
             refresh_token_ttl: Duration::from_secs(
-                number("TASKLANE_REFRESH_TOKEN_TTL_DAYS", &s.refresh_token_ttl_days, 1u64, 365)? * 86_400,
+                number(
+                    "TASKLANE_REFRESH_TOKEN_TTL_DAYS",
+                    &s.refresh_token_ttl_days,
+                    1u64,
+                    365,
+                )? * 86_400,
             ),
             production,
             cors_origins,
@@ -320,7 +431,10 @@ impl Config {
 
     /// The defaults, for a given database, with no environment read: what
     /// tests and embedders start from.
-    pub fn with_database(database_url: &str, jwt_secret: Option<&str>) -> Result<Self, ConfigError> {
+    pub fn with_database(
+        database_url: &str,
+        jwt_secret: Option<&str>,
+    ) -> Result<Self, ConfigError> {
         let settings = Settings {
             database_url: database_url.to_owned(),
             jwt_secret: jwt_secret.map(str::to_owned),
@@ -330,7 +444,9 @@ impl Config {
     }
 
     pub fn secret_bytes(&self) -> Option<&[u8]> {
-        self.jwt_secret.as_ref().map(|s| s.expose_secret().as_bytes())
+        self.jwt_secret
+            .as_ref()
+            .map(|s| s.expose_secret().as_bytes())
     }
 }
 
@@ -372,8 +488,13 @@ mod tests {
     fn defaults_parse_and_match_the_cli() {
         let cli = Cli::try_parse_from(["tasklane"]).expect("parses");
         assert_eq!(cli.command, None);
-        if std::env::vars().all(|(k, _)| !k.starts_with("TASKLANE_") || k.starts_with("TASKLANE_TEST_")) {
-            assert_eq!(format!("{:?}", cli.settings), format!("{:?}", Settings::defaults()));
+        if std::env::vars()
+            .all(|(k, _)| !k.starts_with("TASKLANE_") || k.starts_with("TASKLANE_TEST_"))
+        {
+            assert_eq!(
+                format!("{:?}", cli.settings),
+                format!("{:?}", Settings::defaults())
+            );
         }
         let config = Config::from_settings(&Settings::defaults()).expect("defaults are valid");
         assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
@@ -387,18 +508,35 @@ mod tests {
         let bad = |f: fn(&mut Settings)| {
             let mut s = Settings::defaults();
             f(&mut s);
-            Config::from_settings(&s).expect_err("must be refused").variable
+            Config::from_settings(&s)
+                .expect_err("must be refused")
+                .variable
         };
         assert_eq!(bad(|s| s.listen = "nope".into()), "TASKLANE_LISTEN");
-        assert_eq!(bad(|s| s.database_url = "mysql://x".into()), "TASKLANE_DATABASE_URL");
-        assert_eq!(bad(|s| s.pool_size = Some("0".into())), "TASKLANE_POOL_SIZE");
-        assert_eq!(bad(|s| s.jwt_secret = Some("short".into())), "TASKLANE_JWT_SECRET");
+        assert_eq!(
+            bad(|s| s.database_url = "mysql://x".into()),
+            "TASKLANE_DATABASE_URL"
+        );
+        assert_eq!(
+            bad(|s| s.pool_size = Some("0".into())),
+            "TASKLANE_POOL_SIZE"
+        );
+        assert_eq!(
+            bad(|s| s.jwt_secret = Some("short".into())),
+            "TASKLANE_JWT_SECRET"
+        );
         assert_eq!(
             bad(|s| s.database_url = "postgres://u@h/db".into()),
             "TASKLANE_JWT_SECRET"
         );
-        assert_eq!(bad(|s| s.production = "maybe".into()), "TASKLANE_PRODUCTION");
-        assert_eq!(bad(|s| s.cors_origins = "example.com".into()), "TASKLANE_CORS_ORIGINS");
+        assert_eq!(
+            bad(|s| s.production = "maybe".into()),
+            "TASKLANE_PRODUCTION"
+        );
+        assert_eq!(
+            bad(|s| s.cors_origins = "example.com".into()),
+            "TASKLANE_CORS_ORIGINS"
+        );
         assert_eq!(bad(|s| s.max_depth = "x".into()), "TASKLANE_MAX_DEPTH");
         assert_eq!(bad(|s| s.log_format = "xml".into()), "TASKLANE_LOG_FORMAT");
     }

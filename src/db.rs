@@ -18,11 +18,13 @@ use std::time::Duration;
 
 use diesel::{Connection, ConnectionError, SqliteConnection};
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use scoped_futures::ScopedBoxFuture;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use futures_util::FutureExt;
+use scoped_futures::ScopedBoxFuture;
 
 use crate::error::AppError;
 
@@ -136,6 +138,10 @@ pub struct Db {
 }
 
 /// A pooled connection to one of the two backends.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "lives briefly on the stack; boxing would cost an allocation per checkout"
+)]
 pub enum DbConn {
     Postgres(Object<AsyncPgConnection>),
     Sqlite(Object<SqliteConn>),
@@ -189,12 +195,19 @@ impl Db {
                     .boxed()
                 });
                 let manager = AsyncDieselConnectionManager::new_with_config(raw.clone(), config);
-                Pools::Postgres(build_pool(manager, settings.size, settings.checkout_timeout)?)
+                Pools::Postgres(build_pool(
+                    manager,
+                    settings.size,
+                    settings.checkout_timeout,
+                )?)
             }
             DatabaseUrl::Sqlite(path) => {
                 if let Some(dir) = url.data_dir() {
                     std::fs::create_dir_all(dir).map_err(|e| {
-                        AppError::internal(format!("cannot create the data directory {}: {e}", dir.display()))
+                        AppError::internal(format!(
+                            "cannot create the data directory {}: {e}",
+                            dir.display()
+                        ))
                     })?;
                 }
                 let make = || {
@@ -254,14 +267,20 @@ impl Db {
             }
         }
         let probe = async {
-            let mut conn = self.read().await.map_err(|_| "no database connection".to_owned())?;
+            let mut conn = self
+                .read()
+                .await
+                .map_err(|_| "no database connection".to_owned())?;
             let mut conn = conn.conn();
             crate::db_run!(&mut conn, |c| c.batch_execute("SELECT 1").await)
                 .map_err(|_| "the database did not answer".to_owned())
         };
         match tokio::time::timeout(limit, probe).await {
             Ok(result) => result,
-            Err(_) => Err(format!("the database did not answer within {} ms", limit.as_millis())),
+            Err(_) => Err(format!(
+                "the database did not answer within {} ms",
+                limit.as_millis()
+            )),
         }
     }
 
@@ -274,8 +293,14 @@ impl Db {
     {
         let mut pooled = self.write().await?;
         match &mut pooled {
-            DbConn::Postgres(conn) => conn.transaction(async move |c| work(Conn::Postgres(c)).await).await,
-            DbConn::Sqlite(conn) => conn.transaction(async move |c| work(Conn::Sqlite(c)).await).await,
+            DbConn::Postgres(conn) => {
+                conn.transaction(async move |c| work(Conn::Postgres(c)).await)
+                    .await
+            }
+            DbConn::Sqlite(conn) => {
+                conn.transaction(async move |c| work(Conn::Sqlite(c)).await)
+                    .await
+            }
         }
     }
 

@@ -85,28 +85,31 @@ impl From<AppError> for async_graphql::Error {
         match err {
             AppError::Unauthenticated(message)
             | AppError::Forbidden(message)
-            | AppError::NotFound(message) => async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code)),
+            | AppError::NotFound(message) => {
+                async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
+            }
             AppError::BadInput { field, message } => {
                 async_graphql::Error::new(format!("{field}: {message}")).extend_with(|_, e| {
                     e.set("code", code);
                     e.set("field", field.as_str());
                 })
             }
-            AppError::Conflict { message, current } => async_graphql::Error::new(message).extend_with(|_, e| {
+            AppError::Conflict { message, current } => async_graphql::Error::new(message)
+                .extend_with(|_, e| {
+                    e.set("code", code);
+                    if let Some(current) = &current
+                        && let Ok(value) = async_graphql::Value::from_json(current.clone())
+                    {
+                        e.set("current", value);
+                    }
+                }),
+            AppError::RateLimited { retry_after } => async_graphql::Error::new(format!(
+                "Too many attempts; try again in {retry_after} s"
+            ))
+            .extend_with(|_, e| {
                 e.set("code", code);
-                if let Some(current) = &current
-                    && let Ok(value) = async_graphql::Value::from_json(current.clone())
-                {
-                    e.set("current", value);
-                }
+                e.set("retryAfter", retry_after);
             }),
-            AppError::RateLimited { retry_after } => {
-                async_graphql::Error::new(format!("Too many attempts; try again in {retry_after} s"))
-                    .extend_with(|_, e| {
-                        e.set("code", code);
-                        e.set("retryAfter", retry_after);
-                    })
-            }
             AppError::Internal(detail) => {
                 // Logged inside the request's span, which carries the request id.
                 tracing::error!(error = %detail, "internal error");

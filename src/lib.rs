@@ -8,6 +8,10 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod graphql;
+pub mod operations;
+pub mod projects;
+pub mod sync;
+pub mod tasks;
 pub mod telemetry;
 pub mod users;
 

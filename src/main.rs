@@ -22,7 +22,10 @@ fn main() -> ExitCode {
         }
     };
     tasklane::telemetry::init(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("tasklane: cannot start the async runtime: {err}");
@@ -31,9 +34,13 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match command {
-            Command::Migrate => migrate::run(&config.database_url, Direction::Up).await.map(|applied| {
-                println!("applied {} migration(s)", applied.len());
-            }),
+            Command::Migrate => {
+                migrate::run(&config.database_url, Direction::Up)
+                    .await
+                    .map(|applied| {
+                        println!("applied {} migration(s)", applied.len());
+                    })
+            }
             _ => serve(config).await,
         }
     });

@@ -8,7 +8,7 @@ use std::time::Instant;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse, Value};
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::response::{Html, IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::json;
@@ -59,7 +59,9 @@ pub async fn post(State(state): State<Arc<AppState>>, request: Request) -> Respo
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_ascii_lowercase();
-    if !(content_type.starts_with("application/json") || content_type.starts_with(GRAPHQL_RESPONSE_JSON)) {
+    if !(content_type.starts_with("application/json")
+        || content_type.starts_with(GRAPHQL_RESPONSE_JSON))
+    {
         return http_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "BAD_REQUEST",
@@ -80,7 +82,11 @@ pub async fn post(State(state): State<Arc<AppState>>, request: Request) -> Respo
                     format!("Request body is larger than {limit} bytes"),
                 )
             } else {
-                http_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "Could not read the request body")
+                http_error(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_REQUEST",
+                    "Could not read the request body",
+                )
             };
         }
     };
@@ -97,6 +103,42 @@ pub async fn post(State(state): State<Arc<AppState>>, request: Request) -> Respo
     execute(&state, &parts, batch).await
 }
 
+/// The parameters of a GET request, as GraphQL over HTTP names them.
+#[derive(serde::Deserialize)]
+struct GetParams {
+    query: String,
+    #[serde(rename = "operationName", alias = "operation_name")]
+    operation_name: Option<String>,
+    variables: Option<String>,
+    extensions: Option<String>,
+}
+
+impl GetParams {
+    fn into_request(self) -> Result<async_graphql::Request, String> {
+        let json = |name: &str, text: Option<String>| match text.filter(|t| !t.trim().is_empty()) {
+            Some(text) => serde_json::from_str::<serde_json::Value>(&text)
+                .map(Some)
+                .map_err(|e| format!("{name} is not JSON: {e}")),
+            None => Ok(None),
+        };
+        let mut request = async_graphql::Request::new(self.query);
+        if let Some(name) = self.operation_name.filter(|n| !n.is_empty()) {
+            request = request.operation_name(name);
+        }
+        if let Some(variables) = json("variables", self.variables)? {
+            request = request.variables(async_graphql::Variables::from_json(variables));
+        }
+        if let Some(serde_json::Value::Object(map)) = json("extensions", self.extensions)? {
+            for (key, value) in map {
+                if let Ok(value) = Value::from_json(value) {
+                    request.extensions.insert(key, value);
+                }
+            }
+        }
+        Ok(request)
+    }
+}
+
 pub async fn get(State(state): State<Arc<AppState>>, request: Request) -> Response {
     let (parts, _) = request.into_parts();
     let query_string = parts.uri.query().unwrap_or_default();
@@ -105,16 +147,30 @@ pub async fn get(State(state): State<Arc<AppState>>, request: Request) -> Respon
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
-    if !query_string.split('&').any(|pair| pair.starts_with("query=")) {
+    if !query_string
+        .split('&')
+        .any(|pair| pair.starts_with("query="))
+    {
         return match (&state.graphiql, accepts_html) {
             (Some(page), true) => Html(page.clone()).into_response(),
-            _ => http_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "Missing the query parameter"),
+            _ => http_error(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                "Missing the query parameter",
+            ),
         };
     }
-    let request = match async_graphql::http::parse_query_string(query_string) {
+    let request = match Query::<GetParams>::try_from_uri(&parts.uri)
+        .map_err(|e| e.body_text())
+        .and_then(|Query(params)| params.into_request())
+    {
         Ok(request) => request,
         Err(err) => {
-            return http_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", format!("Invalid query string: {err}"));
+            return http_error(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                format!("Invalid query string: {err}"),
+            );
         }
     };
     // Only queries over GET: a mutation must not be triggered by a link.
@@ -122,16 +178,23 @@ pub async fn get(State(state): State<Arc<AppState>>, request: Request) -> Respon
         let operation_type = match (&document.operations, request.operation_name.as_deref()) {
             (DocumentOperations::Single(op), _) => Some(op.node.ty),
             (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next().map(|op| op.node.ty),
+            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+                ops.values().next().map(|op| op.node.ty)
+            }
             _ => None,
         };
-        if matches!(operation_type, Some(OperationType::Mutation | OperationType::Subscription)) {
+        if matches!(
+            operation_type,
+            Some(OperationType::Mutation | OperationType::Subscription)
+        ) {
             let mut response = http_error(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "BAD_REQUEST",
                 "Only queries are accepted over GET; send mutations with POST",
             );
-            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
             return response;
         }
     }
@@ -160,7 +223,10 @@ async fn execute(state: &AppState, parts: &http::request::Parts, batch: BatchReq
         BatchRequest::Batch(requests) => requests,
     };
     let meta = request_meta(parts);
-    let authorization = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let authorization = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let auth = AuthState::from_header(authorization, &state.services.tokens);
 
     let mut responses = Vec::with_capacity(requests.len());
@@ -181,7 +247,9 @@ async fn execute(state: &AppState, parts: &http::request::Parts, batch: BatchReq
                 _ => None,
             })
             .collect();
-        state.metrics.observe(operation.as_deref(), started.elapsed(), &codes);
+        state
+            .metrics
+            .observe(operation.as_deref(), started.elapsed(), &codes);
         headers.extend(std::mem::take(&mut response.http_headers));
         responses.push(response);
     }
@@ -200,7 +268,11 @@ async fn execute(state: &AppState, parts: &http::request::Parts, batch: BatchReq
         }
     };
     let Ok(body) = body else {
-        return http_error(StatusCode::INTERNAL_SERVER_ERROR, code::INTERNAL, INTERNAL_MESSAGE);
+        return http_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            code::INTERNAL,
+            INTERNAL_MESSAGE,
+        );
     };
     let content_type = if graphql_response {
         GRAPHQL_RESPONSE_JSON

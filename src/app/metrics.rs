@@ -59,17 +59,31 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("tasklane");
         let requests = Family::<OperationLabels, Counter>::default();
-        let latency = Family::<OperationLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let latency = Family::<OperationLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
         let errors = Family::<CodeLabels, Counter>::default();
         let pool = Family::<PoolLabels, Gauge>::default();
-        registry.register("graphql_requests", "GraphQL operations executed", requests.clone());
+        registry.register(
+            "graphql_requests",
+            "GraphQL operations executed",
+            requests.clone(),
+        );
         registry.register(
             "graphql_request_duration_seconds",
             "GraphQL operation latency",
             latency.clone(),
         );
-        registry.register("graphql_errors", "GraphQL errors by extensions.code", errors.clone());
-        registry.register("db_pool_connections", "Database pool connections by state", pool.clone());
+        registry.register(
+            "graphql_errors",
+            "GraphQL errors by extensions.code",
+            errors.clone(),
+        );
+        registry.register(
+            "db_pool_connections",
+            "Database pool connections by state",
+            pool.clone(),
+        );
         Self {
             registry,
             requests,
@@ -82,9 +96,16 @@ impl Metrics {
 
     fn label(&self, operation: Option<&str>) -> String {
         let Some(name) = operation.filter(|n| {
-            !n.is_empty() && n.len() <= 64 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            !n.is_empty()
+                && n.len() <= 64
+                && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         }) else {
-            return if operation.is_none() { "anonymous" } else { "other" }.to_owned();
+            return if operation.is_none() {
+                "anonymous"
+            } else {
+                "other"
+            }
+            .to_owned();
         };
         let Ok(mut known) = self.operations.lock() else {
             return "other".to_owned();
@@ -103,9 +124,15 @@ impl Metrics {
             operation: self.label(operation),
         };
         self.requests.get_or_create(&labels).inc();
-        self.latency.get_or_create(&labels).observe(elapsed.as_secs_f64());
+        self.latency
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
         for code in error_codes {
-            self.errors.get_or_create(&CodeLabels { code: (*code).to_owned() }).inc();
+            self.errors
+                .get_or_create(&CodeLabels {
+                    code: (*code).to_owned(),
+                })
+                .inc();
         }
     }
 
@@ -129,7 +156,9 @@ pub async fn render(State(state): State<Arc<AppState>>) -> Response {
     ] {
         metrics
             .pool
-            .get_or_create(&PoolLabels { state: name.to_owned() })
+            .get_or_create(&PoolLabels {
+                state: name.to_owned(),
+            })
             .set(i64::try_from(value).unwrap_or(i64::MAX));
     }
     (

@@ -20,7 +20,8 @@ fn argon2() -> Argon2<'static> {
 fn hash_blocking(password: &str) -> Result<String, AppError> {
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
-    let salt = SaltString::encode_b64(&salt).map_err(|e| AppError::internal(format!("salt: {e}")))?;
+    let salt =
+        SaltString::encode_b64(&salt).map_err(|e| AppError::internal(format!("salt: {e}")))?;
     argon2()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
@@ -29,7 +30,11 @@ fn hash_blocking(password: &str) -> Result<String, AppError> {
 
 fn verify_blocking(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc)
-        .map(|parsed| argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            argon2()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -53,7 +58,10 @@ impl PasswordHasher {
         })
     }
 
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, AppError> {
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AppError> {
         let _permit = self
             .permits
             .acquire()
@@ -66,18 +74,25 @@ impl PasswordHasher {
 
     pub async fn hash(&self, password: &SecretString) -> Result<String, AppError> {
         let password = password.clone();
-        self.run(move || hash_blocking(password.expose_secret())).await?
+        self.run(move || hash_blocking(password.expose_secret()))
+            .await?
     }
 
     /// Checks `password` against `stored`; with no stored hash it checks the
     /// dummy and answers false, in about the same time.
-    pub async fn verify(&self, password: &SecretString, stored: Option<&str>) -> Result<bool, AppError> {
+    pub async fn verify(
+        &self,
+        password: &SecretString,
+        stored: Option<&str>,
+    ) -> Result<bool, AppError> {
         let password = password.clone();
         let (phc, real) = match stored {
             Some(phc) => (phc.to_owned(), true),
             None => (self.dummy.to_string(), false),
         };
-        let matched = self.run(move || verify_blocking(password.expose_secret(), &phc)).await?;
+        let matched = self
+            .run(move || verify_blocking(password.expose_secret(), &phc))
+            .await?;
         Ok(matched && real)
     }
 }
@@ -96,6 +111,11 @@ mod tests {
         let wrong = SecretString::from("correct horse battery stapler");
         assert!(!hasher.verify(&wrong, Some(&phc)).await.expect("verify"));
         assert!(!hasher.verify(&pw, None).await.expect("dummy"));
-        assert!(!hasher.verify(&pw, Some("not a hash")).await.expect("garbage"));
+        assert!(
+            !hasher
+                .verify(&pw, Some("not a hash"))
+                .await
+                .expect("garbage")
+        );
     }
 }

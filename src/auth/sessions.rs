@@ -9,12 +9,12 @@ use diesel_async::RunQueryDsl;
 
 use super::tokens::{random_token, token_hash};
 use crate::db::Conn;
-use crate::db::types::{Id, Timestamp};
 use crate::db::schema::sessions;
+use crate::db::types::{Id, Timestamp};
 use crate::db_run;
 use crate::error::{AppError, AppResult};
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Insertable)]
 #[diesel(table_name = sessions)]
 pub struct SessionRow {
     pub id: Id,
@@ -54,7 +54,10 @@ pub struct Issued {
 /// What a refresh came to.
 #[derive(Debug)]
 pub enum Rotation {
-    Rotated { user_id: Id, issued: Issued },
+    Rotated {
+        user_id: Id,
+        issued: Issued,
+    },
     /// Not rotated; the message is for the client. Any family revocation it
     /// implies is already written, so the caller commits before refusing.
     Refused(&'static str),
@@ -112,7 +115,10 @@ async fn insert_token(
         last_used_at: Some(now),
         expires_at: expiry(now, ttl),
     };
-    db_run!(conn, |c| diesel::insert_into(sessions::table).values(&row).execute(c).await)?;
+    db_run!(conn, |c| diesel::insert_into(sessions::table)
+        .values(&row)
+        .execute(c)
+        .await)?;
     // The row's own id stays internal: the client knows the session by its family.
     Ok(Issued {
         session_id: family_id,
@@ -149,7 +155,12 @@ async fn revoke_family(conn: &mut Conn<'_>, family_id: Id, now: Timestamp) -> Ap
 }
 
 /// Exchanges a refresh token for a new one. Run inside a transaction.
-pub async fn rotate(conn: &mut Conn<'_>, token: &str, user_agent: Option<&str>, ttl: Duration) -> AppResult<Rotation> {
+pub async fn rotate(
+    conn: &mut Conn<'_>,
+    token: &str,
+    user_agent: Option<&str>,
+    ttl: Duration,
+) -> AppResult<Rotation> {
     let now = Timestamp::now();
     let Some(row) = find_by_token(conn, token).await? else {
         return Ok(Rotation::Refused("Invalid refresh token"));
@@ -198,7 +209,10 @@ pub async fn rotate(conn: &mut Conn<'_>, token: &str, user_agent: Option<&str>, 
         last_used_at: Some(now),
         expires_at: expiry(now, ttl),
     };
-    db_run!(conn, |c| diesel::insert_into(sessions::table).values(&next).execute(c).await)?;
+    db_run!(conn, |c| diesel::insert_into(sessions::table)
+        .values(&next)
+        .execute(c)
+        .await)?;
     db_run!(conn, |c| {
         diesel::update(sessions::table.filter(sessions::id.eq(row.id)))
             .set(sessions::replaced_by.eq(new_id))

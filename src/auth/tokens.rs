@@ -78,13 +78,14 @@ impl TokenKeys {
     /// which, in words a client may see.
     pub fn verify(&self, token: &str) -> Result<Claims, AppError> {
         use jsonwebtoken::errors::ErrorKind;
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
-            AppError::unauthenticated(match e.kind() {
-                ErrorKind::ExpiredSignature => "Access token expired",
-                ErrorKind::ImmatureSignature => "Access token not yet valid",
-                _ => "Invalid access token",
-            })
-        })?;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| {
+                AppError::unauthenticated(match e.kind() {
+                    ErrorKind::ExpiredSignature => "Access token expired",
+                    ErrorKind::ImmatureSignature => "Access token not yet valid",
+                    _ => "Invalid access token",
+                })
+            })?;
         if data.claims.typ != ACCESS_TYP {
             return Err(AppError::unauthenticated("Invalid access token"));
         }
@@ -119,9 +120,15 @@ pub fn load_or_create_secret(dir: &Path) -> Result<Vec<u8>, AppError> {
             )));
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(AppError::internal(format!("cannot read {}: {e}", path.display()))),
+        Err(e) => {
+            return Err(AppError::internal(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )));
+        }
     }
-    std::fs::create_dir_all(dir).map_err(|e| AppError::internal(format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| AppError::internal(format!("cannot create {}: {e}", dir.display())))?;
     let secret = random_token() + &random_token();
     write_private(&path, secret.as_bytes())?;
     Ok(secret.into_bytes())
@@ -151,7 +158,8 @@ mod tests {
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
     fn sign(claims: &serde_json::Value, alg: Algorithm, key: &[u8]) -> String {
-        jsonwebtoken::encode(&Header::new(alg), claims, &EncodingKey::from_secret(key)).expect("sign")
+        jsonwebtoken::encode(&Header::new(alg), claims, &EncodingKey::from_secret(key))
+            .expect("sign")
     }
 
     fn claims(offset_iat: i64, offset_nbf: i64, offset_exp: i64, typ: &str) -> serde_json::Value {
@@ -173,28 +181,44 @@ mod tests {
     fn issued_tokens_verify() {
         let keys = TokenKeys::new(SECRET, Duration::from_secs(900));
         let (user, sid) = (Id::new(), Id::new());
-        let claims = keys.verify(&keys.issue(user, sid).expect("issue")).expect("verify");
-        assert_eq!((claims.sub, claims.sid, claims.typ.as_str()), (user.0, sid.0, ACCESS_TYP));
+        let claims = keys
+            .verify(&keys.issue(user, sid).expect("issue"))
+            .expect("verify");
+        assert_eq!(
+            (claims.sub, claims.sid, claims.typ.as_str()),
+            (user.0, sid.0, ACCESS_TYP)
+        );
         assert_eq!(claims.exp - claims.iat, 900);
     }
 
     #[test]
     fn refuses_expired_immature_wrong_type_wrong_key_and_other_algorithms() {
         let keys = TokenKeys::new(SECRET, Duration::from_secs(900));
-        let expired = sign(&claims(-7200, -7200, -3600, "access"), Algorithm::HS256, SECRET);
+        let expired = sign(
+            &claims(-7200, -7200, -3600, "access"),
+            Algorithm::HS256,
+            SECRET,
+        );
         assert_eq!(message(&keys, &expired), "Access token expired");
         let immature = sign(&claims(0, 3600, 7200, "access"), Algorithm::HS256, SECRET);
         assert_eq!(message(&keys, &immature), "Access token not yet valid");
         let refresh = sign(&claims(0, 0, 900, "refresh"), Algorithm::HS256, SECRET);
         assert_eq!(message(&keys, &refresh), "Invalid access token");
-        let other_key = sign(&claims(0, 0, 900, "access"), Algorithm::HS256, b"another-secret-another-secret-xx");
+        let other_key = sign(
+            &claims(0, 0, 900, "access"),
+            Algorithm::HS256,
+            b"another-secret-another-secret-xx",
+        );
         assert_eq!(message(&keys, &other_key), "Invalid access token");
         let hs512 = sign(&claims(0, 0, 900, "access"), Algorithm::HS512, SECRET);
         assert_eq!(message(&keys, &hs512), "Invalid access token");
         // alg "none": header and claims, no signature.
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         let body = URL_SAFE_NO_PAD.encode(claims(0, 0, 900, "access").to_string());
-        assert_eq!(message(&keys, &format!("{header}.{body}.")), "Invalid access token");
+        assert_eq!(
+            message(&keys, &format!("{header}.{body}.")),
+            "Invalid access token"
+        );
         assert_eq!(message(&keys, "not-a-token"), "Invalid access token");
     }
 
@@ -217,7 +241,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(dir.path().join(SECRET_FILE)).expect("meta").permissions().mode();
+            let mode = std::fs::metadata(dir.path().join(SECRET_FILE))
+                .expect("meta")
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
     }

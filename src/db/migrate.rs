@@ -34,7 +34,10 @@ pub async fn run(url: &DatabaseUrl, direction: Direction) -> Result<Vec<String>,
         DatabaseUrl::Sqlite(path) => {
             if let Some(dir) = url.data_dir() {
                 std::fs::create_dir_all(dir).map_err(|e| {
-                    AppError::internal(format!("cannot create the data directory {}: {e}", dir.display()))
+                    AppError::internal(format!(
+                        "cannot create the data directory {}: {e}",
+                        dir.display()
+                    ))
                 })?;
             }
             let mut conn = SqliteConnection::establish(&path.to_string_lossy())
@@ -46,7 +49,11 @@ pub async fn run(url: &DatabaseUrl, direction: Direction) -> Result<Vec<String>,
     .map_err(|e| AppError::internal(format!("migration task failed: {e}")))?
 }
 
-fn apply<DB, C>(conn: &mut C, set: EmbeddedMigrations, direction: Direction) -> Result<Vec<String>, AppError>
+fn apply<DB, C>(
+    conn: &mut C,
+    set: EmbeddedMigrations,
+    direction: Direction,
+) -> Result<Vec<String>, AppError>
 where
     DB: diesel::backend::Backend,
     C: MigrationHarness<DB>,

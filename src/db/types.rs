@@ -13,14 +13,14 @@
 //! type to a SQL type of ours, so a local wrapper is required.)
 
 use chrono::{DateTime, Utc};
-use diesel::deserialize::{self, FromSql};
 use diesel::deserialize::FromSqlRow;
+use diesel::deserialize::{self, FromSql};
 use diesel::expression::AsExpression;
 use diesel::pg::{Pg, PgValue};
+use diesel::query_builder::QueryId;
 use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::{self, SqlType};
 use diesel::sqlite::{Sqlite, SqliteValue};
-use diesel::query_builder::QueryId;
 use serde::{Deserialize, Serialize};
 
 /// A UUID: `uuid` on PostgreSQL, a 16-byte BLOB on SQLite.
@@ -43,7 +43,19 @@ pub struct DbJson;
 
 /// An identifier (UUID).
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, AsExpression, FromSqlRow, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    AsExpression,
+    FromSqlRow,
+    Serialize,
+    Deserialize,
 )]
 #[diesel(sql_type = DbUuid)]
 #[serde(transparent)]
@@ -82,7 +94,18 @@ impl std::fmt::Display for Id {
 
 /// An instant in UTC, kept to the microsecond (what both backends store).
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, AsExpression, FromSqlRow, Serialize, Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    AsExpression,
+    FromSqlRow,
+    Serialize,
+    Deserialize,
 )]
 #[diesel(sql_type = DbTime)]
 #[serde(transparent)]

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selection, SelectionSet};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, Selection, SelectionSet,
+};
 use async_graphql::{ServerError, ServerResult, Variables};
 
 /// Refuses a document with more than `max` aliased fields.
@@ -32,7 +34,10 @@ impl Extension for AliasLimitExtension {
         let aliases = count_aliases(&document);
         if aliases > self.0 {
             return Err(ServerError::new(
-                format!("Query has {aliases} aliases, more than the limit of {}", self.0),
+                format!(
+                    "Query has {aliases} aliases, more than the limit of {}",
+                    self.0
+                ),
                 None,
             ));
         }
@@ -56,7 +61,10 @@ pub fn count_aliases(document: &ExecutableDocument) -> usize {
     }
     let operations: usize = match &document.operations {
         DocumentOperations::Single(op) => in_set(&op.node.selection_set.node),
-        DocumentOperations::Multiple(ops) => ops.values().map(|op| in_set(&op.node.selection_set.node)).sum(),
+        DocumentOperations::Multiple(ops) => ops
+            .values()
+            .map(|op| in_set(&op.node.selection_set.node))
+            .sum(),
     };
     let fragments: usize = document
         .fragments

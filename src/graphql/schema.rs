@@ -18,7 +18,11 @@ pub struct Mutation(UsersMutation);
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// The schema with its limits; `services` is `None` only for printing SDL.
-pub fn build_schema(services: Option<Arc<Services>>, limits: &QueryLimits, production: bool) -> AppSchema {
+pub fn build_schema(
+    services: Option<Arc<Services>>,
+    limits: &QueryLimits,
+    production: bool,
+) -> AppSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity)

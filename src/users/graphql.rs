@@ -108,7 +108,10 @@ impl UsersMutation {
             Some(raw) => Some(validate::username("input.username", raw)?),
             None => None,
         };
-        let password_hash = services.hasher.hash(&SecretString::from(input.password)).await?;
+        let password_hash = services
+            .hasher
+            .hash(&SecretString::from(input.password))
+            .await?;
         let user_agent = ctx.meta().user_agent.clone();
         let ttl = services.config.refresh_token_ttl;
         let now = Timestamp::now();
@@ -127,7 +130,9 @@ impl UsersMutation {
             .transaction(|mut conn| {
                 async move {
                     let user = store::insert(&mut conn, &new_user).await?;
-                    let issued = sessions::start(&mut conn, user.id, None, user_agent.as_deref(), ttl).await?;
+                    let issued =
+                        sessions::start(&mut conn, user.id, None, user_agent.as_deref(), ttl)
+                            .await?;
                     Ok((user, issued))
                 }
                 .scope_boxed()
@@ -146,7 +151,10 @@ impl UsersMutation {
             let mut pooled = services.db.read().await?;
             store::find_for_login(&mut pooled.conn(), &email).await?
         };
-        let stored = user.as_ref().filter(|u| u.is_active).and_then(|u| u.password_hash.as_deref());
+        let stored = user
+            .as_ref()
+            .filter(|u| u.is_active)
+            .and_then(|u| u.password_hash.as_deref());
         let matched = services.hasher.verify(&password, stored).await?;
         let user = match user {
             Some(user) if matched => user,
@@ -161,7 +169,14 @@ impl UsersMutation {
             .transaction(|mut conn| {
                 async move {
                     store::record_login(&mut conn, user_id, Timestamp::now()).await?;
-                    sessions::start(&mut conn, user_id, device_name.as_deref(), user_agent.as_deref(), ttl).await
+                    sessions::start(
+                        &mut conn,
+                        user_id,
+                        device_name.as_deref(),
+                        user_agent.as_deref(),
+                        ttl,
+                    )
+                    .await
                 }
                 .scope_boxed()
             })
@@ -171,14 +186,21 @@ impl UsersMutation {
 
     /// Exchanges a refresh token for a new access and refresh token. A token
     /// can be used once; using it again ends its session.
-    async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> AppResult<AuthPayload> {
+    async fn refresh_token(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> AppResult<AuthPayload> {
         let services = ctx.services();
         let user_agent = ctx.meta().user_agent.clone();
         let ttl = services.config.refresh_token_ttl;
         let rotation = services
             .db
             .transaction(|mut conn| {
-                async move { sessions::rotate(&mut conn, &refresh_token, user_agent.as_deref(), ttl).await }.scope_boxed()
+                async move {
+                    sessions::rotate(&mut conn, &refresh_token, user_agent.as_deref(), ttl).await
+                }
+                .scope_boxed()
             })
             .await?;
         let (user_id, issued) = rotation.into_result()?;
@@ -205,7 +227,8 @@ impl UsersMutation {
                     match (refresh_token, viewer) {
                         (Some(token), _) => sessions::end_by_token(&mut conn, &token).await,
                         (None, Some(viewer)) => {
-                            sessions::end_for_user(&mut conn, viewer.user_id, viewer.session_id).await
+                            sessions::end_for_user(&mut conn, viewer.user_id, viewer.session_id)
+                                .await
                         }
                         (None, None) => Err(AppError::unauthenticated("Authentication required")),
                     }

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use crate::db::schema::users;
 use crate::db::types::{Id, Timestamp};
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Insertable)]
 #[diesel(table_name = users)]
 pub struct User {
     pub id: Id,

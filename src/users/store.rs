@@ -7,8 +7,8 @@ use diesel_async::RunQueryDsl;
 use super::model::{NewUser, User};
 use crate::auth::Viewer;
 use crate::db::Conn;
-use crate::db::types::{Id, Timestamp};
 use crate::db::schema::{change_counters, users};
+use crate::db::types::{Id, Timestamp};
 use crate::db_run;
 use crate::error::{AppError, AppResult};
 
@@ -66,7 +66,9 @@ pub async fn insert(conn: &mut Conn<'_>, new: &NewUser<'_>) -> AppResult<User> {
     let user = match inserted {
         Ok(user) => user,
         Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) => {
-            let on_username = info.constraint_name().is_some_and(|n| n.contains("username"))
+            let on_username = info
+                .constraint_name()
+                .is_some_and(|n| n.contains("username"))
                 || info.message().contains("username");
             return Err(if on_username {
                 AppError::bad_input("input.username", "is already taken")
@@ -78,7 +80,10 @@ pub async fn insert(conn: &mut Conn<'_>, new: &NewUser<'_>) -> AppResult<User> {
     };
     db_run!(conn, |c| {
         diesel::insert_into(change_counters::table)
-            .values((change_counters::owner_id.eq(user.id), change_counters::value.eq(0i64)))
+            .values((
+                change_counters::owner_id.eq(user.id),
+                change_counters::value.eq(0i64),
+            ))
             .execute(c)
             .await
     })?;

@@ -14,10 +14,16 @@ pub fn email(field: &str, raw: &str) -> Result<String, AppError> {
         return Err(AppError::bad_input(field, "must not be empty"));
     }
     if email.len() > EMAIL_MAX {
-        return Err(AppError::bad_input(field, format!("must be at most {EMAIL_MAX} characters")));
+        return Err(AppError::bad_input(
+            field,
+            format!("must be at most {EMAIL_MAX} characters"),
+        ));
     }
     let (_, domain) = email.split_once('@').unwrap_or_default();
-    if !email_address::EmailAddress::is_valid(&email) || !domain.contains('.') || domain.starts_with('[') {
+    if !email_address::EmailAddress::is_valid(&email)
+        || !domain.contains('.')
+        || domain.starts_with('[')
+    {
         return Err(AppError::bad_input(field, "must be a valid email address"));
     }
     Ok(email)
@@ -45,7 +51,10 @@ pub fn display_name(field: &str, raw: &str) -> Result<String, AppError> {
         ));
     }
     if name.chars().any(char::is_control) {
-        return Err(AppError::bad_input(field, "must not contain control characters"));
+        return Err(AppError::bad_input(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(name.to_owned())
 }
@@ -54,9 +63,14 @@ pub fn display_name(field: &str, raw: &str) -> Result<String, AppError> {
 pub fn username(field: &str, raw: &str) -> Result<String, AppError> {
     let name = raw.trim().to_lowercase();
     let ok = (3..=32).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
     if !ok {
-        return Err(AppError::bad_input(field, "must be 3 to 32 of a-z, 0-9, _ and -"));
+        return Err(AppError::bad_input(
+            field,
+            "must be 3 to 32 of a-z, 0-9, _ and -",
+        ));
     }
     Ok(name)
 }
@@ -74,9 +88,24 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(email("input.email", "  Ada@Example.COM ").expect("valid"), "ada@example.com");
-        for bad in ["", "ada", "ada@", "@example.com", "ada@localhost", "a b@example.com", "ada@@example.com"] {
-            assert_eq!(field_of(email("input.email", bad)), "input.email", "{bad:?}");
+        assert_eq!(
+            email("input.email", "  Ada@Example.COM ").expect("valid"),
+            "ada@example.com"
+        );
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@localhost",
+            "a b@example.com",
+            "ada@@example.com",
+        ] {
+            assert_eq!(
+                field_of(email("input.email", bad)),
+                "input.email",
+                "{bad:?}"
+            );
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert_eq!(field_of(email("input.email", &long)), "input.email");

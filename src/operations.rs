@@ -1,0 +1,3 @@
+//! Operations (tracked bulk jobs): rows now; the engine follows.
+
+pub mod model;

@@ -1,0 +1,3 @@
+//! Offline sync: the per-owner change counter now; pull and push follow.
+
+pub mod model;

@@ -1,0 +1,3 @@
+//! Tasks: rows now; store functions and GraphQL follow with the domain.
+
+pub mod model;

@@ -1,0 +1,115 @@
+//! The binary: settings errors, the SDL, and the committed schema.
+
+use std::process::Command;
+
+fn tasklane() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tasklane"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("TASKLANE_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+#[test]
+fn committed_schema_matches_the_code() {
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
+        .expect("schema.graphql at the repository root");
+    assert!(
+        committed == tasklane::graphql::sdl(),
+        "schema.graphql is out of date: run `cargo run -- schema > schema.graphql`"
+    );
+    let printed = tasklane().arg("schema").output().expect("runs");
+    assert!(printed.status.success());
+    assert_eq!(String::from_utf8(printed.stdout).expect("utf-8"), committed);
+}
+
+#[test]
+fn a_bad_setting_is_one_line_and_exit_code_2() {
+    let cases = [
+        ("TASKLANE_LISTEN", "not-an-address"),
+        ("TASKLANE_DATABASE_URL", "mysql://localhost/db"),
+        ("TASKLANE_POOL_SIZE", "zero"),
+        ("TASKLANE_JWT_SECRET", "too-short"),
+        ("TASKLANE_MAX_DEPTH", "-1"),
+    ];
+    for (variable, value) in cases {
+        let output = tasklane()
+            .arg("migrate")
+            .env(variable, value)
+            .output()
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(2), "{variable}={value}");
+        let stderr = String::from_utf8(output.stderr).expect("utf-8");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{variable}: {stderr}");
+        assert!(stderr.contains(variable), "{variable}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("backtrace"),
+            "{stderr}"
+        );
+    }
+    // PostgreSQL without a signing key.
+    let output = tasklane()
+        .arg("migrate")
+        .env(
+            "TASKLANE_DATABASE_URL",
+            "postgres://postgres@127.0.0.1:1/none",
+        )
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("TASKLANE_JWT_SECRET"));
+}
+
+#[test]
+fn help_documents_every_setting() {
+    let output = tasklane().arg("--help").output().expect("runs");
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).expect("utf-8");
+    let config = include_str!("../../src/config.rs");
+    let variables: Vec<&str> = config
+        .split("env = \"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .collect();
+    assert!(variables.len() >= 20, "found {variables:?}");
+    for variable in variables {
+        assert!(
+            help.contains(variable),
+            "--help does not mention {variable}"
+        );
+    }
+    for command in ["serve", "migrate", "schema"] {
+        assert!(help.contains(command), "--help does not mention {command}");
+    }
+}
+
+#[test]
+fn migrate_creates_the_sqlite_database_and_key_directory() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("nested/dir/tasklane.db");
+    let output = tasklane()
+        .arg("migrate")
+        .env(
+            "TASKLANE_DATABASE_URL",
+            format!("sqlite://{}", db.display()),
+        )
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(db.exists());
+    let again = tasklane()
+        .arg("migrate")
+        .env(
+            "TASKLANE_DATABASE_URL",
+            format!("sqlite://{}", db.display()),
+        )
+        .output()
+        .expect("runs");
+    assert!(String::from_utf8_lossy(&again.stdout).contains("applied 0 migration"));
+}

@@ -1,0 +1,343 @@
+//! The HTTP surface: methods, bodies, probes, metrics, request ids, CORS,
+//! batching and graceful shutdown.
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::on_both_backends;
+use crate::support::{Backend, TestApp, error_code};
+
+on_both_backends!(
+    body_over_the_limit_is_413,
+    get_serves_queries_graphiql_and_refuses_mutations,
+    batches_run_in_order_and_are_limited,
+    graphql_response_json_answers_400_for_a_bad_document,
+    health_ready_and_metrics_answer,
+    every_response_has_a_request_id_and_internal_errors_carry_it,
+    ready_is_503_when_the_database_is_gone,
+    shutdown_lets_in_flight_requests_finish,
+);
+
+async fn body_over_the_limit_is_413(app: TestApp) {
+    let padding = "x".repeat(1024 * 1024 + 10);
+    let body = json!({ "query": "{ __typename }", "variables": { "pad": padding } }).to_string();
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 413);
+    // Just under the limit is fine.
+    let ok = app
+        .client
+        .post(app.url("/graphql"))
+        .json(
+            &json!({ "query": "{ __typename }", "variables": { "pad": "x".repeat(1000 * 1000) } }),
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(ok.status(), 200);
+    // Not JSON at all: 415 for the wrong type, 400 for a broken body.
+    let wrong_type = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "text/plain")
+        .body("{ __typename }")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(wrong_type.status(), 415);
+    let broken = app
+        .client
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body("{ not json")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(broken.status(), 400);
+}
+
+async fn get_serves_queries_graphiql_and_refuses_mutations(app: TestApp) {
+    let query = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", "{ __typename }")])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(query.status(), 200);
+    let body: Value = query.json().await.expect("json");
+    assert_eq!(body["data"]["__typename"], "Query");
+
+    let mutation = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", "mutation { logout }")])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(mutation.status(), 405);
+    assert_eq!(mutation.headers()["allow"], "POST");
+    let named = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[
+            ("query", "query A { __typename } mutation B { logout }"),
+            ("operationName", "B"),
+        ])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(named.status(), 405);
+
+    let page = app
+        .client
+        .get(app.url("/graphql"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.text()
+            .await
+            .expect("text")
+            .to_lowercase()
+            .contains("graphiql")
+    );
+}
+
+async fn batches_run_in_order_and_are_limited(app: TestApp) {
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!([{ "query": "{ __typename }" }, { "query": "{ me { id } }" }]))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body[0]["data"]["__typename"], "Query", "{body}");
+    assert_eq!(
+        body[1]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+        "{body}"
+    );
+
+    let eleven: Vec<Value> = (0..11)
+        .map(|_| json!({ "query": "{ __typename }" }))
+        .collect();
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&eleven)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("limit of 10"))
+    );
+}
+
+async fn graphql_response_json_answers_400_for_a_bad_document(app: TestApp) {
+    let send = |accept: &'static str, query: &'static str| {
+        app.client
+            .post(app.url("/graphql"))
+            .header("accept", accept)
+            .json(&json!({ "query": query }))
+            .send()
+    };
+    let bad = send("application/graphql-response+json", "{ nope }")
+        .await
+        .expect("sent");
+    assert_eq!(bad.status(), 400);
+    assert_eq!(
+        bad.headers()["content-type"],
+        "application/graphql-response+json"
+    );
+    let body: Value = bad.json().await.expect("json");
+    assert_eq!(error_code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
+    let legacy = send("application/json", "{ nope }").await.expect("sent");
+    assert_eq!(legacy.status(), 200);
+    let syntax = send("application/json", "{ broken").await.expect("sent");
+    let body: Value = syntax.json().await.expect("json");
+    assert_eq!(error_code(&body), "GRAPHQL_VALIDATION_FAILED", "{body}");
+    let good = send("application/graphql-response+json", "{ __typename }")
+        .await
+        .expect("sent");
+    assert_eq!(good.status(), 200);
+}
+
+async fn health_ready_and_metrics_answer(app: TestApp) {
+    let health = app
+        .client
+        .get(app.url("/health"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(health.status(), 200);
+    let ready = app
+        .client
+        .get(app.url("/ready"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(ready.status(), 200);
+    let body: Value = ready.json().await.expect("json");
+    let backend = if app.db.backend == Backend::Sqlite {
+        "sqlite"
+    } else {
+        "postgres"
+    };
+    assert_eq!(body["database"], backend);
+
+    let user = app.signup("metrics@example.com").await;
+    let token = user["accessToken"].as_str();
+    let me = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": "query Me { me { id } }", "operationName": "Me" }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(me.status(), 200);
+    let _ = app.gql("query Me { me { id } }", json!({}), token).await;
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.expect("text");
+    assert!(
+        text.contains("tasklane_graphql_requests_total{operation=\"Me\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tasklane_graphql_request_duration_seconds_count{operation=\"Me\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tasklane_graphql_errors_total{code=\"UNAUTHENTICATED\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tasklane_db_pool_connections{state=\"in_use\"}"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tasklane_db_pool_connections{state=\"idle\"}"),
+        "{text}"
+    );
+}
+
+async fn every_response_has_a_request_id_and_internal_errors_carry_it(app: TestApp) {
+    let user = app.signup("ids@example.com").await;
+    for path in ["/health", "/ready", "/metrics"] {
+        let response = app.client.get(app.url(path)).send().await.expect("sent");
+        let id = response
+            .headers()
+            .get("x-request-id")
+            .expect("x-request-id");
+        assert_eq!(id.len(), 36, "{path}: a UUID");
+    }
+    // With the database closed, a query fails as INTERNAL: a fixed message,
+    // the request id, and nothing of the cause.
+    app.database().close();
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(user["accessToken"].as_str().expect("token"))
+        .json(&json!({ "query": "{ me { id } }" }))
+        .send()
+        .await
+        .expect("sent");
+    let header_id = response.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(error_code(&body), "INTERNAL", "{body}");
+    assert_eq!(body["errors"][0]["message"], "Internal server error");
+    assert_eq!(
+        body["errors"][0]["extensions"]["requestId"],
+        header_id.as_str()
+    );
+    let text = body.to_string().to_lowercase();
+    for leak in ["pool", "closed", "sql", "diesel", "/tmp", "src/"] {
+        assert!(!text.contains(leak), "leaks {leak:?}: {body}");
+    }
+}
+
+async fn ready_is_503_when_the_database_is_gone(mut app: TestApp) {
+    match app.db.backend {
+        Backend::Sqlite => {
+            let path = app.db.url.trim_start_matches("sqlite://").to_owned();
+            std::fs::remove_file(&path).expect("remove the database file");
+        }
+        Backend::Postgres => app.db.drop_now().await,
+    }
+    let response = app
+        .client
+        .get(app.url("/ready"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["status"], "unavailable");
+    assert!(
+        body["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "{body}"
+    );
+    // The process itself is still up.
+    let health = app
+        .client
+        .get(app.url("/health"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(health.status(), 200);
+}
+
+async fn shutdown_lets_in_flight_requests_finish(mut app: TestApp) {
+    // Send the headers and half the body, then ask the server to stop.
+    let body = json!({ "query": "{ __typename }" }).to_string();
+    let (head, tail) = body.split_at(body.len() / 2);
+    let mut stream = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    let request = format!(
+        "POST /graphql HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{head}",
+        body.len()
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("write head");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let server = app.server.take().expect("running");
+    let stopping = tokio::spawn(server.shutdown());
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // New connections are refused while the old one is served.
+    assert!(
+        tokio::net::TcpStream::connect(app.addr).await.is_err(),
+        "still accepting"
+    );
+    stream.write_all(tail.as_bytes()).await.expect("write tail");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"__typename\":\"Query\""), "{response}");
+    stopping.await.expect("join").expect("clean shutdown");
+}

@@ -1,0 +1,10 @@
+//! Integration tests: a real server over HTTP, on SQLite and on PostgreSQL.
+//! One test binary, so the suite links once.
+
+mod support;
+
+mod auth;
+mod cli;
+mod http;
+mod limits;
+mod storage;

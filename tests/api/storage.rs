@@ -1,0 +1,333 @@
+//! Storage: every row type round-trips on both backends, and migrations go
+//! up, down and up again.
+
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+use serde_json::json;
+use tasklane::auth::api_keys::ApiKeyRow;
+use tasklane::auth::one_time_tokens::OneTimeTokenRow;
+use tasklane::auth::sessions::SessionRow;
+use tasklane::db::migrate::{self, Direction};
+use tasklane::db::schema::*;
+use tasklane::db::types::{Id, JsonDoc, Timestamp};
+use tasklane::db::{Db, PoolSettings};
+use tasklane::db_run;
+use tasklane::operations::model::{OperationRecordRow, OperationRow};
+use tasklane::projects::model::ProjectRow;
+use tasklane::sync::model::ChangeCounterRow;
+use tasklane::tasks::model::TaskRow;
+use tasklane::users::User;
+
+use crate::on_both_databases;
+use crate::support::{Backend, TestDb};
+
+on_both_databases!(every_row_type_round_trips, migrations_go_up_down_and_up);
+
+async fn migrated(backend: Backend) -> (TestDb, Db) {
+    let test_db = TestDb::create(backend).await.expect("database");
+    let url = test_db.database_url();
+    migrate::run(&url, Direction::Up).await.expect("migrate");
+    let settings = PoolSettings {
+        size: 2,
+        checkout_timeout: std::time::Duration::from_secs(5),
+        statement_timeout: std::time::Duration::from_secs(5),
+    };
+    let db = Db::connect(&url, &settings).expect("pool");
+    (test_db, db)
+}
+
+/// Inserts `$row` into `$table`, reads it back by `$filter`, and compares.
+macro_rules! round_trip {
+    ($conn:expr, $table:ident, $row:expr, $ty:ty, $filter:expr) => {{
+        let row: $ty = $row;
+        db_run!($conn, |c| diesel::insert_into($table::table)
+            .values(&row)
+            .execute(c)
+            .await)
+        .expect("insert");
+        let back: $ty = db_run!($conn, |c| {
+            $table::table
+                .filter($filter)
+                .select(<$ty>::as_select())
+                .first(c)
+                .await
+        })
+        .expect("read back");
+        assert_eq!(back, row, "{} round trip", stringify!($table));
+    }};
+}
+
+async fn every_row_type_round_trips(backend: Backend) {
+    let (_test_db, db) = migrated(backend).await;
+    let mut pooled = db.write().await.expect("connection");
+    let mut conn = pooled.conn();
+    let conn = &mut conn;
+    let now = Timestamp::now();
+    let later = now + chrono::Duration::days(3);
+    let (user_id, other_id) = (Id::new(), Id::new());
+
+    for (id, full) in [(user_id, true), (other_id, false)] {
+        round_trip!(
+            conn,
+            users,
+            User {
+                id,
+                email: format!("{id}@example.com"),
+                username: full.then(|| format!("u{}", id.simple())),
+                display_name: "Zoë «quoted» 名前".into(),
+                password_hash: full.then(|| "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+                email_verified_at: full.then_some(now),
+                is_active: full,
+                created_at: now,
+                updated_at: later,
+                last_login_at: full.then_some(later),
+            },
+            User,
+            users::id.eq(id)
+        );
+    }
+    round_trip!(
+        conn,
+        change_counters,
+        ChangeCounterRow {
+            owner_id: user_id,
+            value: i64::MAX - 1
+        },
+        ChangeCounterRow,
+        change_counters::owner_id.eq(user_id)
+    );
+    let (family, session_id, next_id) = (Id::new(), Id::new(), Id::new());
+    round_trip!(
+        conn,
+        sessions,
+        SessionRow {
+            id: next_id,
+            user_id,
+            family_id: family,
+            token_hash: vec![0u8, 255, 1, 2, 3],
+            device_name: None,
+            user_agent: None,
+            created_at: now,
+            last_used_at: None,
+            expires_at: later,
+            revoked_at: None,
+            replaced_by: None,
+        },
+        SessionRow,
+        sessions::id.eq(next_id)
+    );
+    round_trip!(
+        conn,
+        sessions,
+        SessionRow {
+            id: session_id,
+            user_id,
+            family_id: family,
+            token_hash: (0u8..32).collect(),
+            device_name: Some("Pixel 9".into()),
+            user_agent: Some("Mozilla/5.0".into()),
+            created_at: now,
+            last_used_at: Some(now),
+            expires_at: later,
+            revoked_at: Some(later),
+            replaced_by: Some(next_id),
+        },
+        SessionRow,
+        sessions::id.eq(session_id)
+    );
+    let key_id = Id::new();
+    round_trip!(
+        conn,
+        api_keys,
+        ApiKeyRow {
+            id: key_id,
+            user_id,
+            name: "ci".into(),
+            prefix: "tl_abc123".into(),
+            key_hash: vec![9; 32],
+            scopes: JsonDoc(json!(["READ", "WRITE"])),
+            created_at: now,
+            last_used_at: Some(now),
+            expires_at: Some(later),
+            revoked_at: Some(later),
+        },
+        ApiKeyRow,
+        api_keys::id.eq(key_id)
+    );
+    let token_id = Id::new();
+    round_trip!(
+        conn,
+        one_time_tokens,
+        OneTimeTokenRow {
+            id: token_id,
+            user_id,
+            kind: "magic_link".into(),
+            token_hash: vec![7; 32],
+            created_at: now,
+            expires_at: later,
+            used_at: Some(later),
+        },
+        OneTimeTokenRow,
+        one_time_tokens::id.eq(token_id)
+    );
+    let project_id = Id::new();
+    round_trip!(
+        conn,
+        projects,
+        ProjectRow {
+            id: project_id,
+            owner_id: user_id,
+            name: "Launch".into(),
+            description: Some("multi\nline ✓".into()),
+            archived_at: Some(now),
+            deleted_at: Some(later),
+            version: 7,
+            seq: 42,
+            client_mutation_id: Some("m-1".into()),
+            created_at: now,
+            updated_at: later,
+        },
+        ProjectRow,
+        projects::id.eq(project_id)
+    );
+    for (task_id, full) in [(Id::new(), true), (Id::new(), false)] {
+        round_trip!(
+            conn,
+            tasks,
+            TaskRow {
+                id: task_id,
+                project_id,
+                owner_id: user_id,
+                title: "Write the \"spec\"".into(),
+                description: full.then(|| "details".into()),
+                status: if full { 3 } else { 1 },
+                priority: full.then_some(4),
+                tags: JsonDoc(if full {
+                    json!(["a", "b c", "ü"])
+                } else {
+                    json!([])
+                }),
+                due_at: full.then_some(later),
+                position: full.then_some(1.5e-3),
+                completed_at: full.then_some(now),
+                deleted_at: full.then_some(later),
+                version: 2,
+                seq: 43,
+                client_id: full.then(|| "phone".into()),
+                client_mutation_id: full.then(|| "m-2".into()),
+                created_at: now,
+                updated_at: later,
+            },
+            TaskRow,
+            tasks::id.eq(task_id)
+        );
+    }
+    let (op_id, undo_id) = (Id::new(), Id::new());
+    for (id, rollback_of) in [(op_id, None), (undo_id, Some(op_id))] {
+        round_trip!(
+            conn,
+            operations,
+            OperationRow {
+                id,
+                owner_id: user_id,
+                kind: if rollback_of.is_some() {
+                    "ROLLBACK"
+                } else {
+                    "UPDATE_TASKS"
+                }
+                .into(),
+                status: "COMPLETED".into(),
+                dry_run: rollback_of.is_none(),
+                params: JsonDoc(
+                    json!({ "filter": { "status": ["TODO"] }, "patch": { "addTags": ["x"] }, "n": 1.5 })
+                ),
+                total: 10,
+                processed: 8,
+                skipped: 1,
+                failed: 1,
+                error: Some("one failed".into()),
+                rollback_of,
+                created_at: now,
+                started_at: Some(now),
+                finished_at: Some(later),
+                heartbeat_at: Some(later),
+            },
+            OperationRow,
+            operations::id.eq(id)
+        );
+    }
+    for (seq, before) in [
+        (1, Some(JsonDoc(json!({ "status": 1, "tags": [] })))),
+        (2, None),
+    ] {
+        round_trip!(
+            conn,
+            operation_records,
+            OperationRecordRow {
+                operation_id: op_id,
+                seq,
+                entity_type: "task".into(),
+                entity_id: Id::new(),
+                action: "update".into(),
+                before,
+                after: Some(JsonDoc(
+                    json!({ "status": 3, "tags": ["x"], "nested": { "k": null } })
+                )),
+            },
+            OperationRecordRow,
+            operation_records::operation_id
+                .eq(op_id)
+                .and(operation_records::seq.eq(seq))
+        );
+    }
+
+    // Timestamps compare and sort the same way on both backends.
+    let newest: Vec<Id> = db_run!(conn, |c| {
+        users::table
+            .filter(users::created_at.le(later))
+            .order((users::updated_at.desc(), users::id.asc()))
+            .select(users::id)
+            .load(c)
+            .await
+    })
+    .expect("ordered");
+    assert_eq!(newest.len(), 2);
+}
+
+async fn migrations_go_up_down_and_up(backend: Backend) {
+    let (test_db, db) = migrated(backend).await;
+    let url = test_db.database_url();
+    let count = async |db: &Db| {
+        let mut pooled = db.read().await.expect("connection");
+        let mut conn = pooled.conn();
+        db_run!(&mut conn, |c| users::table
+            .count()
+            .get_result::<i64>(c)
+            .await)
+    };
+    assert_eq!(count(&db).await.expect("tables exist after up"), 0);
+    drop(db);
+
+    let reverted = migrate::run(&url, Direction::DownAll).await.expect("down");
+    assert!(!reverted.is_empty());
+    let settings = PoolSettings {
+        size: 1,
+        checkout_timeout: std::time::Duration::from_secs(5),
+        statement_timeout: std::time::Duration::from_secs(5),
+    };
+    let db = Db::connect(&url, &settings).expect("pool");
+    assert!(count(&db).await.is_err(), "tables are gone after down");
+    drop(db);
+
+    let applied = migrate::run(&url, Direction::Up).await.expect("up again");
+    assert_eq!(applied, reverted.into_iter().rev().collect::<Vec<_>>());
+    let db = Db::connect(&url, &settings).expect("pool");
+    assert_eq!(count(&db).await.expect("tables exist again"), 0);
+    // Applying again is a no-op.
+    assert!(
+        migrate::run(&url, Direction::Up)
+            .await
+            .expect("idempotent")
+            .is_empty()
+    );
+}
