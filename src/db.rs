@@ -41,6 +41,18 @@ pub enum DatabaseUrl {
 
 impl DatabaseUrl {
     /// Accepts `sqlite://PATH`, `sqlite:PATH` and `postgres://…` / `postgresql://…`.
+    ///
+    /// ```
+    /// use tasklane::db::{Backend, DatabaseUrl};
+    ///
+    /// let url = DatabaseUrl::parse("sqlite://./data/tasklane.db").unwrap();
+    /// assert_eq!(url.backend(), Backend::Sqlite);
+    /// assert_eq!(url.data_dir().unwrap(), std::path::Path::new("./data"));
+    /// let pg = DatabaseUrl::parse("postgres://app:secret@db/tasklane").unwrap();
+    /// assert_eq!(pg.backend(), Backend::Postgres);
+    /// assert_eq!(format!("{pg:?}"), "postgres://app@db/tasklane"); // no password in logs
+    /// assert!(DatabaseUrl::parse("mysql://db/x").is_err());
+    /// ```
     pub fn parse(raw: &str) -> Result<Self, String> {
         let raw = raw.trim();
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {

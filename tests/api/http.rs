@@ -341,3 +341,56 @@ async fn shutdown_lets_in_flight_requests_finish(mut app: TestApp) {
     assert!(response.contains("\"__typename\":\"Query\""), "{response}");
     stopping.await.expect("join").expect("clean shutdown");
 }
+
+on_both_backends!(cors_allows_only_configured_origins);
+
+async fn cors_allows_only_configured_origins(app: TestApp) {
+    // The default: same origin only, no CORS headers at all.
+    let response = app
+        .client
+        .post(app.url("/graphql"))
+        .header("origin", "https://app.example.com")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .expect("sent");
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+
+    let backend = app.db.backend;
+    drop(app);
+    let app = TestApp::spawn_with(backend, |config| {
+        config.cors_origins = vec![http::HeaderValue::from_static("https://app.example.com")];
+    })
+    .await
+    .expect("server");
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/graphql"))
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(
+        preflight.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let other = app
+        .client
+        .post(app.url("/graphql"))
+        .header("origin", "https://evil.example.net")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .expect("sent");
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+}
