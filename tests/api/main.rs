@@ -3,8 +3,13 @@
 
 mod support;
 
+mod account;
+mod account_helpers;
+
 mod auth;
 mod cli;
+mod email_flows;
 mod http;
 mod limits;
+mod sessions;
 mod storage;
