@@ -152,11 +152,9 @@ impl Limiter {
         let ip_bucket = format!("login:ip:{}", ip_text(ip));
         self.hit(&ip_bucket, self.rates.login_ip).await?;
         let account_bucket = format!("login:account:{email}");
-        let failures = self
-            .hit(&account_bucket, self.rates.login_account)
-            .await?
-            .saturating_sub(1);
-        let delay = account_delay(failures);
+        // This attempt's number among the account's recent failures.
+        let nth = self.hit(&account_bucket, self.rates.login_account).await?;
+        let delay = account_delay(nth);
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }

@@ -5,11 +5,13 @@ mod support;
 
 mod account;
 mod account_helpers;
+mod api_keys;
 
 mod auth;
 mod cli;
 mod email_flows;
 mod http;
 mod limits;
+mod rate_limits;
 mod sessions;
 mod storage;
