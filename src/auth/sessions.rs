@@ -342,18 +342,15 @@ pub async fn revoked_since(
     conn: &mut Conn<'_>,
     since: Timestamp,
 ) -> AppResult<Vec<(Id, Timestamp)>> {
-    let rows: Vec<(Id, Option<Timestamp>)> = db_run!(conn, |c| {
+    let rows = db_run!(conn, |c| {
         sessions::table
             .filter(sessions::revoked_at.gt(since))
             .filter(sessions::replaced_by.is_null())
-            .select((sessions::family_id, sessions::revoked_at))
+            .select((sessions::family_id, sessions::revoked_at.assume_not_null()))
             .load(c)
             .await
     })?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, at)| Some((id, at?)))
-        .collect())
+    Ok(rows)
 }
 
 impl Rotation {

@@ -6,15 +6,15 @@ pub mod account;
 pub mod email;
 pub mod sign_in;
 
-use async_graphql::{ID, MergedObject, Object, SimpleObject};
+use async_graphql::{Context, ID, MergedObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::model::User;
 use crate::auth::api_keys::graphql::{ApiKeysMutation, ApiKeysQuery};
 use crate::auth::sessions::Issued;
 use crate::auth::sessions::graphql::{SessionsMutation, SessionsQuery};
-use crate::error::AppResult;
-use crate::graphql::Services;
+use crate::error::{AppError, AppResult};
+use crate::graphql::{ContextExt, Services};
 
 /// One message for every failed login, whatever failed.
 pub const LOGIN_FAILED: &str = "Invalid email or password";
@@ -52,6 +52,15 @@ pub struct AuthPayload {
     /// Seconds until the access token expires.
     expires_in: i32,
     user: User,
+}
+
+/// The viewer's account, or UNAUTHENTICATED when it is gone.
+pub async fn current_user(ctx: &Context<'_>) -> AppResult<User> {
+    let viewer = ctx.viewer()?;
+    let mut pooled = ctx.services().db.read().await?;
+    super::store::find_viewer(&mut pooled.conn(), viewer)
+        .await?
+        .ok_or_else(|| AppError::unauthenticated("Account no longer exists"))
 }
 
 /// The tokens of a new or refreshed session.

@@ -4,9 +4,10 @@
 
 use std::time::{Duration, Instant};
 
+use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl as _};
 use serde_json::{Value, json};
 
-use crate::account_helpers::{LOGIN, login, me_or_code, post, second_instance, text};
+use crate::account_helpers::{LOGIN, TestApp2, login, me_or_code, post, second_instance, text};
 use crate::on_both_backends;
 use crate::support::{Backend, PASSWORD, TestApp, error_code, error_field};
 
@@ -24,7 +25,20 @@ on_both_backends!(
     reused_refresh_token_refuses_the_family_access_tokens,
     revocations_are_loaded_at_start,
     revocation_reaches_a_second_instance_within_a_second,
+    a_lost_listener_reconnects_and_catches_up,
 );
+
+/// Waits up to `limit` for `instance` to refuse `token`.
+async fn refused_within(instance: &TestApp2, token: &str, limit: Duration) {
+    let started = Instant::now();
+    while instance.me_or_code(token).await != "UNAUTHENTICATED" {
+        assert!(
+            started.elapsed() < limit,
+            "the second instance still accepts the credential after {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
 
 async fn sessions_are_listed_with_the_current_one_marked(app: TestApp) {
     let signup = app.signup("ses@example.com").await;
@@ -235,35 +249,79 @@ async fn revocation_reaches_a_second_instance_within_a_second(app: TestApp) {
         .gql("mutation { logout }", json!({}), Some(access))
         .await;
     assert_eq!(body["data"]["logout"], true, "{body}");
-    let revoked_at = Instant::now();
-    loop {
-        let seen = other.me_or_code(access).await;
-        if seen == "UNAUTHENTICATED" {
-            break;
-        }
-        assert!(
-            revoked_at.elapsed() < Duration::from_secs(1),
-            "the second instance still accepts the token after 1 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    refused_within(&other, access, Duration::from_secs(1)).await;
     // The other session is untouched there.
     assert_eq!(other.me_or_code(laptop_access).await, "fanout@example.com");
 
-    // logoutAll on the second instance reaches the first.
+    // An API key, already cached by the second instance, likewise.
+    let created = app
+        .gql(
+            "mutation { createApiKey(input: { name: \"k\", scopes: [READ] }) { secret apiKey { id } } }",
+            json!({}),
+            Some(laptop_access),
+        )
+        .await;
+    let key = text(&created["data"]["createApiKey"]["secret"], "secret").to_owned();
+    assert_eq!(other.me_or_code(&key).await, "fanout@example.com");
+    let revoked = app
+        .gql(
+            "mutation($id: ID!) { revokeApiKey(id: $id) { id } }",
+            json!({ "id": created["data"]["createApiKey"]["apiKey"]["id"] }),
+            Some(laptop_access),
+        )
+        .await;
+    assert_eq!(revoked["errors"], Value::Null, "{revoked}");
+    refused_within(&other, &key, Duration::from_secs(1)).await;
+
     let body = app
         .gql("mutation { logoutAll }", json!({}), Some(laptop_access))
         .await;
     assert_eq!(body["data"]["logoutAll"], 1, "{body}");
-    let ended_at = Instant::now();
-    loop {
-        if other.me_or_code(laptop_access).await == "UNAUTHENTICATED" {
-            break;
-        }
-        assert!(
-            ended_at.elapsed() < Duration::from_secs(1),
-            "not refused within 1 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    refused_within(&other, laptop_access, Duration::from_secs(1)).await;
+}
+
+async fn a_lost_listener_reconnects_and_catches_up(app: TestApp) {
+    if app.db.backend == Backend::Sqlite {
+        return;
     }
+    let other = second_instance(&app).await;
+    let user = app.signup("relisten@example.com").await;
+    let second = login(&app, "relisten@example.com", PASSWORD, None).await;
+    let access = text(&user["accessToken"], "access");
+    let second_access = text(&second["accessToken"], "access");
+    assert_eq!(other.me_or_code(access).await, "relisten@example.com");
+    // Cut every listening connection, then revoke while they are down: the
+    // notification is lost, and the reload after reconnecting catches up.
+    let mut admin = AsyncPgConnection::establish(&app.db.url)
+        .await
+        .expect("connect");
+    let cut: Vec<bool> = diesel::sql_query(
+        "SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .load::<Terminated>(&mut admin)
+    .await
+    .expect("terminate")
+    .into_iter()
+    .map(|t| t.done)
+    .collect();
+    assert_eq!(cut, vec![true, true], "both instances were listening");
+    let body = app
+        .gql("mutation { logout }", json!({}), Some(access))
+        .await;
+    assert_eq!(body["data"]["logout"], true, "{body}");
+    refused_within(&other, access, Duration::from_secs(3)).await;
+    // Listening again: the next revocation arrives as a notification.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let body = app
+        .gql("mutation { logout }", json!({}), Some(second_access))
+        .await;
+    assert_eq!(body["data"]["logout"], true, "{body}");
+    refused_within(&other, second_access, Duration::from_secs(1)).await;
+}
+
+#[derive(diesel::QueryableByName)]
+struct Terminated {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    done: bool,
 }

@@ -92,15 +92,12 @@ pub async fn revoked_since(
     conn: &mut Conn<'_>,
     since: Timestamp,
 ) -> AppResult<Vec<(Id, Timestamp)>> {
-    let rows: Vec<(Id, Option<Timestamp>)> = db_run!(conn, |c| {
+    let rows = db_run!(conn, |c| {
         api_keys::table
             .filter(api_keys::revoked_at.gt(since))
-            .select((api_keys::id, api_keys::revoked_at))
+            .select((api_keys::id, api_keys::revoked_at.assume_not_null()))
             .load(c)
             .await
     })?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, at)| Some((id, at?)))
-        .collect())
+    Ok(rows)
 }

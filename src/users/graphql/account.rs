@@ -4,6 +4,7 @@ use async_graphql::{Context, InputObject, MaybeUndefined, Object};
 use scoped_futures::ScopedFutureExt as _;
 use secrecy::SecretString;
 
+use super::current_user;
 use crate::auth::revocation::Revoked;
 use crate::auth::sessions;
 use crate::db::types::Timestamp;
@@ -42,14 +43,6 @@ async fn check_password(
         return Err(AppError::bad_input(field, "is not the account's password"));
     }
     services.limiter.login_succeeded(attempt).await
-}
-
-async fn current_user(ctx: &Context<'_>) -> AppResult<User> {
-    let viewer = ctx.viewer()?;
-    let mut pooled = ctx.services().db.read().await?;
-    store::find_viewer(&mut pooled.conn(), viewer)
-        .await?
-        .ok_or_else(|| AppError::unauthenticated("Account no longer exists"))
 }
 
 #[derive(Default)]

@@ -12,7 +12,7 @@ use async_graphql::{Context, Object};
 use scoped_futures::ScopedFutureExt as _;
 use secrecy::SecretString;
 
-use super::{AuthPayload, payload};
+use super::{AuthPayload, current_user, payload};
 use crate::auth::one_time_tokens::{self, Purpose};
 use crate::auth::revocation::Revoked;
 use crate::auth::sessions;
@@ -148,12 +148,7 @@ impl EmailMutation {
     /// Mails the signed-in user a link to confirm their address (valid 24 h).
     async fn request_email_verification(&self, ctx: &Context<'_>) -> AppResult<bool> {
         let services = ctx.services();
-        let viewer = ctx.viewer()?;
-        let user = {
-            let mut pooled = services.db.read().await?;
-            store::find_viewer(&mut pooled.conn(), viewer).await?
-        };
-        let user = user.ok_or_else(|| AppError::unauthenticated("Account no longer exists"))?;
+        let user = current_user(ctx).await?;
         services
             .limiter
             .email_request(ctx.meta().client_ip, &user.email)

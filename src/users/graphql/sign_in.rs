@@ -4,7 +4,7 @@ use async_graphql::{Context, InputObject, Object};
 use scoped_futures::ScopedFutureExt as _;
 use secrecy::SecretString;
 
-use super::{AuthPayload, LOGIN_FAILED, payload};
+use super::{AuthPayload, LOGIN_FAILED, current_user, payload};
 use crate::auth::revocation::Revoked;
 use crate::auth::sessions::{self, Rotation};
 use crate::db::types::{Id, Timestamp};
@@ -37,11 +37,7 @@ pub struct SignInQuery;
 impl SignInQuery {
     /// The signed-in user.
     async fn me(&self, ctx: &Context<'_>) -> AppResult<User> {
-        let viewer = ctx.viewer()?;
-        let mut pooled = ctx.services().db.read().await?;
-        store::find_viewer(&mut pooled.conn(), viewer)
-            .await?
-            .ok_or_else(|| AppError::unauthenticated("Account no longer exists"))
+        current_user(ctx).await
     }
 }
 
