@@ -189,6 +189,14 @@ async fn write_keys_mutate_but_can_not_manage_credentials(app: TestApp) {
         )
         .await;
     assert_eq!(error_code(&delete), "FORBIDDEN", "{delete}");
+    let change = app
+        .gql(
+            "mutation { changePassword(currentPassword: \"correct horse battery\", newPassword: \"another long secret\") }",
+            json!({}),
+            Some(&key),
+        )
+        .await;
+    assert_eq!(error_code(&change), "FORBIDDEN", "{change}");
 }
 
 async fn revoked_keys_are_refused_at_once(app: TestApp) {

@@ -10,6 +10,7 @@ mod api_keys;
 mod auth;
 mod cli;
 mod email_flows;
+mod events;
 mod http;
 mod limits;
 mod rate_limits;
