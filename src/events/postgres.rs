@@ -17,6 +17,8 @@ use super::{CHANNEL, Event, Message};
 
 const FIRST_PAUSE: Duration = Duration::from_millis(100);
 const LONGEST_PAUSE: Duration = Duration::from_secs(5);
+/// Longest wait for the connection and for `LISTEN`.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long start-up waits for the first `LISTEN`.
 const READY_WAIT: Duration = Duration::from_secs(5);
 
@@ -57,9 +59,11 @@ async fn listen_once(
     sender: &broadcast::Sender<Message>,
     ready: &mut Option<oneshot::Sender<()>>,
 ) -> Result<(), String> {
-    let (client, mut connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .map_err(|e| e.to_string())?;
+    let (client, mut connection) =
+        tokio::time::timeout(CONNECT_TIMEOUT, tokio_postgres::connect(url, NoTls))
+            .await
+            .map_err(|_| "timed out connecting".to_owned())?
+            .map_err(|e| e.to_string())?;
     let (notes_tx, mut notes) = mpsc::unbounded_channel();
     // The connection is driven here; the client only sends LISTEN.
     let driver = tokio::spawn(async move {
@@ -78,9 +82,18 @@ async fn listen_once(
         "connection closed".to_owned()
     });
     let abort = driver.abort_handle();
-    if let Err(err) = client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
-        abort.abort();
-        return Err(err.to_string());
+    let statement = format!("LISTEN {CHANNEL}");
+    let listen = client.batch_execute(&statement);
+    match tokio::time::timeout(CONNECT_TIMEOUT, listen).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => {
+            abort.abort();
+            return Err(err.to_string());
+        }
+        Err(_) => {
+            abort.abort();
+            return Err("timed out sending LISTEN".into());
+        }
     }
     tracing::debug!("event listener connected");
     // Anything published while no connection listened may be lost.
