@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
-use crate::db::{Conn, DatabaseUrl, Db};
+use crate::db::{Backend, Conn, DatabaseUrl, Db};
 use crate::error::{AppError, AppResult};
 
 /// The one PostgreSQL channel all topics travel on.
@@ -188,8 +188,12 @@ impl EventBus {
     pub async fn publish(&self, topic: &str, payload: serde_json::Value) -> AppResult<()> {
         let event = Event::new(topic, payload)?;
         let mut outbox = Outbox::default();
-        let mut pooled = self.inner.db.write().await?;
-        stage(&mut pooled.conn(), &mut outbox, event).await?;
+        if self.inner.db.backend() == Backend::Postgres {
+            let mut pooled = self.inner.db.write().await?;
+            stage(&mut pooled.conn(), &mut outbox, event).await?;
+        } else {
+            outbox.0.push(event);
+        }
         self.flush(outbox);
         Ok(())
     }
