@@ -26,7 +26,48 @@ on_both_databases!(
     password_reset_ends_every_session_and_signs_in,
     magic_link_signs_in_once,
     requests_for_unknown_addresses_answer_true_and_send_nothing,
+    expired_links_are_refused,
 );
+
+async fn expired_links_are_refused(backend: Backend) {
+    use diesel::ExpressionMethods as _;
+    use diesel_async::RunQueryDsl as _;
+    use tasklane::db::schema::one_time_tokens;
+    use tasklane::db::types::Timestamp;
+
+    let (app, dir) = spawn_with_mail(backend, |_| {}).await.expect("app");
+    app.signup("late@example.com").await;
+    let body = app
+        .gql(REQUEST_MAGIC, json!({ "e": "late@example.com" }), None)
+        .await;
+    assert_eq!(body["data"]["requestMagicLink"], true, "{body}");
+    let body = app
+        .gql(REQUEST_RESET, json!({ "e": "late@example.com" }), None)
+        .await;
+    assert_eq!(body["data"]["requestPasswordReset"], true, "{body}");
+    let magic = token_from_mail(dir.path(), "late@example.com", "Your sign-in link", 1).await;
+    let reset = token_from_mail(dir.path(), "late@example.com", "Reset your password", 1).await;
+    // Both links were issued for 15 minutes; move them a second into the past.
+    let past = Timestamp::from(chrono::Utc::now() - chrono::Duration::seconds(1));
+    let mut pooled = app.database().write().await.expect("connection");
+    let mut conn = pooled.conn();
+    let changed = tasklane::db_run!(&mut conn, |c| {
+        diesel::update(one_time_tokens::table)
+            .set(one_time_tokens::expires_at.eq(past))
+            .execute(c)
+            .await
+    })
+    .expect("update");
+    assert_eq!(changed, 2);
+    drop(pooled);
+    let body = app.gql(MAGIC, json!({ "t": magic }), None).await;
+    assert_eq!(error_code(&body), "UNAUTHENTICATED", "{body}");
+    let body = app
+        .gql(RESET, json!({ "t": reset, "p": NEW_PASSWORD }), None)
+        .await;
+    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
+    assert_eq!(error_field(&body), "token");
+}
 
 async fn email_verification_round_trip(backend: Backend) {
     let (app, dir) = spawn_with_mail(backend, |config| {
