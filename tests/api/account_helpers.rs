@@ -132,18 +132,26 @@ pub struct TestApp2 {
 }
 
 impl TestApp2 {
-    pub async fn me_or_code(&self, token: &str) -> String {
-        let body: Value = self
+    /// POSTs a JSON body; returns the JSON answer.
+    pub async fn post(&self, body: &Value, token: Option<&str>) -> Value {
+        let mut request = self
             .client
             .post(format!("http://{}/graphql", self.addr))
-            .bearer_auth(token)
-            .json(&json!({ "query": ME }))
+            .json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request
             .send()
             .await
             .expect("sent")
             .json()
             .await
-            .expect("json");
+            .expect("json")
+    }
+
+    pub async fn me_or_code(&self, token: &str) -> String {
+        let body = self.post(&json!({ "query": ME }), Some(token)).await;
         match body["data"]["me"]["email"].as_str() {
             Some(email) => email.to_owned(),
             None => crate::support::error_code(&body).to_owned(),

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tasklane::auth::rate_limit::Rate;
 
-use crate::account_helpers::{LOGIN, login, post};
+use crate::account_helpers::{LOGIN, login, post, second_instance};
 use crate::on_both_backends;
 use crate::on_both_databases;
 use crate::support::{Backend, PASSWORD, TestApp, error_code};
@@ -17,6 +17,7 @@ on_both_backends!(
     six_failed_logins_as_aliases_are_rate_limited,
     six_failed_logins_in_a_batch_are_rate_limited,
     successful_logins_do_not_count,
+    instances_on_one_postgres_share_the_counts,
 );
 on_both_databases!(
     forwarded_for_counts_only_behind_a_trusted_proxy,
@@ -247,4 +248,24 @@ async fn signup_email_requests_and_refresh_are_limited(backend: Backend) {
     }
     let limited = app.gql(REFRESH, json!({ "t": token }), None).await;
     assert_eq!(error_code(&limited), "RATE_LIMITED", "{limited}");
+}
+
+async fn instances_on_one_postgres_share_the_counts(app: TestApp) {
+    if app.db.backend == Backend::Sqlite {
+        return;
+    }
+    let other = second_instance(&app).await;
+    for attempt in 0..5 {
+        let body = json!({ "query": LOGIN, "variables": wrong("ghost@example.com") });
+        // Alternate between the two instances.
+        let answer = if attempt % 2 == 0 {
+            app.gql(LOGIN, wrong("ghost@example.com"), None).await
+        } else {
+            other.post(&body, None).await
+        };
+        assert_eq!(error_code(&answer), "UNAUTHENTICATED", "{answer}");
+    }
+    let body = json!({ "query": LOGIN, "variables": wrong("ghost@example.com") });
+    let sixth = other.post(&body, None).await;
+    assert_eq!(error_code(&sixth), "RATE_LIMITED", "{sixth}");
 }
