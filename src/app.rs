@@ -22,11 +22,13 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::{PasswordHasher, TokenKeys, tokens};
+use crate::auth::rate_limit::Limiter;
+use crate::auth::{Authenticator, PasswordHasher, TokenKeys, tokens};
 use crate::config::Config;
 use crate::db::Db;
 use crate::db::migrate::{self, Direction};
 use crate::error::AppError;
+use crate::events::EventBus;
 use crate::graphql::{AppSchema, Services, build_schema};
 use metrics::Metrics;
 
@@ -57,11 +59,19 @@ pub async fn build_app(config: Config) -> Result<(Router, Arc<AppState>), AppErr
     let hasher = tokio::task::spawn_blocking(move || PasswordHasher::new(concurrency))
         .await
         .map_err(|e| AppError::internal(format!("hasher setup failed: {e}")))??;
+    let tokens = TokenKeys::new(&secret, config.access_token_ttl);
+    let events = EventBus::start(db.clone()).await;
+    let auth = Authenticator::start(tokens.clone(), events.clone(), db.clone()).await?;
+    let mailer = crate::mail::Mailer::new(&config.mail, &config.mail_from)?;
     let services = Arc::new(Services {
+        limiter: Limiter::new(db.clone(), config.rate_limits),
         db,
-        tokens: TokenKeys::new(&secret, config.access_token_ttl),
+        tokens,
         hasher,
         config: Arc::new(config),
+        events,
+        auth,
+        mailer,
     });
     let config = &services.config;
     let schema = build_schema(Some(services.clone()), &config.limits, config.production);

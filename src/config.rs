@@ -7,7 +7,9 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::auth::rate_limit::{Rate, RateLimits};
 use crate::db::{Backend, DatabaseUrl, PoolSettings};
+use crate::mail::MailTransport;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -118,6 +120,81 @@ pub struct Settings {
         global = true
     )]
     pub public_url: String,
+    /// Mail transport: log (print messages, links included, to the log),
+    /// file:DIR (one .eml file per message) or smtp://user:pass@host:port
+    #[arg(
+        long,
+        env = "TASKLANE_MAIL",
+        default_value = "log",
+        hide_env_values = true,
+        global = true
+    )]
+    pub mail: String,
+    /// Sender of outgoing mail
+    #[arg(
+        long,
+        env = "TASKLANE_MAIL_FROM",
+        default_value = "Tasklane <no-reply@localhost>",
+        global = true
+    )]
+    pub mail_from: String,
+    /// Comma-separated IPs or CIDR blocks of proxies whose X-Forwarded-For is
+    /// believed (empty: the socket's peer is the client)
+    #[arg(
+        long,
+        env = "TASKLANE_TRUSTED_PROXIES",
+        default_value = "",
+        global = true
+    )]
+    pub trusted_proxies: String,
+    /// Failed logins per client IP (N/WINDOW, window in s, m, h or d)
+    #[arg(
+        long,
+        env = "TASKLANE_RATE_LOGIN_IP",
+        default_value = "5/15m",
+        global = true
+    )]
+    pub rate_login_ip: String,
+    /// Failed logins per account; after 5, each further attempt is delayed more
+    #[arg(
+        long,
+        env = "TASKLANE_RATE_LOGIN_ACCOUNT",
+        default_value = "100/1h",
+        global = true
+    )]
+    pub rate_login_account: String,
+    /// Signups per client IP
+    #[arg(
+        long,
+        env = "TASKLANE_RATE_SIGNUP_IP",
+        default_value = "20/1h",
+        global = true
+    )]
+    pub rate_signup_ip: String,
+    /// Email requests (verification, password reset, magic link) per client IP
+    #[arg(
+        long,
+        env = "TASKLANE_RATE_EMAIL_IP",
+        default_value = "20/1h",
+        global = true
+    )]
+    pub rate_email_ip: String,
+    /// Email requests per email address
+    #[arg(
+        long,
+        env = "TASKLANE_RATE_EMAIL_ADDRESS",
+        default_value = "5/1h",
+        global = true
+    )]
+    pub rate_email_address: String,
+    /// Token refreshes per client IP
+    #[arg(
+        long,
+        env = "TASKLANE_RATE_REFRESH_IP",
+        default_value = "60/1m",
+        global = true
+    )]
+    pub rate_refresh_ip: String,
     /// Deepest selection nesting a query may have
     #[arg(long, env = "TASKLANE_MAX_DEPTH", default_value = "16", global = true)]
     pub max_depth: String,
@@ -232,6 +309,10 @@ pub struct Config {
     pub production: bool,
     pub cors_origins: Vec<http::HeaderValue>,
     pub public_url: String,
+    pub mail: MailTransport,
+    pub mail_from: String,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub rate_limits: RateLimits,
     pub limits: QueryLimits,
     pub body_limit: usize,
     pub request_timeout: Duration,
@@ -359,6 +440,37 @@ impl Config {
                 message: format!("{:?} is not an http(s) URL", s.public_url),
             });
         }
+        let mail = MailTransport::parse(&s.mail).map_err(|message| ConfigError {
+            variable: "TASKLANE_MAIL",
+            message,
+        })?;
+        if s.mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError {
+                variable: "TASKLANE_MAIL_FROM",
+                message: format!(
+                    "{:?} is not a mailbox such as Tasklane <no-reply@example.com>",
+                    s.mail_from
+                ),
+            });
+        }
+        let trusted_proxies =
+            crate::auth::client_ip::parse_proxies(&s.trusted_proxies).map_err(|message| {
+                ConfigError {
+                    variable: "TASKLANE_TRUSTED_PROXIES",
+                    message,
+                }
+            })?;
+        let rate = |variable: &'static str, raw: &str| {
+            Rate::parse(raw).map_err(|message| ConfigError { variable, message })
+        };
+        let rate_limits = RateLimits {
+            login_ip: rate("TASKLANE_RATE_LOGIN_IP", &s.rate_login_ip)?,
+            login_account: rate("TASKLANE_RATE_LOGIN_ACCOUNT", &s.rate_login_account)?,
+            signup_ip: rate("TASKLANE_RATE_SIGNUP_IP", &s.rate_signup_ip)?,
+            email_ip: rate("TASKLANE_RATE_EMAIL_IP", &s.rate_email_ip)?,
+            email_address: rate("TASKLANE_RATE_EMAIL_ADDRESS", &s.rate_email_address)?,
+            refresh_ip: rate("TASKLANE_RATE_REFRESH_IP", &s.rate_refresh_ip)?,
+        };
         let limits = QueryLimits {
             depth: number("TASKLANE_MAX_DEPTH", &s.max_depth, 2usize, 1000)?,
             complexity: number(
@@ -412,6 +524,10 @@ impl Config {
             production,
             cors_origins,
             public_url,
+            mail,
+            mail_from: s.mail_from.trim().to_owned(),
+            trusted_proxies,
+            rate_limits,
             limits,
             body_limit: number("TASKLANE_BODY_LIMIT", &s.body_limit, 1024usize, 1 << 30)?,
             request_timeout: Duration::from_secs(number(
@@ -465,6 +581,15 @@ impl Settings {
             production: "false".into(),
             cors_origins: String::new(),
             public_url: "http://127.0.0.1:8080".into(),
+            mail: "log".into(),
+            mail_from: "Tasklane <no-reply@localhost>".into(),
+            trusted_proxies: String::new(),
+            rate_login_ip: "5/15m".into(),
+            rate_login_account: "100/1h".into(),
+            rate_signup_ip: "20/1h".into(),
+            rate_email_ip: "20/1h".into(),
+            rate_email_address: "5/1h".into(),
+            rate_refresh_ip: "60/1m".into(),
             max_depth: "16".into(),
             max_complexity: "5000".into(),
             max_aliases: "30".into(),
@@ -539,6 +664,16 @@ mod tests {
         );
         assert_eq!(bad(|s| s.max_depth = "x".into()), "TASKLANE_MAX_DEPTH");
         assert_eq!(bad(|s| s.log_format = "xml".into()), "TASKLANE_LOG_FORMAT");
+        assert_eq!(bad(|s| s.mail = "pigeon".into()), "TASKLANE_MAIL");
+        assert_eq!(bad(|s| s.mail_from = "nobody".into()), "TASKLANE_MAIL_FROM");
+        assert_eq!(
+            bad(|s| s.trusted_proxies = "10.0.0.0/33".into()),
+            "TASKLANE_TRUSTED_PROXIES"
+        );
+        assert_eq!(
+            bad(|s| s.rate_login_ip = "5 per minute".into()),
+            "TASKLANE_RATE_LOGIN_IP"
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::json;
 
 use super::{AppState, REQUEST_ID};
-use crate::auth::AuthState;
+use crate::auth::client_ip::client_ip;
 use crate::error::{INTERNAL_MESSAGE, code};
 use crate::graphql::RequestMeta;
 
@@ -33,7 +33,7 @@ fn wants_graphql_response(headers: &HeaderMap) -> bool {
         .is_some_and(|accept| accept.contains(GRAPHQL_RESPONSE_JSON))
 }
 
-fn request_meta(parts: &http::request::Parts) -> RequestMeta {
+fn request_meta(parts: &http::request::Parts, trusted_proxies: &[ipnet::IpNet]) -> RequestMeta {
     let header_text = |name: header::HeaderName| {
         parts
             .headers
@@ -47,7 +47,14 @@ fn request_meta(parts: &http::request::Parts) -> RequestMeta {
         client_ip: parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip()),
+            .map(|ConnectInfo(addr)| {
+                let forwarded = parts
+                    .headers
+                    .get_all("x-forwarded-for")
+                    .iter()
+                    .filter_map(|v| v.to_str().ok());
+                client_ip(addr.ip(), forwarded, trusted_proxies)
+            }),
     }
 }
 
@@ -222,12 +229,12 @@ async fn execute(state: &AppState, parts: &http::request::Parts, batch: BatchReq
         }
         BatchRequest::Batch(requests) => requests,
     };
-    let meta = request_meta(parts);
+    let meta = request_meta(parts, &state.services.config.trusted_proxies);
     let authorization = parts
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let auth = AuthState::from_header(authorization, &state.services.tokens);
+    let auth = state.services.auth.authenticate(authorization).await;
 
     let mut responses = Vec::with_capacity(requests.len());
     let mut headers = HeaderMap::new();

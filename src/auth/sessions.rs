@@ -1,12 +1,18 @@
 //! Sessions: one refresh-token family per login. Each refresh replaces the
 //! family's current token with a new row; presenting a token that was
 //! already replaced ends the whole family (it was stolen or replayed).
+//!
+//! Functions that end sessions return the families they ended, for the
+//! caller to stage as revocations (see `auth::revocation`).
+
+pub mod graphql;
 
 use std::time::Duration;
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use super::Viewer;
 use super::tokens::{random_token, token_hash};
 use crate::db::Conn;
 use crate::db::schema::sessions;
@@ -59,9 +65,15 @@ pub enum Rotation {
         issued: Issued,
     },
     /// Not rotated; the message is for the client. Any family revocation it
-    /// implies is already written, so the caller commits before refusing.
-    Refused(&'static str),
+    /// implies is already written (`ended`), so the caller commits before
+    /// refusing.
+    Refused {
+        message: &'static str,
+        ended: Option<Id>,
+    },
 }
+
+const REUSED: &str = "Refresh token was already used; the session has been ended";
 
 /// Longest device name or user agent kept.
 const LABEL_MAX: usize = 200;
@@ -162,20 +174,27 @@ pub async fn rotate(
     ttl: Duration,
 ) -> AppResult<Rotation> {
     let now = Timestamp::now();
+    let refused = |message| {
+        Ok(Rotation::Refused {
+            message,
+            ended: None,
+        })
+    };
     let Some(row) = find_by_token(conn, token).await? else {
-        return Ok(Rotation::Refused("Invalid refresh token"));
+        return refused("Invalid refresh token");
     };
     if row.replaced_by.is_some() {
         revoke_family(conn, row.family_id, now).await?;
-        return Ok(Rotation::Refused(
-            "Refresh token was already used; the session has been ended",
-        ));
+        return Ok(Rotation::Refused {
+            message: REUSED,
+            ended: Some(row.family_id),
+        });
     }
     if row.revoked_at.is_some() {
-        return Ok(Rotation::Refused("Refresh token has been revoked"));
+        return refused("Refresh token has been revoked");
     }
     if row.expires_at <= now {
-        return Ok(Rotation::Refused("Refresh token expired"));
+        return refused("Refresh token expired");
     }
     // Claim the token: of two concurrent refreshes only one gets here.
     let claimed = db_run!(conn, |c| {
@@ -191,9 +210,10 @@ pub async fn rotate(
     })?;
     if claimed != 1 {
         revoke_family(conn, row.family_id, now).await?;
-        return Ok(Rotation::Refused(
-            "Refresh token was already used; the session has been ended",
-        ));
+        return Ok(Rotation::Refused {
+            message: REUSED,
+            ended: Some(row.family_id),
+        });
     }
     let new_id = Id::new();
     let refresh_token = random_token();
@@ -228,23 +248,28 @@ pub async fn rotate(
     })
 }
 
-/// Ends the session a refresh token belongs to; false when it was unknown or
-/// already ended.
-pub async fn end_by_token(conn: &mut Conn<'_>, token: &str) -> AppResult<bool> {
+/// Ends the session a refresh token belongs to; the family, or `None` when
+/// the token was unknown or its session already ended.
+pub async fn end_by_token(conn: &mut Conn<'_>, token: &str) -> AppResult<Option<Id>> {
     let Some(row) = find_by_token(conn, token).await? else {
-        return Ok(false);
+        return Ok(None);
     };
-    Ok(revoke_family(conn, row.family_id, Timestamp::now()).await? > 0)
+    let ended = revoke_family(conn, row.family_id, Timestamp::now()).await? > 0;
+    Ok(ended.then_some(row.family_id))
 }
 
-/// Ends one of the user's sessions; false when it was unknown or already ended.
-pub async fn end_for_user(conn: &mut Conn<'_>, user_id: Id, session_id: Id) -> AppResult<bool> {
+/// Ends one of the viewer's sessions; false when it was unknown or already ended.
+pub async fn end_for_viewer(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    session_id: Id,
+) -> AppResult<bool> {
     let now = Timestamp::now();
     let ended = db_run!(conn, |c| {
         diesel::update(
             sessions::table
                 .filter(sessions::family_id.eq(session_id))
-                .filter(sessions::user_id.eq(user_id))
+                .filter(sessions::user_id.eq(viewer.user_id))
                 .filter(sessions::revoked_at.is_null()),
         )
         .set(sessions::revoked_at.eq(now))
@@ -254,12 +279,86 @@ pub async fn end_for_user(conn: &mut Conn<'_>, user_id: Id, session_id: Id) -> A
     Ok(ended > 0)
 }
 
+/// Ends every live session of the user behind `viewer`, except `keep`;
+/// returns the families ended.
+pub async fn end_all_for_viewer(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    keep: Option<Id>,
+) -> AppResult<Vec<Id>> {
+    end_all(conn, viewer.user_id, keep).await
+}
+
+/// Ends every live session of `user_id` except `keep`, for the flows where a
+/// single-use token, not a viewer, proves who asks (password reset).
+pub async fn end_all(conn: &mut Conn<'_>, user_id: Id, keep: Option<Id>) -> AppResult<Vec<Id>> {
+    let now = Timestamp::now();
+    let keep = keep.unwrap_or_default();
+    let mut families: Vec<Id> = db_run!(conn, |c| {
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::family_id.ne(keep))
+            .select(sessions::family_id)
+            .load(c)
+            .await
+    })?;
+    families.sort();
+    families.dedup();
+    db_run!(conn, |c| {
+        diesel::update(
+            sessions::table
+                .filter(sessions::user_id.eq(user_id))
+                .filter(sessions::revoked_at.is_null())
+                .filter(sessions::family_id.ne(keep)),
+        )
+        .set(sessions::revoked_at.eq(now))
+        .execute(c)
+        .await
+    })?;
+    Ok(families)
+}
+
+/// The viewer's live sessions: the current token of each family, newest first.
+pub async fn list_live(conn: &mut Conn<'_>, viewer: &Viewer) -> AppResult<Vec<SessionRow>> {
+    let now = Timestamp::now();
+    let rows = db_run!(conn, |c| {
+        sessions::table
+            .filter(sessions::user_id.eq(viewer.user_id))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::replaced_by.is_null())
+            .filter(sessions::expires_at.gt(now))
+            .order((sessions::created_at.desc(), sessions::family_id.desc()))
+            .select(SessionRow::as_select())
+            .load(c)
+            .await
+    })?;
+    Ok(rows)
+}
+
+/// Families ended since `since`, with when. A rotated token is revoked too,
+/// but it has a successor: only the end of a family counts.
+pub async fn revoked_since(
+    conn: &mut Conn<'_>,
+    since: Timestamp,
+) -> AppResult<Vec<(Id, Timestamp)>> {
+    let rows = db_run!(conn, |c| {
+        sessions::table
+            .filter(sessions::revoked_at.gt(since))
+            .filter(sessions::replaced_by.is_null())
+            .select((sessions::family_id, sessions::revoked_at.assume_not_null()))
+            .load(c)
+            .await
+    })?;
+    Ok(rows)
+}
+
 impl Rotation {
     /// The user and the new token, or UNAUTHENTICATED with the reason.
     pub fn into_result(self) -> AppResult<(Id, Issued)> {
         match self {
             Rotation::Rotated { user_id, issued } => Ok((user_id, issued)),
-            Rotation::Refused(message) => Err(AppError::unauthenticated(message)),
+            Rotation::Refused { message, .. } => Err(AppError::unauthenticated(message)),
         }
     }
 }

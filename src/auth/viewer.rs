@@ -1,18 +1,59 @@
 //! Who is asking. The HTTP layer turns the `Authorization` header into an
-//! [`AuthState`]; resolvers ask it for a [`Viewer`], which store functions
-//! require, so no user data is reachable without one.
+//! [`AuthState`] (see [`Authenticator`](super::Authenticator)); resolvers
+//! ask it for a [`Viewer`], which store functions require, so no user data
+//! is reachable without one.
+
+use serde::{Deserialize, Serialize};
 
 use crate::db::types::Id;
-
-use super::TokenKeys;
 use crate::error::AppError;
+
+/// What a credential allows. Access tokens of a session allow everything;
+/// an API key allows what it was created with.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[graphql(name = "ApiKeyScope")]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Scope {
+    /// Queries and subscriptions.
+    Read,
+    /// Mutations too.
+    Write,
+}
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Viewer {
     pub user_id: Id,
-    /// The session (refresh-token family) behind the access token.
-    pub session_id: Id,
+    /// The session (refresh-token family) behind an access token; `None` for
+    /// an API key.
+    pub session_id: Option<Id>,
+    /// The API key used, if any.
+    pub api_key_id: Option<Id>,
+    pub scopes: Vec<Scope>,
+}
+
+impl Viewer {
+    /// A viewer signed in through a session (all scopes).
+    pub fn of_session(user_id: Id, session_id: Id) -> Self {
+        Self {
+            user_id,
+            session_id: Some(session_id),
+            api_key_id: None,
+            scopes: vec![Scope::Read, Scope::Write],
+        }
+    }
+
+    pub fn can_write(&self) -> bool {
+        self.scopes.contains(&Scope::Write)
+    }
+
+    /// FORBIDDEN for an API key: managing credentials and the account needs
+    /// a signed-in session.
+    pub fn require_session(&self) -> Result<Id, AppError> {
+        self.session_id.ok_or_else(|| {
+            AppError::Forbidden("This needs a signed-in session, not an API key".into())
+        })
+    }
 }
 
 /// What the request's credentials amount to.
@@ -25,25 +66,6 @@ pub enum AuthState {
 }
 
 impl AuthState {
-    /// Reads an `Authorization` header value (`Bearer <token>`).
-    pub fn from_header(value: Option<&str>, keys: &TokenKeys) -> Self {
-        let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
-            return Self::Anonymous;
-        };
-        let token = match value.split_once(' ') {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-            _ => return Self::Refused("Authorization must be 'Bearer <token>'".into()),
-        };
-        match keys.verify(token) {
-            Ok(claims) => Self::Authenticated(Viewer {
-                user_id: Id(claims.sub),
-                session_id: Id(claims.sid),
-            }),
-            Err(AppError::Unauthenticated(message)) => Self::Refused(message),
-            Err(_) => Self::Refused("Invalid access token".into()),
-        }
-    }
-
     /// The viewer, or UNAUTHENTICATED.
     pub fn viewer(&self) -> Result<&Viewer, AppError> {
         match self {

@@ -6,10 +6,13 @@ use std::sync::Arc;
 
 use async_graphql::Context;
 
-use crate::auth::{AuthState, PasswordHasher, TokenKeys, Viewer};
+use crate::auth::rate_limit::Limiter;
+use crate::auth::{AuthState, Authenticator, PasswordHasher, TokenKeys, Viewer};
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::events::EventBus;
+use crate::mail::Mailer;
 
 /// Shared by every request (schema data).
 pub struct Services {
@@ -17,6 +20,11 @@ pub struct Services {
     pub tokens: TokenKeys,
     pub hasher: PasswordHasher,
     pub config: Arc<Config>,
+    pub events: EventBus,
+    /// Credentials to viewers, and revocation.
+    pub auth: Arc<Authenticator>,
+    pub limiter: Limiter,
+    pub mailer: Mailer,
 }
 
 /// Per request (request data).

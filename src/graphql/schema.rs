@@ -28,7 +28,8 @@ pub fn build_schema(
         .limit_complexity(limits.complexity)
         .limit_directives(limits.directives)
         .limit_recursive_depth(64)
-        .extension(AliasLimit(limits.aliases));
+        .extension(AliasLimit(limits.aliases))
+        .extension(crate::auth::scope_guard::ScopeGuard);
     if production {
         builder = builder.disable_introspection().disable_suggestions();
     }

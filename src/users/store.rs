@@ -63,21 +63,7 @@ pub async fn insert(conn: &mut Conn<'_>, new: &NewUser<'_>) -> AppResult<User> {
             .get_result(c)
             .await
     });
-    let user = match inserted {
-        Ok(user) => user,
-        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) => {
-            let on_username = info
-                .constraint_name()
-                .is_some_and(|n| n.contains("username"))
-                || info.message().contains("username");
-            return Err(if on_username {
-                AppError::bad_input("input.username", "is already taken")
-            } else {
-                AppError::bad_input("input.email", "is already registered")
-            });
-        }
-        Err(other) => return Err(other.into()),
-    };
+    let user = inserted.map_err(taken)?;
     db_run!(conn, |c| {
         diesel::insert_into(change_counters::table)
             .values((
@@ -88,6 +74,93 @@ pub async fn insert(conn: &mut Conn<'_>, new: &NewUser<'_>) -> AppResult<User> {
             .await
     })?;
     Ok(user)
+}
+
+/// A unique violation as BAD_USER_INPUT on the field it concerns.
+fn taken(err: DieselError) -> AppError {
+    match err {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+            let on_username = info
+                .constraint_name()
+                .is_some_and(|n| n.contains("username"))
+                || info.message().contains("username");
+            if on_username {
+                AppError::bad_input("input.username", "is already taken")
+            } else {
+                AppError::bad_input("input.email", "is already registered")
+            }
+        }
+        other => other.into(),
+    }
+}
+
+/// What `updateProfile` changes: `None` leaves a field as it is.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct ProfilePatch {
+    pub display_name: Option<String>,
+    /// `Some(None)` clears the username.
+    pub username: Option<Option<String>>,
+    pub updated_at: Option<Timestamp>,
+}
+
+/// Changes the viewer's profile; a taken username is BAD_USER_INPUT.
+pub async fn update_profile(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    patch: &ProfilePatch,
+) -> AppResult<User> {
+    let updated = db_run!(conn, |c| {
+        diesel::update(
+            users::table
+                .filter(users::id.eq(viewer.user_id))
+                .filter(users::is_active.eq(true)),
+        )
+        .set(patch)
+        .returning(User::as_returning())
+        .get_result(c)
+        .await
+    });
+    match updated {
+        Err(DieselError::NotFound) => Err(AppError::unauthenticated("Account no longer exists")),
+        other => other.map_err(taken),
+    }
+}
+
+/// Stores a new password hash for the user.
+pub async fn set_password(conn: &mut Conn<'_>, id: Id, hash: &str, at: Timestamp) -> AppResult<()> {
+    db_run!(conn, |c| {
+        diesel::update(users::table.filter(users::id.eq(id)))
+            .set((users::password_hash.eq(hash), users::updated_at.eq(at)))
+            .execute(c)
+            .await
+    })?;
+    Ok(())
+}
+
+/// Marks the email verified (kept as the first time it was).
+pub async fn mark_verified(conn: &mut Conn<'_>, id: Id, at: Timestamp) -> AppResult<()> {
+    db_run!(conn, |c| {
+        diesel::update(
+            users::table
+                .filter(users::id.eq(id))
+                .filter(users::email_verified_at.is_null()),
+        )
+        .set(users::email_verified_at.eq(at))
+        .execute(c)
+        .await
+    })?;
+    Ok(())
+}
+
+/// Deletes the viewer's account; the foreign keys remove all its data.
+pub async fn delete(conn: &mut Conn<'_>, viewer: &Viewer) -> AppResult<bool> {
+    let deleted = db_run!(conn, |c| {
+        diesel::delete(users::table.filter(users::id.eq(viewer.user_id)))
+            .execute(c)
+            .await
+    })?;
+    Ok(deleted > 0)
 }
 
 pub async fn record_login(conn: &mut Conn<'_>, id: Id, at: Timestamp) -> AppResult<()> {

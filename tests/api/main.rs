@@ -3,8 +3,16 @@
 
 mod support;
 
+mod account;
+mod account_helpers;
+mod api_keys;
+
 mod auth;
 mod cli;
+mod email_flows;
+mod events;
 mod http;
 mod limits;
+mod rate_limits;
+mod sessions;
 mod storage;

@@ -1,0 +1,248 @@
+//! The event bus: `publish(topic, payload)` and `subscribe(topic)`, shared by
+//! every instance that uses the same database.
+//!
+//! - SQLite (one instance): an in-process broadcast.
+//! - PostgreSQL: `NOTIFY` on one channel, and on each instance one dedicated
+//!   connection that `LISTEN`s and fans the notifications out in process
+//!   (see [`postgres`]). An event published on one instance reaches the
+//!   subscribers of every instance, the publisher's own included.
+//!
+//! Inside a transaction, [`stage`] queues an event so that it is delivered
+//! only if the transaction commits: on PostgreSQL `pg_notify` does exactly
+//! that; on SQLite the event waits in an [`Outbox`] that [`EventBus::flush`]
+//! delivers after the commit.
+//!
+//! A subscriber can miss events (it fell behind, or the listener connection
+//! was lost and re-established); it is then told [`Delivery::Resync`] and
+//! should reload whatever state it keeps from the database.
+//!
+//! Payloads are small JSON documents: the whole notification must stay under
+//! PostgreSQL's 8000-byte limit, so [`MAX_EVENT_BYTES`] is enforced on both
+//! backends alike.
+
+pub mod postgres;
+
+use std::sync::Arc;
+
+use diesel::sql_types::Text;
+use diesel_async::RunQueryDsl;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+use crate::db::{Backend, Conn, DatabaseUrl, Db};
+use crate::error::{AppError, AppResult};
+
+/// The one PostgreSQL channel all topics travel on.
+pub const CHANNEL: &str = "tasklane_events";
+/// Largest serialised event (topic and payload), below PostgreSQL's 8000 bytes.
+pub const MAX_EVENT_BYTES: usize = 7900;
+/// Events buffered per subscriber before it is told to resync.
+const BUFFER: usize = 1024;
+
+/// One event: what it is about, and a small JSON payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub topic: String,
+    pub payload: serde_json::Value,
+}
+
+impl Event {
+    pub fn new(topic: &str, payload: serde_json::Value) -> AppResult<Self> {
+        let event = Self {
+            topic: topic.to_owned(),
+            payload,
+        };
+        event.encode()?;
+        Ok(event)
+    }
+
+    /// The wire form, refused when too large for a notification.
+    fn encode(&self) -> AppResult<String> {
+        let text = serde_json::to_string(self)
+            .map_err(|e| AppError::internal(format!("event does not serialise: {e}")))?;
+        if text.len() > MAX_EVENT_BYTES {
+            return Err(AppError::internal(format!(
+                "event on {} is {} bytes, more than {MAX_EVENT_BYTES}",
+                self.topic,
+                text.len()
+            )));
+        }
+        Ok(text)
+    }
+}
+
+/// What travels inside the process.
+#[derive(Debug, Clone)]
+pub(crate) enum Message {
+    Event(Arc<Event>),
+    /// Events may have been missed (the listener reconnected).
+    Resync,
+}
+
+/// What a subscriber receives.
+#[derive(Debug, Clone)]
+pub enum Delivery {
+    Event(Arc<Event>),
+    /// Events may have been missed: reload state from the database.
+    Resync,
+}
+
+/// Events of one topic.
+pub struct Subscription {
+    topic: String,
+    receiver: broadcast::Receiver<Message>,
+}
+
+impl Subscription {
+    /// The next delivery; `None` once the bus is gone.
+    pub async fn recv(&mut self) -> Option<Delivery> {
+        loop {
+            match self.receiver.recv().await {
+                Ok(Message::Event(event)) if event.topic == self.topic => {
+                    return Some(Delivery::Event(event));
+                }
+                Ok(Message::Event(_)) => {}
+                Ok(Message::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    return Some(Delivery::Resync);
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+/// Events staged in a transaction, delivered by [`EventBus::flush`] after
+/// it commits (needed on SQLite only; on PostgreSQL the commit delivers them).
+#[derive(Debug, Default)]
+#[must_use = "flush the outbox after the commit"]
+pub struct Outbox(Vec<Event>);
+
+/// Queues `event` in the current transaction: on PostgreSQL a `pg_notify`,
+/// sent by the commit; on SQLite kept in `outbox` for [`EventBus::flush`].
+pub async fn stage(conn: &mut Conn<'_>, outbox: &mut Outbox, event: Event) -> AppResult<()> {
+    match conn {
+        Conn::Postgres(c) => {
+            let text = event.encode()?;
+            diesel::sql_query("SELECT pg_notify($1, $2)")
+                .bind::<Text, _>(CHANNEL)
+                .bind::<Text, _>(text)
+                .execute(*c)
+                .await?;
+        }
+        Conn::Sqlite(_) => outbox.0.push(event),
+    }
+    Ok(())
+}
+
+/// The bus (cheap to clone).
+#[derive(Clone)]
+pub struct EventBus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    sender: broadcast::Sender<Message>,
+    db: Db,
+    /// The PostgreSQL listener task.
+    listener: Option<JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(task) = &self.listener {
+            task.abort();
+        }
+    }
+}
+
+impl EventBus {
+    /// Starts the bus for `db`. On PostgreSQL this waits (a few seconds at
+    /// most) for the listener connection, so that events published by other
+    /// instances from then on are seen.
+    pub async fn start(db: Db) -> Self {
+        let (sender, _) = broadcast::channel(BUFFER);
+        let listener = match db.url() {
+            DatabaseUrl::Postgres(url) => {
+                Some(postgres::spawn_listener(url.clone(), sender.clone()).await)
+            }
+            DatabaseUrl::Sqlite(_) => None,
+        };
+        Self {
+            inner: Arc::new(Inner {
+                sender,
+                db,
+                listener,
+            }),
+        }
+    }
+
+    pub fn subscribe(&self, topic: &str) -> Subscription {
+        Subscription {
+            topic: topic.to_owned(),
+            receiver: self.inner.sender.subscribe(),
+        }
+    }
+
+    /// Publishes outside any transaction.
+    pub async fn publish(&self, topic: &str, payload: serde_json::Value) -> AppResult<()> {
+        let event = Event::new(topic, payload)?;
+        let mut outbox = Outbox::default();
+        if self.inner.db.backend() == Backend::Postgres {
+            let mut pooled = self.inner.db.write().await?;
+            stage(&mut pooled.conn(), &mut outbox, event).await?;
+        } else {
+            outbox.0.push(event);
+        }
+        self.flush(outbox);
+        Ok(())
+    }
+
+    /// Delivers what a committed transaction staged (SQLite).
+    pub fn flush(&self, outbox: Outbox) {
+        for event in outbox.0 {
+            // No subscriber is not an error.
+            let _ = self.inner.sender.send(Message::Event(Arc::new(event)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn events_larger_than_a_notification_are_refused() {
+        assert!(Event::new("t", json!({ "x": "y".repeat(100) })).is_ok());
+        assert!(Event::new("t", json!({ "x": "y".repeat(MAX_EVENT_BYTES) })).is_err());
+    }
+
+    #[tokio::test]
+    async fn subscribers_get_their_topic_and_resync_after_lagging() {
+        let (sender, _) = broadcast::channel(2);
+        let mut mine = Subscription {
+            topic: "a".into(),
+            receiver: sender.subscribe(),
+        };
+        let event =
+            |topic: &str| Message::Event(Arc::new(Event::new(topic, json!(1)).expect("ok")));
+        sender.send(event("b")).expect("sent");
+        sender.send(event("a")).expect("sent");
+        match mine.recv().await {
+            Some(Delivery::Event(e)) => assert_eq!(e.topic, "a"),
+            other => panic!("expected the event on a, got {other:?}"),
+        }
+        for _ in 0..3 {
+            sender.send(event("a")).expect("sent");
+        }
+        assert!(matches!(mine.recv().await, Some(Delivery::Resync)));
+        drop(sender);
+        let mut rest = 0;
+        while let Some(delivery) = mine.recv().await {
+            assert!(matches!(delivery, Delivery::Event(_)), "{delivery:?}");
+            rest += 1;
+        }
+        assert_eq!(rest, 2, "the two newest events are kept");
+    }
+}

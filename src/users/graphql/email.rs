@@ -1,0 +1,243 @@
+//! The email flows: verification, password reset, magic-link sign-in.
+//!
+//! A request mutation answers `true` whether or not the address has an
+//! account, after the same work either way (checking the address and
+//! counting the request against the rate limits); looking the account up,
+//! issuing the token and sending the mail happen afterwards in a task of
+//! their own, so the response time tells nothing.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Object};
+use scoped_futures::ScopedFutureExt as _;
+use secrecy::SecretString;
+
+use super::{AuthPayload, current_user, payload};
+use crate::auth::one_time_tokens::{self, Purpose};
+use crate::auth::revocation::Revoked;
+use crate::auth::sessions;
+use crate::db::types::Timestamp;
+use crate::error::{AppError, AppResult};
+use crate::graphql::{ContextExt, Services};
+use crate::users::model::User;
+use crate::users::{store, validate};
+
+const BAD_TOKEN: &str = "is invalid, expired or already used";
+
+/// What a mail says, and where its link leads.
+fn letter(purpose: Purpose, public_url: &str, token: &str) -> (&'static str, String) {
+    let (subject, path, text, lifetime) = match purpose {
+        Purpose::VerifyEmail => (
+            "Confirm your email address",
+            "verify-email",
+            "Confirm your email address for Tasklane by opening this link:",
+            "24 hours",
+        ),
+        Purpose::ResetPassword => (
+            "Reset your password",
+            "reset-password",
+            "Someone asked to reset the password of your Tasklane account. If it was you, open this link:",
+            "15 minutes",
+        ),
+        Purpose::MagicLink => (
+            "Your sign-in link",
+            "magic-link",
+            "Sign in to Tasklane by opening this link:",
+            "15 minutes",
+        ),
+    };
+    let body = format!(
+        "{text}\n\n{public_url}/{path}?token={token}\n\n\
+         The link works once, for {lifetime}. If you did not ask for it, ignore this message.\n"
+    );
+    (subject, body)
+}
+
+/// Looks the account up, issues a token and mails the link — off the
+/// request's path. Failures are logged, never shown.
+fn send_in_background(services: Arc<Services>, email: String, purpose: Purpose) {
+    tokio::spawn(async move {
+        if let Err(AppError::Internal(detail)) = send_link(&services, &email, purpose).await {
+            tracing::error!(error = %detail, kind = purpose.kind(), "could not send a link");
+        }
+    });
+}
+
+async fn send_link(services: &Services, email: &str, purpose: Purpose) -> AppResult<()> {
+    let user = {
+        let mut pooled = services.db.read().await?;
+        store::find_for_login(&mut pooled.conn(), email).await?
+    };
+    let Some(user) = user.filter(|u| u.is_active) else {
+        return Ok(());
+    };
+    if purpose == Purpose::VerifyEmail && user.email_verified_at.is_some() {
+        return Ok(());
+    }
+    let user_id = user.id;
+    let token = services
+        .db
+        .transaction(|mut conn| {
+            async move { one_time_tokens::issue(&mut conn, user_id, purpose).await }.scope_boxed()
+        })
+        .await?;
+    let (subject, body) = letter(purpose, &services.config.public_url, &token);
+    services.mailer.send(&user.email, subject, body).await
+}
+
+fn shared(ctx: &Context<'_>) -> Arc<Services> {
+    // Put in by `build_schema`, as ContextExt::services relies on.
+    ctx.data_unchecked::<Arc<Services>>().clone()
+}
+
+/// Uses a token of `purpose` and starts a session for its user.
+async fn sign_in_with(
+    ctx: &Context<'_>,
+    token: String,
+    purpose: Purpose,
+    new_password_hash: Option<String>,
+) -> AppResult<AuthPayload> {
+    let services = ctx.services();
+    let user_agent = ctx.meta().user_agent.clone();
+    let ttl = services.config.refresh_token_ttl;
+    let (user, issued, revoked) = services
+        .db
+        .transaction(|mut conn| {
+            async move {
+                let refused = || match purpose {
+                    Purpose::MagicLink => AppError::unauthenticated(
+                        "The sign-in link is invalid, expired or already used",
+                    ),
+                    _ => AppError::bad_input("token", BAD_TOKEN),
+                };
+                let user_id = one_time_tokens::consume(&mut conn, &token, purpose)
+                    .await?
+                    .ok_or_else(refused)?;
+                let user = store::find_active(&mut conn, user_id)
+                    .await?
+                    .ok_or_else(refused)?;
+                let now = Timestamp::now();
+                let mut revoked = Revoked::default();
+                if let Some(hash) = &new_password_hash {
+                    store::set_password(&mut conn, user_id, hash, now).await?;
+                    let ended = sessions::end_all(&mut conn, user_id, None).await?;
+                    revoked.add(&mut conn, ended).await?;
+                }
+                // The mail reached its owner: the address is verified.
+                store::mark_verified(&mut conn, user_id, now).await?;
+                store::record_login(&mut conn, user_id, now).await?;
+                let issued =
+                    sessions::start(&mut conn, user_id, None, user_agent.as_deref(), ttl).await?;
+                let user = store::find_active(&mut conn, user.id)
+                    .await?
+                    .unwrap_or(user);
+                Ok((user, issued, revoked))
+            }
+            .scope_boxed()
+        })
+        .await?;
+    services.auth.apply(revoked);
+    payload(services, user, issued)
+}
+
+#[derive(Default)]
+pub struct EmailMutation;
+
+#[Object]
+impl EmailMutation {
+    /// Mails the signed-in user a link to confirm their address (valid 24 h).
+    async fn request_email_verification(&self, ctx: &Context<'_>) -> AppResult<bool> {
+        let services = ctx.services();
+        let user = current_user(ctx).await?;
+        services
+            .limiter
+            .email_request(ctx.meta().client_ip, &user.email)
+            .await?;
+        send_in_background(shared(ctx), user.email, Purpose::VerifyEmail);
+        Ok(true)
+    }
+
+    /// Confirms the address with the token from the mail.
+    async fn verify_email(&self, ctx: &Context<'_>, token: String) -> AppResult<User> {
+        let services = ctx.services();
+        services
+            .db
+            .transaction(|mut conn| {
+                async move {
+                    let user_id = one_time_tokens::consume(&mut conn, &token, Purpose::VerifyEmail)
+                        .await?
+                        .ok_or_else(|| AppError::bad_input("token", BAD_TOKEN))?;
+                    store::mark_verified(&mut conn, user_id, Timestamp::now()).await?;
+                    store::find_active(&mut conn, user_id)
+                        .await?
+                        .ok_or_else(|| AppError::bad_input("token", BAD_TOKEN))
+                }
+                .scope_boxed()
+            })
+            .await
+    }
+
+    /// Mails a password-reset link (valid 15 min) if the address has an
+    /// account. Always true.
+    async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> AppResult<bool> {
+        request_link(ctx, &email, Purpose::ResetPassword).await
+    }
+
+    /// Sets a new password with the token from the mail, ends every session,
+    /// and signs in anew.
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        new_password: String,
+    ) -> AppResult<AuthPayload> {
+        validate::password("newPassword", &new_password)?;
+        let hash = ctx
+            .services()
+            .hasher
+            .hash(&SecretString::from(new_password))
+            .await?;
+        sign_in_with(ctx, token, Purpose::ResetPassword, Some(hash)).await
+    }
+
+    /// Mails a sign-in link (valid 15 min) if the address has an account.
+    /// Always true.
+    async fn request_magic_link(&self, ctx: &Context<'_>, email: String) -> AppResult<bool> {
+        request_link(ctx, &email, Purpose::MagicLink).await
+    }
+
+    /// Signs in with the token from a magic-link mail.
+    async fn login_with_magic_link(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+    ) -> AppResult<AuthPayload> {
+        sign_in_with(ctx, token, Purpose::MagicLink, None).await
+    }
+}
+
+async fn request_link(ctx: &Context<'_>, email: &str, purpose: Purpose) -> AppResult<bool> {
+    let email = validate::email("email", email)?;
+    ctx.services()
+        .limiter
+        .email_request(ctx.meta().client_ip, &email)
+        .await?;
+    send_in_background(shared(ctx), email, purpose);
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn letters_carry_a_link_under_the_public_url() {
+        let (subject, body) = letter(Purpose::ResetPassword, "https://app.example.com", "abc-_1");
+        assert_eq!(subject, "Reset your password");
+        assert!(body.contains("https://app.example.com/reset-password?token=abc-_1\n"));
+        assert!(body.contains("15 minutes"));
+        let (_, body) = letter(Purpose::VerifyEmail, "http://x", "t");
+        assert!(body.contains("http://x/verify-email?token=t"));
+        assert!(body.contains("24 hours"));
+    }
+}
