@@ -94,7 +94,13 @@ impl Extension for ScopeGuardExtension {
             .data_opt::<AuthState>()
             .and_then(AuthState::viewer_opt)
             .is_some_and(|viewer| !viewer.can_write());
-        if read_only && selected == Some(OperationType::Mutation) {
+        // Fail closed: an operation whose type is not known is not a read.
+        if read_only
+            && !matches!(
+                selected,
+                Some(OperationType::Query | OperationType::Subscription)
+            )
+        {
             let error: async_graphql::Error =
                 AppError::Forbidden("This API key has the READ scope only".into()).into();
             return Response::from_errors(vec![ServerError {
