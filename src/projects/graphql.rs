@@ -1,0 +1,392 @@
+//! The `Project` type, the project queries and mutations.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use scoped_futures::ScopedFutureExt as _;
+
+use super::list::{self, ProjectFilterSpec, ProjectListQuery, ProjectOrderField, ProjectOrderSpec};
+use super::model::ProjectRow;
+use super::writes::{self, NewProject, Reach};
+use super::{store, validate};
+use crate::error::{AppError, AppResult};
+use crate::graphql::ContextExt;
+use crate::graphql::loaders::{ProjectTasksKey, TaskCountKey, loaders};
+use crate::graphql::pagination::{OrderDirection, Page, PageInfo, PageRequest};
+use crate::tasks::graphql::{TaskConnection, TaskFilter, TaskOrder, TaskTotal, task_list_query};
+use crate::tasks::kinds::TaskStatus;
+use crate::tasks::list::TaskFilterSpec;
+use crate::users::User;
+
+/// A project as GraphQL shows it.
+#[derive(Debug, Clone)]
+pub struct Project(pub ProjectRow);
+
+/// The project as its GraphQL fields, for `extensions.current` of a CONFLICT.
+pub fn project_json(row: &ProjectRow) -> serde_json::Value {
+    serde_json::json!({
+        "__typename": "Project",
+        "id": row.id.to_string(),
+        "name": row.name,
+        "description": row.description,
+        "archived": row.archived_at.is_some(),
+        "deletedAt": row.deleted_at.map(|t| t.to_rfc3339()),
+        "version": row.version,
+        "createdAt": row.created_at.to_rfc3339(),
+        "updatedAt": row.updated_at.to_rfc3339(),
+    })
+}
+
+#[Object]
+impl Project {
+    pub(crate) async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    async fn archived(&self) -> bool {
+        self.0.archived_at.is_some()
+    }
+    async fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.deleted_at.map(|t| t.get())
+    }
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at.get()
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at.get()
+    }
+
+    async fn owner(&self, ctx: &Context<'_>) -> AppResult<User> {
+        loaders(ctx)?
+            .owners
+            .load_one(self.0.owner_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound("Owner not found".into()))
+    }
+
+    /// The project's tasks (none while the project is deleted, unless
+    /// `filter.includeDeleted`).
+    #[expect(clippy::too_many_arguments, reason = "the Relay arguments")]
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<TaskFilter>,
+        order_by: Option<TaskOrder>,
+    ) -> AppResult<TaskConnection> {
+        let query = task_list_query(ctx, first, after, last, before, filter, order_by)?;
+        let total = TaskTotal::Project(self.0.id, Arc::new(query.filter.clone()));
+        if self.0.deleted_at.is_some() && !query.filter.include_deleted {
+            let page = Page::from_scan(Vec::new(), &query.page);
+            return Ok(TaskConnection::new(page, query.order, TaskTotal::Zero));
+        }
+        let order = query.order;
+        let key = ProjectTasksKey {
+            project: self.0.id,
+            query: Arc::new(query),
+        };
+        let page = loaders(ctx)?
+            .project_tasks
+            .load_one(key)
+            .await?
+            .unwrap_or(Page {
+                rows: Vec::new(),
+                has_next: false,
+                has_previous: false,
+            });
+        Ok(TaskConnection::new(page, order, total))
+    }
+
+    /// Live tasks of the project, of one status when given.
+    async fn task_count(&self, ctx: &Context<'_>, status: Option<TaskStatus>) -> AppResult<i32> {
+        if self.0.deleted_at.is_some() {
+            return Ok(0);
+        }
+        let filter = TaskFilterSpec {
+            status: status.map(|s| vec![s.code()]),
+            ..TaskFilterSpec::default()
+        };
+        let key = TaskCountKey {
+            project: self.0.id,
+            filter: Arc::new(filter),
+        };
+        let n = loaders(ctx)?.task_counts.load_one(key).await?.unwrap_or(0);
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ProjectEdge {
+    node: Project,
+    cursor: String,
+}
+
+pub struct ProjectConnection {
+    page: Page<ProjectRow>,
+    order: ProjectOrderSpec,
+    filter: ProjectFilterSpec,
+}
+
+#[Object]
+impl ProjectConnection {
+    async fn edges(&self) -> Vec<ProjectEdge> {
+        self.page
+            .rows
+            .iter()
+            .map(|row| ProjectEdge {
+                cursor: self.order.cursor(row),
+                node: Project(row.clone()),
+            })
+            .collect()
+    }
+    async fn page_info(&self) -> PageInfo {
+        self.page.info(|row| self.order.cursor(row))
+    }
+    /// Projects matching the filter, on every page.
+    async fn total_count(&self, ctx: &Context<'_>) -> AppResult<i32> {
+        let viewer = ctx.viewer()?;
+        let mut pooled = ctx.services().db.read().await?;
+        let n = list::count(&mut pooled.conn(), viewer, &self.filter).await?;
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct ProjectFilter {
+    /// Case-insensitive, in the name and description.
+    search: Option<String>,
+    /// Only archived (true) or only active (false) projects; both when omitted.
+    archived: Option<bool>,
+    include_deleted: Option<bool>,
+}
+
+#[derive(InputObject)]
+pub struct ProjectOrder {
+    field: ProjectOrderField,
+    direction: Option<OrderDirection>,
+}
+
+#[derive(InputObject)]
+pub struct CreateProjectInput {
+    /// Chosen by the client (a UUID) for offline creation.
+    id: Option<ID>,
+    name: String,
+    description: Option<String>,
+    /// A retried create with the same value returns the first result.
+    client_mutation_id: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateProjectInput {
+    name: MaybeUndefined<String>,
+    description: MaybeUndefined<String>,
+    expected_version: Option<i32>,
+}
+
+#[derive(Default)]
+pub struct ProjectsQuery;
+
+#[Object]
+impl ProjectsQuery {
+    /// Null when missing, deleted or not the viewer's.
+    async fn project(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Project>> {
+        let viewer = ctx.viewer()?;
+        let Some(id) = crate::db::types::Id::parse(&id) else {
+            return Ok(None);
+        };
+        let mut pooled = ctx.services().db.read().await?;
+        let found = store::find_project(&mut pooled.conn(), viewer, id).await?;
+        Ok(found.map(Project))
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "the Relay arguments")]
+    async fn projects(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<ProjectFilter>,
+        order_by: Option<ProjectOrder>,
+    ) -> AppResult<ProjectConnection> {
+        let viewer = ctx.viewer()?;
+        let services = ctx.services();
+        let page =
+            PageRequest::from_args(first, after, last, before, services.config.limits.page_size)?;
+        let filter = filter.unwrap_or_default();
+        let filter = ProjectFilterSpec {
+            search: filter
+                .search
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty()),
+            archived: filter.archived,
+            include_deleted: filter.include_deleted.unwrap_or(false),
+        };
+        let order = order_by.map_or_else(ProjectOrderSpec::default, |o| ProjectOrderSpec {
+            field: o.field,
+            direction: o.direction.unwrap_or_default(),
+        });
+        let query = ProjectListQuery {
+            filter,
+            order,
+            page,
+        };
+        let page = {
+            let mut pooled = services.db.read().await?;
+            list::page(&mut pooled.conn(), viewer, &query).await?
+        };
+        if let Ok(loaders) = loaders(ctx) {
+            // Task.project below needs no query for these.
+            loaders
+                .projects
+                .feed_many(page.rows.iter().map(|row| (row.id, row.clone())))
+                .await;
+        }
+        Ok(ProjectConnection {
+            page,
+            order: query.order,
+            filter: query.filter,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct ProjectsMutation;
+
+/// Runs one project change in its own transaction.
+async fn change(
+    ctx: &Context<'_>,
+    id: ID,
+    expected_version: Option<i32>,
+    reach: Reach,
+    change: impl FnOnce(&mut ProjectRow, crate::db::types::Timestamp) -> AppResult<bool> + Send,
+) -> AppResult<Project> {
+    let viewer = ctx.viewer()?.clone();
+    let id = crate::db::types::Id::parse(&id).ok_or_else(writes::not_found)?;
+    let row = ctx
+        .services()
+        .db
+        .transaction(|mut conn| {
+            async move {
+                writes::modify(&mut conn, &viewer, id, expected_version, reach, change).await
+            }
+            .scope_boxed()
+        })
+        .await?;
+    Ok(Project(row))
+}
+
+#[Object]
+impl ProjectsMutation {
+    async fn create_project(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateProjectInput,
+    ) -> AppResult<Project> {
+        let viewer = ctx.viewer()?.clone();
+        let new = NewProject {
+            id: input
+                .id
+                .map(|id| validate::id("input.id", &id))
+                .transpose()?,
+            name: validate::name("input.name", &input.name)?,
+            description: validate::description("input.description", input.description)?,
+            client_mutation_id: validate::client_mutation_id(
+                "input.clientMutationId",
+                input.client_mutation_id,
+            )?,
+        };
+        let row = ctx
+            .services()
+            .db
+            .transaction(|mut conn| {
+                async move { writes::create(&mut conn, &viewer, new).await }.scope_boxed()
+            })
+            .await?;
+        Ok(Project(row))
+    }
+
+    async fn update_project(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateProjectInput,
+    ) -> AppResult<Project> {
+        ctx.viewer()?;
+        let name = match input.name {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => {
+                return Err(AppError::bad_input("input.name", "can not be cleared"));
+            }
+            MaybeUndefined::Value(name) => Some(validate::name("input.name", &name)?),
+        };
+        let description = match input.description {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(text) => {
+                Some(validate::description("input.description", Some(text))?)
+            }
+        };
+        change(
+            ctx,
+            id,
+            input.expected_version,
+            Reach::Live,
+            move |row, _| {
+                if let Some(name) = name {
+                    row.name = name;
+                }
+                if let Some(description) = description {
+                    row.description = description;
+                }
+                Ok(true)
+            },
+        )
+        .await
+    }
+
+    async fn archive_project(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        archived: bool,
+    ) -> AppResult<Project> {
+        change(ctx, id, None, Reach::Live, move |row, now| {
+            if row.archived_at.is_some() == archived {
+                return Ok(false);
+            }
+            row.archived_at = archived.then_some(now);
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Soft delete: the project and its tasks disappear until restored.
+    async fn delete_project(&self, ctx: &Context<'_>, id: ID) -> AppResult<Project> {
+        change(ctx, id, None, Reach::Live, |row, now| {
+            row.deleted_at = Some(now);
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn restore_project(&self, ctx: &Context<'_>, id: ID) -> AppResult<Project> {
+        change(ctx, id, None, Reach::Any, |row, _| {
+            Ok(row.deleted_at.take().is_some())
+        })
+        .await
+    }
+}
