@@ -1,13 +1,17 @@
-//! DataLoaders, made for each request (so no cache outlives its viewer),
-//! one per relation: project by id, a page of tasks per project (one
-//! window-function query for every parent), task counts per project, and a
-//! project's owner. Each runs its store function with the request's viewer.
+//! Loaders, made for each request (so no cache outlives its viewer), one
+//! per relation: project by id and a project's owner (DataLoaders), a page
+//! of tasks per project (one window-function query for every parent) and
+//! task counts per project (sibling batches). Each runs its store function
+//! with the request's viewer.
 
 use std::any::TypeId;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use tokio::sync::OnceCell;
+
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
 };
@@ -31,23 +35,113 @@ struct Scope {
     viewer: Viewer,
 }
 
-/// The loaders of one request.
+/// The loaders of one request; each remembers what it loaded until the
+/// request ends.
 pub struct Loaders {
-    pub projects: DataLoader<ProjectLoader>,
-    pub project_tasks: DataLoader<ProjectTasksLoader>,
-    pub task_counts: DataLoader<TaskCountLoader>,
-    pub owners: DataLoader<OwnerLoader>,
+    scope: Arc<Scope>,
+    pub projects: DataLoader<ProjectLoader, HashMapCache>,
+    pub owners: DataLoader<OwnerLoader, HashMapCache>,
+    project_tasks: SiblingBatch<TaskListQuery, Page<TaskRow>>,
+    task_counts: SiblingBatch<TaskFilterSpec, i64>,
 }
 
 impl Loaders {
     pub fn new(db: Db, viewer: Viewer) -> Self {
         let scope = Arc::new(Scope { db, viewer });
         Self {
-            projects: DataLoader::new(ProjectLoader(scope.clone()), tokio::spawn),
-            project_tasks: DataLoader::new(ProjectTasksLoader(scope.clone()), tokio::spawn),
-            task_counts: DataLoader::new(TaskCountLoader(scope.clone()), tokio::spawn),
-            owners: DataLoader::new(OwnerLoader(scope), tokio::spawn),
+            projects: DataLoader::with_cache(
+                ProjectLoader(scope.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
+            owners: DataLoader::with_cache(
+                OwnerLoader(scope.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
+            project_tasks: SiblingBatch::default(),
+            task_counts: SiblingBatch::default(),
+            scope,
         }
+    }
+
+    /// The page of tasks `query` selects in each of `siblings` (the projects
+    /// listed beside the one asking), loaded once for all of them with one
+    /// window-function query.
+    pub async fn project_tasks(
+        &self,
+        siblings: &Arc<[Id]>,
+        query: TaskListQuery,
+    ) -> AppResult<Arc<HashMap<Id, Page<TaskRow>>>> {
+        let scope = &self.scope;
+        self.project_tasks
+            .get(siblings, query, |query| async move {
+                let mut pooled = scope.db.read().await?;
+                task_list::page_per_project(&mut pooled.conn(), &scope.viewer, siblings, &query)
+                    .await
+            })
+            .await
+    }
+
+    /// How many tasks `filter` selects in each of `siblings`, in one query.
+    pub async fn task_counts(
+        &self,
+        siblings: &Arc<[Id]>,
+        filter: TaskFilterSpec,
+    ) -> AppResult<Arc<HashMap<Id, i64>>> {
+        let scope = &self.scope;
+        self.task_counts
+            .get(siblings, filter, |filter| async move {
+                let mut pooled = scope.db.read().await?;
+                task_list::count_per_project(&mut pooled.conn(), &scope.viewer, siblings, &filter)
+                    .await
+            })
+            .await
+    }
+}
+
+type Cell<V> = Arc<OnceCell<Arc<HashMap<Id, V>>>>;
+/// Parents listed together, and what is asked of them.
+type BatchKey<Q> = (Arc<[Id]>, Q);
+
+/// Batches a relation over the parents listed together. The first parent
+/// to ask loads the answer for all its siblings; the others wait for that
+/// same load. Unlike a timed batch window, this gives one statement per
+/// listing however long the resolvers take to get there.
+struct SiblingBatch<Q, V> {
+    cells: Mutex<HashMap<BatchKey<Q>, Cell<V>>>,
+}
+
+impl<Q, V> Default for SiblingBatch<Q, V> {
+    fn default() -> Self {
+        Self {
+            cells: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<Q: Clone + Hash + Eq, V> SiblingBatch<Q, V> {
+    async fn get<F, Fut>(
+        &self,
+        siblings: &Arc<[Id]>,
+        query: Q,
+        load: F,
+    ) -> AppResult<Arc<HashMap<Id, V>>>
+    where
+        F: FnOnce(Q) -> Fut,
+        Fut: Future<Output = AppResult<HashMap<Id, V>>>,
+    {
+        let cell = {
+            let mut cells = self.cells.lock().unwrap_or_else(PoisonError::into_inner);
+            cells
+                .entry((siblings.clone(), query.clone()))
+                .or_default()
+                .clone()
+        };
+        let loaded = cell
+            .get_or_try_init(|| async move { load(query).await.map(Arc::new) })
+            .await?;
+        Ok(loaded.clone())
     }
 }
 
@@ -70,91 +164,6 @@ impl Loader<Id> for ProjectLoader {
         let rows =
             project_store::find_projects_any(&mut pooled.conn(), &self.0.viewer, keys).await?;
         Ok(rows.into_iter().map(|row| (row.id, row)).collect())
-    }
-}
-
-/// One project's page of tasks, for a listing shared by all parents.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ProjectTasksKey {
-    pub project: Id,
-    pub query: Arc<TaskListQuery>,
-}
-
-pub struct ProjectTasksLoader(Arc<Scope>);
-
-impl Loader<ProjectTasksKey> for ProjectTasksLoader {
-    type Value = Page<TaskRow>;
-    type Error = AppError;
-
-    async fn load(
-        &self,
-        keys: &[ProjectTasksKey],
-    ) -> Result<HashMap<ProjectTasksKey, Page<TaskRow>>, AppError> {
-        let mut by_query: HashMap<Arc<TaskListQuery>, Vec<Id>> = HashMap::new();
-        for key in keys {
-            by_query
-                .entry(key.query.clone())
-                .or_default()
-                .push(key.project);
-        }
-        let mut pooled = self.0.db.read().await?;
-        let mut out = HashMap::with_capacity(keys.len());
-        for (query, projects) in by_query {
-            let pages =
-                task_list::page_per_project(&mut pooled.conn(), &self.0.viewer, &projects, &query)
-                    .await?;
-            for (project, page) in pages {
-                let key = ProjectTasksKey {
-                    project,
-                    query: query.clone(),
-                };
-                out.insert(key, page);
-            }
-        }
-        Ok(out)
-    }
-}
-
-/// How many of one project's tasks a filter selects.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TaskCountKey {
-    pub project: Id,
-    pub filter: Arc<TaskFilterSpec>,
-}
-
-pub struct TaskCountLoader(Arc<Scope>);
-
-impl Loader<TaskCountKey> for TaskCountLoader {
-    type Value = i64;
-    type Error = AppError;
-
-    async fn load(&self, keys: &[TaskCountKey]) -> Result<HashMap<TaskCountKey, i64>, AppError> {
-        let mut by_filter: HashMap<Arc<TaskFilterSpec>, Vec<Id>> = HashMap::new();
-        for key in keys {
-            by_filter
-                .entry(key.filter.clone())
-                .or_default()
-                .push(key.project);
-        }
-        let mut pooled = self.0.db.read().await?;
-        let mut out = HashMap::with_capacity(keys.len());
-        for (filter, projects) in by_filter {
-            let counts = task_list::count_per_project(
-                &mut pooled.conn(),
-                &self.0.viewer,
-                &projects,
-                &filter,
-            )
-            .await?;
-            for (project, n) in counts {
-                let key = TaskCountKey {
-                    project,
-                    filter: filter.clone(),
-                };
-                out.insert(key, n);
-            }
-        }
-        Ok(out)
     }
 }
 

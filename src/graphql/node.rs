@@ -38,7 +38,7 @@ impl NodeQuery {
             return Ok(Some(Node::Task(Task(task))));
         }
         if let Some(project) = project_store::find_project(&mut conn, viewer, id).await? {
-            return Ok(Some(Node::Project(Project(project))));
+            return Ok(Some(Node::Project(Project::new(project))));
         }
         if id == viewer.user_id {
             return Ok(user_store::find_viewer(&mut conn, viewer)

@@ -10,18 +10,36 @@ use super::list::{self, ProjectFilterSpec, ProjectListQuery, ProjectOrderField, 
 use super::model::ProjectRow;
 use super::writes::{self, NewProject, Reach};
 use super::{store, validate};
+use crate::db::types::Id;
 use crate::error::{AppError, AppResult};
 use crate::graphql::ContextExt;
-use crate::graphql::loaders::{ProjectTasksKey, TaskCountKey, loaders};
+use crate::graphql::loaders::loaders;
 use crate::graphql::pagination::{OrderDirection, Page, PageInfo, PageRequest};
 use crate::tasks::graphql::{TaskConnection, TaskFilter, TaskOrder, TaskTotal, task_list_query};
 use crate::tasks::kinds::TaskStatus;
 use crate::tasks::list::TaskFilterSpec;
 use crate::users::User;
 
-/// A project as GraphQL shows it.
+/// A project as GraphQL shows it, with the projects listed beside it (its
+/// siblings), for whom its relations are loaded together.
 #[derive(Debug, Clone)]
-pub struct Project(pub ProjectRow);
+pub struct Project {
+    pub row: ProjectRow,
+    siblings: Arc<[Id]>,
+}
+
+impl Project {
+    /// A project on its own.
+    pub fn new(row: ProjectRow) -> Self {
+        let siblings = Arc::from([row.id]);
+        Self { row, siblings }
+    }
+
+    /// A project of a listing of `siblings`.
+    pub fn listed(row: ProjectRow, siblings: Arc<[Id]>) -> Self {
+        Self { row, siblings }
+    }
+}
 
 /// The project as its GraphQL fields, for `extensions.current` of a CONFLICT.
 pub fn project_json(row: &ProjectRow) -> serde_json::Value {
@@ -41,34 +59,34 @@ pub fn project_json(row: &ProjectRow) -> serde_json::Value {
 #[Object]
 impl Project {
     pub(crate) async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.row.id.to_string())
     }
     async fn name(&self) -> &str {
-        &self.0.name
+        &self.row.name
     }
     async fn description(&self) -> Option<&str> {
-        self.0.description.as_deref()
+        self.row.description.as_deref()
     }
     async fn archived(&self) -> bool {
-        self.0.archived_at.is_some()
+        self.row.archived_at.is_some()
     }
     async fn deleted_at(&self) -> Option<DateTime<Utc>> {
-        self.0.deleted_at.map(|t| t.get())
+        self.row.deleted_at.map(|t| t.get())
     }
     async fn version(&self) -> i32 {
-        self.0.version
+        self.row.version
     }
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at.get()
+        self.row.created_at.get()
     }
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at.get()
+        self.row.updated_at.get()
     }
 
     async fn owner(&self, ctx: &Context<'_>) -> AppResult<User> {
         loaders(ctx)?
             .owners
-            .load_one(self.0.owner_id)
+            .load_one(self.row.owner_id)
             .await?
             .ok_or_else(|| AppError::NotFound("Owner not found".into()))
     }
@@ -87,42 +105,36 @@ impl Project {
         order_by: Option<TaskOrder>,
     ) -> AppResult<TaskConnection> {
         let query = task_list_query(ctx, first, after, last, before, filter, order_by)?;
-        let total = TaskTotal::Project(self.0.id, Arc::new(query.filter.clone()));
-        if self.0.deleted_at.is_some() && !query.filter.include_deleted {
-            let page = Page::from_scan(Vec::new(), &query.page);
-            return Ok(TaskConnection::new(page, query.order, TaskTotal::Zero));
-        }
         let order = query.order;
-        let key = ProjectTasksKey {
-            project: self.0.id,
-            query: Arc::new(query),
+        if self.row.deleted_at.is_some() && !query.filter.include_deleted {
+            let page = Page::from_scan(Vec::new(), &query.page);
+            return Ok(TaskConnection::new(page, order, TaskTotal::Zero));
+        }
+        let total = TaskTotal::Project {
+            project: self.row.id,
+            siblings: self.siblings.clone(),
+            filter: query.filter.clone(),
         };
-        let page = loaders(ctx)?
-            .project_tasks
-            .load_one(key)
-            .await?
-            .unwrap_or(Page {
-                rows: Vec::new(),
-                has_next: false,
-                has_previous: false,
-            });
+        let pages = loaders(ctx)?.project_tasks(&self.siblings, query).await?;
+        let page = pages.get(&self.row.id).cloned().unwrap_or(Page {
+            rows: Vec::new(),
+            has_next: false,
+            has_previous: false,
+        });
         Ok(TaskConnection::new(page, order, total))
     }
 
     /// Live tasks of the project, of one status when given.
     async fn task_count(&self, ctx: &Context<'_>, status: Option<TaskStatus>) -> AppResult<i32> {
-        if self.0.deleted_at.is_some() {
+        if self.row.deleted_at.is_some() {
             return Ok(0);
         }
         let filter = TaskFilterSpec {
             status: status.map(|s| vec![s.code()]),
             ..TaskFilterSpec::default()
         };
-        let key = TaskCountKey {
-            project: self.0.id,
-            filter: Arc::new(filter),
-        };
-        let n = loaders(ctx)?.task_counts.load_one(key).await?.unwrap_or(0);
+        let counts = loaders(ctx)?.task_counts(&self.siblings, filter).await?;
+        let n = counts.get(&self.row.id).copied().unwrap_or(0);
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
 }
@@ -142,12 +154,13 @@ pub struct ProjectConnection {
 #[Object]
 impl ProjectConnection {
     async fn edges(&self) -> Vec<ProjectEdge> {
+        let siblings: Arc<[Id]> = self.page.rows.iter().map(|row| row.id).collect();
         self.page
             .rows
             .iter()
             .map(|row| ProjectEdge {
                 cursor: self.order.cursor(row),
-                node: Project(row.clone()),
+                node: Project::listed(row.clone(), siblings.clone()),
             })
             .collect()
     }
@@ -203,12 +216,12 @@ impl ProjectsQuery {
     /// Null when missing, deleted or not the viewer's.
     async fn project(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Project>> {
         let viewer = ctx.viewer()?;
-        let Some(id) = crate::db::types::Id::parse(&id) else {
+        let Some(id) = Id::parse(&id) else {
             return Ok(None);
         };
         let mut pooled = ctx.services().db.read().await?;
         let found = store::find_project(&mut pooled.conn(), viewer, id).await?;
-        Ok(found.map(Project))
+        Ok(found.map(Project::new))
     }
 
     #[expect(clippy::too_many_arguments, reason = "the Relay arguments")]
@@ -275,7 +288,7 @@ async fn change(
     change: impl FnOnce(&mut ProjectRow, crate::db::types::Timestamp) -> AppResult<bool> + Send,
 ) -> AppResult<Project> {
     let viewer = ctx.viewer()?.clone();
-    let id = crate::db::types::Id::parse(&id).ok_or_else(writes::not_found)?;
+    let id = Id::parse(&id).ok_or_else(writes::not_found)?;
     let row = ctx
         .services()
         .db
@@ -286,7 +299,7 @@ async fn change(
             .scope_boxed()
         })
         .await?;
-    Ok(Project(row))
+    Ok(Project::new(row))
 }
 
 #[Object]
@@ -316,7 +329,7 @@ impl ProjectsMutation {
                 async move { writes::create(&mut conn, &viewer, new).await }.scope_boxed()
             })
             .await?;
-        Ok(Project(row))
+        Ok(Project::new(row))
     }
 
     async fn update_project(

@@ -15,7 +15,7 @@ use super::store;
 use crate::db::types::Id;
 use crate::error::{AppError, AppResult};
 use crate::graphql::ContextExt;
-use crate::graphql::loaders::{TaskCountKey, loaders};
+use crate::graphql::loaders::loaders;
 use crate::graphql::pagination::{OrderDirection, Page, PageInfo, PageRequest};
 use crate::projects::graphql::Project;
 use crate::projects::validate;
@@ -55,7 +55,7 @@ impl Task {
             .projects
             .load_one(self.0.project_id)
             .await?
-            .map(Project)
+            .map(Project::new)
             .ok_or_else(|| AppError::NotFound("Project not found".into()))
     }
     async fn title(&self) -> &str {
@@ -106,8 +106,12 @@ pub struct TaskEdge {
 pub enum TaskTotal {
     /// All the viewer's tasks the filter selects.
     Viewer(TaskFilterSpec),
-    /// One project's tasks the filter selects.
-    Project(Id, Arc<TaskFilterSpec>),
+    /// One project's tasks the filter selects (counted with its siblings).
+    Project {
+        project: Id,
+        siblings: Arc<[Id]>,
+        filter: TaskFilterSpec,
+    },
     Zero,
 }
 
@@ -147,12 +151,13 @@ impl TaskConnection {
                 let mut pooled = ctx.services().db.read().await?;
                 list::count(&mut pooled.conn(), viewer, filter).await?
             }
-            TaskTotal::Project(project, filter) => {
-                let key = TaskCountKey {
-                    project: *project,
-                    filter: filter.clone(),
-                };
-                loaders(ctx)?.task_counts.load_one(key).await?.unwrap_or(0)
+            TaskTotal::Project {
+                project,
+                siblings,
+                filter,
+            } => {
+                let counts = loaders(ctx)?.task_counts(siblings, filter.clone()).await?;
+                counts.get(project).copied().unwrap_or(0)
             }
         };
         Ok(i32::try_from(n).unwrap_or(i32::MAX))

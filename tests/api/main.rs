@@ -5,6 +5,10 @@ mod support;
 
 mod auth;
 mod cli;
+mod fixtures;
 mod http;
 mod limits;
+mod listings;
+mod ownership;
 mod storage;
+mod writes;
