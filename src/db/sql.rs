@@ -1,14 +1,19 @@
 //! Hand-built SQL for the queries Diesel's DSL does not express well on both
 //! backends (keyset pages, window functions over several parents, dynamic
-//! filters). A [`SqlBuilder`] collects text and typed binds, writes each
-//! backend's placeholders, and owns every per-backend difference in syntax
-//! (JSON array membership, case-insensitive search), so the domain folders
-//! never see one.
+//! filters). A [`SqlBuilder`] collects text and typed binds and owns every
+//! per-backend difference in syntax (JSON array membership, case-insensitive
+//! search), so the domain folders never see one.
+//!
+//! Unlike `diesel::sql_query`, the query it runs may be kept as a prepared
+//! statement: Diesel caches it by its SQL text (the placeholders are
+//! Diesel's own), so a listing of the same shape is parsed once per
+//! connection.
 
-use diesel::QueryableByName;
 use diesel::pg::Pg;
-use diesel::sql_types::{BigInt, Double, SmallInt, Text};
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Double, SmallInt, Text, Untyped};
 use diesel::sqlite::Sqlite;
+use diesel::{QueryResult, QueryableByName};
 use diesel_async::RunQueryDsl;
 
 use super::types::{DbJson, DbTime, DbUuid, Id, JsonDoc, Timestamp};
@@ -31,8 +36,16 @@ pub enum Bind {
 #[derive(Debug, Clone)]
 pub struct SqlBuilder {
     backend: Backend,
+    /// The text as it reads on this backend (for tests and logs).
     sql: String,
     binds: Vec<Bind>,
+    segments: Vec<Segment>,
+}
+
+#[derive(Debug, Clone)]
+enum Segment {
+    Sql(String),
+    Bind(Bind),
 }
 
 impl SqlBuilder {
@@ -41,6 +54,7 @@ impl SqlBuilder {
             backend,
             sql: String::with_capacity(512),
             binds: Vec::new(),
+            segments: Vec::new(),
         }
     }
 
@@ -51,11 +65,16 @@ impl SqlBuilder {
     /// Appends SQL text (never text from a request).
     pub fn push(&mut self, sql: &str) -> &mut Self {
         self.sql.push_str(sql);
+        match self.segments.last_mut() {
+            Some(Segment::Sql(text)) => text.push_str(sql),
+            _ => self.segments.push(Segment::Sql(sql.to_owned())),
+        }
         self
     }
 
     /// Appends a placeholder bound to `value`.
     pub fn bind(&mut self, value: Bind) -> &mut Self {
+        self.segments.push(Segment::Bind(value.clone()));
         self.binds.push(value);
         match self.backend {
             Backend::Postgres => {
@@ -126,30 +145,53 @@ impl SqlBuilder {
     where
         T: QueryableByName<Pg> + QueryableByName<Sqlite> + Send + 'static,
     {
-        macro_rules! run {
-            ($c:expr, $db:ty) => {{
-                let mut query = diesel::sql_query(self.sql).into_boxed::<$db>();
-                for value in self.binds {
-                    query = match value {
-                        Bind::Id(v) => query.bind::<DbUuid, _>(v),
-                        Bind::Time(v) => query.bind::<DbTime, _>(v),
-                        Bind::Text(v) => query.bind::<Text, _>(v),
-                        Bind::Json(v) => query.bind::<DbJson, _>(v),
-                        Bind::I64(v) => query.bind::<BigInt, _>(v),
-                        Bind::I16(v) => query.bind::<SmallInt, _>(v),
-                        Bind::F64(v) => query.bind::<Double, _>(v),
-                    };
-                }
-                query.load::<T>($c).await
-            }};
-        }
+        let query = Prepared(self.segments);
         let rows = match conn {
-            Conn::Postgres(c) => run!(&mut **c, Pg),
-            Conn::Sqlite(c) => run!(&mut **c, Sqlite),
+            Conn::Postgres(c) => query.load::<T>(&mut **c).await,
+            Conn::Sqlite(c) => query.load::<T>(&mut **c).await,
         }?;
         Ok(rows)
     }
 }
+
+/// The query a builder made, as Diesel runs it.
+struct Prepared(Vec<Segment>);
+
+impl QueryId for Prepared {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for Prepared {
+    type SqlType = Untyped;
+}
+
+macro_rules! walk_segments {
+    ($db:ty) => {
+        impl QueryFragment<$db> for Prepared {
+            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, $db>) -> QueryResult<()> {
+                for segment in &self.0 {
+                    match segment {
+                        Segment::Sql(text) => out.push_sql(text),
+                        Segment::Bind(value) => match value {
+                            Bind::Id(v) => out.push_bind_param::<DbUuid, _>(v)?,
+                            Bind::Time(v) => out.push_bind_param::<DbTime, _>(v)?,
+                            Bind::Text(v) => out.push_bind_param::<Text, _>(v)?,
+                            Bind::Json(v) => out.push_bind_param::<DbJson, _>(v)?,
+                            Bind::I64(v) => out.push_bind_param::<BigInt, _>(v)?,
+                            Bind::I16(v) => out.push_bind_param::<SmallInt, _>(v)?,
+                            Bind::F64(v) => out.push_bind_param::<Double, _>(v)?,
+                        },
+                    }
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+walk_segments!(Pg);
+walk_segments!(Sqlite);
 
 /// A row of `SELECT COUNT(*) AS n`.
 #[derive(Debug, Clone, Copy, QueryableByName)]
