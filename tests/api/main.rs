@@ -7,6 +7,7 @@ mod auth;
 mod cli;
 mod fixtures;
 mod http;
+mod inputs;
 mod limits;
 mod listings;
 mod ownership;
