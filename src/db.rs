@@ -9,8 +9,11 @@
 //! in the process instead of racing for the file lock, so a deferred
 //! transaction can never hit `SQLITE_BUSY` while upgrading to a write.
 
+pub mod counter;
+pub mod keyset;
 pub mod migrate;
 pub mod schema;
+pub mod sql;
 pub mod types;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +29,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use futures_util::FutureExt;
 use scoped_futures::ScopedBoxFuture;
 
+use self::counter::StatementCounter;
 use crate::error::AppError;
 
 pub use diesel_async::AsyncPgConnection as PgConn;
@@ -147,6 +151,7 @@ pub struct Db {
     pools: Pools,
     url: DatabaseUrl,
     checkout_timeout: Duration,
+    statements: StatementCounter,
 }
 
 /// A pooled connection to one of the two backends.
@@ -176,6 +181,15 @@ pub enum Conn<'c> {
     Sqlite(&'c mut SqliteConn),
 }
 
+impl Conn<'_> {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Postgres(_) => Backend::Postgres,
+            Self::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
 /// Connections in use and idle, for `/metrics`.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolStatus {
@@ -188,13 +202,16 @@ impl Db {
     /// Builds the pools. Connections are opened lazily; call [`Db::ping`] to
     /// find out whether the database answers.
     pub fn connect(url: &DatabaseUrl, settings: &PoolSettings) -> Result<Self, AppError> {
+        let statements = StatementCounter::default();
         let pools = match url {
             DatabaseUrl::Postgres(raw) => {
                 let statement_ms = settings.statement_timeout.as_millis();
                 let mut config = ManagerConfig::<AsyncPgConnection>::default();
                 config.recycling_method = RecyclingMethod::Fast;
+                let counter = statements.clone();
                 config.custom_setup = Box::new(move |url| {
                     let url = url.to_owned();
+                    let probe = counter.probe();
                     async move {
                         let mut conn = AsyncPgConnection::establish(&url).await?;
                         conn.batch_execute(&format!(
@@ -202,6 +219,7 @@ impl Db {
                         ))
                         .await
                         .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                        conn.set_instrumentation(probe);
                         Ok(conn)
                     }
                     .boxed()
@@ -225,9 +243,16 @@ impl Db {
                 let make = || {
                     let mut config = ManagerConfig::<SqliteConn>::default();
                     config.recycling_method = RecyclingMethod::Fast;
-                    config.custom_setup = Box::new(|url| {
+                    let counter = statements.clone();
+                    config.custom_setup = Box::new(move |url| {
                         let url = url.to_owned();
-                        async move { open_sqlite(url).await }.boxed()
+                        let probe = counter.probe();
+                        async move {
+                            let mut conn = open_sqlite(url).await?;
+                            conn.set_instrumentation(probe);
+                            Ok(conn)
+                        }
+                        .boxed()
                     });
                     AsyncDieselConnectionManager::new_with_config(path.to_string_lossy(), config)
                 };
@@ -242,6 +267,7 @@ impl Db {
             pools,
             url: url.clone(),
             checkout_timeout: settings.checkout_timeout,
+            statements,
         })
     }
 
@@ -333,6 +359,11 @@ impl Db {
                 }
             }
         }
+    }
+
+    /// SQL statements sent so far over every pooled connection.
+    pub fn statement_count(&self) -> u64 {
+        self.statements.get()
     }
 
     pub fn checkout_timeout(&self) -> Duration {

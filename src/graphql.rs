@@ -2,6 +2,9 @@
 
 pub mod context;
 pub mod limits;
+pub mod loaders;
+pub mod node;
+pub mod pagination;
 pub mod schema;
 
 pub use context::{ContextExt, RequestMeta, Services};

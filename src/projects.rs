@@ -1,3 +1,8 @@
-//! Projects: rows now; store functions and GraphQL follow with the domain.
+//! Projects: rows, listings, store functions, writes and GraphQL.
 
+pub mod graphql;
+pub mod list;
 pub mod model;
+pub mod store;
+pub mod validate;
+pub mod writes;

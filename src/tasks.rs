@@ -1,3 +1,9 @@
-//! Tasks: rows now; store functions and GraphQL follow with the domain.
+//! Tasks: rows, listings, store functions, writes and GraphQL.
 
+pub mod graphql;
+pub mod kinds;
+pub mod list;
 pub mod model;
+pub mod store;
+pub mod validate;
+pub mod writes;

@@ -6,14 +6,20 @@ use async_graphql::{EmptySubscription, MergedObject, Schema};
 
 use super::Services;
 use super::limits::AliasLimit;
+use super::loaders::RequestLoaders;
+use super::node::NodeQuery;
 use crate::config::QueryLimits;
+use crate::projects::graphql::ProjectsQuery;
+use crate::projects::graphql::mutations::ProjectsMutation;
+use crate::tasks::graphql::TasksQuery;
+use crate::tasks::graphql::mutations::TasksMutation;
 use crate::users::graphql::{UsersMutation, UsersQuery};
 
 #[derive(MergedObject, Default)]
-pub struct Query(UsersQuery);
+pub struct Query(UsersQuery, NodeQuery, ProjectsQuery, TasksQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(UsersMutation);
+pub struct Mutation(UsersMutation, ProjectsMutation, TasksMutation);
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -29,7 +35,8 @@ pub fn build_schema(
         .limit_directives(limits.directives)
         .limit_recursive_depth(64)
         .extension(AliasLimit(limits.aliases))
-        .extension(crate::auth::scope_guard::ScopeGuard);
+        .extension(crate::auth::scope_guard::ScopeGuard)
+        .extension(RequestLoaders);
     if production {
         builder = builder.disable_introspection().disable_suggestions();
     }

@@ -21,7 +21,7 @@ pub const LOGIN_FAILED: &str = "Invalid email or password";
 
 #[Object(name = "User")]
 impl User {
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.id.to_string())
     }
     async fn email(&self) -> &str {

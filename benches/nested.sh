@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Nested-query benchmark, side by side in one run:
+#   Tasklane on PostgreSQL, Tasklane on SQLite, PostGraphile v4, and the raw-SQL limit.
+# The query: projects(first:10){ … tasks(first:20){ … id title status tags } } as seeded user 7.
+#
+# Usage (as root, PostgreSQL on 127.0.0.1:5432 with trust auth for `postgres`):
+#   benches/nested.sh
+# Environment (optional): C=32 DUR=20 RUNS=3 WARMUP=5 USER_N=7
+#   BENCH_DIR=../shared/bench (the shared harness: gql-load.sh, sql-limit.sh, peers)
+#   SKIP_PEERS=1 runs Tasklane only.
+# Installs what it needs: wrk (apt), PostGraphile (npm, into /tmp/peers via the harness),
+# the peerbench database (schema.sql + seed.sql) when missing.
+# Prints each system's median rps / p50 / p99 and the ratios against the targets.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH_DIR=$(cd "${BENCH_DIR:-$ROOT/../shared/bench}" && pwd)
+C=${C:-32} DUR=${DUR:-20} RUNS=${RUNS:-3} USER_N=${USER_N:-7}
+export WARMUP=${WARMUP:-5} RUNS
+PSQL=(psql -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 -q)
+SECRET=bench-secret-bench-secret-bench-secret-0123
+PG_URL=postgres://postgres@127.0.0.1:5432/tasklane_bench
+SQLITE_DIR=/tmp/tasklane-bench
+OUT=$(mktemp -d /tmp/tasklane-nested.XXXXXX)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  "$BENCH_DIR/peer-postgraphile.sh" stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+command -v pgbench >/dev/null || { echo "pgbench (postgresql) is required" >&2; exit 1; }
+
+echo "== build (release)"
+(cd "$ROOT" && cargo build --release -q --bin tasklane --example seed)
+BIN=$ROOT/target/release/tasklane
+SEED=$ROOT/target/release/examples/seed
+
+echo "== seed Tasklane (1,000 users x 10 projects x 20 tasks) on both backends"
+"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS tasklane_bench WITH (FORCE)" -c "CREATE DATABASE tasklane_bench"
+PG_TOKEN=$(TASKLANE_JWT_SECRET=$SECRET "$SEED" "$PG_URL" "$USER_N")
+rm -rf "$SQLITE_DIR" && mkdir -p "$SQLITE_DIR"
+SQLITE_TOKEN=$(TASKLANE_JWT_SECRET=$SECRET "$SEED" "sqlite://$SQLITE_DIR/tasklane.db" "$USER_N")
+
+QUERY='query ProjectsWithTasks { projects(first: 10) { edges { node { id name tasks(first: 20) { edges { node { id title status tags } } } } } } }'
+printf '{"query":"%s"}' "$QUERY" > "$OUT/tasklane.json"
+
+serve() { # URL PORT -> starts tasklane in the background
+  TASKLANE_DATABASE_URL=$1 TASKLANE_LISTEN=127.0.0.1:$2 TASKLANE_JWT_SECRET=$SECRET \
+    TASKLANE_LOG=warn TASKLANE_ACCESS_TOKEN_TTL_SECS=86400 "$BIN" serve > "$OUT/serve-$2.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$2/health" >/dev/null && return 0; sleep 0.1; done
+  echo "tasklane on port $2 did not start:" >&2; cat "$OUT/serve-$2.log" >&2; exit 1
+}
+stop_last() { kill "${PIDS[-1]}" 2>/dev/null || true; wait "${PIDS[-1]}" 2>/dev/null || true; unset 'PIDS[-1]'; }
+load() { # NAME URL TOKEN BODY
+  echo "== $1"
+  "$BENCH_DIR/gql-load.sh" "$2" "$3" "$4" "$C" "$DUR" | tee "$OUT/$1.txt"
+}
+
+serve "$PG_URL" 8181
+load tasklane-postgres http://127.0.0.1:8181/graphql "$PG_TOKEN" "$OUT/tasklane.json"
+stop_last
+serve "sqlite://$SQLITE_DIR/tasklane.db" 8182
+load tasklane-sqlite http://127.0.0.1:8182/graphql "$SQLITE_TOKEN" "$OUT/tasklane.json"
+stop_last
+
+if [ "${SKIP_PEERS:-0}" != 1 ]; then
+  if ! "${PSQL[@]}" -d peerbench -c "SELECT 1 FROM tasks LIMIT 1" >/dev/null 2>&1; then
+    echo "== peerbench database (schema.sql + seed.sql)"
+    "${PSQL[@]}" -d postgres -c "CREATE DATABASE peerbench" 2>/dev/null || true
+    "${PSQL[@]}" -d peerbench -f "$BENCH_DIR/schema.sql"
+    "${PSQL[@]}" -d peerbench -f "$BENCH_DIR/seed.sql"
+  fi
+  "$BENCH_DIR/peer-postgraphile.sh" start
+  PGL_TOKEN=$(node "$BENCH_DIR/mint-jwt.mjs" "$USER_N")
+  load postgraphile http://127.0.0.1:5000/graphql "$PGL_TOKEN" "$BENCH_DIR/queries/projects-with-tasks.postgraphile.json"
+  "$BENCH_DIR/peer-postgraphile.sh" stop
+  echo "== raw-SQL limit (pgbench ideal-lateral.sql)"
+  "$BENCH_DIR/sql-limit.sh" "$BENCH_DIR/pgbench/ideal-lateral.sql" "$C" "$DUR" | tee "$OUT/sql-limit.txt"
+fi
+
+echo
+echo "== summary (c=$C, ${DUR} s, median of $RUNS runs)"
+python3 - "$OUT" <<'PY'
+import re, sys, os
+out = sys.argv[1]
+def median(name, key="rps"):
+    path = os.path.join(out, name + ".txt")
+    if not os.path.exists(path):
+        return None
+    m = re.search(r"MEDIAN (?:rps|tps)=([0-9.]+) p50_ms=([0-9.]+) p99_ms=([0-9.]+)", open(path).read())
+    return tuple(float(x) for x in m.groups()) if m else None
+rows = {n: median(n) for n in ["tasklane-postgres", "tasklane-sqlite", "postgraphile", "sql-limit"]}
+for n, v in rows.items():
+    if v:
+        print(f"{n:18s} {v[0]:9.1f} rps   p50 {v[1]:7.1f} ms   p99 {v[2]:7.1f} ms")
+pg, lite, peer, limit = (rows[k] for k in ["tasklane-postgres", "tasklane-sqlite", "postgraphile", "sql-limit"])
+def check(label, value, target):
+    print(f"{label:48s} {value:6.2f}  (target {target}) {'met' if eval(f'{value} {target}') else 'MISSED'}")
+if pg and peer:
+    check("Tasklane/PostgreSQL rps / PostGraphile rps", pg[0] / peer[0], ">= 3")
+    check("Tasklane/PostgreSQL p99 / PostGraphile p99", pg[2] / peer[2], "<= 0.5")
+if pg and limit:
+    check("Tasklane/PostgreSQL rps / raw-SQL limit tps", pg[0] / limit[0], ">= 0.5")
+if pg and lite:
+    check("Tasklane/SQLite rps / Tasklane/PostgreSQL rps", lite[0] / pg[0], ">= 1")
+PY
+echo "(raw outputs in $OUT)"

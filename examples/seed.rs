@@ -1,0 +1,216 @@
+//! Loads the benchmark data set into either backend: the shape of
+//! `../shared/bench/seed.sql` (1,000 users x 10 projects x 20 tasks), with
+//! user n's id `00000000-0000-4000-8000-<n, 12 digits>`, then prints an
+//! access token for one user.
+//!
+//! ```sh
+//! TASKLANE_JWT_SECRET=... cargo run --release --example seed -- sqlite:///tmp/bench.db 7
+//! ```
+//! Existing users, projects and tasks in that database are deleted first.
+
+use std::time::{Duration, Instant};
+
+use diesel::ExpressionMethods as _;
+use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+use scoped_futures::ScopedFutureExt as _;
+use tasklane::auth::TokenKeys;
+use tasklane::db::migrate::{self, Direction};
+use tasklane::db::schema::{change_counters, projects, tasks, users};
+use tasklane::db::types::{Id, JsonDoc, Timestamp};
+use tasklane::db::{Conn, DatabaseUrl, Db, PoolSettings};
+use tasklane::db_run;
+use tasklane::error::AppError;
+use tasklane::projects::model::ProjectRow;
+use tasklane::tasks::model::TaskRow;
+use tasklane::users::User;
+
+const USERS: u64 = 1_000;
+const PROJECTS_PER_USER: u64 = 10;
+const TASKS_PER_PROJECT: u64 = 20;
+const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2VlZHNhbHRzZWVkc2FsdA$KzJ0cHpuY1F3bVl2eE1xR0d6b2VxV2h0Yk5mU1R1dkE";
+const DESCRIPTION: &str =
+    "Seeded task description, long enough to look like a real sentence or two.";
+
+/// Multi-row INSERTs on PostgreSQL; one row per INSERT on SQLite, where
+/// Diesel does not batch rows with optional columns (all in one transaction).
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        match &mut *$conn {
+            Conn::Postgres(c) => {
+                for chunk in $rows.chunks(1_000) {
+                    diesel::insert_into($table)
+                        .values(chunk)
+                        .execute(&mut **c)
+                        .await?;
+                }
+            }
+            Conn::Sqlite(c) => {
+                for row in $rows.iter() {
+                    diesel::insert_into($table)
+                        .values(row)
+                        .execute(&mut **c)
+                        .await?;
+                }
+            }
+        }
+    };
+}
+
+fn user_id(n: u64) -> Id {
+    Id(uuid::Uuid::from_u128(
+        0x0000_0000_0000_4000_8000_0000_0000_0000 | u128::from(n),
+    ))
+}
+
+fn decimal_id(n: u64) -> Id {
+    // seed.sql spells n in decimal digits inside the last group.
+    let text = format!("00000000-0000-4000-8000-{n:012}");
+    Id::parse(&text).unwrap_or_else(|| user_id(n))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), String> {
+    let mut args = std::env::args().skip(1);
+    let url = args.next().ok_or("usage: seed DATABASE_URL [USER_N]")?;
+    let token_for: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(7);
+    let url = DatabaseUrl::parse(&url)?;
+    let started = Instant::now();
+    migrate::run(&url, Direction::Up).await.map_err(describe)?;
+    let settings = PoolSettings {
+        size: 2,
+        checkout_timeout: Duration::from_secs(30),
+        statement_timeout: Duration::from_secs(600),
+    };
+    let db = Db::connect(&url, &settings).map_err(describe)?;
+    db.transaction(|mut conn| async move { load(&mut conn).await }.scope_boxed())
+        .await
+        .map_err(describe)?;
+    if let tasklane::db::Backend::Postgres = db.backend() {
+        let mut pooled = db.write().await.map_err(describe)?;
+        let mut conn = pooled.conn();
+        db_run!(&mut conn, |c| c
+            .batch_execute("ANALYZE users; ANALYZE projects; ANALYZE tasks")
+            .await)
+        .map_err(|e| e.to_string())?;
+    }
+    eprintln!(
+        "seeded {USERS} users, {} projects, {} tasks in {:.1} s",
+        USERS * PROJECTS_PER_USER,
+        USERS * PROJECTS_PER_USER * TASKS_PER_PROJECT,
+        started.elapsed().as_secs_f64()
+    );
+    let secret =
+        std::env::var("TASKLANE_JWT_SECRET").map_err(|_| "TASKLANE_JWT_SECRET is not set")?;
+    let keys = TokenKeys::new(secret.as_bytes(), Duration::from_secs(24 * 3600));
+    let token = keys
+        .issue(decimal_id(token_for), Id::new())
+        .map_err(describe)?;
+    println!("{token}");
+    Ok(())
+}
+
+async fn load(conn: &mut Conn<'_>) -> Result<(), AppError> {
+    db_run!(conn, |c| {
+        diesel::delete(tasks::table).execute(c).await?;
+        diesel::delete(projects::table).execute(c).await?;
+        diesel::delete(change_counters::table).execute(c).await?;
+        diesel::delete(users::table).execute(c).await
+    })?;
+    let now = Timestamp::now();
+    let ago = |secs: u64| now + chrono::Duration::seconds(-i64::try_from(secs).unwrap_or(0));
+    let users_rows: Vec<User> = (1..=USERS)
+        .map(|n| User {
+            id: decimal_id(n),
+            email: format!("user{n}@example.com"),
+            username: None,
+            display_name: format!("User {n}"),
+            password_hash: Some(HASH.to_owned()),
+            email_verified_at: None,
+            is_active: true,
+            created_at: ago(n * 60),
+            updated_at: ago(n * 60),
+            last_login_at: None,
+        })
+        .collect();
+    insert_rows!(conn, users::table, &users_rows);
+    let counters: Vec<_> = users_rows
+        .iter()
+        .map(|u| {
+            (
+                change_counters::owner_id.eq(u.id),
+                change_counters::value.eq(0i64),
+            )
+        })
+        .collect();
+    insert_rows!(conn, change_counters::table, &counters);
+    let mut project_rows = Vec::new();
+    for user in &users_rows {
+        for p in 1..=PROJECTS_PER_USER {
+            project_rows.push(ProjectRow {
+                id: Id(uuid::Uuid::new_v4()),
+                owner_id: user.id,
+                name: format!("Project {p} of {}", user.display_name),
+                description: Some(format!("Seeded project number {p}")),
+                archived_at: None,
+                deleted_at: None,
+                version: 1,
+                seq: 0,
+                client_mutation_id: None,
+                created_at: ago(p * 7 * 86_400),
+                updated_at: ago(p * 3 * 3_600),
+            });
+        }
+    }
+    insert_rows!(conn, projects::table, &project_rows);
+    // Task-number-major, as seed.sql: a project's tasks are spread over the table.
+    let tags = |t: u64| -> Vec<&str> {
+        match t % 4 {
+            0 => vec![],
+            1 => vec!["backend"],
+            2 => vec!["backend", "urgent"],
+            _ => vec!["frontend", "design", "needs-review"],
+        }
+    };
+    let mut batch: Vec<TaskRow> = Vec::with_capacity(1_000);
+    for t in 1..=TASKS_PER_PROJECT {
+        for project in &project_rows {
+            batch.push(TaskRow {
+                id: Id(uuid::Uuid::new_v4()),
+                project_id: project.id,
+                owner_id: project.owner_id,
+                title: format!("Task {t} in {}", project.name),
+                description: (t % 2 == 0).then(|| DESCRIPTION.to_owned()),
+                status: i16::try_from(1 + t % 3).unwrap_or(1),
+                priority: [Some(1), Some(2), Some(3), None][usize::try_from(t % 4).unwrap_or(3)],
+                tags: JsonDoc(serde_json::json!(tags(t))),
+                due_at: None,
+                position: None,
+                completed_at: None,
+                deleted_at: None,
+                version: 1,
+                seq: 0,
+                client_id: None,
+                client_mutation_id: None,
+                created_at: ago(t * 5 * 3_600),
+                updated_at: ago((t * 7_919 + project.id.as_u128() as u64 % 7_776_000) % 7_776_000),
+            });
+            if batch.len() == 1_000 {
+                insert_tasks(conn, &batch).await?;
+                batch.clear();
+            }
+        }
+    }
+    insert_tasks(conn, &batch).await
+}
+
+async fn insert_tasks(conn: &mut Conn<'_>, rows: &[TaskRow]) -> Result<(), AppError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    insert_rows!(conn, tasks::table, rows);
+    Ok(())
+}
+
+fn describe(err: AppError) -> String {
+    format!("{err:?}")
+}

@@ -1,0 +1,243 @@
+//! Hand-built SQL for the queries Diesel's DSL does not express well on both
+//! backends (keyset pages, window functions over several parents, dynamic
+//! filters). A [`SqlBuilder`] collects text and typed binds and owns every
+//! per-backend difference in syntax (JSON array membership, case-insensitive
+//! search), so the domain folders never see one.
+//!
+//! Unlike `diesel::sql_query`, the query it runs may be kept as a prepared
+//! statement: Diesel caches it by its SQL text (the placeholders are
+//! Diesel's own), so a listing of the same shape is parsed once per
+//! connection.
+
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{BigInt, Double, SmallInt, Text, Untyped};
+use diesel::sqlite::Sqlite;
+use diesel::{QueryResult, QueryableByName};
+use diesel_async::RunQueryDsl;
+
+use super::types::{DbJson, DbTime, DbUuid, Id, JsonDoc, Timestamp};
+use super::{Backend, Conn};
+use crate::error::AppResult;
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone)]
+pub enum Bind {
+    Id(Id),
+    Time(Timestamp),
+    Text(String),
+    Json(JsonDoc),
+    I64(i64),
+    I16(i16),
+    F64(f64),
+}
+
+/// SQL text with its binds, for one backend.
+#[derive(Debug, Clone)]
+pub struct SqlBuilder {
+    backend: Backend,
+    /// The text as it reads on this backend (for tests and logs).
+    sql: String,
+    binds: Vec<Bind>,
+    segments: Vec<Segment>,
+}
+
+#[derive(Debug, Clone)]
+enum Segment {
+    Sql(String),
+    Bind(Bind),
+}
+
+impl SqlBuilder {
+    pub fn new(backend: Backend) -> Self {
+        Self {
+            backend,
+            sql: String::with_capacity(512),
+            binds: Vec::new(),
+            segments: Vec::new(),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Appends SQL text (never text from a request).
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        match self.segments.last_mut() {
+            Some(Segment::Sql(text)) => text.push_str(sql),
+            _ => self.segments.push(Segment::Sql(sql.to_owned())),
+        }
+        self
+    }
+
+    /// Appends a placeholder bound to `value`.
+    pub fn bind(&mut self, value: Bind) -> &mut Self {
+        self.segments.push(Segment::Bind(value.clone()));
+        self.binds.push(value);
+        match self.backend {
+            Backend::Postgres => {
+                self.sql.push('$');
+                self.sql.push_str(&self.binds.len().to_string());
+            }
+            Backend::Sqlite => self.sql.push('?'),
+        }
+        self
+    }
+
+    /// `column IN (…)`; false when `values` is empty.
+    pub fn in_list(&mut self, column: &str, values: impl IntoIterator<Item = Bind>) -> &mut Self {
+        let mut values = values.into_iter().peekable();
+        if values.peek().is_none() {
+            return self.push("1 = 0");
+        }
+        self.push(column).push(" IN (");
+        for (i, value) in values.enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(value);
+        }
+        self.push(")")
+    }
+
+    /// The JSON array in `column` holds the string `item`.
+    pub fn json_array_contains(&mut self, column: &str, item: &str) -> &mut Self {
+        match self.backend {
+            Backend::Postgres => {
+                self.push(column).push(" @> ");
+                self.bind(Bind::Json(JsonDoc(serde_json::json!([item]))))
+            }
+            Backend::Sqlite => {
+                self.push("EXISTS (SELECT 1 FROM json_each(")
+                    .push(column)
+                    .push(") AS tag WHERE tag.value = ");
+                self.bind(Bind::Text(item.to_owned())).push(")")
+            }
+        }
+    }
+
+    /// One of `columns` contains `needle`, ignoring case.
+    pub fn contains_ignoring_case(&mut self, columns: &[&str], needle: &str) -> &mut Self {
+        let mut pattern = String::with_capacity(needle.len() + 2);
+        pattern.push('%');
+        for ch in needle.to_lowercase().chars() {
+            if matches!(ch, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(ch);
+        }
+        pattern.push('%');
+        self.push("(");
+        for (i, column) in columns.iter().enumerate() {
+            if i > 0 {
+                self.push(" OR ");
+            }
+            self.push("lower(").push(column).push(") LIKE ");
+            self.bind(Bind::Text(pattern.clone())).push(" ESCAPE '\\'");
+        }
+        self.push(")")
+    }
+
+    /// Runs the query and reads each row by column name.
+    pub async fn load<T>(self, conn: &mut Conn<'_>) -> AppResult<Vec<T>>
+    where
+        T: QueryableByName<Pg> + QueryableByName<Sqlite> + Send + 'static,
+    {
+        let query = Prepared(self.segments);
+        let rows = match conn {
+            Conn::Postgres(c) => query.load::<T>(&mut **c).await,
+            Conn::Sqlite(c) => query.load::<T>(&mut **c).await,
+        }?;
+        Ok(rows)
+    }
+}
+
+/// The query a builder made, as Diesel runs it.
+struct Prepared(Vec<Segment>);
+
+impl QueryId for Prepared {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for Prepared {
+    type SqlType = Untyped;
+}
+
+macro_rules! walk_segments {
+    ($db:ty) => {
+        impl QueryFragment<$db> for Prepared {
+            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, $db>) -> QueryResult<()> {
+                for segment in &self.0 {
+                    match segment {
+                        Segment::Sql(text) => out.push_sql(text),
+                        Segment::Bind(value) => match value {
+                            Bind::Id(v) => out.push_bind_param::<DbUuid, _>(v)?,
+                            Bind::Time(v) => out.push_bind_param::<DbTime, _>(v)?,
+                            Bind::Text(v) => out.push_bind_param::<Text, _>(v)?,
+                            Bind::Json(v) => out.push_bind_param::<DbJson, _>(v)?,
+                            Bind::I64(v) => out.push_bind_param::<BigInt, _>(v)?,
+                            Bind::I16(v) => out.push_bind_param::<SmallInt, _>(v)?,
+                            Bind::F64(v) => out.push_bind_param::<Double, _>(v)?,
+                        },
+                    }
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+walk_segments!(Pg);
+walk_segments!(Sqlite);
+
+/// A row of `SELECT COUNT(*) AS n`.
+#[derive(Debug, Clone, Copy, QueryableByName)]
+pub struct CountRow {
+    #[diesel(sql_type = BigInt)]
+    pub n: i64,
+}
+
+/// A row of a count grouped by an id: `SELECT key, COUNT(*) AS n … GROUP BY key`.
+#[derive(Debug, Clone, Copy, QueryableByName)]
+pub struct IdCountRow {
+    #[diesel(sql_type = DbUuid)]
+    pub key: Id,
+    #[diesel(sql_type = BigInt)]
+    pub n: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_follow_the_backend() {
+        let mut pg = SqlBuilder::new(Backend::Postgres);
+        pg.push("a = ")
+            .bind(Bind::I64(1))
+            .push(" AND b = ")
+            .bind(Bind::I64(2));
+        assert_eq!(pg.sql, "a = $1 AND b = $2");
+        let mut lite = SqlBuilder::new(Backend::Sqlite);
+        lite.push("a = ").bind(Bind::I64(1));
+        assert_eq!(lite.sql, "a = ?");
+    }
+
+    #[test]
+    fn search_patterns_escape_wildcards() {
+        let mut b = SqlBuilder::new(Backend::Sqlite);
+        b.contains_ignoring_case(&["title"], "50%_Off");
+        assert_eq!(b.sql, "(lower(title) LIKE ? ESCAPE '\\')");
+        assert!(matches!(&b.binds[0], Bind::Text(p) if p == "%50\\%\\_off%"));
+    }
+
+    #[test]
+    fn empty_lists_match_nothing() {
+        let mut b = SqlBuilder::new(Backend::Postgres);
+        b.in_list("id", Vec::new());
+        assert_eq!(b.sql, "1 = 0");
+    }
+}

@@ -1,0 +1,220 @@
+//! Loaders, made for each request (so no cache outlives its viewer), one
+//! per relation: project by id and a project's owner (DataLoaders), a page
+//! of tasks per project (one window-function query for every parent) and
+//! task counts per project (sibling batches). Each runs its store function
+//! with the request's viewer.
+
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::OnceCell;
+
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
+};
+use async_graphql::{Context, Request, ServerResult};
+
+use super::{ContextExt, Services};
+use crate::auth::{AuthState, Viewer};
+use crate::db::Db;
+use crate::db::types::Id;
+use crate::error::{AppError, AppResult};
+use crate::graphql::pagination::Page;
+use crate::projects::model::ProjectRow;
+use crate::projects::store as project_store;
+use crate::tasks::list::{self as task_list, TaskFilterSpec, TaskListQuery};
+use crate::tasks::model::TaskRow;
+use crate::users::User;
+use crate::users::store as user_store;
+
+struct Scope {
+    db: Db,
+    viewer: Viewer,
+}
+
+/// The loaders of one request; each remembers what it loaded until the
+/// request ends.
+pub struct Loaders {
+    scope: Arc<Scope>,
+    pub projects: DataLoader<ProjectLoader, HashMapCache>,
+    pub owners: DataLoader<OwnerLoader, HashMapCache>,
+    project_tasks: SiblingBatch<TaskListQuery, Page<TaskRow>>,
+    task_counts: SiblingBatch<TaskFilterSpec, i64>,
+}
+
+impl Loaders {
+    pub fn new(db: Db, viewer: Viewer) -> Self {
+        let scope = Arc::new(Scope { db, viewer });
+        Self {
+            projects: DataLoader::with_cache(
+                ProjectLoader(scope.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
+            owners: DataLoader::with_cache(
+                OwnerLoader(scope.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
+            project_tasks: SiblingBatch::default(),
+            task_counts: SiblingBatch::default(),
+            scope,
+        }
+    }
+
+    /// The page of tasks `query` selects in each of `siblings` (the projects
+    /// listed beside the one asking), loaded once for all of them with one
+    /// window-function query.
+    pub async fn project_tasks(
+        &self,
+        siblings: &Arc<[Id]>,
+        query: TaskListQuery,
+    ) -> AppResult<Arc<HashMap<Id, Page<TaskRow>>>> {
+        let scope = &self.scope;
+        self.project_tasks
+            .get(siblings, query, |query| async move {
+                let mut pooled = scope.db.read().await?;
+                task_list::page_per_project(&mut pooled.conn(), &scope.viewer, siblings, &query)
+                    .await
+            })
+            .await
+    }
+
+    /// How many tasks `filter` selects in each of `siblings`, in one query.
+    pub async fn task_counts(
+        &self,
+        siblings: &Arc<[Id]>,
+        filter: TaskFilterSpec,
+    ) -> AppResult<Arc<HashMap<Id, i64>>> {
+        let scope = &self.scope;
+        self.task_counts
+            .get(siblings, filter, |filter| async move {
+                let mut pooled = scope.db.read().await?;
+                task_list::count_per_project(&mut pooled.conn(), &scope.viewer, siblings, &filter)
+                    .await
+            })
+            .await
+    }
+}
+
+type Cell<V> = Arc<OnceCell<Arc<HashMap<Id, V>>>>;
+/// Parents listed together, and what is asked of them.
+type BatchKey<Q> = (Arc<[Id]>, Q);
+
+/// Batches a relation over the parents listed together. The first parent
+/// to ask loads the answer for all its siblings; the others wait for that
+/// same load. Unlike a timed batch window, this gives one statement per
+/// listing however long the resolvers take to get there.
+struct SiblingBatch<Q, V> {
+    cells: Mutex<HashMap<BatchKey<Q>, Cell<V>>>,
+}
+
+impl<Q, V> Default for SiblingBatch<Q, V> {
+    fn default() -> Self {
+        Self {
+            cells: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<Q: Clone + Hash + Eq, V> SiblingBatch<Q, V> {
+    async fn get<F, Fut>(
+        &self,
+        siblings: &Arc<[Id]>,
+        query: Q,
+        load: F,
+    ) -> AppResult<Arc<HashMap<Id, V>>>
+    where
+        F: FnOnce(Q) -> Fut,
+        Fut: Future<Output = AppResult<HashMap<Id, V>>>,
+    {
+        let cell = {
+            let mut cells = self.cells.lock().unwrap_or_else(PoisonError::into_inner);
+            cells
+                .entry((siblings.clone(), query.clone()))
+                .or_default()
+                .clone()
+        };
+        let loaded = cell
+            .get_or_try_init(|| async move { load(query).await.map(Arc::new) })
+            .await?;
+        Ok(loaded.clone())
+    }
+}
+
+/// The request's loaders; UNAUTHENTICATED without a viewer.
+pub fn loaders<'a>(ctx: &Context<'a>) -> AppResult<&'a Loaders> {
+    ctx.viewer()?;
+    ctx.data_opt::<Loaders>()
+        .ok_or_else(|| AppError::unauthenticated("Authentication required"))
+}
+
+/// A project by id (deleted or not), if it is the viewer's.
+pub struct ProjectLoader(Arc<Scope>);
+
+impl Loader<Id> for ProjectLoader {
+    type Value = ProjectRow;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[Id]) -> Result<HashMap<Id, ProjectRow>, AppError> {
+        let mut pooled = self.0.db.read().await?;
+        let rows =
+            project_store::find_projects_any(&mut pooled.conn(), &self.0.viewer, keys).await?;
+        Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+    }
+}
+
+/// A project's owner: only ever the viewer, who alone sees their projects.
+pub struct OwnerLoader(Arc<Scope>);
+
+impl Loader<Id> for OwnerLoader {
+    type Value = User;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[Id]) -> Result<HashMap<Id, User>, AppError> {
+        let viewer = &self.0.viewer;
+        if !keys.contains(&viewer.user_id) {
+            return Ok(HashMap::new());
+        }
+        let mut pooled = self.0.db.read().await?;
+        let user = user_store::find_viewer(&mut pooled.conn(), viewer).await?;
+        Ok(user.into_iter().map(|u| (u.id, u)).collect())
+    }
+}
+
+/// Puts fresh [`Loaders`] into every request that has a viewer.
+pub struct RequestLoaders;
+
+impl ExtensionFactory for RequestLoaders {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(RequestLoaders)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for RequestLoaders {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let viewer = request
+            .data
+            .get(&TypeId::of::<AuthState>())
+            .and_then(|data| data.downcast_ref::<AuthState>())
+            .and_then(AuthState::viewer_opt)
+            .cloned();
+        let services = ctx.data_opt::<Arc<Services>>();
+        let request = match (viewer, services) {
+            (Some(viewer), Some(services)) => {
+                request.data(Loaders::new(services.db.clone(), viewer))
+            }
+            _ => request,
+        };
+        next.run(ctx, request).await
+    }
+}

@@ -1,0 +1,157 @@
+//! Project mutations: checked input in, one transaction per mutation.
+
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use scoped_futures::ScopedFutureExt as _;
+
+use super::Project;
+use crate::db::types::{Id, Timestamp};
+use crate::error::{AppError, AppResult};
+use crate::graphql::ContextExt;
+use crate::projects::model::ProjectRow;
+use crate::projects::validate;
+use crate::projects::writes::{self, NewProject, Reach};
+
+#[derive(InputObject)]
+pub struct CreateProjectInput {
+    /// Chosen by the client (a UUID) for offline creation.
+    id: Option<ID>,
+    name: String,
+    description: Option<String>,
+    /// A retried create with the same value returns the first result.
+    client_mutation_id: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateProjectInput {
+    name: MaybeUndefined<String>,
+    description: MaybeUndefined<String>,
+    expected_version: Option<i32>,
+}
+
+#[derive(Default)]
+pub struct ProjectsMutation;
+
+/// Runs one project change in its own transaction.
+async fn change(
+    ctx: &Context<'_>,
+    id: ID,
+    expected_version: Option<i32>,
+    reach: Reach,
+    change: impl FnOnce(&mut ProjectRow, Timestamp) -> AppResult<bool> + Send,
+) -> AppResult<Project> {
+    let viewer = ctx.viewer()?.clone();
+    let id = Id::parse(&id).ok_or_else(writes::not_found)?;
+    let row = ctx
+        .services()
+        .db
+        .transaction(|mut conn| {
+            async move {
+                writes::modify(&mut conn, &viewer, id, expected_version, reach, change).await
+            }
+            .scope_boxed()
+        })
+        .await?;
+    Ok(Project::new(row))
+}
+
+#[Object]
+impl ProjectsMutation {
+    async fn create_project(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateProjectInput,
+    ) -> AppResult<Project> {
+        let viewer = ctx.viewer()?.clone();
+        let new = NewProject {
+            id: input
+                .id
+                .map(|id| validate::id("input.id", &id))
+                .transpose()?,
+            name: validate::name("input.name", &input.name)?,
+            description: validate::description("input.description", input.description)?,
+            client_mutation_id: validate::client_mutation_id(
+                "input.clientMutationId",
+                input.client_mutation_id,
+            )?,
+        };
+        let row = ctx
+            .services()
+            .db
+            .transaction(|mut conn| {
+                async move { writes::create(&mut conn, &viewer, new).await }.scope_boxed()
+            })
+            .await?;
+        Ok(Project::new(row))
+    }
+
+    async fn update_project(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateProjectInput,
+    ) -> AppResult<Project> {
+        ctx.viewer()?;
+        let name = match input.name {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => {
+                return Err(AppError::bad_input("input.name", "can not be cleared"));
+            }
+            MaybeUndefined::Value(name) => Some(validate::name("input.name", &name)?),
+        };
+        let description = match input.description {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(text) => {
+                Some(validate::description("input.description", Some(text))?)
+            }
+        };
+        change(
+            ctx,
+            id,
+            input.expected_version,
+            Reach::Live,
+            move |row, _| {
+                if let Some(name) = name {
+                    row.name = name;
+                }
+                if let Some(description) = description {
+                    row.description = description;
+                }
+                Ok(true)
+            },
+        )
+        .await
+    }
+
+    async fn archive_project(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        archived: bool,
+    ) -> AppResult<Project> {
+        change(ctx, id, None, Reach::Live, move |row, now| {
+            if row.archived_at.is_some() == archived {
+                return Ok(false);
+            }
+            row.archived_at = archived.then_some(now);
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Soft delete: the project and its tasks disappear until restored.
+    async fn delete_project(&self, ctx: &Context<'_>, id: ID) -> AppResult<Project> {
+        change(ctx, id, None, Reach::Live, |row, now| {
+            row.deleted_at = Some(now);
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn restore_project(&self, ctx: &Context<'_>, id: ID) -> AppResult<Project> {
+        change(ctx, id, None, Reach::Any, |row, _| {
+            Ok(row.deleted_at.take().is_some())
+        })
+        .await
+    }
+}

@@ -1,0 +1,150 @@
+//! Project listings: filters, orderings and keyset pages.
+
+use async_graphql::Enum;
+
+use crate::auth::Viewer;
+use crate::db::Conn;
+use crate::db::keyset::{KeyPosition, SortKey};
+use crate::db::sql::{Bind, CountRow, SqlBuilder};
+use crate::db::types::Timestamp;
+use crate::error::{AppError, AppResult};
+use crate::graphql::pagination::{Cursor, KeyValue, OrderDirection, Page, PageRequest};
+
+use super::model::ProjectRow;
+
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ProjectOrderField {
+    #[default]
+    CreatedAt,
+    UpdatedAt,
+    Name,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ProjectFilterSpec {
+    pub search: Option<String>,
+    pub archived: Option<bool>,
+    pub include_deleted: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct ProjectOrderSpec {
+    pub field: ProjectOrderField,
+    pub direction: OrderDirection,
+}
+
+impl ProjectOrderSpec {
+    pub fn name(&self) -> String {
+        format!("{:?}:{:?}", self.field, self.direction)
+    }
+
+    fn sort_key(&self) -> SortKey<'static> {
+        let column = match self.field {
+            ProjectOrderField::CreatedAt => "p.created_at",
+            ProjectOrderField::UpdatedAt => "p.updated_at",
+            ProjectOrderField::Name => "p.name",
+        };
+        SortKey {
+            column,
+            nullable: false,
+            id_column: "p.id",
+            descending: self.direction == OrderDirection::Desc,
+        }
+    }
+
+    pub fn cursor(&self, row: &ProjectRow) -> String {
+        let key = match self.field {
+            ProjectOrderField::CreatedAt => KeyValue::Int(row.created_at.timestamp_micros()),
+            ProjectOrderField::UpdatedAt => KeyValue::Int(row.updated_at.timestamp_micros()),
+            ProjectOrderField::Name => KeyValue::Text(row.name.clone()),
+        };
+        Cursor {
+            ordering: self.name(),
+            key,
+            id: row.id,
+        }
+        .encode()
+    }
+
+    fn position(&self, argument: &str, text: &str) -> AppResult<KeyPosition> {
+        let cursor = Cursor::decode(argument, text, &self.name())?;
+        let invalid = || AppError::bad_input(argument, "is not a valid cursor");
+        let key = match (self.field, cursor.key) {
+            (ProjectOrderField::Name, KeyValue::Text(v)) => Bind::Text(v),
+            (ProjectOrderField::CreatedAt | ProjectOrderField::UpdatedAt, KeyValue::Int(v)) => {
+                let time = chrono::DateTime::from_timestamp_micros(v).ok_or_else(invalid)?;
+                Bind::Time(Timestamp::from(time))
+            }
+            _ => return Err(invalid()),
+        };
+        Ok(KeyPosition {
+            key: Some(key),
+            id: cursor.id,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProjectListQuery {
+    pub filter: ProjectFilterSpec,
+    pub order: ProjectOrderSpec,
+    pub page: PageRequest,
+}
+
+fn push_conditions(b: &mut SqlBuilder, viewer: &Viewer, filter: &ProjectFilterSpec) {
+    b.push("p.owner_id = ").bind(Bind::Id(viewer.user_id));
+    if !filter.include_deleted {
+        b.push(" AND p.deleted_at IS NULL");
+    }
+    match filter.archived {
+        Some(true) => {
+            b.push(" AND p.archived_at IS NOT NULL");
+        }
+        Some(false) => {
+            b.push(" AND p.archived_at IS NULL");
+        }
+        None => {}
+    }
+    if let Some(search) = &filter.search {
+        b.push(" AND ")
+            .contains_ignoring_case(&["p.name", "COALESCE(p.description, '')"], search);
+    }
+}
+
+/// One page of the viewer's projects.
+pub async fn page(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    query: &ProjectListQuery,
+) -> AppResult<Page<ProjectRow>> {
+    let key = query.order.sort_key();
+    let mut b = SqlBuilder::new(conn.backend());
+    b.push("SELECT p.* FROM projects p WHERE ");
+    push_conditions(&mut b, viewer, &query.filter);
+    if let Some(after) = &query.page.after {
+        b.push(" AND ");
+        key.push_beyond(&mut b, &query.order.position("after", after)?, true);
+    }
+    if let Some(before) = &query.page.before {
+        b.push(" AND ");
+        key.push_beyond(&mut b, &query.order.position("before", before)?, false);
+    }
+    b.push(" ORDER BY ");
+    key.push_order(&mut b, query.page.backward);
+    let limit = i64::try_from(query.page.size).unwrap_or(i64::MAX - 1) + 1;
+    b.push(" LIMIT ").bind(Bind::I64(limit));
+    let rows = b.load::<ProjectRow>(conn).await?;
+    Ok(Page::from_scan(rows, &query.page))
+}
+
+pub async fn count(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    filter: &ProjectFilterSpec,
+) -> AppResult<i64> {
+    let mut b = SqlBuilder::new(conn.backend());
+    b.push("SELECT COUNT(*) AS n FROM projects p WHERE ");
+    push_conditions(&mut b, viewer, filter);
+    let rows = b.load::<CountRow>(conn).await?;
+    Ok(rows.first().map_or(0, |r| r.n))
+}

@@ -1,0 +1,116 @@
+//! Project writes, each run inside the caller's transaction: take a `seq`
+//! from the owner's change counter first, then check the version and write
+//! with a conditional UPDATE, so a stale write can never land.
+
+use super::model::ProjectRow;
+use super::store;
+use crate::auth::Viewer;
+use crate::db::Conn;
+use crate::db::types::{Id, Timestamp};
+use crate::error::{AppError, AppResult};
+use crate::sync::counter;
+
+/// A validated `CreateProjectInput`.
+#[derive(Debug, Clone)]
+pub struct NewProject {
+    pub id: Option<Id>,
+    pub name: String,
+    pub description: Option<String>,
+    pub client_mutation_id: Option<String>,
+}
+
+/// Creates the project; a retry (same id or client mutation id) returns the
+/// project the first attempt made.
+pub async fn create(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    new: NewProject,
+) -> AppResult<ProjectRow> {
+    let seq = counter::reserve(conn, viewer, 1).await?;
+    if let Some(id) = new.id
+        && let Some(existing) = store::find_project_any(conn, viewer, id).await?
+    {
+        return Ok(existing);
+    }
+    if let Some(cmid) = &new.client_mutation_id
+        && let Some(existing) = store::find_by_client_mutation_id(conn, viewer, cmid).await?
+    {
+        return Ok(existing);
+    }
+    let now = Timestamp::now();
+    let row = ProjectRow {
+        id: match new.id {
+            Some(id) => id,
+            None => Id::new(),
+        },
+        owner_id: viewer.user_id,
+        name: new.name,
+        description: new.description,
+        archived_at: None,
+        deleted_at: None,
+        version: 1,
+        seq,
+        client_mutation_id: new.client_mutation_id,
+        created_at: now,
+        updated_at: now,
+    };
+    store::insert_project(conn, viewer, &row).await
+}
+
+/// CONFLICT carrying the server's copy.
+pub fn conflict(current: &ProjectRow, expected: i32) -> AppError {
+    AppError::Conflict {
+        message: format!(
+            "The project is at version {}, not {expected}",
+            current.version
+        ),
+        current: Some(super::graphql::project_json(current)),
+    }
+}
+
+/// Which projects a change may touch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Live projects only (a deleted one is NOT_FOUND).
+    Live,
+    /// Deleted ones too (restore).
+    Any,
+}
+
+/// Changes the viewer's project `id` with `change`, which says whether it
+/// changed anything; a real change bumps `version` and takes a new `seq`.
+pub async fn modify(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    id: Id,
+    expected_version: Option<i32>,
+    reach: Reach,
+    change: impl FnOnce(&mut ProjectRow, Timestamp) -> AppResult<bool> + Send,
+) -> AppResult<ProjectRow> {
+    let seq = counter::reserve(conn, viewer, 1).await?;
+    let current = store::find_project_any(conn, viewer, id)
+        .await?
+        .filter(|p| reach == Reach::Any || p.deleted_at.is_none())
+        .ok_or_else(not_found)?;
+    if let Some(expected) = expected_version
+        && expected != current.version
+    {
+        return Err(conflict(&current, expected));
+    }
+    let now = Timestamp::now();
+    let mut next = current.clone();
+    if !change(&mut next, now)? {
+        return Ok(current);
+    }
+    next.version = current.version + 1;
+    next.seq = seq;
+    next.updated_at = now;
+    match store::write_project(conn, viewer, &next, current.version).await? {
+        Some(written) => Ok(written),
+        None => Err(conflict(&current, current.version)),
+    }
+}
+
+pub fn not_found() -> AppError {
+    AppError::NotFound("Project not found".into())
+}

@@ -1,0 +1,287 @@
+//! Task mutations: checked input in, one transaction per mutation.
+
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use chrono::{DateTime, Utc};
+use scoped_futures::ScopedFutureExt as _;
+
+use super::Task;
+use crate::auth::Viewer;
+use crate::db::types::Id;
+use crate::error::{AppError, AppResult};
+use crate::graphql::ContextExt;
+use crate::projects::validate as common;
+use crate::tasks::kinds::{TaskPriority, TaskStatus};
+use crate::tasks::model::STATUS_TODO;
+use crate::tasks::validate;
+use crate::tasks::writes::{self, NewTask, TaskEdit};
+
+#[derive(InputObject)]
+pub struct CreateTaskInput {
+    /// Chosen by the client (a UUID) for offline creation.
+    id: Option<ID>,
+    project_id: ID,
+    title: String,
+    description: Option<String>,
+    status: Option<TaskStatus>,
+    priority: Option<TaskPriority>,
+    tags: Option<Vec<String>>,
+    due_at: Option<DateTime<Utc>>,
+    position: Option<f64>,
+    /// A retried create with the same value returns the first result.
+    client_mutation_id: Option<String>,
+}
+
+/// An omitted field is unchanged; an explicit null clears it.
+#[derive(InputObject)]
+pub struct UpdateTaskInput {
+    title: MaybeUndefined<String>,
+    description: MaybeUndefined<String>,
+    status: MaybeUndefined<TaskStatus>,
+    priority: MaybeUndefined<TaskPriority>,
+    tags: MaybeUndefined<Vec<String>>,
+    due_at: MaybeUndefined<DateTime<Utc>>,
+    position: MaybeUndefined<f64>,
+    project_id: MaybeUndefined<ID>,
+    expected_version: Option<i32>,
+}
+
+/// The same change for many tasks.
+#[derive(InputObject)]
+pub struct TaskPatch {
+    status: MaybeUndefined<TaskStatus>,
+    priority: MaybeUndefined<TaskPriority>,
+    add_tags: Option<Vec<String>>,
+    remove_tags: Option<Vec<String>>,
+    due_at: MaybeUndefined<DateTime<Utc>>,
+    project_id: MaybeUndefined<ID>,
+}
+
+fn new_task(field: &str, input: CreateTaskInput) -> AppResult<NewTask> {
+    let at = |name: &str| format!("{field}.{name}");
+    Ok(NewTask {
+        id: input.id.map(|id| common::id(&at("id"), &id)).transpose()?,
+        project_id: common::id(&at("projectId"), &input.project_id)?,
+        title: validate::title(&at("title"), &input.title)?,
+        description: common::description(&at("description"), input.description)?,
+        status: input.status.map_or(STATUS_TODO, TaskStatus::code),
+        priority: input.priority.map(TaskPriority::code),
+        tags: validate::tags(&at("tags"), input.tags.as_deref().unwrap_or_default())?,
+        due_at: input.due_at.map(Into::into),
+        position: validate::position(&at("position"), input.position)?,
+        client_mutation_id: common::client_mutation_id(
+            &at("clientMutationId"),
+            input.client_mutation_id,
+        )?,
+        field: field.to_owned(),
+    })
+}
+
+/// `None` unchanged, `Some(None)` cleared, `Some(Some(v))` set.
+fn change<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}
+
+/// A field that can be changed but not cleared.
+fn required<T>(field: &str, value: MaybeUndefined<T>) -> AppResult<Option<T>> {
+    match change(value) {
+        Some(None) => Err(AppError::bad_input(field, "can not be cleared")),
+        other => Ok(other.flatten()),
+    }
+}
+
+fn task_edit(input: UpdateTaskInput) -> AppResult<TaskEdit> {
+    Ok(TaskEdit {
+        title: required("input.title", input.title)?
+            .map(|t| validate::title("input.title", &t))
+            .transpose()?,
+        description: change(input.description)
+            .map(|d| common::description("input.description", d))
+            .transpose()?,
+        status: required("input.status", input.status)?.map(TaskStatus::code),
+        priority: change(input.priority).map(|p| p.map(TaskPriority::code)),
+        tags: change(input.tags)
+            .map(|t| validate::tags("input.tags", t.as_deref().unwrap_or_default()))
+            .transpose()?,
+        due_at: change(input.due_at).map(|d| d.map(Into::into)),
+        position: change(input.position)
+            .map(|p| validate::position("input.position", p))
+            .transpose()?,
+        project_id: required("input.projectId", input.project_id)?
+            .map(|id| common::id("input.projectId", &id))
+            .transpose()?,
+        ..TaskEdit::default()
+    })
+}
+
+fn patch_edit(patch: TaskPatch) -> AppResult<TaskEdit> {
+    Ok(TaskEdit {
+        status: required("patch.status", patch.status)?.map(TaskStatus::code),
+        priority: change(patch.priority).map(|p| p.map(TaskPriority::code)),
+        add_tags: validate::tags(
+            "patch.addTags",
+            patch.add_tags.as_deref().unwrap_or_default(),
+        )?,
+        remove_tags: patch
+            .remove_tags
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| t.trim().to_owned())
+            .collect(),
+        due_at: change(patch.due_at).map(|d| d.map(Into::into)),
+        project_id: required("patch.projectId", patch.project_id)?
+            .map(|id| common::id("patch.projectId", &id))
+            .transpose()?,
+        ..TaskEdit::default()
+    })
+}
+
+/// An id that can not be the viewer's task: NOT_FOUND, as a missing one.
+fn task_id(raw: &ID) -> AppResult<Id> {
+    Id::parse(raw).ok_or_else(writes::not_found)
+}
+
+async fn edit(
+    ctx: &Context<'_>,
+    viewer: Viewer,
+    ids: Vec<Id>,
+    edit: TaskEdit,
+    expected_version: Option<i32>,
+    field: &'static str,
+) -> AppResult<Vec<Task>> {
+    let rows = ctx
+        .services()
+        .db
+        .transaction(|mut conn| {
+            async move {
+                writes::edit(&mut conn, &viewer, &ids, &edit, expected_version, field).await
+            }
+            .scope_boxed()
+        })
+        .await?;
+    Ok(rows.into_iter().map(Task).collect())
+}
+
+fn single(tasks: Vec<Task>) -> AppResult<Task> {
+    tasks
+        .into_iter()
+        .next()
+        .ok_or_else(|| AppError::internal("a write returned no task"))
+}
+
+#[derive(Default)]
+pub struct TasksMutation;
+
+#[Object]
+impl TasksMutation {
+    async fn create_task(&self, ctx: &Context<'_>, input: CreateTaskInput) -> AppResult<Task> {
+        ctx.viewer()?;
+        let tasks = self
+            .create_tasks_checked(ctx, vec![new_task("input", input)?])
+            .await?;
+        single(tasks)
+    }
+
+    async fn update_task(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateTaskInput,
+    ) -> AppResult<Task> {
+        let viewer = ctx.viewer()?.clone();
+        let id = task_id(&id)?;
+        let expected = input.expected_version;
+        let change = task_edit(input)?;
+        single(edit(ctx, viewer, vec![id], change, expected, "input").await?)
+    }
+
+    /// Soft delete.
+    async fn delete_task(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        expected_version: Option<i32>,
+    ) -> AppResult<Task> {
+        let viewer = ctx.viewer()?.clone();
+        let id = task_id(&id)?;
+        let row = ctx
+            .services()
+            .db
+            .transaction(|mut conn| {
+                async move { writes::delete(&mut conn, &viewer, id, expected_version).await }
+                    .scope_boxed()
+            })
+            .await?;
+        Ok(Task(row))
+    }
+
+    async fn restore_task(&self, ctx: &Context<'_>, id: ID) -> AppResult<Task> {
+        let viewer = ctx.viewer()?.clone();
+        let id = task_id(&id)?;
+        let row = ctx
+            .services()
+            .db
+            .transaction(|mut conn| {
+                async move { writes::restore(&mut conn, &viewer, id).await }.scope_boxed()
+            })
+            .await?;
+        Ok(Task(row))
+    }
+
+    /// All or nothing, at most 500.
+    async fn create_tasks(
+        &self,
+        ctx: &Context<'_>,
+        input: Vec<CreateTaskInput>,
+    ) -> AppResult<Vec<Task>> {
+        ctx.viewer()?;
+        validate::bulk_size("input", input.len())?;
+        let items = input
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| new_task(&format!("input[{i}]"), item))
+            .collect::<AppResult<Vec<_>>>()?;
+        self.create_tasks_checked(ctx, items).await
+    }
+
+    /// The same patch for every task, all or nothing, at most 500.
+    async fn update_tasks(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+        patch: TaskPatch,
+    ) -> AppResult<Vec<Task>> {
+        let viewer = ctx.viewer()?.clone();
+        validate::bulk_size("ids", ids.len())?;
+        let mut parsed: Vec<Id> = Vec::with_capacity(ids.len());
+        for raw in &ids {
+            let id = task_id(raw)?;
+            if !parsed.contains(&id) {
+                parsed.push(id);
+            }
+        }
+        let change = patch_edit(patch)?;
+        edit(ctx, viewer, parsed, change, None, "patch").await
+    }
+}
+
+impl TasksMutation {
+    async fn create_tasks_checked(
+        &self,
+        ctx: &Context<'_>,
+        items: Vec<NewTask>,
+    ) -> AppResult<Vec<Task>> {
+        let viewer = ctx.viewer()?.clone();
+        let rows = ctx
+            .services()
+            .db
+            .transaction(|mut conn| {
+                async move { writes::create(&mut conn, &viewer, items).await }.scope_boxed()
+            })
+            .await?;
+        Ok(rows.into_iter().map(Task).collect())
+    }
+}

@@ -1,0 +1,279 @@
+//! Task listings: filters, orderings and keyset pages, for one listing or
+//! for many projects at once (one window-function query for all parents).
+
+use std::collections::HashMap;
+
+use crate::auth::Viewer;
+use crate::db::Conn;
+use crate::db::keyset::{KeyPosition, SortKey};
+use crate::db::sql::{Bind, CountRow, IdCountRow, SqlBuilder};
+use crate::db::types::{Id, Timestamp};
+use crate::error::{AppError, AppResult};
+use crate::graphql::pagination::{Cursor, KeyValue, OrderDirection, Page, PageRequest};
+
+use super::kinds::TaskOrderField;
+use super::model::TaskRow;
+
+/// Which tasks a listing holds (besides the viewer's ownership).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct TaskFilterSpec {
+    pub project_id: Option<Id>,
+    pub status: Option<Vec<i16>>,
+    pub priority: Option<Vec<i16>>,
+    pub tag: Option<String>,
+    pub search: Option<String>,
+    pub due_before: Option<Timestamp>,
+    pub due_after: Option<Timestamp>,
+    pub updated_since: Option<Timestamp>,
+    pub include_deleted: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct TaskOrderSpec {
+    pub field: TaskOrderField,
+    pub direction: OrderDirection,
+}
+
+impl TaskOrderSpec {
+    /// The name cursors carry.
+    pub fn name(&self) -> String {
+        format!("{:?}:{:?}", self.field, self.direction)
+    }
+
+    fn sort_key(&self) -> SortKey<'static> {
+        let (column, nullable) = match self.field {
+            TaskOrderField::CreatedAt => ("t.created_at", false),
+            TaskOrderField::UpdatedAt => ("t.updated_at", false),
+            TaskOrderField::Title => ("t.title", false),
+            TaskOrderField::DueAt => ("t.due_at", true),
+            TaskOrderField::Priority => ("t.priority", true),
+            TaskOrderField::Position => ("t.position", true),
+        };
+        SortKey {
+            column,
+            nullable,
+            id_column: "t.id",
+            descending: self.direction == OrderDirection::Desc,
+        }
+    }
+
+    /// The cursor of `row` in this order.
+    pub fn cursor(&self, row: &TaskRow) -> String {
+        let micros = |t: Timestamp| KeyValue::Int(t.timestamp_micros());
+        let key = match self.field {
+            TaskOrderField::CreatedAt => micros(row.created_at),
+            TaskOrderField::UpdatedAt => micros(row.updated_at),
+            TaskOrderField::Title => KeyValue::Text(row.title.clone()),
+            TaskOrderField::DueAt => row.due_at.map_or(KeyValue::Null, micros),
+            TaskOrderField::Priority => row
+                .priority
+                .map_or(KeyValue::Null, |p| KeyValue::Int(p.into())),
+            TaskOrderField::Position => row.position.map_or(KeyValue::Null, KeyValue::Float),
+        };
+        Cursor {
+            ordering: self.name(),
+            key,
+            id: row.id,
+        }
+        .encode()
+    }
+
+    /// Where the cursor passed as `argument` points.
+    fn position(&self, argument: &str, text: &str) -> AppResult<KeyPosition> {
+        let cursor = Cursor::decode(argument, text, &self.name())?;
+        let invalid = || AppError::bad_input(argument, "is not a valid cursor");
+        let time = |micros: i64| {
+            chrono::DateTime::from_timestamp_micros(micros)
+                .map(|t| Bind::Time(t.into()))
+                .ok_or_else(invalid)
+        };
+        let key = match (self.field, cursor.key) {
+            (_, KeyValue::Null) if self.sort_key().nullable => None,
+            (
+                TaskOrderField::CreatedAt | TaskOrderField::UpdatedAt | TaskOrderField::DueAt,
+                KeyValue::Int(v),
+            ) => Some(time(v)?),
+            (TaskOrderField::Title, KeyValue::Text(v)) => Some(Bind::Text(v)),
+            (TaskOrderField::Priority, KeyValue::Int(v)) => {
+                Some(Bind::I16(i16::try_from(v).map_err(|_| invalid())?))
+            }
+            (TaskOrderField::Position, KeyValue::Float(v)) => Some(Bind::F64(v)),
+            (TaskOrderField::Position, KeyValue::Int(v)) => Some(Bind::F64(v as f64)),
+            _ => return Err(invalid()),
+        };
+        Ok(KeyPosition { key, id: cursor.id })
+    }
+
+    /// Checks the cursors of a page request (so errors surface before loading).
+    pub fn check(&self, page: &PageRequest) -> AppResult<()> {
+        if let Some(after) = &page.after {
+            self.position("after", after)?;
+        }
+        if let Some(before) = &page.before {
+            self.position("before", before)?;
+        }
+        Ok(())
+    }
+}
+
+/// One listing: what, in which order, which page.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TaskListQuery {
+    pub filter: TaskFilterSpec,
+    pub order: TaskOrderSpec,
+    pub page: PageRequest,
+}
+
+/// The viewer's tasks that `filter` selects. `parent_checked`: the caller
+/// has already made sure the project is visible (not deleted).
+fn push_conditions(
+    b: &mut SqlBuilder,
+    viewer: &Viewer,
+    filter: &TaskFilterSpec,
+    parent_checked: bool,
+) {
+    b.push("t.owner_id = ").bind(Bind::Id(viewer.user_id));
+    if !filter.include_deleted {
+        b.push(" AND t.deleted_at IS NULL");
+        if !parent_checked {
+            b.push(
+                " AND EXISTS (SELECT 1 FROM projects p \
+                 WHERE p.id = t.project_id AND p.deleted_at IS NULL)",
+            );
+        }
+    }
+    if let Some(project) = filter.project_id {
+        b.push(" AND t.project_id = ").bind(Bind::Id(project));
+    }
+    if let Some(status) = &filter.status {
+        b.push(" AND ")
+            .in_list("t.status", status.iter().map(|s| Bind::I16(*s)));
+    }
+    if let Some(priority) = &filter.priority {
+        b.push(" AND ")
+            .in_list("t.priority", priority.iter().map(|p| Bind::I16(*p)));
+    }
+    if let Some(tag) = &filter.tag {
+        b.push(" AND ").json_array_contains("t.tags", tag);
+    }
+    if let Some(search) = &filter.search {
+        b.push(" AND ")
+            .contains_ignoring_case(&["t.title", "COALESCE(t.description, '')"], search);
+    }
+    if let Some(before) = filter.due_before {
+        b.push(" AND t.due_at < ").bind(Bind::Time(before));
+    }
+    if let Some(after) = filter.due_after {
+        b.push(" AND t.due_at >= ").bind(Bind::Time(after));
+    }
+    if let Some(since) = filter.updated_since {
+        b.push(" AND t.updated_at >= ").bind(Bind::Time(since));
+    }
+}
+
+fn push_cursors(b: &mut SqlBuilder, query: &TaskListQuery) -> AppResult<()> {
+    let key = query.order.sort_key();
+    if let Some(after) = &query.page.after {
+        b.push(" AND ");
+        key.push_beyond(b, &query.order.position("after", after)?, true);
+    }
+    if let Some(before) = &query.page.before {
+        b.push(" AND ");
+        key.push_beyond(b, &query.order.position("before", before)?, false);
+    }
+    Ok(())
+}
+
+fn limit(page: &PageRequest) -> i64 {
+    i64::try_from(page.size).unwrap_or(i64::MAX - 1) + 1
+}
+
+/// One page of the viewer's tasks.
+pub async fn page(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    query: &TaskListQuery,
+) -> AppResult<Page<TaskRow>> {
+    let mut b = SqlBuilder::new(conn.backend());
+    b.push("SELECT t.* FROM tasks t WHERE ");
+    push_conditions(&mut b, viewer, &query.filter, false);
+    push_cursors(&mut b, query)?;
+    b.push(" ORDER BY ");
+    query
+        .order
+        .sort_key()
+        .push_order(&mut b, query.page.backward);
+    b.push(" LIMIT ").bind(Bind::I64(limit(&query.page)));
+    let rows = b.load::<TaskRow>(conn).await?;
+    Ok(Page::from_scan(rows, &query.page))
+}
+
+/// The same page of tasks for each of `projects` (visible ones, checked by
+/// the caller), in one statement.
+pub async fn page_per_project(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    projects: &[Id],
+    query: &TaskListQuery,
+) -> AppResult<HashMap<Id, Page<TaskRow>>> {
+    let mut b = SqlBuilder::new(conn.backend());
+    b.push("SELECT w.* FROM (SELECT t.*, ROW_NUMBER() OVER (PARTITION BY t.project_id ORDER BY ");
+    query
+        .order
+        .sort_key()
+        .push_order(&mut b, query.page.backward);
+    b.push(") AS rn FROM tasks t WHERE ");
+    push_conditions(&mut b, viewer, &query.filter, true);
+    b.push(" AND ")
+        .in_list("t.project_id", projects.iter().map(|id| Bind::Id(*id)));
+    push_cursors(&mut b, query)?;
+    b.push(") w WHERE w.rn <= ")
+        .bind(Bind::I64(limit(&query.page)))
+        .push(" ORDER BY w.project_id, w.rn");
+    let rows = b.load::<TaskRow>(conn).await?;
+    let mut grouped: HashMap<Id, Vec<TaskRow>> = HashMap::new();
+    for row in rows {
+        grouped.entry(row.project_id).or_default().push(row);
+    }
+    Ok(projects
+        .iter()
+        .map(|id| {
+            let rows = grouped.remove(id).unwrap_or_default();
+            (*id, Page::from_scan(rows, &query.page))
+        })
+        .collect())
+}
+
+/// How many of the viewer's tasks `filter` selects.
+pub async fn count(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    filter: &TaskFilterSpec,
+) -> AppResult<i64> {
+    let mut b = SqlBuilder::new(conn.backend());
+    b.push("SELECT COUNT(*) AS n FROM tasks t WHERE ");
+    push_conditions(&mut b, viewer, filter, false);
+    let rows = b.load::<CountRow>(conn).await?;
+    Ok(rows.first().map_or(0, |r| r.n))
+}
+
+/// How many tasks `filter` selects in each of `projects` (visible ones).
+pub async fn count_per_project(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    projects: &[Id],
+    filter: &TaskFilterSpec,
+) -> AppResult<HashMap<Id, i64>> {
+    let mut b = SqlBuilder::new(conn.backend());
+    b.push("SELECT t.project_id AS key, COUNT(*) AS n FROM tasks t WHERE ");
+    push_conditions(&mut b, viewer, filter, true);
+    b.push(" AND ")
+        .in_list("t.project_id", projects.iter().map(|id| Bind::Id(*id)));
+    b.push(" GROUP BY t.project_id");
+    let rows = b.load::<IdCountRow>(conn).await?;
+    let mut counts: HashMap<Id, i64> = projects.iter().map(|id| (*id, 0)).collect();
+    for row in rows {
+        counts.insert(row.key, row.n);
+    }
+    Ok(counts)
+}

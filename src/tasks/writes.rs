@@ -1,0 +1,273 @@
+//! Task writes, each run inside the caller's transaction: take `seq`s from
+//! the owner's change counter first, then check versions and write with a
+//! conditional UPDATE, so a stale write can never land.
+
+use std::collections::HashMap;
+
+use super::model::{STATUS_DONE, TaskRow};
+use super::store;
+use crate::auth::Viewer;
+use crate::db::Conn;
+use crate::db::types::{Id, JsonDoc, Timestamp};
+use crate::error::{AppError, AppResult};
+use crate::projects::store as project_store;
+use crate::sync::counter;
+
+/// A validated `CreateTaskInput`; `field` is its path for errors.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub field: String,
+    pub id: Option<Id>,
+    pub project_id: Id,
+    pub title: String,
+    pub description: Option<String>,
+    pub status: i16,
+    pub priority: Option<i16>,
+    pub tags: Vec<String>,
+    pub due_at: Option<Timestamp>,
+    pub position: Option<f64>,
+    pub client_mutation_id: Option<String>,
+}
+
+/// A validated change: `None` leaves a field as it is, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct TaskEdit {
+    pub title: Option<String>,
+    pub description: Option<Option<String>>,
+    pub status: Option<i16>,
+    pub priority: Option<Option<i16>>,
+    pub tags: Option<Vec<String>>,
+    pub add_tags: Vec<String>,
+    pub remove_tags: Vec<String>,
+    pub due_at: Option<Option<Timestamp>>,
+    pub position: Option<Option<f64>>,
+    pub project_id: Option<Id>,
+}
+
+pub fn not_found() -> AppError {
+    AppError::NotFound("Task not found".into())
+}
+
+fn project_not_found(field: &str) -> AppError {
+    AppError::NotFound(format!("{field}: project not found"))
+}
+
+/// CONFLICT carrying the server's copy.
+pub fn conflict(current: &TaskRow, expected: i32) -> AppError {
+    AppError::Conflict {
+        message: format!("The task is at version {}, not {expected}", current.version),
+        current: Some(super::graphql::task_json(current)),
+    }
+}
+
+fn tags_json(tags: &[String]) -> JsonDoc {
+    JsonDoc(serde_json::Value::from(tags.to_vec()))
+}
+
+/// Creates the tasks, all or none. A retried item (same id or client
+/// mutation id as an earlier create) returns the task made the first time.
+pub async fn create(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    items: Vec<NewTask>,
+) -> AppResult<Vec<TaskRow>> {
+    let first_seq = counter::reserve(conn, viewer, items.len()).await?;
+    let now = Timestamp::now();
+    let mut live_projects: HashMap<Id, bool> = HashMap::new();
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        if let Some(id) = item.id
+            && let Some(existing) = store::find_task_any(conn, viewer, id).await?
+        {
+            out.push(existing);
+            continue;
+        }
+        if let Some(cmid) = &item.client_mutation_id
+            && let Some(existing) = store::find_by_client_mutation_id(conn, viewer, cmid).await?
+        {
+            out.push(existing);
+            continue;
+        }
+        let live = match live_projects.get(&item.project_id) {
+            Some(live) => *live,
+            None => {
+                let found = project_store::find_project(conn, viewer, item.project_id).await?;
+                live_projects.insert(item.project_id, found.is_some());
+                found.is_some()
+            }
+        };
+        if !live {
+            return Err(project_not_found(&format!("{}.projectId", item.field)));
+        }
+        let seq = first_seq + i64::try_from(i).unwrap_or(0);
+        let row = TaskRow {
+            id: match item.id {
+                Some(id) => id,
+                None => Id::new(),
+            },
+            project_id: item.project_id,
+            owner_id: viewer.user_id,
+            title: item.title,
+            description: item.description,
+            status: item.status,
+            priority: item.priority,
+            tags: tags_json(&item.tags),
+            due_at: item.due_at,
+            position: item.position,
+            completed_at: (item.status == STATUS_DONE).then_some(now),
+            deleted_at: None,
+            version: 1,
+            seq,
+            client_id: None,
+            client_mutation_id: item.client_mutation_id,
+            created_at: now,
+            updated_at: now,
+        };
+        let field = format!("{}.id", item.field);
+        out.push(store::insert_task(conn, viewer, &row, &field).await?);
+    }
+    Ok(out)
+}
+
+/// Applies `edit` to `row`; `field` is the input's path for errors.
+fn apply(row: &mut TaskRow, edit: &TaskEdit, field: &str, now: Timestamp) -> AppResult<()> {
+    if let Some(title) = &edit.title {
+        row.title = title.clone();
+    }
+    if let Some(description) = &edit.description {
+        row.description = description.clone();
+    }
+    if let Some(status) = edit.status {
+        if status == STATUS_DONE && row.status != STATUS_DONE {
+            row.completed_at = Some(now);
+        } else if status != STATUS_DONE {
+            row.completed_at = None;
+        }
+        row.status = status;
+    }
+    if let Some(priority) = edit.priority {
+        row.priority = priority;
+    }
+    if edit.tags.is_some() || !edit.add_tags.is_empty() || !edit.remove_tags.is_empty() {
+        let mut tags = edit.tags.clone().unwrap_or_else(|| row.tag_list());
+        for tag in &edit.add_tags {
+            if !tags.contains(tag) {
+                tags.push(tag.clone());
+            }
+        }
+        tags.retain(|t| !edit.remove_tags.contains(t));
+        if tags.len() > super::validate::TAGS_MAX {
+            return Err(AppError::bad_input(
+                format!("{field}.addTags"),
+                format!("a task holds at most {} tags", super::validate::TAGS_MAX),
+            ));
+        }
+        row.tags = tags_json(&tags);
+    }
+    if let Some(due_at) = edit.due_at {
+        row.due_at = due_at;
+    }
+    if let Some(position) = edit.position {
+        row.position = position;
+    }
+    if let Some(project_id) = edit.project_id {
+        row.project_id = project_id;
+    }
+    Ok(())
+}
+
+/// Changes each of `ids` (live tasks of the viewer's) with `edit`, all or
+/// none. `expected_version` applies when there is one id.
+pub async fn edit(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    ids: &[Id],
+    edit: &TaskEdit,
+    expected_version: Option<i32>,
+    field: &str,
+) -> AppResult<Vec<TaskRow>> {
+    let first_seq = counter::reserve(conn, viewer, ids.len()).await?;
+    if let Some(project_id) = edit.project_id
+        && project_store::find_project(conn, viewer, project_id)
+            .await?
+            .is_none()
+    {
+        return Err(project_not_found(&format!("{field}.projectId")));
+    }
+    let now = Timestamp::now();
+    let mut out = Vec::with_capacity(ids.len());
+    for (i, id) in ids.iter().enumerate() {
+        let current = store::find_task(conn, viewer, *id)
+            .await?
+            .ok_or_else(not_found)?;
+        if let Some(expected) = expected_version
+            && expected != current.version
+        {
+            return Err(conflict(&current, expected));
+        }
+        let mut next = current.clone();
+        apply(&mut next, edit, field, now)?;
+        let seq = first_seq + i64::try_from(i).unwrap_or(0);
+        out.push(write(conn, viewer, &current, next, seq, now).await?);
+    }
+    Ok(out)
+}
+
+async fn write(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    current: &TaskRow,
+    mut next: TaskRow,
+    seq: i64,
+    now: Timestamp,
+) -> AppResult<TaskRow> {
+    next.version = current.version + 1;
+    next.seq = seq;
+    next.updated_at = now;
+    store::write_task(conn, viewer, &next, current.version)
+        .await?
+        .ok_or_else(|| conflict(current, current.version))
+}
+
+/// Soft-deletes a live task.
+pub async fn delete(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    id: Id,
+    expected_version: Option<i32>,
+) -> AppResult<TaskRow> {
+    let seq = counter::reserve(conn, viewer, 1).await?;
+    let current = store::find_task(conn, viewer, id)
+        .await?
+        .ok_or_else(not_found)?;
+    if let Some(expected) = expected_version
+        && expected != current.version
+    {
+        return Err(conflict(&current, expected));
+    }
+    let now = Timestamp::now();
+    let mut next = current.clone();
+    next.deleted_at = Some(now);
+    write(conn, viewer, &current, next, seq, now).await
+}
+
+/// Brings a deleted task back (its project must be live).
+pub async fn restore(conn: &mut Conn<'_>, viewer: &Viewer, id: Id) -> AppResult<TaskRow> {
+    let seq = counter::reserve(conn, viewer, 1).await?;
+    let current = store::find_task_any(conn, viewer, id)
+        .await?
+        .ok_or_else(not_found)?;
+    if project_store::find_project(conn, viewer, current.project_id)
+        .await?
+        .is_none()
+    {
+        return Err(not_found());
+    }
+    if current.deleted_at.is_none() {
+        return Ok(current);
+    }
+    let now = Timestamp::now();
+    let mut next = current.clone();
+    next.deleted_at = None;
+    write(conn, viewer, &current, next, seq, now).await
+}
