@@ -9,7 +9,6 @@ pub mod one_time_tokens;
 pub mod password;
 pub mod rate_limit;
 pub mod revocation;
-pub mod scope_guard;
 pub mod sessions;
 pub mod tokens;
 pub mod viewer;

@@ -5,6 +5,7 @@ pub mod limits;
 pub mod loaders;
 pub mod node;
 pub mod pagination;
+pub mod prepare;
 pub mod schema;
 
 pub use context::{ContextExt, RequestMeta, Services};

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Value};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Query, Request, State};
@@ -17,6 +17,7 @@ use super::{AppState, REQUEST_ID};
 use crate::auth::client_ip::client_ip;
 use crate::error::{INTERNAL_MESSAGE, code};
 use crate::graphql::RequestMeta;
+use crate::graphql::prepare::{prepare, selected_operation};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
@@ -181,15 +182,11 @@ pub async fn get(State(state): State<Arc<AppState>>, request: Request) -> Respon
         }
     };
     // Only queries over GET: a mutation must not be triggered by a link.
-    if let Ok(document) = async_graphql::parser::parse_query(&request.query) {
-        let operation_type = match (&document.operations, request.operation_name.as_deref()) {
-            (DocumentOperations::Single(op), _) => Some(op.node.ty),
-            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
-            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-                ops.values().next().map(|op| op.node.ty)
-            }
-            _ => None,
-        };
+    // (The parse is kept in the request and not repeated.)
+    let mut request = request;
+    let operation_name = request.operation_name.clone();
+    if let Ok(document) = request.parsed_query() {
+        let operation_type = selected_operation(document, operation_name.as_deref());
         if matches!(
             operation_type,
             Some(OperationType::Mutation | OperationType::Subscription)
@@ -241,10 +238,10 @@ async fn execute(state: &AppState, parts: &http::request::Parts, batch: BatchReq
     for request in requests {
         let operation = request.operation_name.clone();
         let started = Instant::now();
-        let mut response = state
-            .schema
-            .execute(request.data(auth.clone()).data(meta.clone()))
-            .await;
+        let mut response = match prepare(request, &state.services, &auth, &meta) {
+            Ok(request) => state.schema.execute(request).await,
+            Err(error) => async_graphql::Response::from_errors(vec![error]),
+        };
         finish_errors(&mut response, &meta.request_id);
         let codes: Vec<&str> = response
             .errors

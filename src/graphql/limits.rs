@@ -1,49 +1,11 @@
 //! The alias limit, which async-graphql does not have: counted on the parsed
-//! document, before validation and execution. (Depth, complexity, directives
-//! per field and parser recursion use async-graphql's own limits.)
+//! document before validation and execution (see `prepare`). Depth,
+//! complexity, directives per field and parser recursion use async-graphql's
+//! own limits.
 
-use std::sync::Arc;
-
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Selection, SelectionSet,
 };
-use async_graphql::{ServerError, ServerResult, Variables};
-
-/// Refuses a document with more than `max` aliased fields.
-pub struct AliasLimit(pub usize);
-
-impl ExtensionFactory for AliasLimit {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AliasLimitExtension(self.0))
-    }
-}
-
-struct AliasLimitExtension(usize);
-
-#[async_trait::async_trait]
-impl Extension for AliasLimitExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        let aliases = count_aliases(&document);
-        if aliases > self.0 {
-            return Err(ServerError::new(
-                format!(
-                    "Query has {aliases} aliases, more than the limit of {}",
-                    self.0
-                ),
-                None,
-            ));
-        }
-        Ok(document)
-    }
-}
 
 /// Aliased fields written in the document (operations and fragments).
 pub fn count_aliases(document: &ExecutableDocument) -> usize {

@@ -4,21 +4,17 @@
 //! task counts per project (sibling batches). Each runs its store function
 //! with the request's viewer.
 
-use std::any::TypeId;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::OnceCell;
 
+use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
-};
-use async_graphql::{Context, Request, ServerResult};
 
-use super::{ContextExt, Services};
-use crate::auth::{AuthState, Viewer};
+use super::ContextExt;
+use crate::auth::Viewer;
 use crate::db::Db;
 use crate::db::types::Id;
 use crate::error::{AppError, AppResult};
@@ -182,39 +178,5 @@ impl Loader<Id> for OwnerLoader {
         let mut pooled = self.0.db.read().await?;
         let user = user_store::find_viewer(&mut pooled.conn(), viewer).await?;
         Ok(user.into_iter().map(|u| (u.id, u)).collect())
-    }
-}
-
-/// Puts fresh [`Loaders`] into every request that has a viewer.
-pub struct RequestLoaders;
-
-impl ExtensionFactory for RequestLoaders {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(RequestLoaders)
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for RequestLoaders {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        let viewer = request
-            .data
-            .get(&TypeId::of::<AuthState>())
-            .and_then(|data| data.downcast_ref::<AuthState>())
-            .and_then(AuthState::viewer_opt)
-            .cloned();
-        let services = ctx.data_opt::<Arc<Services>>();
-        let request = match (viewer, services) {
-            (Some(viewer), Some(services)) => {
-                request.data(Loaders::new(services.db.clone(), viewer))
-            }
-            _ => request,
-        };
-        next.run(ctx, request).await
     }
 }

@@ -5,8 +5,6 @@ use std::sync::Arc;
 use async_graphql::{EmptySubscription, MergedObject, Schema};
 
 use super::Services;
-use super::limits::AliasLimit;
-use super::loaders::RequestLoaders;
 use super::node::NodeQuery;
 use crate::config::QueryLimits;
 use crate::projects::graphql::ProjectsQuery;
@@ -33,10 +31,7 @@ pub fn build_schema(
         .limit_depth(limits.depth)
         .limit_complexity(limits.complexity)
         .limit_directives(limits.directives)
-        .limit_recursive_depth(64)
-        .extension(AliasLimit(limits.aliases))
-        .extension(crate::auth::scope_guard::ScopeGuard)
-        .extension(RequestLoaders);
+        .limit_recursive_depth(64);
     if production {
         builder = builder.disable_introspection().disable_suggestions();
     }

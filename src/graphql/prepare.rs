@@ -1,0 +1,79 @@
+//! What happens to a request between the transport and the executor: it is
+//! parsed once, checked against the alias limit and the credential's scope,
+//! and given its per-request data (credentials, request facts, loaders).
+//!
+//! This runs here rather than as async-graphql extensions on purpose: with
+//! any extension installed, async-graphql sends every field of every
+//! response through the extension chain, which costs more than the SQL on a
+//! large nested query.
+
+use std::sync::Arc;
+
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+use async_graphql::{Request, ServerError};
+
+use super::limits::count_aliases;
+use super::loaders::Loaders;
+use super::{RequestMeta, Services};
+use crate::auth::AuthState;
+use crate::error::AppError;
+
+/// The type of the operation the request selects, if the document says.
+pub fn selected_operation(
+    document: &ExecutableDocument,
+    name: Option<&str>,
+) -> Option<OperationType> {
+    match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| op.node.ty)
+        }
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+fn to_server_error(err: AppError) -> ServerError {
+    let err: async_graphql::Error = err.into();
+    let mut server = ServerError::new(err.message, None);
+    server.extensions = err.extensions;
+    server
+}
+
+/// Checks `request` and attaches its data; an `Err` is answered without
+/// executing anything.
+pub fn prepare(
+    mut request: Request,
+    services: &Arc<Services>,
+    auth: &AuthState,
+    meta: &RequestMeta,
+) -> Result<Request, ServerError> {
+    let limit = services.config.limits.aliases;
+    let operation_name = request.operation_name.clone();
+    let document = request.parsed_query()?;
+    let aliases = count_aliases(document);
+    if aliases > limit {
+        return Err(ServerError::new(
+            format!("Query has {aliases} aliases, more than the limit of {limit}"),
+            None,
+        ));
+    }
+    let selected = selected_operation(document, operation_name.as_deref());
+    if let Some(viewer) = auth.viewer_opt() {
+        // Fail closed: an operation whose type is not known is not a read.
+        let read = matches!(
+            selected,
+            Some(OperationType::Query | OperationType::Subscription)
+        );
+        if !viewer.can_write() && !read {
+            return Err(to_server_error(AppError::Forbidden(
+                "This API key has the READ scope only".into(),
+            )));
+        }
+    }
+    let mut request = request.data(auth.clone()).data(meta.clone());
+    if let Some(viewer) = auth.viewer_opt() {
+        request = request.data(Loaders::new(services.db.clone(), viewer.clone()));
+    }
+    Ok(request)
+}
