@@ -40,6 +40,30 @@ fn to_server_error(err: AppError) -> ServerError {
     server
 }
 
+/// The parser's message quotes the whole offending line, which for a
+/// hostile document is as large as the request: keep the position and the
+/// reason only.
+fn compact_syntax_error(mut error: ServerError) -> ServerError {
+    const LONGEST: usize = 300;
+    if error.message.len() > LONGEST {
+        let reason = error
+            .message
+            .lines()
+            .last()
+            .map(|line| line.trim_start_matches([' ', '=']).trim())
+            .filter(|reason| !reason.is_empty() && reason.len() <= LONGEST)
+            .unwrap_or("invalid syntax");
+        error.message = match error.locations.first() {
+            Some(pos) => format!(
+                "Syntax error at line {}, column {}: {reason}",
+                pos.line, pos.column
+            ),
+            None => format!("Syntax error: {reason}"),
+        };
+    }
+    error
+}
+
 /// Checks `request` and attaches its data; an `Err` is answered without
 /// executing anything.
 pub fn prepare(
@@ -50,7 +74,7 @@ pub fn prepare(
 ) -> Result<Request, ServerError> {
     let limit = services.config.limits.aliases;
     let operation_name = request.operation_name.clone();
-    let document = request.parsed_query()?;
+    let document = request.parsed_query().map_err(compact_syntax_error)?;
     let aliases = count_aliases(document);
     if aliases > limit {
         return Err(ServerError::new(

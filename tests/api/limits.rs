@@ -101,3 +101,22 @@ async fn introspection_and_real_queries_pass(app: TestApp) {
         .await;
     assert_eq!(body["errors"], Value::Null, "{body}");
 }
+
+on_both_backends!(a_hostile_nesting_is_refused_briefly);
+
+async fn a_hostile_nesting_is_refused_briefly(app: TestApp) {
+    // 150,000 levels: the parser stops, the answer stays small, the server lives.
+    let query = format!("{{{}b{}}}", "a{".repeat(150_000), "}".repeat(150_000));
+    let body = app.gql(&query, json!({}), None).await;
+    assert_eq!(error_code(&body), "GRAPHQL_VALIDATION_FAILED");
+    let message = body["errors"][0]["message"].as_str().expect("message");
+    assert!(message.len() < 300, "{} bytes", message.len());
+    assert!(message.starts_with("Syntax error at line 1"), "{message}");
+    let health = app
+        .client
+        .get(app.url("/health"))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(health.status(), 200);
+}
