@@ -13,7 +13,7 @@
 //! So a retry never applies anything twice: what the first attempt wrote is
 //! what the retry finds.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::auth::Viewer;
 use crate::db::Conn;
@@ -74,32 +74,113 @@ fn reason(deleted: bool) -> &'static str {
     if deleted { "deleted" } else { "updated" }
 }
 
+/// One row to write, decided before any is written.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "at most one per change of one request, consumed at once"
+)]
+enum Write {
+    InsertProject(ProjectRow, String),
+    UpdateProject {
+        current: ProjectRow,
+        next: ProjectRow,
+    },
+    InsertTask(TaskRow, String),
+    UpdateTask {
+        current: TaskRow,
+        next: TaskRow,
+    },
+}
+
+/// What the push reads first (two queries) and then keeps up to date as it
+/// plans: the server copy of every object it names.
+struct Plan {
+    projects: HashMap<Id, ProjectRow>,
+    tasks: HashMap<Id, TaskRow>,
+    writes: Vec<Write>,
+    out: Pushed,
+    now: Timestamp,
+}
+
 /// Applies the changes, projects first (so tasks may name a project created
-/// in the same push).
+/// in the same push). Every decision is made on rows read after taking the
+/// counter row; then one reservation covers the rows to write.
 pub async fn push(
     conn: &mut Conn<'_>,
     viewer: &Viewer,
     projects: Vec<ProjectChange>,
     tasks: Vec<TaskChange>,
 ) -> AppResult<Pushed> {
-    let mut out = Pushed::default();
     if projects.is_empty() && tasks.is_empty() {
-        return Ok(out);
+        return Ok(Pushed::default());
     }
     // Taking the counter row first orders this push after every earlier
     // write of the viewer's and before every later one; `seq`s are
     // reserved only for rows written, so a retry that writes nothing moves
     // no cursor.
     counter::lock(conn, viewer).await?;
-    let now = Timestamp::now();
+    let mut project_ids: HashSet<Id> = projects.iter().map(|p| p.id).collect();
+    project_ids.extend(tasks.iter().map(|t| t.project_id));
+    let project_ids: Vec<Id> = project_ids.into_iter().collect();
+    let task_ids: Vec<Id> = tasks.iter().map(|t| t.id).collect();
+    let mut plan = Plan {
+        projects: project_store::find_projects_any(conn, viewer, &project_ids)
+            .await?
+            .into_iter()
+            .map(|row| (row.id, row))
+            .collect(),
+        tasks: task_store::find_tasks_any(conn, viewer, &task_ids)
+            .await?
+            .into_iter()
+            .map(|row| (row.id, row))
+            .collect(),
+        writes: Vec::new(),
+        out: Pushed::default(),
+        now: Timestamp::now(),
+    };
     for change in projects {
-        push_project(conn, viewer, change, now, &mut out).await?;
+        plan.project(viewer, change);
     }
-    let mut owned_projects: HashMap<Id, bool> = HashMap::new();
     for change in tasks {
-        push_task(conn, viewer, change, now, &mut owned_projects, &mut out).await?;
+        plan.task(viewer, change)?;
     }
-    Ok(out)
+    if !plan.writes.is_empty() {
+        let mut seq = counter::reserve(conn, viewer, plan.writes.len()).await?;
+        for write in plan.writes {
+            apply(conn, viewer, write, seq, plan.now).await?;
+            seq += 1;
+        }
+    }
+    Ok(plan.out)
+}
+
+async fn apply(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    write: Write,
+    seq: i64,
+    now: Timestamp,
+) -> AppResult<()> {
+    match write {
+        Write::InsertProject(mut row, field) => {
+            row.seq = seq;
+            project_store::insert_project(conn, viewer, &row, &field).await?;
+        }
+        Write::UpdateProject { current, mut next } => {
+            next.seq = seq;
+            project_store::write_project(conn, viewer, &next, current.version)
+                .await?
+                .ok_or_else(|| project_writes::conflict(&current, current.version))?;
+        }
+        Write::InsertTask(mut row, field) => {
+            row.seq = seq;
+            task_store::insert_task(conn, viewer, &row, &field).await?;
+        }
+        Write::UpdateTask { current, next } => {
+            task_writes::write(conn, viewer, &current, next, seq, now).await?;
+        }
+    }
+    Ok(())
 }
 
 fn project_matches(row: &ProjectRow, change: &ProjectChange) -> bool {
@@ -122,62 +203,6 @@ fn set_project(row: &mut ProjectRow, change: &ProjectChange, now: Timestamp) {
     } else {
         None
     };
-}
-
-async fn push_project(
-    conn: &mut Conn<'_>,
-    viewer: &Viewer,
-    change: ProjectChange,
-    now: Timestamp,
-    out: &mut Pushed,
-) -> AppResult<()> {
-    let current = project_store::find_project_any(conn, viewer, change.id).await?;
-    match (current, change.base_version) {
-        (None, None) => {
-            let mut row = ProjectRow {
-                id: change.id,
-                owner_id: viewer.user_id,
-                name: String::new(),
-                description: None,
-                archived_at: None,
-                deleted_at: None,
-                version: 1,
-                seq: counter::reserve(conn, viewer, 1).await?,
-                client_mutation_id: None,
-                created_at: now,
-                updated_at: now,
-            };
-            set_project(&mut row, &change, now);
-            let field = format!("{}.id", change.field);
-            project_store::insert_project(conn, viewer, &row, &field).await?;
-            out.applied.push(change.id);
-        }
-        (None, Some(_)) => out.conflicts.push(Conflict {
-            id: change.id,
-            reason: "missing",
-            project: None,
-            task: None,
-        }),
-        (Some(current), _) if project_matches(&current, &change) => out.applied.push(change.id),
-        (Some(current), Some(base)) if base == current.version => {
-            let mut next = current.clone();
-            set_project(&mut next, &change, now);
-            next.version = current.version + 1;
-            next.seq = counter::reserve(conn, viewer, 1).await?;
-            next.updated_at = now;
-            project_store::write_project(conn, viewer, &next, current.version)
-                .await?
-                .ok_or_else(|| project_writes::conflict(&current, base))?;
-            out.applied.push(change.id);
-        }
-        (Some(current), _) => out.conflicts.push(Conflict {
-            id: change.id,
-            reason: reason(current.deleted_at.is_some()),
-            project: Some(current),
-            task: None,
-        }),
-    }
-    Ok(())
 }
 
 fn task_matches(row: &TaskRow, change: &TaskChange) -> bool {
@@ -213,94 +238,130 @@ fn set_task(row: &mut TaskRow, change: &TaskChange, now: Timestamp) -> AppResult
     Ok(())
 }
 
-/// The task's project must be the viewer's (a deleted one will do: the
-/// task then stays hidden with it).
-async fn check_project(
-    conn: &mut Conn<'_>,
-    viewer: &Viewer,
-    change: &TaskChange,
-    owned: &mut HashMap<Id, bool>,
-) -> AppResult<()> {
-    let found = match owned.get(&change.project_id) {
-        Some(found) => *found,
-        None => {
-            let found = project_store::find_project_any(conn, viewer, change.project_id)
-                .await?
-                .is_some();
-            owned.insert(change.project_id, found);
-            found
-        }
-    };
-    if found {
-        Ok(())
-    } else {
-        Err(AppError::bad_input(
-            format!("{}.projectId", change.field),
-            "project not found",
-        ))
+fn missing(id: Id) -> Conflict {
+    Conflict {
+        id,
+        reason: "missing",
+        project: None,
+        task: None,
     }
 }
 
-async fn push_task(
-    conn: &mut Conn<'_>,
-    viewer: &Viewer,
-    change: TaskChange,
-    now: Timestamp,
-    owned: &mut HashMap<Id, bool>,
-    out: &mut Pushed,
-) -> AppResult<()> {
-    let current = task_store::find_task_any(conn, viewer, change.id).await?;
-    match (current, change.base_version) {
-        (None, None) => {
-            check_project(conn, viewer, &change, owned).await?;
-            let mut row = TaskRow {
-                id: change.id,
-                project_id: change.project_id,
-                owner_id: viewer.user_id,
-                title: String::new(),
-                description: None,
-                status: change.status,
-                priority: None,
-                tags: task_writes::tags_json(&[]),
-                due_at: None,
-                position: None,
-                completed_at: (change.status == STATUS_DONE).then_some(now),
-                deleted_at: None,
-                version: 1,
-                seq: counter::reserve(conn, viewer, 1).await?,
-                client_id: None,
-                client_mutation_id: None,
-                created_at: now,
-                updated_at: now,
-            };
-            set_task(&mut row, &change, now)?;
-            let field = format!("{}.id", change.field);
-            task_store::insert_task(conn, viewer, &row, &field).await?;
-            out.applied.push(change.id);
-        }
-        (None, Some(_)) => out.conflicts.push(Conflict {
-            id: change.id,
-            reason: "missing",
-            project: None,
-            task: None,
-        }),
-        (Some(current), _) if task_matches(&current, &change) => out.applied.push(change.id),
-        (Some(current), Some(base)) if base == current.version => {
-            if change.project_id != current.project_id {
-                check_project(conn, viewer, &change, owned).await?;
+impl Plan {
+    fn project(&mut self, viewer: &Viewer, change: ProjectChange) {
+        let now = self.now;
+        match (self.projects.get(&change.id), change.base_version) {
+            (None, None) => {
+                let mut row = ProjectRow {
+                    id: change.id,
+                    owner_id: viewer.user_id,
+                    name: String::new(),
+                    description: None,
+                    archived_at: None,
+                    deleted_at: None,
+                    version: 1,
+                    seq: 0,
+                    client_mutation_id: None,
+                    created_at: now,
+                    updated_at: now,
+                };
+                set_project(&mut row, &change, now);
+                self.projects.insert(row.id, row.clone());
+                self.writes
+                    .push(Write::InsertProject(row, format!("{}.id", change.field)));
+                self.out.applied.push(change.id);
             }
-            let mut next = current.clone();
-            set_task(&mut next, &change, now)?;
-            let seq = counter::reserve(conn, viewer, 1).await?;
-            task_writes::write(conn, viewer, &current, next, seq, now).await?;
-            out.applied.push(change.id);
+            (None, Some(_)) => self.out.conflicts.push(missing(change.id)),
+            (Some(current), _) if project_matches(current, &change) => {
+                self.out.applied.push(change.id);
+            }
+            (Some(current), Some(base)) if base == current.version => {
+                let current = current.clone();
+                let mut next = current.clone();
+                set_project(&mut next, &change, now);
+                next.version = current.version + 1;
+                next.updated_at = now;
+                self.projects.insert(next.id, next.clone());
+                self.writes.push(Write::UpdateProject { current, next });
+                self.out.applied.push(change.id);
+            }
+            (Some(current), _) => self.out.conflicts.push(Conflict {
+                id: change.id,
+                reason: reason(current.deleted_at.is_some()),
+                project: Some(current.clone()),
+                task: None,
+            }),
         }
-        (Some(current), _) => out.conflicts.push(Conflict {
-            id: change.id,
-            reason: reason(current.deleted_at.is_some()),
-            project: None,
-            task: Some(current),
-        }),
     }
-    Ok(())
+
+    /// The task's project must be the viewer's (a deleted one will do: the
+    /// task then stays hidden with it).
+    fn check_project(&self, change: &TaskChange) -> AppResult<()> {
+        if self.projects.contains_key(&change.project_id) {
+            Ok(())
+        } else {
+            Err(AppError::bad_input(
+                format!("{}.projectId", change.field),
+                "project not found",
+            ))
+        }
+    }
+
+    fn task(&mut self, viewer: &Viewer, change: TaskChange) -> AppResult<()> {
+        let now = self.now;
+        match (self.tasks.get(&change.id), change.base_version) {
+            (None, None) => {
+                self.check_project(&change)?;
+                let mut row = TaskRow {
+                    id: change.id,
+                    project_id: change.project_id,
+                    owner_id: viewer.user_id,
+                    title: String::new(),
+                    description: None,
+                    status: change.status,
+                    priority: None,
+                    tags: task_writes::tags_json(&[]),
+                    due_at: None,
+                    position: None,
+                    completed_at: (change.status == STATUS_DONE).then_some(now),
+                    deleted_at: None,
+                    version: 1,
+                    seq: 0,
+                    client_id: None,
+                    client_mutation_id: None,
+                    created_at: now,
+                    updated_at: now,
+                };
+                set_task(&mut row, &change, now)?;
+                self.tasks.insert(row.id, row.clone());
+                self.writes
+                    .push(Write::InsertTask(row, format!("{}.id", change.field)));
+                self.out.applied.push(change.id);
+            }
+            (None, Some(_)) => self.out.conflicts.push(missing(change.id)),
+            (Some(current), _) if task_matches(current, &change) => {
+                self.out.applied.push(change.id);
+            }
+            (Some(current), Some(base)) if base == current.version => {
+                let current = current.clone();
+                if change.project_id != current.project_id {
+                    self.check_project(&change)?;
+                }
+                let mut next = current.clone();
+                set_task(&mut next, &change, now)?;
+                next.version = current.version + 1;
+                next.updated_at = now;
+                self.tasks.insert(next.id, next.clone());
+                self.writes.push(Write::UpdateTask { current, next });
+                self.out.applied.push(change.id);
+            }
+            (Some(current), _) => self.out.conflicts.push(Conflict {
+                id: change.id,
+                reason: reason(current.deleted_at.is_some()),
+                project: None,
+                task: Some(current.clone()),
+            }),
+        }
+        Ok(())
+    }
 }
