@@ -1,6 +1,8 @@
 //! A pull running while the same owner writes never skips a change: a
-//! reader following `hasMore` sees every task's versions in order, each at
-//! most once, and ends with the final version of every task.
+//! reader following `hasMore` sees every object's versions in order, each at
+//! most once, and ends with the final version of every object. One writer
+//! changes the project and its task in the same transaction, so a pull that
+//! reads projects and tasks in separate statements is exercised too.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,12 +20,14 @@ on_both_backends!(concurrent_writers_and_pullers_see_every_change_once);
 const WRITERS: usize = 4;
 const UPDATES: usize = 25;
 
-/// Records a page into `seen` (task id → versions seen, in order).
+/// Records a page into `seen` (object id → versions seen, in order).
 fn record(page: &Value, seen: &mut HashMap<String, Vec<i64>>) {
-    for t in page["tasks"].as_array().expect("tasks") {
-        let id = t["id"].as_str().expect("id").to_owned();
-        let version = t["version"].as_i64().expect("version");
-        seen.entry(id).or_default().push(version);
+    for kind in ["projects", "tasks"] {
+        for object in page[kind].as_array().expect(kind) {
+            let id = object["id"].as_str().expect("id").to_owned();
+            let version = object["version"].as_i64().expect("version");
+            seen.entry(id).or_default().push(version);
+        }
     }
 }
 
@@ -47,10 +51,18 @@ async fn concurrent_writers_and_pullers_see_every_change_once(app: TestApp) {
                     update_task(&app, &token, &id, json!({ "title": format!("W{w} #{n}") })).await;
                 } else {
                     let version = 1 + i64::try_from(n).expect("small");
-                    let pushed = sync(&app, &token, json!({ "tasks": [{ "id": id,
-                        "projectId": project_id, "title": format!("W{w} #{n}"), "baseVersion": version }] }))
-                    .await;
-                    assert_eq!(pushed["applied"], json!([id]), "{pushed}");
+                    let mut input = json!({ "tasks": [{ "id": id, "projectId": project_id,
+                        "title": format!("W{w} #{n}"), "baseVersion": version }] });
+                    let mut applied = vec![id.clone()];
+                    if w == 0 {
+                        // Only writer 0 renames the project: 1 + n / 2 is its version.
+                        let base = 1 + i64::try_from(n / 2).expect("small");
+                        input["projects"] = json!([{ "id": project_id,
+                            "name": format!("Busy #{n}"), "baseVersion": base }]);
+                        applied.insert(0, project_id.clone());
+                    }
+                    let pushed = sync(&app, &token, input).await;
+                    assert_eq!(pushed["applied"], json!(applied), "{pushed}");
                 }
             }
         }));
@@ -77,6 +89,17 @@ async fn concurrent_writers_and_pullers_see_every_change_once(app: TestApp) {
     done.store(true, Ordering::SeqCst);
     let seen = puller.await.expect("puller");
     let final_version = 1 + i64::try_from(UPDATES).expect("small");
+    let project_final = 1 + i64::try_from(UPDATES / 2).expect("small");
+    let project_versions = &seen[p["id"].as_str().expect("id")];
+    assert!(
+        project_versions.windows(2).all(|w| w[0] < w[1]),
+        "{project_versions:?}"
+    );
+    assert_eq!(
+        project_versions.last(),
+        Some(&project_final),
+        "{project_versions:?}"
+    );
     for id in &ids {
         let versions = &seen[id.as_str().expect("id")];
         assert!(
