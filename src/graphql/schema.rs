@@ -9,15 +9,16 @@ use super::node::NodeQuery;
 use crate::config::QueryLimits;
 use crate::projects::graphql::ProjectsQuery;
 use crate::projects::graphql::mutations::ProjectsMutation;
+use crate::sync::graphql::{SyncMutation, SyncQuery};
 use crate::tasks::graphql::TasksQuery;
 use crate::tasks::graphql::mutations::TasksMutation;
 use crate::users::graphql::{UsersMutation, UsersQuery};
 
 #[derive(MergedObject, Default)]
-pub struct Query(UsersQuery, NodeQuery, ProjectsQuery, TasksQuery);
+pub struct Query(UsersQuery, NodeQuery, ProjectsQuery, TasksQuery, SyncQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(UsersMutation, ProjectsMutation, TasksMutation);
+pub struct Mutation(UsersMutation, ProjectsMutation, TasksMutation, SyncMutation);
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 

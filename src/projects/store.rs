@@ -77,11 +77,13 @@ pub async fn find_by_client_mutation_id(
     Ok(found)
 }
 
-/// Stores a new project of the viewer's. An id in use is BAD_USER_INPUT.
+/// Stores a new project of the viewer's. An id in use is BAD_USER_INPUT on
+/// `field`.
 pub async fn insert_project(
     conn: &mut Conn<'_>,
     viewer: &Viewer,
     row: &ProjectRow,
+    field: &str,
 ) -> AppResult<ProjectRow> {
     if row.owner_id != viewer.user_id {
         return Err(AppError::internal("project insert for another owner"));
@@ -96,7 +98,7 @@ pub async fn insert_project(
     match inserted {
         Ok(row) => Ok(row),
         Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Err(
-            AppError::bad_input("input.id", "is already in use; choose another id"),
+            AppError::bad_input(field, "is already in use; choose another id"),
         ),
         Err(other) => Err(other.into()),
     }

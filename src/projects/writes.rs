@@ -54,7 +54,7 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    store::insert_project(conn, viewer, &row).await
+    store::insert_project(conn, viewer, &row, "input.id").await
 }
 
 /// CONFLICT carrying the server's copy.

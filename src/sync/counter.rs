@@ -28,3 +28,20 @@ pub async fn reserve(conn: &mut Conn<'_>, viewer: &Viewer, count: usize) -> AppR
     let last = last.ok_or_else(|| AppError::unauthenticated("Account no longer exists"))?;
     Ok(last - count + 1)
 }
+
+/// Takes the viewer's counter row without reserving anything, so that what
+/// the transaction reads next is not changed by another of the viewer's
+/// writers before it commits.
+pub async fn lock(conn: &mut Conn<'_>, viewer: &Viewer) -> AppResult<()> {
+    let found: Option<i64> = db_run!(conn, |c| {
+        diesel::update(change_counters::table.filter(change_counters::owner_id.eq(viewer.user_id)))
+            .set(change_counters::value.eq(change_counters::value))
+            .returning(change_counters::value)
+            .get_result(c)
+            .await
+            .optional()
+    })?;
+    found
+        .map(|_| ())
+        .ok_or_else(|| AppError::unauthenticated("Account no longer exists"))
+}

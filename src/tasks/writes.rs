@@ -60,7 +60,7 @@ pub fn conflict(current: &TaskRow, expected: i32) -> AppError {
     }
 }
 
-fn tags_json(tags: &[String]) -> JsonDoc {
+pub fn tags_json(tags: &[String]) -> JsonDoc {
     JsonDoc(serde_json::Value::from(tags.to_vec()))
 }
 
@@ -130,7 +130,7 @@ pub async fn create(
 }
 
 /// Applies `edit` to `row`; `field` is the input's path for errors.
-fn apply(row: &mut TaskRow, edit: &TaskEdit, field: &str, now: Timestamp) -> AppResult<()> {
+pub fn apply(row: &mut TaskRow, edit: &TaskEdit, field: &str, now: Timestamp) -> AppResult<()> {
     if let Some(title) = &edit.title {
         row.title = title.clone();
     }
@@ -213,7 +213,9 @@ pub async fn edit(
     Ok(out)
 }
 
-async fn write(
+/// Writes `next` over `current` with the next version and `seq`;
+/// CONFLICT when `current` is no longer what is stored.
+pub async fn write(
     conn: &mut Conn<'_>,
     viewer: &Viewer,
     current: &TaskRow,

@@ -20,4 +20,8 @@ mod ownership;
 mod rate_limits;
 mod sessions;
 mod storage;
+mod sync;
+mod sync_concurrency;
+mod sync_property;
+mod sync_support;
 mod writes;

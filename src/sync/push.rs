@@ -1,0 +1,367 @@
+//! The push: a client's offline changes, each checked against the server's
+//! version and applied or reported as a conflict, all inside the caller's
+//! transaction. Every change is the client's whole copy of the object.
+//!
+//! - no base version: a create with the client's id; if the viewer already
+//!   has the object with the same content (a retried sync), it counts as
+//!   applied;
+//! - base version equal to the server's: applied (a new version and `seq`);
+//! - stale base: a conflict carrying the server's copy, reason `deleted`
+//!   when the server deleted it, else `updated` — unless the server copy
+//!   already equals the change (a retried sync), which counts as applied.
+//!
+//! So a retry never applies anything twice: what the first attempt wrote is
+//! what the retry finds.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::auth::Viewer;
+use crate::db::Conn;
+use crate::db::types::{Id, Timestamp};
+use crate::error::{AppError, AppResult};
+use crate::projects::model::ProjectRow;
+use crate::projects::{store as project_store, writes as project_writes};
+use crate::sync::counter;
+use crate::tasks::model::{STATUS_DONE, TaskRow};
+use crate::tasks::store as task_store;
+use crate::tasks::writes::{self as task_writes, TaskEdit};
+
+/// A validated project change; `field` is its input path.
+#[derive(Debug, Clone)]
+pub struct ProjectChange {
+    pub field: String,
+    pub id: Id,
+    pub name: String,
+    pub description: Option<String>,
+    pub archived: bool,
+    pub deleted: bool,
+    pub base_version: Option<i32>,
+}
+
+/// A validated task change; `field` is its input path.
+#[derive(Debug, Clone)]
+pub struct TaskChange {
+    pub field: String,
+    pub id: Id,
+    pub project_id: Id,
+    pub title: String,
+    pub description: Option<String>,
+    pub status: i16,
+    pub priority: Option<i16>,
+    pub tags: Vec<String>,
+    pub due_at: Option<Timestamp>,
+    pub position: Option<f64>,
+    pub deleted: bool,
+    pub base_version: Option<i32>,
+}
+
+/// A change not applied, with the server's copy when there is one.
+#[derive(Debug, Clone)]
+pub struct Conflict {
+    pub id: Id,
+    pub reason: &'static str,
+    pub project: Option<ProjectRow>,
+    pub task: Option<TaskRow>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Pushed {
+    pub applied: Vec<Id>,
+    pub conflicts: Vec<Conflict>,
+}
+
+fn reason(deleted: bool) -> &'static str {
+    if deleted { "deleted" } else { "updated" }
+}
+
+/// One row to write, decided before any is written.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "at most one per change of one request, consumed at once"
+)]
+enum Write {
+    InsertProject(ProjectRow, String),
+    UpdateProject {
+        current: ProjectRow,
+        next: ProjectRow,
+    },
+    InsertTask(TaskRow, String),
+    UpdateTask {
+        current: TaskRow,
+        next: TaskRow,
+    },
+}
+
+/// What the push reads first (two queries) and then keeps up to date as it
+/// plans: the server copy of every object it names.
+struct Plan {
+    projects: HashMap<Id, ProjectRow>,
+    tasks: HashMap<Id, TaskRow>,
+    writes: Vec<Write>,
+    out: Pushed,
+    now: Timestamp,
+}
+
+/// Applies the changes, projects first (so tasks may name a project created
+/// in the same push). Every decision is made on rows read after taking the
+/// counter row; then one reservation covers the rows to write.
+pub async fn push(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    projects: Vec<ProjectChange>,
+    tasks: Vec<TaskChange>,
+) -> AppResult<Pushed> {
+    if projects.is_empty() && tasks.is_empty() {
+        return Ok(Pushed::default());
+    }
+    // Taking the counter row first orders this push after every earlier
+    // write of the viewer's and before every later one; `seq`s are
+    // reserved only for rows written, so a retry that writes nothing moves
+    // no cursor.
+    counter::lock(conn, viewer).await?;
+    let mut project_ids: HashSet<Id> = projects.iter().map(|p| p.id).collect();
+    project_ids.extend(tasks.iter().map(|t| t.project_id));
+    let project_ids: Vec<Id> = project_ids.into_iter().collect();
+    let task_ids: Vec<Id> = tasks.iter().map(|t| t.id).collect();
+    let mut plan = Plan {
+        projects: project_store::find_projects_any(conn, viewer, &project_ids)
+            .await?
+            .into_iter()
+            .map(|row| (row.id, row))
+            .collect(),
+        tasks: task_store::find_tasks_any(conn, viewer, &task_ids)
+            .await?
+            .into_iter()
+            .map(|row| (row.id, row))
+            .collect(),
+        writes: Vec::new(),
+        out: Pushed::default(),
+        now: Timestamp::now(),
+    };
+    for change in projects {
+        plan.project(viewer, change);
+    }
+    for change in tasks {
+        plan.task(viewer, change)?;
+    }
+    if !plan.writes.is_empty() {
+        let mut seq = counter::reserve(conn, viewer, plan.writes.len()).await?;
+        for write in plan.writes {
+            apply(conn, viewer, write, seq, plan.now).await?;
+            seq += 1;
+        }
+    }
+    Ok(plan.out)
+}
+
+async fn apply(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    write: Write,
+    seq: i64,
+    now: Timestamp,
+) -> AppResult<()> {
+    match write {
+        Write::InsertProject(mut row, field) => {
+            row.seq = seq;
+            project_store::insert_project(conn, viewer, &row, &field).await?;
+        }
+        Write::UpdateProject { current, mut next } => {
+            next.seq = seq;
+            project_store::write_project(conn, viewer, &next, current.version)
+                .await?
+                .ok_or_else(|| project_writes::conflict(&current, current.version))?;
+        }
+        Write::InsertTask(mut row, field) => {
+            row.seq = seq;
+            task_store::insert_task(conn, viewer, &row, &field).await?;
+        }
+        Write::UpdateTask { current, next } => {
+            task_writes::write(conn, viewer, &current, next, seq, now).await?;
+        }
+    }
+    Ok(())
+}
+
+fn project_matches(row: &ProjectRow, change: &ProjectChange) -> bool {
+    row.name == change.name
+        && row.description == change.description
+        && row.archived_at.is_some() == change.archived
+        && row.deleted_at.is_some() == change.deleted
+}
+
+fn set_project(row: &mut ProjectRow, change: &ProjectChange, now: Timestamp) {
+    row.name = change.name.clone();
+    row.description = change.description.clone();
+    row.archived_at = if change.archived {
+        row.archived_at.or(Some(now))
+    } else {
+        None
+    };
+    row.deleted_at = if change.deleted {
+        row.deleted_at.or(Some(now))
+    } else {
+        None
+    };
+}
+
+fn task_matches(row: &TaskRow, change: &TaskChange) -> bool {
+    row.project_id == change.project_id
+        && row.title == change.title
+        && row.description == change.description
+        && row.status == change.status
+        && row.priority == change.priority
+        && row.tag_list() == change.tags
+        && row.due_at == change.due_at
+        && row.position == change.position
+        && row.deleted_at.is_some() == change.deleted
+}
+
+fn set_task(row: &mut TaskRow, change: &TaskChange, now: Timestamp) -> AppResult<()> {
+    let edit = TaskEdit {
+        title: Some(change.title.clone()),
+        description: Some(change.description.clone()),
+        status: Some(change.status),
+        priority: Some(change.priority),
+        tags: Some(change.tags.clone()),
+        due_at: Some(change.due_at),
+        position: Some(change.position),
+        project_id: Some(change.project_id),
+        ..TaskEdit::default()
+    };
+    task_writes::apply(row, &edit, &change.field, now)?;
+    row.deleted_at = if change.deleted {
+        row.deleted_at.or(Some(now))
+    } else {
+        None
+    };
+    Ok(())
+}
+
+fn missing(id: Id) -> Conflict {
+    Conflict {
+        id,
+        reason: "missing",
+        project: None,
+        task: None,
+    }
+}
+
+impl Plan {
+    fn project(&mut self, viewer: &Viewer, change: ProjectChange) {
+        let now = self.now;
+        match (self.projects.get(&change.id), change.base_version) {
+            (None, None) => {
+                let mut row = ProjectRow {
+                    id: change.id,
+                    owner_id: viewer.user_id,
+                    name: String::new(),
+                    description: None,
+                    archived_at: None,
+                    deleted_at: None,
+                    version: 1,
+                    seq: 0,
+                    client_mutation_id: None,
+                    created_at: now,
+                    updated_at: now,
+                };
+                set_project(&mut row, &change, now);
+                self.projects.insert(row.id, row.clone());
+                self.writes
+                    .push(Write::InsertProject(row, format!("{}.id", change.field)));
+                self.out.applied.push(change.id);
+            }
+            (None, Some(_)) => self.out.conflicts.push(missing(change.id)),
+            (Some(current), _) if project_matches(current, &change) => {
+                self.out.applied.push(change.id);
+            }
+            (Some(current), Some(base)) if base == current.version => {
+                let current = current.clone();
+                let mut next = current.clone();
+                set_project(&mut next, &change, now);
+                next.version = current.version + 1;
+                next.updated_at = now;
+                self.projects.insert(next.id, next.clone());
+                self.writes.push(Write::UpdateProject { current, next });
+                self.out.applied.push(change.id);
+            }
+            (Some(current), _) => self.out.conflicts.push(Conflict {
+                id: change.id,
+                reason: reason(current.deleted_at.is_some()),
+                project: Some(current.clone()),
+                task: None,
+            }),
+        }
+    }
+
+    /// The task's project must be the viewer's (a deleted one will do: the
+    /// task then stays hidden with it).
+    fn check_project(&self, change: &TaskChange) -> AppResult<()> {
+        if self.projects.contains_key(&change.project_id) {
+            Ok(())
+        } else {
+            Err(AppError::bad_input(
+                format!("{}.projectId", change.field),
+                "project not found",
+            ))
+        }
+    }
+
+    fn task(&mut self, viewer: &Viewer, change: TaskChange) -> AppResult<()> {
+        let now = self.now;
+        match (self.tasks.get(&change.id), change.base_version) {
+            (None, None) => {
+                self.check_project(&change)?;
+                let mut row = TaskRow {
+                    id: change.id,
+                    project_id: change.project_id,
+                    owner_id: viewer.user_id,
+                    title: String::new(),
+                    description: None,
+                    status: change.status,
+                    priority: None,
+                    tags: task_writes::tags_json(&[]),
+                    due_at: None,
+                    position: None,
+                    completed_at: (change.status == STATUS_DONE).then_some(now),
+                    deleted_at: None,
+                    version: 1,
+                    seq: 0,
+                    client_id: None,
+                    client_mutation_id: None,
+                    created_at: now,
+                    updated_at: now,
+                };
+                set_task(&mut row, &change, now)?;
+                self.tasks.insert(row.id, row.clone());
+                self.writes
+                    .push(Write::InsertTask(row, format!("{}.id", change.field)));
+                self.out.applied.push(change.id);
+            }
+            (None, Some(_)) => self.out.conflicts.push(missing(change.id)),
+            (Some(current), _) if task_matches(current, &change) => {
+                self.out.applied.push(change.id);
+            }
+            (Some(current), Some(base)) if base == current.version => {
+                let current = current.clone();
+                if change.project_id != current.project_id {
+                    self.check_project(&change)?;
+                }
+                let mut next = current.clone();
+                set_task(&mut next, &change, now)?;
+                next.version = current.version + 1;
+                next.updated_at = now;
+                self.tasks.insert(next.id, next.clone());
+                self.writes.push(Write::UpdateTask { current, next });
+                self.out.applied.push(change.id);
+            }
+            (Some(current), _) => self.out.conflicts.push(Conflict {
+                id: change.id,
+                reason: reason(current.deleted_at.is_some()),
+                project: None,
+                task: Some(current.clone()),
+            }),
+        }
+        Ok(())
+    }
+}
