@@ -79,6 +79,20 @@ impl DatabaseUrl {
         }
     }
 
+    /// Creates the SQLite file's directory if it is missing (nothing to do on
+    /// PostgreSQL).
+    pub fn ensure_data_dir(&self) -> Result<(), AppError> {
+        match self.data_dir() {
+            Some(dir) => std::fs::create_dir_all(dir).map_err(|e| {
+                AppError::internal(format!(
+                    "cannot create the data directory {}: {e}",
+                    dir.display()
+                ))
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// The directory that holds the SQLite file (and the generated JWT key).
     pub fn data_dir(&self) -> Option<&Path> {
         match self {
@@ -232,14 +246,7 @@ impl Db {
                 )?)
             }
             DatabaseUrl::Sqlite(path) => {
-                if let Some(dir) = url.data_dir() {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        AppError::internal(format!(
-                            "cannot create the data directory {}: {e}",
-                            dir.display()
-                        ))
-                    })?;
-                }
+                url.ensure_data_dir()?;
                 let make = || {
                     let mut config = ManagerConfig::<SqliteConn>::default();
                     config.recycling_method = RecyclingMethod::Fast;

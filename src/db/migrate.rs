@@ -32,14 +32,7 @@ pub async fn run(url: &DatabaseUrl, direction: Direction) -> Result<Vec<String>,
             apply(&mut conn, POSTGRES, direction)
         }
         DatabaseUrl::Sqlite(path) => {
-            if let Some(dir) = url.data_dir() {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    AppError::internal(format!(
-                        "cannot create the data directory {}: {e}",
-                        dir.display()
-                    ))
-                })?;
-            }
+            url.ensure_data_dir()?;
             let mut conn = SqliteConnection::establish(&path.to_string_lossy())
                 .map_err(|e| AppError::internal(format!("cannot open the SQLite file: {e}")))?;
             apply(&mut conn, SQLITE, direction)

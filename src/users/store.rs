@@ -14,16 +14,7 @@ use crate::error::{AppError, AppResult};
 
 /// The viewer's own account, if it still exists and is active.
 pub async fn find_viewer(conn: &mut Conn<'_>, viewer: &Viewer) -> AppResult<Option<User>> {
-    let found = db_run!(conn, |c| {
-        users::table
-            .filter(users::id.eq(viewer.user_id))
-            .filter(users::is_active.eq(true))
-            .select(User::as_select())
-            .first(c)
-            .await
-            .optional()
-    })?;
-    Ok(found)
+    find_active(conn, viewer.user_id).await
 }
 
 /// The account behind an email, for checking credentials only.
