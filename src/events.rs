@@ -20,6 +20,7 @@
 //! PostgreSQL's 8000-byte limit, so [`MAX_EVENT_BYTES`] is enforced on both
 //! backends alike.
 
+pub mod changes;
 pub mod postgres;
 
 use std::sync::Arc;
