@@ -86,10 +86,6 @@ enum Write {
         next: ProjectRow,
     },
     InsertTask(TaskRow, String),
-    UpdateTask {
-        current: TaskRow,
-        next: TaskRow,
-    },
 }
 
 /// What the push reads first (two queries) and then keeps up to date as it
@@ -98,6 +94,8 @@ struct Plan {
     projects: HashMap<Id, ProjectRow>,
     tasks: HashMap<Id, TaskRow>,
     writes: Vec<Write>,
+    /// Task updates, `(next, current)`: written together at the end.
+    task_updates: Vec<(TaskRow, TaskRow)>,
     out: Pushed,
     now: Timestamp,
 }
@@ -135,6 +133,7 @@ pub async fn push(
             .map(|row| (row.id, row))
             .collect(),
         writes: Vec::new(),
+        task_updates: Vec::new(),
         out: Pushed::default(),
         now: Timestamp::now(),
     };
@@ -144,23 +143,49 @@ pub async fn push(
     for change in tasks {
         plan.task(viewer, change)?;
     }
-    if !plan.writes.is_empty() {
-        let mut seq = counter::reserve(conn, viewer, plan.writes.len()).await?;
+    let count = plan.writes.len() + plan.task_updates.len();
+    if count > 0 {
+        let mut seq = counter::reserve(conn, viewer, count).await?;
         for write in plan.writes {
-            apply(conn, viewer, write, seq, plan.now).await?;
+            apply(conn, viewer, write, seq).await?;
             seq += 1;
         }
+        // After the rest (projects they may move to included), in one
+        // statement on PostgreSQL.
+        for (next, _) in &mut plan.task_updates {
+            next.seq = seq;
+            seq += 1;
+        }
+        update_tasks(conn, viewer, plan.task_updates).await?;
     }
     Ok(plan.out)
 }
 
-async fn apply(
+/// Writes every planned task update (`(next, current)`); CONFLICT (with the
+/// first stale one) unless each was still at the version the plan read.
+async fn update_tasks(
     conn: &mut Conn<'_>,
     viewer: &Viewer,
-    write: Write,
-    seq: i64,
-    now: Timestamp,
+    updates: Vec<(TaskRow, TaskRow)>,
 ) -> AppResult<()> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<(TaskRow, i32)> = updates
+        .iter()
+        .map(|(next, current)| (next.clone(), current.version))
+        .collect();
+    let written = task_store::write_tasks(conn, viewer, &rows).await?;
+    if written.len() != updates.len() {
+        let done: HashSet<Id> = written.iter().map(|row| row.id).collect();
+        if let Some((_, current)) = updates.iter().find(|(next, _)| !done.contains(&next.id)) {
+            return Err(task_writes::conflict(current, current.version));
+        }
+    }
+    Ok(())
+}
+
+async fn apply(conn: &mut Conn<'_>, viewer: &Viewer, write: Write, seq: i64) -> AppResult<()> {
     match write {
         Write::InsertProject(mut row, field) => {
             row.seq = seq;
@@ -175,9 +200,6 @@ async fn apply(
         Write::InsertTask(mut row, field) => {
             row.seq = seq;
             task_store::insert_task(conn, viewer, &row, &field).await?;
-        }
-        Write::UpdateTask { current, next } => {
-            task_writes::write(conn, viewer, &current, next, seq, now).await?;
         }
     }
     Ok(())
@@ -352,7 +374,16 @@ impl Plan {
                 next.version = current.version + 1;
                 next.updated_at = now;
                 self.tasks.insert(next.id, next.clone());
-                self.writes.push(Write::UpdateTask { current, next });
+                // A second change of the same task in one push replaces the
+                // planned row, still conditional on the stored version.
+                match self
+                    .task_updates
+                    .iter_mut()
+                    .find(|(row, _)| row.id == next.id)
+                {
+                    Some(planned) => planned.0 = next,
+                    None => self.task_updates.push((next, current)),
+                }
                 self.out.applied.push(change.id);
             }
             (Some(current), _) => self.out.conflicts.push(Conflict {
