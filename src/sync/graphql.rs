@@ -189,7 +189,7 @@ impl SyncMutation {
     async fn sync(&self, ctx: &Context<'_>, input: SyncInput) -> AppResult<SyncPayload> {
         let viewer = ctx.viewer()?.clone();
         let since = cursor::decode("input.since", input.since.as_deref())?;
-        common::client_mutation_id("input.clientId", input.client_id)?;
+        let client_id = common::client_mutation_id("input.clientId", input.client_id)?;
         let project_inputs = input.projects.unwrap_or_default();
         let task_inputs = input.tasks.unwrap_or_default();
         validate::bulk_size("input.projects", project_inputs.len())?;
@@ -209,7 +209,7 @@ impl SyncMutation {
             .db
             .transaction(|mut conn| {
                 async move {
-                    let pushed = push::push(&mut conn, &viewer, projects, tasks).await?;
+                    let pushed = push::push(&mut conn, &viewer, client_id, projects, tasks).await?;
                     let changes =
                         pull::changes_since(&mut conn, &viewer, since, pull::DEFAULT_PAGE).await?;
                     Ok((pushed, changes))

@@ -98,6 +98,8 @@ struct Plan {
     task_updates: Vec<(TaskRow, TaskRow)>,
     out: Pushed,
     now: Timestamp,
+    /// The pushing client: recorded on the tasks it writes.
+    client_id: Option<String>,
 }
 
 /// Applies the changes, projects first (so tasks may name a project created
@@ -106,6 +108,7 @@ struct Plan {
 pub async fn push(
     conn: &mut Conn<'_>,
     viewer: &Viewer,
+    client_id: Option<String>,
     projects: Vec<ProjectChange>,
     tasks: Vec<TaskChange>,
 ) -> AppResult<Pushed> {
@@ -136,6 +139,7 @@ pub async fn push(
         task_updates: Vec::new(),
         out: Pushed::default(),
         now: Timestamp::now(),
+        client_id,
     };
     for change in projects {
         plan.project(viewer, change);
@@ -349,7 +353,7 @@ impl Plan {
                     deleted_at: None,
                     version: 1,
                     seq: 0,
-                    client_id: None,
+                    client_id: self.client_id.clone(),
                     client_mutation_id: None,
                     created_at: now,
                     updated_at: now,
@@ -371,6 +375,7 @@ impl Plan {
                 }
                 let mut next = current.clone();
                 set_task(&mut next, &change, now)?;
+                next.client_id.clone_from(&self.client_id);
                 next.version = current.version + 1;
                 next.updated_at = now;
                 self.tasks.insert(next.id, next.clone());

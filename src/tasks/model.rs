@@ -65,6 +65,7 @@ impl TaskRow {
             deleted_at: self.deleted_at,
             version: self.version,
             seq: self.seq,
+            client_id: self.client_id.clone(),
             updated_at: self.updated_at,
         }
     }
@@ -86,5 +87,6 @@ pub struct TaskChanges {
     pub deleted_at: Option<Timestamp>,
     pub version: i32,
     pub seq: i64,
+    pub client_id: Option<String>,
     pub updated_at: Timestamp,
 }

@@ -133,17 +133,18 @@ pub async fn write_task(
 const WRITE_TASKS_PG: &str = "UPDATE tasks AS t SET project_id = v.project_id, title = v.title, \
     description = v.description, status = v.status, priority = v.priority, tags = v.tags, \
     due_at = v.due_at, position = v.position, completed_at = v.completed_at, \
-    deleted_at = v.deleted_at, version = v.version, seq = v.seq, updated_at = v.updated_at \
+    deleted_at = v.deleted_at, version = v.version, seq = v.seq, client_id = v.client_id, \
+    updated_at = v.updated_at \
     FROM unnest($2::uuid[], $3::int4[], $4::uuid[], $5::text[], $6::text[], $7::int2[], \
     $8::int2[], $9::jsonb[], $10::timestamptz[], $11::float8[], $12::timestamptz[], \
-    $13::timestamptz[], $14::int4[], $15::int8[], $16::timestamptz[]) \
+    $13::timestamptz[], $14::int4[], $15::int8[], $16::text[], $17::timestamptz[]) \
     AS v(id, base_version, project_id, title, description, status, priority, tags, due_at, \
-    position, completed_at, deleted_at, version, seq, updated_at) \
+    position, completed_at, deleted_at, version, seq, client_id, updated_at) \
     WHERE t.id = v.id AND t.owner_id = $1 AND t.version = v.base_version \
     RETURNING t.*";
 
 /// Writes each `(row, base_version)` as [`write_task`] does — in one
-/// statement on PostgreSQL, one per row on SQLite (no round trips there).
+/// statement on PostgreSQL, in one call of the blocking pool on SQLite.
 /// Returns the rows written; a row whose stored version moved on, or that
 /// is not the viewer's, is missing from the result.
 pub async fn write_tasks(
@@ -193,6 +194,11 @@ pub async fn write_tasks(
                 )
                 .bind::<Array<Integer>, _>(rows.iter().map(|(r, _)| r.version).collect::<Vec<_>>())
                 .bind::<Array<BigInt>, _>(rows.iter().map(|(r, _)| r.seq).collect::<Vec<_>>())
+                .bind::<Array<Nullable<Text>>, _>(
+                    rows.iter()
+                        .map(|(r, _)| r.client_id.as_deref())
+                        .collect::<Vec<_>>(),
+                )
                 .bind::<Array<DbTime>, _>(
                     rows.iter().map(|(r, _)| r.updated_at).collect::<Vec<_>>(),
                 )
@@ -200,11 +206,27 @@ pub async fn write_tasks(
                 .await?;
             Ok(written)
         }
-        Conn::Sqlite(_) => {
-            let mut written = Vec::with_capacity(rows.len());
-            for (row, base) in rows {
-                written.extend(write_task(conn, viewer, row, *base).await?);
-            }
+        Conn::Sqlite(c) => {
+            // Every row in one trip to the blocking pool.
+            let owner = viewer.user_id;
+            let rows = rows.to_vec();
+            let written = c
+                .spawn_blocking(move |sqlite| {
+                    let mut written = Vec::with_capacity(rows.len());
+                    for (row, base) in &rows {
+                        let update = diesel::update(
+                            tasks::table
+                                .filter(tasks::id.eq(row.id))
+                                .filter(tasks::owner_id.eq(owner))
+                                .filter(tasks::version.eq(*base)),
+                        )
+                        .set(row.changes())
+                        .returning(TaskRow::as_returning());
+                        written.extend(diesel::RunQueryDsl::get_result(update, sqlite).optional()?);
+                    }
+                    Ok(written)
+                })
+                .await?;
             Ok(written)
         }
     }

@@ -1,6 +1,9 @@
 //! Offline sync: pulls with `changes`, pushes with `sync`.
 
 use serde_json::{Value, json};
+use tasklane::auth::Viewer;
+use tasklane::db::types::Id;
+use tasklane::tasks::store as tasks_store;
 
 use crate::fixtures::{account, project, task};
 use crate::on_both_backends;
@@ -302,6 +305,22 @@ async fn retried_sync_applies_nothing_twice(app: TestApp) {
         vec![json!(1), json!(2), json!(2)]
     );
     assert_eq!(list(&all["projects"], "version"), vec![json!(2)]);
+    // The tasks it wrote record the client that wrote them.
+    let mut conn = app.database().read().await.expect("connection");
+    let viewer = Viewer::of_session(a.id.parse::<uuid::Uuid>().expect("uuid").into(), Id::new());
+    for id in &t[..2] {
+        let id = id
+            .as_str()
+            .expect("id")
+            .parse::<uuid::Uuid>()
+            .expect("uuid")
+            .into();
+        let row = tasks_store::find_task_any(&mut conn.conn(), &viewer, id)
+            .await
+            .expect("read")
+            .expect("the task");
+        assert_eq!(row.client_id.as_deref(), Some("phone-1"));
+    }
 }
 
 async fn invalid_changes_reject_the_whole_sync(app: TestApp) {

@@ -7,15 +7,24 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
+use scoped_futures::ScopedFutureExt as _;
 use serde_json::{Value, json};
+use tasklane::auth::Viewer;
+use tasklane::db::types::Id;
+use tasklane::tasks::writes::{self, TaskEdit};
+use tokio::sync::oneshot;
 
 use crate::fixtures::{account, project, task};
 use crate::on_both_backends;
 use crate::support::TestApp;
 use crate::sync_support::{changes, sync, update_task};
 
-on_both_backends!(concurrent_writers_and_pullers_see_every_change_once);
+on_both_backends!(
+    concurrent_writers_and_pullers_see_every_change_once,
+    a_change_that_commits_late_is_not_skipped
+);
 
 const WRITERS: usize = 4;
 const UPDATES: usize = 25;
@@ -107,5 +116,79 @@ async fn concurrent_writers_and_pullers_see_every_change_once(app: TestApp) {
             "{id}: versions out of order or repeated: {versions:?}"
         );
         assert_eq!(versions.last(), Some(&final_version), "{id}: {versions:?}");
+    }
+}
+
+fn id_of(value: &Value) -> Id {
+    Id::from(uuid::Uuid::parse_str(value.as_str().expect("id")).expect("uuid"))
+}
+
+/// The case a plain sequence gets wrong, made to happen every time: one
+/// transaction takes its `seq` and holds its commit while another write of
+/// the same owner is attempted and a pull runs. The late change must still
+/// reach the reader's next pull from the cursor it was given. (With a
+/// sequence, the other write would commit a higher `seq` first, the pull
+/// would move the cursor past the held one, and it would be skipped.)
+async fn a_change_that_commits_late_is_not_skipped(app: TestApp) {
+    let app = Arc::new(app);
+    let a = account(&app, "a@example.com").await;
+    let p = project(&app, &a.token, "Held").await;
+    let held = task(&app, &a.token, &p["id"], "held", json!({})).await;
+    let other = task(&app, &a.token, &p["id"], "other", json!({})).await;
+    let start = changes(&app, &a.token, &Value::Null, None).await;
+    let viewer = Viewer::of_session(id_of(&json!(a.id)), Id::new());
+    let (release_tx, release_rx) = oneshot::channel::<()>();
+    let (written_tx, written_rx) = oneshot::channel::<()>();
+    let db = app.database().clone();
+    let held_id = id_of(&held["id"]);
+    let holder = tokio::spawn(async move {
+        db.transaction(|mut conn| {
+            async move {
+                let edit = TaskEdit {
+                    title: Some("committed late".into()),
+                    ..TaskEdit::default()
+                };
+                writes::edit(&mut conn, &viewer, &[held_id], &edit, None, "input").await?;
+                let _ = written_tx.send(());
+                let _ = release_rx.await;
+                Ok(())
+            }
+            .scope_boxed()
+        })
+        .await
+    });
+    written_rx.await.expect("the held write happened");
+    // Another write of the same owner, and a pull, while the first is held.
+    let writer = {
+        let (app, token, id) = (app.clone(), a.token.clone(), other["id"].clone());
+        tokio::spawn(
+            async move { update_task(&app, &token, &id, json!({ "title": "quick" })).await },
+        )
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let during = changes(&app, &a.token, &start["cursor"], None).await;
+    release_tx.send(()).expect("holder waits");
+    holder
+        .await
+        .expect("holder")
+        .expect("held transaction commits");
+    writer.await.expect("writer");
+    let mut seen: HashMap<String, Vec<i64>> = HashMap::new();
+    record(&during, &mut seen);
+    let mut since = during["cursor"].clone();
+    loop {
+        let page = changes(&app, &a.token, &since, None).await;
+        record(&page, &mut seen);
+        since = page["cursor"].clone();
+        if page["hasMore"] == false {
+            break;
+        }
+    }
+    for id in [&held["id"], &other["id"]] {
+        assert_eq!(
+            seen.get(id.as_str().expect("id")),
+            Some(&vec![2]),
+            "{id}: every change seen once: {seen:?}"
+        );
     }
 }
