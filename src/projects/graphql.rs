@@ -5,7 +5,7 @@ pub mod mutations;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 
 use super::list::{self, ProjectFilterSpec, ProjectListQuery, ProjectOrderField, ProjectOrderSpec};
@@ -140,10 +140,20 @@ impl Project {
     }
 }
 
-#[derive(SimpleObject)]
+/// An edge; its cursor is made only when asked for.
 pub struct ProjectEdge {
     node: Project,
-    cursor: String,
+    order: ProjectOrderSpec,
+}
+
+#[Object]
+impl ProjectEdge {
+    async fn node(&self) -> &Project {
+        &self.node
+    }
+    async fn cursor(&self) -> String {
+        self.order.cursor(&self.node.row)
+    }
 }
 
 pub struct ProjectConnection {
@@ -160,8 +170,8 @@ impl ProjectConnection {
             .rows
             .iter()
             .map(|row| ProjectEdge {
-                cursor: self.order.cursor(row),
                 node: Project::listed(row.clone(), siblings.clone()),
+                order: self.order,
             })
             .collect()
     }

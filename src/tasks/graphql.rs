@@ -5,7 +5,7 @@ pub mod mutations;
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 
 use super::kinds::{TaskOrderField, TaskPriority, TaskStatus};
@@ -96,10 +96,20 @@ impl Task {
     }
 }
 
-#[derive(SimpleObject)]
+/// An edge; its cursor is made only when asked for.
 pub struct TaskEdge {
     node: Task,
-    cursor: String,
+    order: TaskOrderSpec,
+}
+
+#[Object]
+impl TaskEdge {
+    async fn node(&self) -> &Task {
+        &self.node
+    }
+    async fn cursor(&self) -> String {
+        self.order.cursor(&self.node.0)
+    }
 }
 
 /// Where a connection's `totalCount` comes from.
@@ -134,8 +144,8 @@ impl TaskConnection {
             .rows
             .iter()
             .map(|row| TaskEdge {
-                cursor: self.order.cursor(row),
                 node: Task(row.clone()),
+                order: self.order,
             })
             .collect()
     }
