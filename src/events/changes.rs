@@ -20,6 +20,8 @@ use super::{Event, Outbox, stage};
 use crate::db::Conn;
 use crate::db::types::Id;
 use crate::error::AppResult;
+use crate::projects::model::ProjectRow;
+use crate::tasks::model::TaskRow;
 
 /// Topic of task and project changes.
 pub const CHANGES: &str = "changes";
@@ -65,6 +67,57 @@ impl Change {
         }
         serde_json::from_value(event.payload.clone()).ok()
     }
+}
+
+impl ChangeType {
+    /// What a write did, from whether the object was deleted before (`None`:
+    /// it did not exist) and after.
+    pub fn of(deleted_before: Option<bool>, deleted_after: bool) -> Self {
+        match (deleted_before, deleted_after) {
+            (None, _) => Self::Created,
+            (Some(false), true) => Self::Deleted,
+            (Some(true), false) => Self::Restored,
+            _ => Self::Updated,
+        }
+    }
+}
+
+impl Change {
+    /// A change of `row`, a task as it is after the write.
+    pub fn task(change_type: ChangeType, row: &TaskRow) -> Self {
+        Self {
+            entity: Entity::Task,
+            change_type,
+            id: row.id,
+            project_id: row.project_id,
+            owner_id: row.owner_id,
+            version: row.version,
+        }
+    }
+
+    /// A change of `row`, a project as it is after the write.
+    pub fn project(change_type: ChangeType, row: &ProjectRow) -> Self {
+        Self {
+            entity: Entity::Project,
+            change_type,
+            id: row.id,
+            project_id: row.id,
+            owner_id: row.owner_id,
+            version: row.version,
+        }
+    }
+}
+
+/// Stages every change of `changes` in the current transaction.
+pub async fn stage_changes(
+    conn: &mut Conn<'_>,
+    outbox: &mut Outbox,
+    changes: &[Change],
+) -> AppResult<()> {
+    for change in changes {
+        stage_change(conn, outbox, *change).await?;
+    }
+    Ok(())
 }
 
 /// An operation's progress: subscribers reload the operation itself.

@@ -19,6 +19,7 @@ use crate::auth::Viewer;
 use crate::db::Conn;
 use crate::db::types::{Id, Timestamp};
 use crate::error::{AppError, AppResult};
+use crate::events::changes::{Change, ChangeType};
 use crate::projects::model::ProjectRow;
 use crate::projects::{store as project_store, writes as project_writes};
 use crate::sync::counter;
@@ -68,6 +69,8 @@ pub struct Conflict {
 pub struct Pushed {
     pub applied: Vec<Id>,
     pub conflicts: Vec<Conflict>,
+    /// One per row written, for the caller to stage on the bus.
+    pub changes: Vec<Change>,
 }
 
 fn reason(deleted: bool) -> &'static str {
@@ -147,7 +150,8 @@ pub async fn push(
     if !plan.writes.is_empty() {
         let mut seq = counter::reserve(conn, viewer, plan.writes.len()).await?;
         for write in plan.writes {
-            apply(conn, viewer, write, seq, plan.now).await?;
+            let change = apply(conn, viewer, write, seq, plan.now).await?;
+            plan.out.changes.push(change);
             seq += 1;
         }
     }
@@ -160,27 +164,33 @@ async fn apply(
     write: Write,
     seq: i64,
     now: Timestamp,
-) -> AppResult<()> {
-    match write {
+) -> AppResult<Change> {
+    let change = match write {
         Write::InsertProject(mut row, field) => {
             row.seq = seq;
-            project_store::insert_project(conn, viewer, &row, &field).await?;
+            let row = project_store::insert_project(conn, viewer, &row, &field).await?;
+            Change::project(ChangeType::Created, &row)
         }
         Write::UpdateProject { current, mut next } => {
             next.seq = seq;
-            project_store::write_project(conn, viewer, &next, current.version)
+            let row = project_store::write_project(conn, viewer, &next, current.version)
                 .await?
                 .ok_or_else(|| project_writes::conflict(&current, current.version))?;
+            let kind = ChangeType::of(Some(current.deleted_at.is_some()), row.deleted_at.is_some());
+            Change::project(kind, &row)
         }
         Write::InsertTask(mut row, field) => {
             row.seq = seq;
-            task_store::insert_task(conn, viewer, &row, &field).await?;
+            let row = task_store::insert_task(conn, viewer, &row, &field).await?;
+            Change::task(ChangeType::Created, &row)
         }
         Write::UpdateTask { current, next } => {
-            task_writes::write(conn, viewer, &current, next, seq, now).await?;
+            let row = task_writes::write(conn, viewer, &current, next, seq, now).await?;
+            let kind = ChangeType::of(Some(current.deleted_at.is_some()), row.deleted_at.is_some());
+            Change::task(kind, &row)
         }
-    }
-    Ok(())
+    };
+    Ok(change)
 }
 
 fn project_matches(row: &ProjectRow, change: &ProjectChange) -> bool {
