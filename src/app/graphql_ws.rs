@@ -57,6 +57,29 @@ use crate::graphql::prepare::prepare;
 use crate::live::LiveConnection;
 use crate::live::hub::{Close, ConnectionGuard, close};
 
+/// How long a full send queue may stay full before its client counts as
+/// too slow: a reading client frees room in microseconds (a burst larger
+/// than the queue is fine); a stalled one does not.
+const SLOW_GRACE: Duration = Duration::from_secs(1);
+
+/// Puts `message` in the send queue; `false` when the client is too slow
+/// (or gone).
+async fn queue(out: &mpsc::Sender<Message>, message: Message) -> bool {
+    match out.try_send(message) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Full(message)) => {
+            matches!(
+                tokio::time::timeout(SLOW_GRACE, out.send(message)).await,
+                Ok(Ok(()))
+            )
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+    }
+}
+
+/// How long a closing connection waits for the client's close frame.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
 /// `GET /graphql`: a WebSocket when asked to upgrade, else GraphQL over GET.
 pub async fn get_or_upgrade(state: State<Arc<AppState>>, request: Request) -> Response {
     if request.headers().contains_key(header::UPGRADE) {
@@ -208,9 +231,9 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, protocol: Protocols, met
 
     // The writer: a bounded queue in front of the socket, so that a client
     // that does not read fills its own queue and nobody else's.
-    let (out, mut queue) = mpsc::channel::<Message>(limits.buffer);
+    let (out, mut waiting) = mpsc::channel::<Message>(limits.buffer);
     let mut writer = tokio::spawn(async move {
-        while let Some(message) = queue.recv().await {
+        while let Some(message) = waiting.recv().await {
             let last = matches!(message, Message::Close(_));
             if sink.send(message).await.is_err() || last {
                 break;
@@ -256,7 +279,10 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, protocol: Protocols, met
                     break Some(Close::new(close::INVALID_MESSAGE, "Invalid message"));
                 };
                 match &message {
-                    ClientMessage::ConnectionInit { payload } if connection.is_none() => {
+                    ClientMessage::ConnectionInit { .. } if connection.is_some() => {
+                        break Some(Close::new(close::TOO_MANY, "Too many initialisation requests"));
+                    }
+                    ClientMessage::ConnectionInit { payload } => {
                         let header = credential(payload.as_ref());
                         let (auth, expires) =
                             services.auth.authenticate_until(header.as_deref()).await;
@@ -300,7 +326,7 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, protocol: Protocols, met
                     if let Some(id) = completed_id(&text) {
                         ids.remove(&id);
                     }
-                    if out.try_send(Message::Text(text.into())).is_err() {
+                    if !queue(&out, Message::Text(text.into())).await {
                         break Some(Close::new(close::SLOW_CONSUMER, "Slow consumer"));
                     }
                 }
@@ -327,7 +353,11 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, protocol: Protocols, met
                 if protocol == Protocols::SubscriptionsTransportWS && connection.is_some() {
                     pings.push(Message::Text(r#"{"type":"ka"}"#.into()));
                 }
-                if pings.into_iter().any(|ping| out.try_send(ping).is_err()) {
+                let mut queued = true;
+                for ping in pings {
+                    queued = queued && queue(&out, ping).await;
+                }
+                if !queued {
                     break Some(Close::new(close::SLOW_CONSUMER, "Slow consumer"));
                 }
             }
@@ -345,7 +375,16 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, protocol: Protocols, met
         // A client too slow to take its queue gets no close frame, just the end.
         if out.try_send(frame).is_ok() {
             drop(out);
-            let _ = tokio::time::timeout(Duration::from_secs(1), &mut writer).await;
+            // The closing handshake: the client answers with its own close.
+            let _ = tokio::time::timeout(CLOSE_WAIT, async {
+                let _ = (&mut writer).await;
+                while let Some(Ok(frame)) = incoming.next().await {
+                    if matches!(frame, Message::Close(_)) {
+                        break;
+                    }
+                }
+            })
+            .await;
         }
     }
     writer.abort();
