@@ -389,3 +389,51 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, protocol: Protocols, met
     }
     writer.abort();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_credential_is_found_under_each_key_with_or_without_bearer() {
+        let of = |payload: serde_json::Value| credential(Some(&payload));
+        assert_eq!(
+            of(json!({ "Authorization": "Bearer a" })).as_deref(),
+            Some("Bearer a")
+        );
+        assert_eq!(
+            of(json!({ "authorization": "bearer b" })).as_deref(),
+            Some("bearer b")
+        );
+        assert_eq!(
+            of(json!({ "token": "tl_key" })).as_deref(),
+            Some("Bearer tl_key")
+        );
+        assert_eq!(
+            of(json!({ "headers": { "Authorization": "Bearer c" } })).as_deref(),
+            Some("Bearer c")
+        );
+        assert_eq!(of(json!({ "other": "x" })), None);
+        assert_eq!(of(json!("Bearer a")), None);
+        assert_eq!(credential(None), None);
+    }
+
+    #[test]
+    fn origins_are_the_allow_list_or_the_servers_own() {
+        let allowed = [HeaderValue::from_static("https://app.example.com")];
+        let check = |origin: Option<&'static str>| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::HOST, HeaderValue::from_static("api.example.com"));
+            if let Some(origin) = origin {
+                headers.insert(header::ORIGIN, HeaderValue::from_static(origin));
+            }
+            origin_allowed(&headers, &allowed)
+        };
+        assert!(check(None), "non-browser clients send no Origin");
+        assert!(check(Some("https://app.example.com")));
+        assert!(check(Some("https://api.example.com")), "same origin");
+        assert!(!check(Some("https://evil.example.com")));
+        assert!(!check(Some("https://api.example.com.evil.net")));
+        assert!(!check(Some("null")));
+    }
+}

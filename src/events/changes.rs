@@ -160,6 +160,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_change_type_follows_the_deleted_state() {
+        assert_eq!(ChangeType::of(None, false), ChangeType::Created);
+        assert_eq!(ChangeType::of(Some(false), false), ChangeType::Updated);
+        assert_eq!(ChangeType::of(Some(false), true), ChangeType::Deleted);
+        assert_eq!(ChangeType::of(Some(true), false), ChangeType::Restored);
+        assert_eq!(ChangeType::of(Some(true), true), ChangeType::Updated);
+    }
+
+    #[test]
     fn a_change_survives_the_bus_and_stays_small() {
         let change = Change {
             entity: Entity::Task,
