@@ -97,6 +97,8 @@ struct State {
     /// By owner, then by subscription id.
     subscribers: HashMap<Id, HashMap<u64, Subscriber>>,
     connections: HashMap<u64, Connection>,
+    /// Open connections per user.
+    per_user: HashMap<Id, usize>,
 }
 
 /// Limits the hub enforces.
@@ -132,11 +134,23 @@ pub struct ConnectionGuard {
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
         let mut state = self.hub.lock();
-        state.connections.remove(&self.id);
-        for subs in state.subscribers.values_mut() {
-            subs.retain(|_, s| s.connection != self.id);
+        let Some(connection) = state.connections.remove(&self.id) else {
+            return;
+        };
+        let user = connection.viewer.user_id;
+        if let Some(open) = state.per_user.get_mut(&user) {
+            *open = open.saturating_sub(1);
+            if *open == 0 {
+                state.per_user.remove(&user);
+            }
         }
-        state.subscribers.retain(|_, subs| !subs.is_empty());
+        // Its subscriptions normally went first; none may stay behind.
+        if let Some(subs) = state.subscribers.get_mut(&user) {
+            subs.retain(|_, s| s.connection != self.id);
+            if subs.is_empty() {
+                state.subscribers.remove(&user);
+            }
+        }
     }
 }
 
@@ -247,11 +261,7 @@ impl Hub {
     ) -> Result<ConnectionGuard, Close> {
         let limit = self.inner.limits.connections_per_user;
         let mut state = self.lock();
-        let open = state
-            .connections
-            .values()
-            .filter(|c| c.viewer.user_id == viewer.user_id)
-            .count();
+        let open = state.per_user.get(&viewer.user_id).copied().unwrap_or(0);
         if open >= limit {
             return Err(Close::new(
                 close::TOO_MANY,
@@ -259,6 +269,7 @@ impl Hub {
             ));
         }
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        *state.per_user.entry(viewer.user_id).or_default() += 1;
         state.connections.insert(
             id,
             Connection {
