@@ -108,6 +108,28 @@ impl Change {
     }
 }
 
+/// The changes of tasks written over `before`: one of `change_type` per
+/// row, and for a task that moved to another project one more `UPDATED`
+/// under its old project, so that subscribers there see it leave.
+pub fn task_changes(change_type: ChangeType, before: &[TaskRow], after: &[TaskRow]) -> Vec<Change> {
+    let mut changes: Vec<Change> = after
+        .iter()
+        .map(|row| Change::task(change_type, row))
+        .collect();
+    for row in after {
+        if let Some(old) = before
+            .iter()
+            .find(|b| b.id == row.id && b.project_id != row.project_id)
+        {
+            changes.push(Change {
+                project_id: old.project_id,
+                ..Change::task(ChangeType::Updated, row)
+            });
+        }
+    }
+    changes
+}
+
 /// Stages every change of `changes` in the current transaction.
 pub async fn stage_changes(
     conn: &mut Conn<'_>,

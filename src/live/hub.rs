@@ -426,9 +426,11 @@ impl Hub {
                 continue;
             }
             let send = match (sub.interest, item) {
-                (Interest::Tasks(project), Item::Task(_, row)) => {
-                    project.is_none_or(|p| p == row.project_id)
-                }
+                // A task moved to another project is announced twice: in
+                // its new project (to everyone) and in its old one (to
+                // that project's subscribers, who see it leave).
+                (Interest::Tasks(None), Item::Task(_, row)) => change.project_id == row.project_id,
+                (Interest::Tasks(Some(project)), Item::Task(..)) => project == change.project_id,
                 (Interest::Projects, Item::Project(..)) => true,
                 (Interest::Tasks(Some(project)), Item::Project(ChangeType::Deleted, row))
                     if project == row.id =>

@@ -19,7 +19,7 @@ use crate::auth::Viewer;
 use crate::db::Conn;
 use crate::db::types::{Id, Timestamp};
 use crate::error::{AppError, AppResult};
-use crate::events::changes::{Change, ChangeType};
+use crate::events::changes::{Change, ChangeType, task_changes};
 use crate::projects::model::ProjectRow;
 use crate::projects::{store as project_store, writes as project_writes};
 use crate::sync::counter;
@@ -150,8 +150,9 @@ pub async fn push(
     if !plan.writes.is_empty() {
         let mut seq = counter::reserve(conn, viewer, plan.writes.len()).await?;
         for write in plan.writes {
-            let change = apply(conn, viewer, write, seq, plan.now).await?;
-            plan.out.changes.push(change);
+            plan.out
+                .changes
+                .extend(apply(conn, viewer, write, seq, plan.now).await?);
             seq += 1;
         }
     }
@@ -164,7 +165,7 @@ async fn apply(
     write: Write,
     seq: i64,
     now: Timestamp,
-) -> AppResult<Change> {
+) -> AppResult<Vec<Change>> {
     let change = match write {
         Write::InsertProject(mut row, field) => {
             row.seq = seq;
@@ -187,10 +188,10 @@ async fn apply(
         Write::UpdateTask { current, next } => {
             let row = task_writes::write(conn, viewer, &current, next, seq, now).await?;
             let kind = ChangeType::of(Some(current.deleted_at.is_some()), row.deleted_at.is_some());
-            Change::task(kind, &row)
+            return Ok(task_changes(kind, &[current], &[row]));
         }
     };
-    Ok(change)
+    Ok(vec![change])
 }
 
 fn project_matches(row: &ProjectRow, change: &ProjectChange) -> bool {

@@ -10,7 +10,7 @@ use crate::db::Conn;
 use crate::db::types::Id;
 use crate::error::{AppError, AppResult};
 use crate::events::Outbox;
-use crate::events::changes::{Change, ChangeType, stage_changes};
+use crate::events::changes::{ChangeType, stage_changes, task_changes};
 use crate::graphql::ContextExt;
 use crate::projects::validate as common;
 use crate::tasks::kinds::{TaskPriority, TaskStatus};
@@ -161,9 +161,16 @@ async fn edit(
         .db
         .transaction(|mut conn| {
             async move {
+                // A move is announced in the old project too (see `task_changes`).
+                let before = match edit.project_id {
+                    Some(_) => store::find_tasks_any(&mut conn, &viewer, &ids).await?,
+                    None => Vec::new(),
+                };
                 let rows =
                     writes::edit(&mut conn, &viewer, &ids, &edit, expected_version, field).await?;
-                let outbox = staged(&mut conn, ChangeType::Updated, &rows).await?;
+                let mut outbox = Outbox::default();
+                let changes = task_changes(ChangeType::Updated, &before, &rows);
+                stage_changes(&mut conn, &mut outbox, &changes).await?;
                 Ok((rows, outbox))
             }
             .scope_boxed()
@@ -179,11 +186,7 @@ async fn staged(
     rows: &[TaskRow],
 ) -> AppResult<Outbox> {
     let mut outbox = Outbox::default();
-    let changes: Vec<Change> = rows
-        .iter()
-        .map(|row| Change::task(change_type, row))
-        .collect();
-    stage_changes(conn, &mut outbox, &changes).await?;
+    stage_changes(conn, &mut outbox, &task_changes(change_type, &[], rows)).await?;
     Ok(outbox)
 }
 
