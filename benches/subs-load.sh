@@ -20,8 +20,9 @@ RATE=${RATE:-10}
 DURATION=${DURATION:-30}
 PORT=${PORT:-18080}
 
-# Two sockets per subscription on this machine (client and server side).
-ulimit -n 65536
+# One socket per subscription in the client and one in the server: raise
+# the open-file limit to the hard limit (20000 here; it must exceed SIZES).
+ulimit -n "$(ulimit -Hn)"
 
 cargo build --release --quiet --bin tasklane --example subs_load
 
