@@ -24,7 +24,9 @@ PORT=${PORT:-18080}
 # the open-file limit to the hard limit (20000 here; it must exceed SIZES).
 ulimit -n "$(ulimit -Hn)"
 
-cargo build --release --quiet --bin tasklane --example subs_load
+if [ -z "${SKIP_BUILD:-}" ]; then
+    cargo build --release --quiet --bin tasklane --example subs_load
+fi
 
 for size in $SIZES; do
     work=$(mktemp -d)
