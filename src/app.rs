@@ -1,6 +1,7 @@
 //! The HTTP server: router, layers, probes and metrics, and its lifecycle.
 
 pub mod graphql_http;
+pub mod graphql_ws;
 pub mod metrics;
 pub mod probes;
 
@@ -30,6 +31,7 @@ use crate::db::migrate::{self, Direction};
 use crate::error::AppError;
 use crate::events::EventBus;
 use crate::graphql::{AppSchema, Services, build_schema};
+use crate::live::{Hub, HubLimits};
 use metrics::Metrics;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -63,6 +65,16 @@ pub async fn build_app(config: Config) -> Result<(Router, Arc<AppState>), AppErr
     let events = EventBus::start(db.clone()).await;
     let auth = Authenticator::start(tokens.clone(), events.clone(), db.clone()).await?;
     let mailer = crate::mail::Mailer::new(&config.mail, &config.mail_from)?;
+    let live = Hub::start(
+        db.clone(),
+        &events,
+        auth.clone(),
+        HubLimits {
+            subscriptions_per_connection: config.live.subscriptions_per_connection,
+            connections_per_user: config.live.connections_per_user,
+            buffer: config.live.buffer,
+        },
+    );
     let services = Arc::new(Services {
         limiter: Limiter::new(db.clone(), config.rate_limits),
         db,
@@ -72,6 +84,7 @@ pub async fn build_app(config: Config) -> Result<(Router, Arc<AppState>), AppErr
         events,
         auth,
         mailer,
+        live,
     });
     let config = &services.config;
     let schema = build_schema(Some(services.clone()), &config.limits, config.production);
@@ -85,7 +98,7 @@ pub async fn build_app(config: Config) -> Result<(Router, Arc<AppState>), AppErr
     let state = Arc::new(AppState {
         schema,
         services: services.clone(),
-        metrics: Metrics::new(),
+        metrics: Metrics::new().with_live(services.live.gauges()),
         graphiql,
     });
     Ok((router(state.clone()), state))
@@ -128,7 +141,11 @@ fn router(state: Arc<AppState>) -> Router {
         ))
         .layer(DefaultBodyLimit::max(config.body_limit));
     Router::new()
-        .route("/graphql", get(graphql_http::get).post(graphql_http::post))
+        .route(
+            "/graphql",
+            get(graphql_ws::get_or_upgrade).post(graphql_http::post),
+        )
+        .route("/graphql/ws", get(graphql_ws::upgrade))
         .route("/health", get(probes::health))
         .route("/ready", get(probes::ready))
         .route("/metrics", get(metrics::render))

@@ -252,6 +252,42 @@ pub struct Settings {
     /// Password hashes computed at once [default: the number of CPUs]
     #[arg(long, env = "TASKLANE_HASH_CONCURRENCY", global = true)]
     pub hash_concurrency: Option<String>,
+    /// Longest wait for a WebSocket's connection_init, in milliseconds (then close 4408)
+    #[arg(
+        long,
+        env = "TASKLANE_WS_INIT_TIMEOUT_MS",
+        default_value = "10000",
+        global = true
+    )]
+    pub ws_init_timeout_ms: String,
+    /// Interval of WebSocket keep-alive pings, in milliseconds; a peer silent
+    /// for two intervals is dropped
+    #[arg(
+        long,
+        env = "TASKLANE_WS_KEEPALIVE_MS",
+        default_value = "15000",
+        global = true
+    )]
+    pub ws_keepalive_ms: String,
+    /// Most subscriptions on one WebSocket connection
+    #[arg(
+        long,
+        env = "TASKLANE_WS_MAX_SUBSCRIPTIONS",
+        default_value = "100",
+        global = true
+    )]
+    pub ws_max_subscriptions: String,
+    /// Most WebSocket connections of one user on one instance
+    #[arg(
+        long,
+        env = "TASKLANE_WS_MAX_CONNECTIONS_PER_USER",
+        default_value = "50",
+        global = true
+    )]
+    pub ws_max_connections_per_user: String,
+    /// Messages waiting for a slow WebSocket client before it is disconnected
+    #[arg(long, env = "TASKLANE_WS_BUFFER", default_value = "256", global = true)]
+    pub ws_buffer: String,
     /// Log filter (tracing syntax, e.g. info or tasklane=debug,info)
     #[arg(long, env = "TASKLANE_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -297,6 +333,16 @@ pub struct QueryLimits {
     pub page_size: usize,
 }
 
+/// Limits and timings of WebSocket subscriptions.
+#[derive(Debug, Clone)]
+pub struct LiveLimits {
+    pub init_timeout: Duration,
+    pub keepalive: Duration,
+    pub subscriptions_per_connection: usize,
+    pub connections_per_user: usize,
+    pub buffer: usize,
+}
+
 /// The checked, typed configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -317,6 +363,7 @@ pub struct Config {
     pub body_limit: usize,
     pub request_timeout: Duration,
     pub hash_concurrency: usize,
+    pub live: LiveLimits,
     pub log: String,
     pub log_format: LogFormat,
 }
@@ -540,6 +587,33 @@ impl Config {
                 Some(raw) => number("TASKLANE_HASH_CONCURRENCY", raw, 1usize, 1024)?,
                 None => cpus,
             },
+            live: LiveLimits {
+                init_timeout: Duration::from_millis(number(
+                    "TASKLANE_WS_INIT_TIMEOUT_MS",
+                    &s.ws_init_timeout_ms,
+                    10u64,
+                    3_600_000,
+                )?),
+                keepalive: Duration::from_millis(number(
+                    "TASKLANE_WS_KEEPALIVE_MS",
+                    &s.ws_keepalive_ms,
+                    10u64,
+                    3_600_000,
+                )?),
+                subscriptions_per_connection: number(
+                    "TASKLANE_WS_MAX_SUBSCRIPTIONS",
+                    &s.ws_max_subscriptions,
+                    1usize,
+                    100_000,
+                )?,
+                connections_per_user: number(
+                    "TASKLANE_WS_MAX_CONNECTIONS_PER_USER",
+                    &s.ws_max_connections_per_user,
+                    1usize,
+                    1_000_000,
+                )?,
+                buffer: number("TASKLANE_WS_BUFFER", &s.ws_buffer, 1usize, 1_000_000)?,
+            },
             log: s.log.clone(),
             log_format,
         })
@@ -599,6 +673,11 @@ impl Settings {
             body_limit: "1048576".into(),
             request_timeout_secs: "30".into(),
             hash_concurrency: None,
+            ws_init_timeout_ms: "10000".into(),
+            ws_keepalive_ms: "15000".into(),
+            ws_max_subscriptions: "100".into(),
+            ws_max_connections_per_user: "50".into(),
+            ws_buffer: "256".into(),
             log: "info".into(),
             log_format: "auto".into(),
         }
@@ -626,6 +705,9 @@ mod tests {
         assert_eq!(config.pool.size, 4);
         assert_eq!(config.limits.page_size, 100);
         assert_eq!(config.body_limit, 1 << 20);
+        assert_eq!(config.live.init_timeout, Duration::from_secs(10));
+        assert_eq!(config.live.subscriptions_per_connection, 100);
+        assert_eq!(config.live.connections_per_user, 50);
     }
 
     #[test]
@@ -664,6 +746,7 @@ mod tests {
         );
         assert_eq!(bad(|s| s.max_depth = "x".into()), "TASKLANE_MAX_DEPTH");
         assert_eq!(bad(|s| s.log_format = "xml".into()), "TASKLANE_LOG_FORMAT");
+        assert_eq!(bad(|s| s.ws_buffer = "0".into()), "TASKLANE_WS_BUFFER");
         assert_eq!(bad(|s| s.mail = "pigeon".into()), "TASKLANE_MAIL");
         assert_eq!(bad(|s| s.mail_from = "nobody".into()), "TASKLANE_MAIL_FROM");
         assert_eq!(

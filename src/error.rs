@@ -24,6 +24,8 @@ pub mod code {
     pub const INTERNAL: &str = "INTERNAL";
     /// The document failed to parse or validate (limits included).
     pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+    /// On a subscription: events may have been missed; reload.
+    pub const RESYNC: &str = "RESYNC";
 }
 
 /// The message every INTERNAL error shows.

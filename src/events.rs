@@ -136,6 +136,33 @@ pub async fn stage(conn: &mut Conn<'_>, outbox: &mut Outbox, event: Event) -> Ap
     Ok(())
 }
 
+/// Queues every one of `events` in the current transaction, as [`stage`]
+/// does, in one statement on PostgreSQL.
+pub async fn stage_all(
+    conn: &mut Conn<'_>,
+    outbox: &mut Outbox,
+    events: Vec<Event>,
+) -> AppResult<()> {
+    match conn {
+        Conn::Postgres(c) => {
+            if events.is_empty() {
+                return Ok(());
+            }
+            let texts = events
+                .iter()
+                .map(Event::encode)
+                .collect::<AppResult<Vec<_>>>()?;
+            diesel::sql_query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
+                .bind::<Text, _>(CHANNEL)
+                .bind::<diesel::sql_types::Array<Text>, _>(texts)
+                .execute(*c)
+                .await?;
+        }
+        Conn::Sqlite(_) => outbox.0.extend(events),
+    }
+    Ok(())
+}
+
 /// The bus (cheap to clone).
 #[derive(Clone)]
 pub struct EventBus {

@@ -9,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod graphql;
+pub mod live;
 pub mod mail;
 pub mod operations;
 pub mod projects;

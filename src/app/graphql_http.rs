@@ -34,7 +34,10 @@ fn wants_graphql_response(headers: &HeaderMap) -> bool {
         .is_some_and(|accept| accept.contains(GRAPHQL_RESPONSE_JSON))
 }
 
-fn request_meta(parts: &http::request::Parts, trusted_proxies: &[ipnet::IpNet]) -> RequestMeta {
+pub(crate) fn request_meta(
+    parts: &http::request::Parts,
+    trusted_proxies: &[ipnet::IpNet],
+) -> RequestMeta {
     let header_text = |name: header::HeaderName| {
         parts
             .headers
@@ -303,7 +306,7 @@ fn failed_before_execution(response: &async_graphql::Response) -> bool {
 /// async-graphql's own errors have none: those of the document itself
 /// (syntax, validation, limits) become GRAPHQL_VALIDATION_FAILED, and those
 /// raised while coercing an argument BAD_USER_INPUT.
-fn finish_errors(response: &mut async_graphql::Response, request_id: &str) {
+pub(crate) fn finish_errors(response: &mut async_graphql::Response, request_id: &str) {
     let executed = response.data != Value::Null;
     for error in &mut response.errors {
         let extensions = error.extensions.get_or_insert_with(Default::default);

@@ -94,6 +94,21 @@ impl Metrics {
         }
     }
 
+    /// Adds the live-update gauges: open WebSocket connections, active subscriptions.
+    pub fn with_live(mut self, (connections, subscriptions): (Gauge, Gauge)) -> Self {
+        self.registry.register(
+            "websocket_connections",
+            "Open WebSocket connections",
+            connections,
+        );
+        self.registry.register(
+            "subscriptions",
+            "Active GraphQL subscriptions",
+            subscriptions,
+        );
+        self
+    }
+
     fn label(&self, operation: Option<&str>) -> String {
         let Some(name) = operation.filter(|n| {
             !n.is_empty()

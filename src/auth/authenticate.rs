@@ -84,12 +84,22 @@ impl Authenticator {
 
     /// Reads an `Authorization` header value (`Bearer <token or key>`).
     pub async fn authenticate(&self, header: Option<&str>) -> AuthState {
+        self.authenticate_until(header).await.0
+    }
+
+    /// Like [`Self::authenticate`], with when the credential stops being
+    /// valid (an access token's `exp`, an API key's expiry), for
+    /// connections that outlive one request.
+    pub async fn authenticate_until(&self, header: Option<&str>) -> (AuthState, Option<Timestamp>) {
         let Some(value) = header.map(str::trim).filter(|v| !v.is_empty()) else {
-            return AuthState::Anonymous;
+            return (AuthState::Anonymous, None);
         };
         let token = match value.split_once(' ') {
             Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-            _ => return AuthState::Refused("Authorization must be 'Bearer <token>'".into()),
+            _ => {
+                let refused = AuthState::Refused("Authorization must be 'Bearer <token>'".into());
+                return (refused, None);
+            }
         };
         if token.starts_with(api_keys::KEY_START) {
             return self.api_key(token).await;
@@ -98,27 +108,33 @@ impl Authenticator {
             Ok(claims) => {
                 let (user, session) = (Id(claims.sub), Id(claims.sid));
                 if self.revocations.contains(session) || self.revocations.contains(user) {
-                    return AuthState::Refused(REVOKED.into());
+                    return (AuthState::Refused(REVOKED.into()), None);
                 }
-                AuthState::Authenticated(Viewer::of_session(user, session))
+                let expires = chrono::DateTime::from_timestamp(claims.exp, 0).map(Timestamp::from);
+                (
+                    AuthState::Authenticated(Viewer::of_session(user, session)),
+                    expires,
+                )
             }
-            Err(AppError::Unauthenticated(message)) => AuthState::Refused(message),
-            Err(_) => AuthState::Refused("Invalid access token".into()),
+            Err(AppError::Unauthenticated(message)) => (AuthState::Refused(message), None),
+            Err(_) => (AuthState::Refused("Invalid access token".into()), None),
         }
     }
 
-    async fn api_key(&self, key: &str) -> AuthState {
+    async fn api_key(&self, key: &str) -> (AuthState, Option<Timestamp>) {
         let hash = token_hash(key);
         let row = match self.cached(&hash) {
             Some(row) => row,
             None => match self.look_up(hash).await {
                 Ok(Some(row)) => row,
-                Ok(None) => return AuthState::Refused(BAD_KEY.into()),
+                Ok(None) => return (AuthState::Refused(BAD_KEY.into()), None),
                 Err(err) => {
                     if let AppError::Internal(detail) = err {
                         tracing::error!(error = %detail, "API key lookup failed");
                     }
-                    return AuthState::Refused("Could not check the API key; try again".into());
+                    let refused =
+                        AuthState::Refused("Could not check the API key; try again".into());
+                    return (refused, None);
                 }
             },
         };
@@ -127,14 +143,16 @@ impl Authenticator {
             || self.revocations.contains(row.id)
             || self.revocations.contains(row.user_id)
         {
-            return AuthState::Refused("API key has been revoked or has expired".into());
+            let refused = AuthState::Refused("API key has been revoked or has expired".into());
+            return (refused, None);
         }
-        AuthState::Authenticated(Viewer {
+        let viewer = Viewer {
             user_id: row.user_id,
             session_id: None,
             api_key_id: Some(row.id),
             scopes: row.scope_list(),
-        })
+        };
+        (AuthState::Authenticated(viewer), row.expires_at)
     }
 
     fn cached(&self, hash: &[u8]) -> Option<ApiKeyRow> {

@@ -37,6 +37,16 @@ struct Notice {
     ids: Vec<Id>,
 }
 
+/// The ids an event on [`TOPIC`] revokes (`None` for anything else).
+pub fn revoked_ids(event: &Event) -> Option<Vec<Id>> {
+    if event.topic != TOPIC {
+        return None;
+    }
+    serde_json::from_value::<Notice>(event.payload.clone())
+        .ok()
+        .map(|notice| notice.ids)
+}
+
 /// Revocations written in one transaction: staged on the bus, and applied
 /// here by [`Revocations::apply`] after the commit.
 #[derive(Debug, Default)]

@@ -16,10 +16,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Event, Outbox, stage};
+use super::{Event, Outbox, stage, stage_all};
 use crate::db::Conn;
 use crate::db::types::Id;
 use crate::error::AppResult;
+use crate::projects::model::ProjectRow;
+use crate::tasks::model::TaskRow;
 
 /// Topic of task and project changes.
 pub const CHANGES: &str = "changes";
@@ -67,6 +69,80 @@ impl Change {
     }
 }
 
+impl ChangeType {
+    /// What a write did, from whether the object was deleted before (`None`:
+    /// it did not exist) and after.
+    pub fn of(deleted_before: Option<bool>, deleted_after: bool) -> Self {
+        match (deleted_before, deleted_after) {
+            (None, _) => Self::Created,
+            (Some(false), true) => Self::Deleted,
+            (Some(true), false) => Self::Restored,
+            _ => Self::Updated,
+        }
+    }
+}
+
+impl Change {
+    /// A change of `row`, a task as it is after the write.
+    pub fn task(change_type: ChangeType, row: &TaskRow) -> Self {
+        Self {
+            entity: Entity::Task,
+            change_type,
+            id: row.id,
+            project_id: row.project_id,
+            owner_id: row.owner_id,
+            version: row.version,
+        }
+    }
+
+    /// A change of `row`, a project as it is after the write.
+    pub fn project(change_type: ChangeType, row: &ProjectRow) -> Self {
+        Self {
+            entity: Entity::Project,
+            change_type,
+            id: row.id,
+            project_id: row.id,
+            owner_id: row.owner_id,
+            version: row.version,
+        }
+    }
+}
+
+/// The changes of tasks written over `before`: one of `change_type` per
+/// row, and for a task that moved to another project one more `UPDATED`
+/// under its old project, so that subscribers there see it leave.
+pub fn task_changes(change_type: ChangeType, before: &[TaskRow], after: &[TaskRow]) -> Vec<Change> {
+    let mut changes: Vec<Change> = after
+        .iter()
+        .map(|row| Change::task(change_type, row))
+        .collect();
+    for row in after {
+        if let Some(old) = before
+            .iter()
+            .find(|b| b.id == row.id && b.project_id != row.project_id)
+        {
+            changes.push(Change {
+                project_id: old.project_id,
+                ..Change::task(ChangeType::Updated, row)
+            });
+        }
+    }
+    changes
+}
+
+/// Stages every change of `changes` in the current transaction.
+pub async fn stage_changes(
+    conn: &mut Conn<'_>,
+    outbox: &mut Outbox,
+    changes: &[Change],
+) -> AppResult<()> {
+    let events = changes
+        .iter()
+        .map(|change| Event::new(CHANGES, json!(change)))
+        .collect::<AppResult<Vec<_>>>()?;
+    stage_all(conn, outbox, events).await
+}
+
 /// An operation's progress: subscribers reload the operation itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -105,6 +181,15 @@ pub async fn stage_progress(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_change_type_follows_the_deleted_state() {
+        assert_eq!(ChangeType::of(None, false), ChangeType::Created);
+        assert_eq!(ChangeType::of(Some(false), false), ChangeType::Updated);
+        assert_eq!(ChangeType::of(Some(false), true), ChangeType::Deleted);
+        assert_eq!(ChangeType::of(Some(true), false), ChangeType::Restored);
+        assert_eq!(ChangeType::of(Some(true), true), ChangeType::Updated);
+    }
 
     #[test]
     fn a_change_survives_the_bus_and_stays_small() {

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::events::EventBus;
+use crate::live::Hub;
 use crate::mail::Mailer;
 
 /// Shared by every request (schema data).
@@ -25,6 +26,8 @@ pub struct Services {
     pub auth: Arc<Authenticator>,
     pub limiter: Limiter,
     pub mailer: Mailer,
+    /// Subscriptions' fan-out and open WebSocket connections.
+    pub live: Hub,
 }
 
 /// Per request (request data).

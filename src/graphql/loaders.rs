@@ -42,6 +42,15 @@ pub struct Loaders {
 }
 
 impl Loaders {
+    /// Loaders that remember nothing, for a subscription: its events must
+    /// show each related object as it is when the event is sent.
+    pub fn uncached(db: Db, viewer: Viewer) -> Self {
+        let loaders = Self::new(db, viewer);
+        loaders.projects.enable_all_cache(false);
+        loaders.owners.enable_all_cache(false);
+        loaders
+    }
+
     pub fn new(db: Db, viewer: Viewer) -> Self {
         let scope = Arc::new(Scope { db, viewer });
         Self {

@@ -2,11 +2,12 @@
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, MergedSubscription, Schema};
 
 use super::Services;
 use super::node::NodeQuery;
 use crate::config::QueryLimits;
+use crate::live::graphql::ChangesSubscription;
 use crate::projects::graphql::ProjectsQuery;
 use crate::projects::graphql::mutations::ProjectsMutation;
 use crate::sync::graphql::{SyncMutation, SyncQuery};
@@ -20,7 +21,11 @@ pub struct Query(UsersQuery, NodeQuery, ProjectsQuery, TasksQuery, SyncQuery);
 #[derive(MergedObject, Default)]
 pub struct Mutation(UsersMutation, ProjectsMutation, TasksMutation, SyncMutation);
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+// One more subscription root is one more field here.
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(ChangesSubscription);
+
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// The schema with its limits; `services` is `None` only for printing SDL.
 pub fn build_schema(
@@ -28,11 +33,15 @@ pub fn build_schema(
     limits: &QueryLimits,
     production: bool,
 ) -> AppSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_depth(limits.depth)
-        .limit_complexity(limits.complexity)
-        .limit_directives(limits.directives)
-        .limit_recursive_depth(64);
+    let mut builder = Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .limit_depth(limits.depth)
+    .limit_complexity(limits.complexity)
+    .limit_directives(limits.directives)
+    .limit_recursive_depth(64);
     if production {
         builder = builder.disable_introspection().disable_suggestions();
     }

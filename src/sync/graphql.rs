@@ -11,6 +11,8 @@ use super::push::{self, Conflict, ProjectChange, TaskChange};
 use super::{cursor, pull};
 use crate::db::types::Id;
 use crate::error::{AppError, AppResult};
+use crate::events::Outbox;
+use crate::events::changes::stage_changes;
 use crate::graphql::ContextExt;
 use crate::projects::graphql::Project;
 use crate::projects::validate as common;
@@ -204,19 +206,22 @@ impl SyncMutation {
             .enumerate()
             .map(|(i, t)| task_change(format!("input.tasks[{i}]"), t))
             .collect::<AppResult<Vec<_>>>()?;
-        let (pushed, changes) = ctx
+        let (pushed, changes, outbox) = ctx
             .services()
             .db
             .transaction(|mut conn| {
                 async move {
                     let pushed = push::push(&mut conn, &viewer, client_id, projects, tasks).await?;
+                    let mut outbox = Outbox::default();
+                    stage_changes(&mut conn, &mut outbox, &pushed.changes).await?;
                     let changes =
                         pull::changes_since(&mut conn, &viewer, since, pull::DEFAULT_PAGE).await?;
-                    Ok((pushed, changes))
+                    Ok((pushed, changes, outbox))
                 }
                 .scope_boxed()
             })
             .await?;
+        ctx.services().events.flush(outbox);
         Ok(SyncPayload {
             applied: pushed
                 .applied

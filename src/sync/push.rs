@@ -19,6 +19,7 @@ use crate::auth::Viewer;
 use crate::db::Conn;
 use crate::db::types::{Id, Timestamp};
 use crate::error::{AppError, AppResult};
+use crate::events::changes::{Change, ChangeType, task_changes};
 use crate::projects::model::ProjectRow;
 use crate::projects::{store as project_store, writes as project_writes};
 use crate::sync::counter;
@@ -68,6 +69,8 @@ pub struct Conflict {
 pub struct Pushed {
     pub applied: Vec<Id>,
     pub conflicts: Vec<Conflict>,
+    /// One per row written, for the caller to stage on the bus.
+    pub changes: Vec<Change>,
 }
 
 fn reason(deleted: bool) -> &'static str {
@@ -151,7 +154,9 @@ pub async fn push(
     if count > 0 {
         let mut seq = counter::reserve(conn, viewer, count).await?;
         for write in plan.writes {
-            apply(conn, viewer, write, seq).await?;
+            plan.out
+                .changes
+                .push(apply(conn, viewer, write, seq).await?);
             seq += 1;
         }
         // After the rest (projects they may move to included), in one
@@ -160,7 +165,8 @@ pub async fn push(
             next.seq = seq;
             seq += 1;
         }
-        update_tasks(conn, viewer, plan.task_updates).await?;
+        let changes = update_tasks(conn, viewer, plan.task_updates).await?;
+        plan.out.changes.extend(changes);
     }
     Ok(plan.out)
 }
@@ -171,9 +177,9 @@ async fn update_tasks(
     conn: &mut Conn<'_>,
     viewer: &Viewer,
     updates: Vec<(TaskRow, TaskRow)>,
-) -> AppResult<()> {
+) -> AppResult<Vec<Change>> {
     if updates.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let rows: Vec<(TaskRow, i32)> = updates
         .iter()
@@ -186,27 +192,41 @@ async fn update_tasks(
             return Err(task_writes::conflict(current, current.version));
         }
     }
-    Ok(())
+    let before: HashMap<Id, &TaskRow> = updates
+        .iter()
+        .map(|(_, current)| (current.id, current))
+        .collect();
+    let mut changes = Vec::with_capacity(written.len());
+    for row in written {
+        let current = before[&row.id];
+        let kind = ChangeType::of(Some(current.deleted_at.is_some()), row.deleted_at.is_some());
+        changes.extend(task_changes(kind, std::slice::from_ref(current), &[row]));
+    }
+    Ok(changes)
 }
 
-async fn apply(conn: &mut Conn<'_>, viewer: &Viewer, write: Write, seq: i64) -> AppResult<()> {
-    match write {
+async fn apply(conn: &mut Conn<'_>, viewer: &Viewer, write: Write, seq: i64) -> AppResult<Change> {
+    let change = match write {
         Write::InsertProject(mut row, field) => {
             row.seq = seq;
-            project_store::insert_project(conn, viewer, &row, &field).await?;
+            let row = project_store::insert_project(conn, viewer, &row, &field).await?;
+            Change::project(ChangeType::Created, &row)
         }
         Write::UpdateProject { current, mut next } => {
             next.seq = seq;
-            project_store::write_project(conn, viewer, &next, current.version)
+            let row = project_store::write_project(conn, viewer, &next, current.version)
                 .await?
                 .ok_or_else(|| project_writes::conflict(&current, current.version))?;
+            let kind = ChangeType::of(Some(current.deleted_at.is_some()), row.deleted_at.is_some());
+            Change::project(kind, &row)
         }
         Write::InsertTask(mut row, field) => {
             row.seq = seq;
-            task_store::insert_task(conn, viewer, &row, &field).await?;
+            let row = task_store::insert_task(conn, viewer, &row, &field).await?;
+            Change::task(ChangeType::Created, &row)
         }
-    }
-    Ok(())
+    };
+    Ok(change)
 }
 
 fn project_matches(row: &ProjectRow, change: &ProjectChange) -> bool {

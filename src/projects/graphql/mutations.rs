@@ -1,11 +1,16 @@
 //! Project mutations: checked input in, one transaction per mutation.
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use scoped_futures::ScopedFutureExt as _;
 
 use super::Project;
 use crate::db::types::{Id, Timestamp};
 use crate::error::{AppError, AppResult};
+use crate::events::Outbox;
+use crate::events::changes::{Change, ChangeType, stage_change};
 use crate::graphql::ContextExt;
 use crate::projects::model::ProjectRow;
 use crate::projects::validate;
@@ -31,26 +36,43 @@ pub struct UpdateProjectInput {
 #[derive(Default)]
 pub struct ProjectsMutation;
 
-/// Runs one project change in its own transaction.
+/// Runs one project change in its own transaction, and announces it (as
+/// `change_type`) when it changed anything.
 async fn change(
     ctx: &Context<'_>,
     id: ID,
     expected_version: Option<i32>,
     reach: Reach,
+    change_type: ChangeType,
     change: impl FnOnce(&mut ProjectRow, Timestamp) -> AppResult<bool> + Send,
 ) -> AppResult<Project> {
     let viewer = ctx.viewer()?.clone();
     let id = Id::parse(&id).ok_or_else(writes::not_found)?;
-    let row = ctx
+    let changed = Arc::new(AtomicBool::new(false));
+    let seen = changed.clone();
+    let change = move |row: &mut ProjectRow, now| {
+        let did = change(row, now)?;
+        seen.store(did, Ordering::Relaxed);
+        Ok(did)
+    };
+    let (row, outbox) = ctx
         .services()
         .db
         .transaction(|mut conn| {
             async move {
-                writes::modify(&mut conn, &viewer, id, expected_version, reach, change).await
+                let row =
+                    writes::modify(&mut conn, &viewer, id, expected_version, reach, change).await?;
+                let mut outbox = Outbox::default();
+                if changed.load(Ordering::Relaxed) {
+                    let event = Change::project(change_type, &row);
+                    stage_change(&mut conn, &mut outbox, event).await?;
+                }
+                Ok((row, outbox))
             }
             .scope_boxed()
         })
         .await?;
+    ctx.services().events.flush(outbox);
     Ok(Project::new(row))
 }
 
@@ -74,13 +96,24 @@ impl ProjectsMutation {
                 input.client_mutation_id,
             )?,
         };
-        let row = ctx
+        let (row, outbox) = ctx
             .services()
             .db
             .transaction(|mut conn| {
-                async move { writes::create(&mut conn, &viewer, new).await }.scope_boxed()
+                async move {
+                    let row = writes::create(&mut conn, &viewer, new).await?;
+                    let mut outbox = Outbox::default();
+                    // A retried create returns the earlier project: not announced again.
+                    if row.version == 1 {
+                        let event = Change::project(ChangeType::Created, &row);
+                        stage_change(&mut conn, &mut outbox, event).await?;
+                    }
+                    Ok((row, outbox))
+                }
+                .scope_boxed()
             })
             .await?;
+        ctx.services().events.flush(outbox);
         Ok(Project::new(row))
     }
 
@@ -110,6 +143,7 @@ impl ProjectsMutation {
             id,
             input.expected_version,
             Reach::Live,
+            ChangeType::Updated,
             move |row, _| {
                 if let Some(name) = name {
                     row.name = name;
@@ -129,27 +163,41 @@ impl ProjectsMutation {
         id: ID,
         archived: bool,
     ) -> AppResult<Project> {
-        change(ctx, id, None, Reach::Live, move |row, now| {
-            if row.archived_at.is_some() == archived {
-                return Ok(false);
-            }
-            row.archived_at = archived.then_some(now);
-            Ok(true)
-        })
+        change(
+            ctx,
+            id,
+            None,
+            Reach::Live,
+            ChangeType::Updated,
+            move |row, now| {
+                if row.archived_at.is_some() == archived {
+                    return Ok(false);
+                }
+                row.archived_at = archived.then_some(now);
+                Ok(true)
+            },
+        )
         .await
     }
 
     /// Soft delete: the project and its tasks disappear until restored.
     async fn delete_project(&self, ctx: &Context<'_>, id: ID) -> AppResult<Project> {
-        change(ctx, id, None, Reach::Live, |row, now| {
-            row.deleted_at = Some(now);
-            Ok(true)
-        })
+        change(
+            ctx,
+            id,
+            None,
+            Reach::Live,
+            ChangeType::Deleted,
+            |row, now| {
+                row.deleted_at = Some(now);
+                Ok(true)
+            },
+        )
         .await
     }
 
     async fn restore_project(&self, ctx: &Context<'_>, id: ID) -> AppResult<Project> {
-        change(ctx, id, None, Reach::Any, |row, _| {
+        change(ctx, id, None, Reach::Any, ChangeType::Restored, |row, _| {
             Ok(row.deleted_at.take().is_some())
         })
         .await

@@ -6,12 +6,16 @@ use scoped_futures::ScopedFutureExt as _;
 
 use super::Task;
 use crate::auth::Viewer;
+use crate::db::Conn;
 use crate::db::types::Id;
 use crate::error::{AppError, AppResult};
+use crate::events::Outbox;
+use crate::events::changes::{ChangeType, stage_changes, task_changes};
 use crate::graphql::ContextExt;
 use crate::projects::validate as common;
 use crate::tasks::kinds::{TaskPriority, TaskStatus};
-use crate::tasks::model::STATUS_TODO;
+use crate::tasks::model::{STATUS_TODO, TaskRow};
+use crate::tasks::store;
 use crate::tasks::validate;
 use crate::tasks::writes::{self, NewTask, TaskEdit};
 
@@ -152,17 +156,44 @@ async fn edit(
     expected_version: Option<i32>,
     field: &'static str,
 ) -> AppResult<Vec<Task>> {
-    let rows = ctx
+    let (rows, outbox) = ctx
         .services()
         .db
         .transaction(|mut conn| {
             async move {
-                writes::edit(&mut conn, &viewer, &ids, &edit, expected_version, field).await
+                // A move is announced in the old project too (see `task_changes`).
+                let before = match edit.project_id {
+                    Some(_) => store::find_tasks_any(&mut conn, &viewer, &ids).await?,
+                    None => Vec::new(),
+                };
+                let rows =
+                    writes::edit(&mut conn, &viewer, &ids, &edit, expected_version, field).await?;
+                let mut outbox = Outbox::default();
+                let changes = task_changes(ChangeType::Updated, &before, &rows);
+                stage_changes(&mut conn, &mut outbox, &changes).await?;
+                Ok((rows, outbox))
             }
             .scope_boxed()
         })
         .await?;
-    Ok(rows.into_iter().map(Task).collect())
+    Ok(delivered(ctx, rows, outbox))
+}
+
+/// Stages one change event per written task.
+async fn staged(
+    conn: &mut Conn<'_>,
+    change_type: ChangeType,
+    rows: &[TaskRow],
+) -> AppResult<Outbox> {
+    let mut outbox = Outbox::default();
+    stage_changes(conn, &mut outbox, &task_changes(change_type, &[], rows)).await?;
+    Ok(outbox)
+}
+
+/// Delivers what a committed write staged (SQLite) and returns its tasks.
+fn delivered(ctx: &Context<'_>, rows: Vec<TaskRow>, outbox: Outbox) -> Vec<Task> {
+    ctx.services().events.flush(outbox);
+    rows.into_iter().map(Task).collect()
 }
 
 fn single(tasks: Vec<Task>) -> AppResult<Task> {
@@ -207,28 +238,46 @@ impl TasksMutation {
     ) -> AppResult<Task> {
         let viewer = ctx.viewer()?.clone();
         let id = task_id(&id)?;
-        let row = ctx
+        let (rows, outbox) = ctx
             .services()
             .db
             .transaction(|mut conn| {
-                async move { writes::delete(&mut conn, &viewer, id, expected_version).await }
-                    .scope_boxed()
+                async move {
+                    let rows =
+                        vec![writes::delete(&mut conn, &viewer, id, expected_version).await?];
+                    let outbox = staged(&mut conn, ChangeType::Deleted, &rows).await?;
+                    Ok((rows, outbox))
+                }
+                .scope_boxed()
             })
             .await?;
-        Ok(Task(row))
+        single(delivered(ctx, rows, outbox))
     }
 
     async fn restore_task(&self, ctx: &Context<'_>, id: ID) -> AppResult<Task> {
         let viewer = ctx.viewer()?.clone();
         let id = task_id(&id)?;
-        let row = ctx
+        let (rows, outbox) = ctx
             .services()
             .db
             .transaction(|mut conn| {
-                async move { writes::restore(&mut conn, &viewer, id).await }.scope_boxed()
+                async move {
+                    let before = store::find_task_any(&mut conn, &viewer, id).await?;
+                    let row = writes::restore(&mut conn, &viewer, id).await?;
+                    // Restoring a live task changes nothing: no event.
+                    let changed = before.is_some_and(|b| b.version != row.version);
+                    let rows = vec![row];
+                    let outbox = if changed {
+                        staged(&mut conn, ChangeType::Restored, &rows).await?
+                    } else {
+                        Outbox::default()
+                    };
+                    Ok((rows, outbox))
+                }
+                .scope_boxed()
             })
             .await?;
-        Ok(Task(row))
+        single(delivered(ctx, rows, outbox))
     }
 
     /// All or nothing, at most 500.
@@ -275,13 +324,21 @@ impl TasksMutation {
         items: Vec<NewTask>,
     ) -> AppResult<Vec<Task>> {
         let viewer = ctx.viewer()?.clone();
-        let rows = ctx
+        let (rows, outbox) = ctx
             .services()
             .db
             .transaction(|mut conn| {
-                async move { writes::create(&mut conn, &viewer, items).await }.scope_boxed()
+                async move {
+                    let rows = writes::create(&mut conn, &viewer, items).await?;
+                    // A retried create returns the earlier task; one changed
+                    // since is not announced again.
+                    let created: Vec<_> = rows.iter().filter(|r| r.version == 1).cloned().collect();
+                    let outbox = staged(&mut conn, ChangeType::Created, &created).await?;
+                    Ok((rows, outbox))
+                }
+                .scope_boxed()
             })
             .await?;
-        Ok(rows.into_iter().map(Task).collect())
+        Ok(delivered(ctx, rows, outbox))
     }
 }

@@ -1,0 +1,328 @@
+//! Subscription fan-out under load, against a running server.
+//!
+//! Signs up `--users` users, opens `--subscriptions` WebSocket connections
+//! (graphql-transport-ws, one `taskEvents` subscription each, spread evenly
+//! over the users), then for `--duration` seconds a writer updates one task
+//! per user in turn, `--rate` updates per second. Each event should reach
+//! every subscriber of its user. Prints: connections made, events expected
+//! and received (lost = the difference), delivery latency p50 / p99 / max
+//! from the task's `updatedAt` (stamped inside the writing transaction, just
+//! before its commit) to the client, and the server's RSS when `--pid` is
+//! given.
+//!
+//! ```sh
+//! cargo run --release --example subs_load -- --url http://127.0.0.1:8080 \
+//!     --subscriptions 1000 --users 1 --rate 10 --duration 30 --pid $SERVER_PID
+//! ```
+//! The server must allow the connections per user (`TASKLANE_WS_MAX_CONNECTIONS_PER_USER`)
+//! and the signups (`TASKLANE_RATE_SIGNUP_IP`); `benches/subs-load.sh` sets both.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde_json::{Value, json};
+use tokio::sync::Semaphore;
+use tokio_tungstenite::tungstenite::Message;
+
+const PASSWORD: &str = "correct horse battery";
+const SUBSCRIPTION: &str =
+    "subscription { taskEvents { type task { id title version updatedAt } } }";
+
+struct Args {
+    url: String,
+    subscriptions: usize,
+    users: usize,
+    rate: f64,
+    duration: u64,
+    pid: Option<u32>,
+}
+
+fn bad<T>(name: &str, value: &str) -> T {
+    panic!("bad value for {name}: {value:?}")
+}
+
+fn args() -> Args {
+    let mut args = Args {
+        url: "http://127.0.0.1:8080".into(),
+        subscriptions: 1000,
+        users: 1,
+        rate: 10.0,
+        duration: 30,
+        pid: None,
+    };
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    for pair in raw.chunks(2) {
+        let value = pair.get(1).map(String::as_str).unwrap_or_default();
+        let name = pair[0].as_str();
+        match pair[0].as_str() {
+            "--url" => args.url = value.trim_end_matches('/').to_owned(),
+            "--subscriptions" => {
+                args.subscriptions = value.parse().unwrap_or_else(|_| bad(name, value))
+            }
+            "--users" => args.users = value.parse().unwrap_or_else(|_| bad(name, value)),
+            "--rate" => args.rate = value.parse().unwrap_or_else(|_| bad(name, value)),
+            "--duration" => args.duration = value.parse().unwrap_or_else(|_| bad(name, value)),
+            "--pid" => args.pid = Some(value.parse().unwrap_or_else(|_| bad(name, value))),
+            other => panic!("unknown option {other}"),
+        }
+    }
+    args
+}
+
+async fn call(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> Value {
+    let mut request = http
+        .post(format!("{url}/graphql"))
+        .json(&json!({ "query": query, "variables": variables }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let body: Value = request
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert!(body["errors"].is_null(), "{body}");
+    body["data"].clone()
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// One subscriber: latencies in microseconds of what it received.
+async fn subscriber(
+    ws_url: String,
+    token: String,
+    ready: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+) -> Vec<u32> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let mut request = ws_url.into_client_request().expect("request");
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let (mut socket, _) = match tokio_tungstenite::connect_async(request).await {
+        Ok(ok) => ok,
+        Err(err) => {
+            eprintln!("connect failed: {err}");
+            return Vec::new();
+        }
+    };
+    let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
+    let subscribe = json!({ "type": "subscribe", "id": "1", "payload": { "query": SUBSCRIPTION } });
+    if socket.send(Message::text(init.to_string())).await.is_err()
+        || socket
+            .send(Message::text(subscribe.to_string()))
+            .await
+            .is_err()
+    {
+        return Vec::new();
+    }
+    let mut latencies = Vec::new();
+    let mut acked = false;
+    loop {
+        let frame = match tokio::time::timeout(Duration::from_millis(500), socket.next()).await {
+            Err(_) if stop.load(Ordering::Relaxed) => break,
+            Err(_) => continue,
+            Ok(Some(Ok(frame))) => frame,
+            Ok(_) => break,
+        };
+        let Message::Text(text) = frame else { continue };
+        let received = chrono::Utc::now();
+        let value: Value = match serde_json::from_str(text.as_str()) {
+            Ok(v) => v,
+            Err(_) => continue,
+        };
+        match value["type"].as_str() {
+            Some("connection_ack") if !acked => {
+                acked = true;
+                ready.fetch_add(1, Ordering::Relaxed);
+            }
+            Some("next") => {
+                let stamped = value["payload"]["data"]["taskEvents"]["task"]["updatedAt"]
+                    .as_str()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+                if let Some(at) = stamped {
+                    let micros = (received - at.with_timezone(&chrono::Utc))
+                        .num_microseconds()
+                        .unwrap_or(0)
+                        .max(0);
+                    latencies.push(u32::try_from(micros).unwrap_or(u32::MAX));
+                } else {
+                    eprintln!("unexpected payload: {value}");
+                }
+            }
+            Some("error") | Some("complete") => {
+                eprintln!("subscription ended: {value}");
+                break;
+            }
+            _ => {}
+        }
+    }
+    latencies
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((sorted.len() as f64) * p).ceil() as usize;
+    f64::from(sorted[rank.clamp(1, sorted.len()) - 1]) / 1e3
+}
+
+#[tokio::main]
+async fn main() {
+    let args = args();
+    let http = reqwest::Client::new();
+    let url = args.url.clone();
+    let ws_url = format!("{}/graphql/ws", url.replacen("http://", "ws://", 1));
+    let run = uuid::Uuid::new_v4().simple().to_string();
+
+    // Users, each with a project and one task the writer updates.
+    let mut users = Vec::new();
+    for n in 0..args.users {
+        let data = call(
+            &http,
+            &url,
+            None,
+            "mutation($e: String!, $p: String!) { signup(input: { email: $e, password: $p, displayName: \"Load\" }) { accessToken } }",
+            json!({ "e": format!("load-{run}-{n}@example.com"), "p": PASSWORD }),
+        )
+        .await;
+        let token = data["signup"]["accessToken"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+        let project = call(
+            &http,
+            &url,
+            Some(&token),
+            "mutation { createProject(input: { name: \"Load\" }) { id } }",
+            json!({}),
+        )
+        .await;
+        let task = call(
+            &http,
+            &url,
+            Some(&token),
+            "mutation($p: ID!) { createTask(input: { projectId: $p, title: \"t\" }) { id } }",
+            json!({ "p": project["createProject"]["id"] }),
+        )
+        .await;
+        users.push((
+            token,
+            task["createTask"]["id"].as_str().expect("id").to_owned(),
+        ));
+    }
+
+    // Subscribers, opened 100 at a time.
+    let ready = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let opening = Arc::new(Semaphore::new(100));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(args.subscriptions);
+    for i in 0..args.subscriptions {
+        let token = users[i % users.len()].0.clone();
+        let permit = opening.clone().acquire_owned().await.expect("semaphore");
+        let (ws_url, ready, stop) = (ws_url.clone(), ready.clone(), stop.clone());
+        let before = ready.load(Ordering::Relaxed);
+        tasks.push(tokio::spawn(async move {
+            let watch = ready.clone();
+            let handle = tokio::spawn(subscriber(ws_url, token, ready, stop));
+            // The permit is released once this one is acknowledged (or 5 s).
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while watch.load(Ordering::Relaxed) <= before && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            drop(permit);
+            handle.await.unwrap_or_default()
+        }));
+    }
+    while ready.load(Ordering::Relaxed) < args.subscriptions
+        && started.elapsed() < Duration::from_secs(120)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let connected = ready.load(Ordering::Relaxed);
+    // Let the last subscriptions register.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    println!(
+        "connected {connected} of {} in {:.1} s",
+        args.subscriptions,
+        started.elapsed().as_secs_f64()
+    );
+    let rss_idle = args.pid.and_then(rss_kib);
+
+    // The writer.
+    let per_user: Vec<usize> = (0..users.len())
+        .map(|u| (0..connected).filter(|i| i % users.len() == u).count())
+        .collect();
+    let interval = Duration::from_secs_f64(1.0 / args.rate);
+    let mut ticker = tokio::time::interval(interval);
+    let mut expected = 0usize;
+    let mut writes = 0usize;
+    let mut rss_peak = 0;
+    let writing = Instant::now();
+    while writing.elapsed() < Duration::from_secs(args.duration) {
+        ticker.tick().await;
+        let u = writes % users.len();
+        let (token, task) = &users[u];
+        call(
+            &http,
+            &url,
+            Some(token),
+            "mutation($id: ID!, $t: String!) { updateTask(id: $id, input: { title: $t }) { version } }",
+            json!({ "id": task, "t": format!("w{writes}") }),
+        )
+        .await;
+        writes += 1;
+        expected += per_user[u];
+        if let Some(rss) = args.pid.and_then(rss_kib) {
+            rss_peak = rss_peak.max(rss);
+        }
+    }
+    // Let the last events arrive, then stop.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.unwrap_or_default());
+    }
+    latencies.sort_unstable();
+    let received = latencies.len();
+    println!(
+        "subscriptions={} users={} writes={writes} ({:.1}/s) expected={expected} received={received} lost={}",
+        connected,
+        users.len(),
+        writes as f64 / args.duration as f64,
+        expected.saturating_sub(received)
+    );
+    println!(
+        "latency_ms p50={:.1} p99={:.1} max={:.1}",
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+        percentile(&latencies, 1.0)
+    );
+    if let Some(idle) = rss_idle {
+        println!(
+            "server_rss_mib connected_idle={:.0} peak_while_writing={:.0}",
+            idle as f64 / 1024.0,
+            rss_peak as f64 / 1024.0
+        );
+    }
+}

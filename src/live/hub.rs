@@ -1,0 +1,487 @@
+//! The instance's one follower of the bus for subscriptions: it hears every
+//! change once, loads the changed object once (through the viewer of a
+//! subscriber who owns it), and hands it to each subscriber allowed to see
+//! it. It also keeps the open WebSocket connections, so that a revoked
+//! credential or a slow consumer closes its connection and nothing else.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use prometheus_client::metrics::gauge::Gauge;
+use tokio::sync::mpsc;
+
+use crate::auth::Authenticator;
+use crate::auth::Viewer;
+use crate::auth::revocation::{self, revoked_ids};
+use crate::db::Db;
+use crate::db::types::Id;
+use crate::error::{AppError, AppResult};
+use crate::events::changes::{CHANGES, Change, ChangeType, Entity};
+use crate::events::{Delivery, EventBus};
+use crate::projects::model::ProjectRow;
+use crate::projects::store as project_store;
+use crate::tasks::model::TaskRow;
+use crate::tasks::store as task_store;
+
+/// Items waiting for one subscription before its connection counts as too
+/// slow. The connection's loop takes them at once (its socket has its own
+/// queue, `TASKLANE_WS_BUFFER`), so this fills only when the loop is starved.
+const SUBSCRIPTION_QUEUE: usize = 1024;
+
+/// Why the server closes a connection: a WebSocket close code and reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Close {
+    pub code: u16,
+    pub reason: String,
+}
+
+impl Close {
+    pub fn new(code: u16, reason: impl Into<String>) -> Self {
+        Self {
+            code,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Close codes (graphql-transport-ws where it defines one).
+pub mod close {
+    pub const INVALID_MESSAGE: u16 = 4400;
+    pub const UNAUTHORIZED: u16 = 4401;
+    pub const FORBIDDEN: u16 = 4403;
+    pub const INIT_TIMEOUT: u16 = 4408;
+    pub const DUPLICATE_ID: u16 = 4409;
+    /// Too many connections of this user (or too many init messages).
+    pub const TOO_MANY: u16 = 4429;
+    /// The client read too slowly and its buffer overflowed.
+    pub const SLOW_CONSUMER: u16 = 1008;
+    /// The client stopped answering keep-alive pings.
+    pub const PING_TIMEOUT: u16 = 1001;
+}
+
+/// What a subscription receives.
+#[derive(Debug, Clone)]
+pub enum Item {
+    Task(ChangeType, Arc<TaskRow>),
+    Project(ChangeType, Arc<ProjectRow>),
+    /// Events may have been missed (the bus listener reconnected).
+    Resync,
+    /// Its project was deleted: the subscription ends.
+    End,
+}
+
+/// What a subscription wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interest {
+    /// Tasks of one project, or of every visible project.
+    Tasks(Option<Id>),
+    Projects,
+}
+
+struct Subscriber {
+    connection: u64,
+    viewer: Viewer,
+    interest: Interest,
+    sender: mpsc::Sender<Item>,
+}
+
+struct Connection {
+    viewer: Viewer,
+    subscriptions: usize,
+    closer: mpsc::Sender<Close>,
+}
+
+#[derive(Default)]
+struct State {
+    /// By owner, then by subscription id.
+    subscribers: HashMap<Id, HashMap<u64, Subscriber>>,
+    connections: HashMap<u64, Connection>,
+    /// Open connections per user.
+    per_user: HashMap<Id, usize>,
+}
+
+/// Limits the hub enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct HubLimits {
+    pub subscriptions_per_connection: usize,
+    pub connections_per_user: usize,
+    pub buffer: usize,
+}
+
+struct Inner {
+    state: Mutex<State>,
+    next_id: AtomicU64,
+    limits: HubLimits,
+    db: Db,
+    auth: Arc<Authenticator>,
+    connections_open: Gauge,
+    subscriptions_active: Gauge,
+}
+
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+/// A registered connection; dropping it unregisters it.
+pub struct ConnectionGuard {
+    hub: Hub,
+    pub id: u64,
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        let mut state = self.hub.lock();
+        let Some(connection) = state.connections.remove(&self.id) else {
+            return;
+        };
+        let user = connection.viewer.user_id;
+        if let Some(open) = state.per_user.get_mut(&user) {
+            *open = open.saturating_sub(1);
+            if *open == 0 {
+                state.per_user.remove(&user);
+            }
+        }
+        // Its subscriptions normally went first; none may stay behind.
+        if let Some(subs) = state.subscribers.get_mut(&user) {
+            subs.retain(|_, s| s.connection != self.id);
+            if subs.is_empty() {
+                state.subscribers.remove(&user);
+            }
+        }
+    }
+}
+
+/// A live subscription; dropping it unregisters it.
+pub struct SubscriptionGuard {
+    hub: Hub,
+    owner: Id,
+    id: u64,
+    connection: u64,
+}
+
+impl Drop for SubscriptionGuard {
+    fn drop(&mut self) {
+        self.hub.inner.subscriptions_active.dec();
+        let mut state = self.hub.lock();
+        if let Some(subs) = state.subscribers.get_mut(&self.owner) {
+            subs.remove(&self.id);
+            if subs.is_empty() {
+                state.subscribers.remove(&self.owner);
+            }
+        }
+        if let Some(connection) = state.connections.get_mut(&self.connection) {
+            connection.subscriptions = connection.subscriptions.saturating_sub(1);
+        }
+    }
+}
+
+/// Counts one open WebSocket while alive.
+pub struct OpenSocket(Gauge);
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+impl Hub {
+    /// Starts following the bus.
+    pub fn start(db: Db, bus: &EventBus, auth: Arc<Authenticator>, limits: HubLimits) -> Self {
+        let hub = Self {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State::default()),
+                next_id: AtomicU64::new(1),
+                limits,
+                db,
+                auth,
+                connections_open: Gauge::default(),
+                subscriptions_active: Gauge::default(),
+            }),
+        };
+        let mut changes = bus.subscribe(CHANGES);
+        let mut revocations = bus.subscribe(revocation::TOPIC);
+        // The tasks hold the hub weakly, so it ends with the app.
+        let weak = Arc::downgrade(&hub.inner);
+        tokio::spawn(async move {
+            while let Some(delivery) = changes.recv().await {
+                let Some(inner) = weak.upgrade() else { break };
+                Hub { inner }.on_change(delivery).await;
+            }
+        });
+        let weak = Arc::downgrade(&hub.inner);
+        tokio::spawn(async move {
+            while let Some(delivery) = revocations.recv().await {
+                let Some(inner) = weak.upgrade() else { break };
+                let hub = Hub { inner };
+                match delivery {
+                    Delivery::Event(event) => {
+                        if let Some(ids) = revoked_ids(&event) {
+                            hub.close_revoked(|id| ids.contains(&id));
+                        }
+                    }
+                    // The authenticator reloads its set; check against it.
+                    Delivery::Resync => hub.close_revoked(|id| hub.inner.auth.is_revoked(id)),
+                }
+            }
+        });
+        hub
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn limits(&self) -> HubLimits {
+        self.inner.limits
+    }
+
+    /// Gauges: open WebSocket connections, active subscriptions.
+    pub fn gauges(&self) -> (Gauge, Gauge) {
+        (
+            self.inner.connections_open.clone(),
+            self.inner.subscriptions_active.clone(),
+        )
+    }
+
+    /// Counts an open socket (authenticated or not) until the guard drops.
+    pub fn socket_opened(&self) -> OpenSocket {
+        self.inner.connections_open.inc();
+        OpenSocket(self.inner.connections_open.clone())
+    }
+
+    /// Registers an authenticated connection; `closer` is how the hub asks
+    /// it to close. Refused past the per-user limit.
+    pub fn connect(
+        &self,
+        viewer: &Viewer,
+        closer: mpsc::Sender<Close>,
+    ) -> Result<ConnectionGuard, Close> {
+        let limit = self.inner.limits.connections_per_user;
+        let mut state = self.lock();
+        let open = state.per_user.get(&viewer.user_id).copied().unwrap_or(0);
+        if open >= limit {
+            return Err(Close::new(
+                close::TOO_MANY,
+                format!("Too many connections: this user already has {open}, the limit"),
+            ));
+        }
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        *state.per_user.entry(viewer.user_id).or_default() += 1;
+        state.connections.insert(
+            id,
+            Connection {
+                viewer: viewer.clone(),
+                subscriptions: 0,
+                closer,
+            },
+        );
+        Ok(ConnectionGuard {
+            hub: self.clone(),
+            id,
+        })
+    }
+
+    /// Adds a subscription of `connection`'s viewer.
+    pub fn subscribe(
+        &self,
+        connection: u64,
+        interest: Interest,
+    ) -> AppResult<(SubscriptionGuard, mpsc::Receiver<Item>)> {
+        let limit = self.inner.limits.subscriptions_per_connection;
+        let mut state = self.lock();
+        let conn = state
+            .connections
+            .get_mut(&connection)
+            .ok_or_else(|| AppError::unauthenticated("The connection is closed"))?;
+        if conn.subscriptions >= limit {
+            return Err(AppError::bad_input(
+                "subscription",
+                format!(
+                    "this connection already has {limit} subscriptions, the limit per connection"
+                ),
+            ));
+        }
+        conn.subscriptions += 1;
+        let viewer = conn.viewer.clone();
+        let owner = viewer.user_id;
+        let (sender, receiver) = mpsc::channel(SUBSCRIPTION_QUEUE);
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        state.subscribers.entry(owner).or_default().insert(
+            id,
+            Subscriber {
+                connection,
+                viewer,
+                interest,
+                sender,
+            },
+        );
+        self.inner.subscriptions_active.inc();
+        let guard = SubscriptionGuard {
+            hub: self.clone(),
+            owner,
+            id,
+            connection,
+        };
+        Ok((guard, receiver))
+    }
+
+    /// Asks connection `id` to close (no-op if gone or already closing).
+    fn close(&self, state: &State, id: u64, close: Close) {
+        if let Some(connection) = state.connections.get(&id) {
+            let _ = connection.closer.try_send(close);
+        }
+    }
+
+    /// Closes every connection whose user, session or API key is revoked.
+    fn close_revoked(&self, revoked: impl Fn(Id) -> bool) {
+        let state = self.lock();
+        for (id, connection) in &state.connections {
+            let viewer = &connection.viewer;
+            let gone = revoked(viewer.user_id)
+                || viewer.session_id.is_some_and(&revoked)
+                || viewer.api_key_id.is_some_and(&revoked);
+            if gone {
+                self.close(
+                    &state,
+                    *id,
+                    Close::new(close::FORBIDDEN, "Credential revoked"),
+                );
+            }
+        }
+    }
+
+    async fn on_change(&self, delivery: Delivery) {
+        let event = match delivery {
+            Delivery::Event(event) => event,
+            Delivery::Resync => {
+                self.broadcast_resync();
+                return;
+            }
+        };
+        let Some(change) = Change::from_event(&event) else {
+            tracing::warn!("ignored a malformed change event");
+            return;
+        };
+        // A viewer of the owner's, if any subscriber here is the owner.
+        let viewer = {
+            let state = self.lock();
+            match state.subscribers.get(&change.owner_id) {
+                Some(subs) => subs.values().next().map(|s| s.viewer.clone()),
+                None => None,
+            }
+        };
+        let Some(viewer) = viewer else { return };
+        let item = match self.load(&viewer, &change).await {
+            Ok(Some(item)) => item,
+            Ok(None) => return,
+            Err(err) => {
+                if let AppError::Internal(detail) = err {
+                    tracing::error!(error = %detail, "cannot load a changed object");
+                }
+                return;
+            }
+        };
+        self.deliver(&change, &item);
+    }
+
+    /// The changed object, once, through the owner's viewer.
+    async fn load(&self, viewer: &Viewer, change: &Change) -> AppResult<Option<Item>> {
+        let mut pooled = self.inner.db.read().await?;
+        let mut conn = pooled.conn();
+        Ok(match change.entity {
+            Entity::Task => task_store::find_task_any(&mut conn, viewer, change.id)
+                .await?
+                .map(|row| Item::Task(change.change_type, Arc::new(row))),
+            Entity::Project => project_store::find_project_any(&mut conn, viewer, change.id)
+                .await?
+                .map(|row| Item::Project(change.change_type, Arc::new(row))),
+        })
+    }
+
+    fn deliver(&self, change: &Change, item: &Item) {
+        let mut state = self.lock();
+        let auth = &self.inner.auth;
+        let mut closing = Vec::new();
+        let mut ended = Vec::new();
+        let Some(subs) = state.subscribers.get(&change.owner_id) else {
+            return;
+        };
+        for (id, sub) in subs {
+            // Checked at delivery: the credential may have been revoked.
+            let viewer = &sub.viewer;
+            if viewer.user_id != change.owner_id {
+                continue;
+            }
+            if auth.is_revoked(viewer.user_id)
+                || viewer.session_id.is_some_and(|s| auth.is_revoked(s))
+                || viewer.api_key_id.is_some_and(|k| auth.is_revoked(k))
+            {
+                closing.push((
+                    sub.connection,
+                    Close::new(close::FORBIDDEN, "Credential revoked"),
+                ));
+                continue;
+            }
+            let send = match (sub.interest, item) {
+                // A task moved to another project is announced twice: in
+                // its new project (to everyone) and in its old one (to
+                // that project's subscribers, who see it leave).
+                (Interest::Tasks(None), Item::Task(_, row)) => change.project_id == row.project_id,
+                (Interest::Tasks(Some(project)), Item::Task(..)) => project == change.project_id,
+                (Interest::Projects, Item::Project(..)) => true,
+                (Interest::Tasks(Some(project)), Item::Project(ChangeType::Deleted, row))
+                    if project == row.id =>
+                {
+                    ended.push(*id);
+                    continue;
+                }
+                _ => false,
+            };
+            if send {
+                match sub.sender.try_send(item.clone()) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => closing.push((
+                        sub.connection,
+                        Close::new(
+                            close::SLOW_CONSUMER,
+                            "Slow consumer: too many messages waiting",
+                        ),
+                    )),
+                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                }
+            }
+        }
+        if let Some(subs) = state.subscribers.get_mut(&change.owner_id) {
+            for id in ended {
+                if let Some(sub) = subs.remove(&id) {
+                    // The stream ends when its sender is gone; say so first.
+                    let _ = sub.sender.try_send(Item::End);
+                }
+            }
+        }
+        for (id, close) in closing {
+            self.close(&state, id, close);
+        }
+    }
+
+    fn broadcast_resync(&self) {
+        let state = self.lock();
+        for subs in state.subscribers.values() {
+            for sub in subs.values() {
+                if let Err(mpsc::error::TrySendError::Full(_)) = sub.sender.try_send(Item::Resync) {
+                    self.close(
+                        &state,
+                        sub.connection,
+                        Close::new(
+                            close::SLOW_CONSUMER,
+                            "Slow consumer: too many messages waiting",
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
