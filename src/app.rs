@@ -142,6 +142,7 @@ pub struct Server {
     pub state: Arc<AppState>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    worker: Option<crate::operations::engine::Worker>,
 }
 
 impl Server {
@@ -149,6 +150,9 @@ impl Server {
     pub async fn shutdown(mut self) -> std::io::Result<()> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        if let Some(worker) = self.worker.take() {
+            worker.stop().await;
         }
         self.task.await.map_err(std::io::Error::other)?
     }
@@ -165,6 +169,11 @@ pub async fn start(config: Config) -> Result<Server, AppError> {
     let addr = listener
         .local_addr()
         .map_err(|e| AppError::internal(format!("no local address: {e}")))?;
+    let worker = crate::operations::engine::Worker::start(
+        state.services.db.clone(),
+        state.services.events.clone(),
+        state.services.config.operations.clone(),
+    );
     let (tx, rx) = oneshot::channel::<()>();
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
@@ -179,5 +188,6 @@ pub async fn start(config: Config) -> Result<Server, AppError> {
         state,
         shutdown: Some(tx),
         task,
+        worker: Some(worker),
     })
 }

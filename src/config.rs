@@ -249,6 +249,46 @@ pub struct Settings {
         global = true
     )]
     pub request_timeout_secs: String,
+    /// Operations (bulk jobs) one user may have pending or running at once
+    #[arg(
+        long,
+        env = "TASKLANE_OPERATION_MAX_RUNNING",
+        default_value = "2",
+        global = true
+    )]
+    pub operation_max_running: String,
+    /// Most items (tasks, projects) one operation may change
+    #[arg(
+        long,
+        env = "TASKLANE_OPERATION_MAX_ITEMS",
+        default_value = "100000",
+        global = true
+    )]
+    pub operation_max_items: String,
+    /// Items an operation changes per batch (one transaction each)
+    #[arg(
+        long,
+        env = "TASKLANE_OPERATION_BATCH_SIZE",
+        default_value = "500",
+        global = true
+    )]
+    pub operation_batch_size: String,
+    /// Seconds without a heartbeat after which a running operation is resumed elsewhere
+    #[arg(
+        long,
+        env = "TASKLANE_OPERATION_STALE_SECS",
+        default_value = "30",
+        global = true
+    )]
+    pub operation_stale_secs: String,
+    /// How often an idle operation worker looks for work, in milliseconds
+    #[arg(
+        long,
+        env = "TASKLANE_OPERATION_POLL_MS",
+        default_value = "250",
+        global = true
+    )]
+    pub operation_poll_ms: String,
     /// Password hashes computed at once [default: the number of CPUs]
     #[arg(long, env = "TASKLANE_HASH_CONCURRENCY", global = true)]
     pub hash_concurrency: Option<String>,
@@ -297,6 +337,18 @@ pub struct QueryLimits {
     pub page_size: usize,
 }
 
+/// Limits and timing of operations (bulk jobs).
+#[derive(Debug, Clone)]
+pub struct OperationLimits {
+    pub max_running: usize,
+    pub max_items: usize,
+    pub batch_size: usize,
+    /// A running operation whose heartbeat is older is resumed by any worker.
+    pub stale_after: Duration,
+    /// How often an idle worker looks for work.
+    pub poll: Duration,
+}
+
 /// The checked, typed configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -317,6 +369,7 @@ pub struct Config {
     pub body_limit: usize,
     pub request_timeout: Duration,
     pub hash_concurrency: usize,
+    pub operations: OperationLimits,
     pub log: String,
     pub log_format: LogFormat,
 }
@@ -540,6 +593,38 @@ impl Config {
                 Some(raw) => number("TASKLANE_HASH_CONCURRENCY", raw, 1usize, 1024)?,
                 None => cpus,
             },
+            operations: OperationLimits {
+                max_running: number(
+                    "TASKLANE_OPERATION_MAX_RUNNING",
+                    &s.operation_max_running,
+                    1usize,
+                    1000,
+                )?,
+                max_items: number(
+                    "TASKLANE_OPERATION_MAX_ITEMS",
+                    &s.operation_max_items,
+                    1usize,
+                    10_000_000,
+                )?,
+                batch_size: number(
+                    "TASKLANE_OPERATION_BATCH_SIZE",
+                    &s.operation_batch_size,
+                    1usize,
+                    10_000,
+                )?,
+                stale_after: Duration::from_secs(number(
+                    "TASKLANE_OPERATION_STALE_SECS",
+                    &s.operation_stale_secs,
+                    1u64,
+                    86_400,
+                )?),
+                poll: Duration::from_millis(number(
+                    "TASKLANE_OPERATION_POLL_MS",
+                    &s.operation_poll_ms,
+                    10u64,
+                    60_000,
+                )?),
+            },
             log: s.log.clone(),
             log_format,
         })
@@ -598,6 +683,11 @@ impl Settings {
             max_page_size: "100".into(),
             body_limit: "1048576".into(),
             request_timeout_secs: "30".into(),
+            operation_max_running: "2".into(),
+            operation_max_items: "100000".into(),
+            operation_batch_size: "500".into(),
+            operation_stale_secs: "30".into(),
+            operation_poll_ms: "250".into(),
             hash_concurrency: None,
             log: "info".into(),
             log_format: "auto".into(),
@@ -626,6 +716,9 @@ mod tests {
         assert_eq!(config.pool.size, 4);
         assert_eq!(config.limits.page_size, 100);
         assert_eq!(config.body_limit, 1 << 20);
+        assert_eq!(config.operations.max_running, 2);
+        assert_eq!(config.operations.max_items, 100_000);
+        assert_eq!(config.operations.batch_size, 500);
     }
 
     #[test]
@@ -663,6 +756,10 @@ mod tests {
             "TASKLANE_CORS_ORIGINS"
         );
         assert_eq!(bad(|s| s.max_depth = "x".into()), "TASKLANE_MAX_DEPTH");
+        assert_eq!(
+            bad(|s| s.operation_batch_size = "0".into()),
+            "TASKLANE_OPERATION_BATCH_SIZE"
+        );
         assert_eq!(bad(|s| s.log_format = "xml".into()), "TASKLANE_LOG_FORMAT");
         assert_eq!(bad(|s| s.mail = "pigeon".into()), "TASKLANE_MAIL");
         assert_eq!(bad(|s| s.mail_from = "nobody".into()), "TASKLANE_MAIL_FROM");

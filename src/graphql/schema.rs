@@ -7,6 +7,7 @@ use async_graphql::{EmptySubscription, MergedObject, Schema};
 use super::Services;
 use super::node::NodeQuery;
 use crate::config::QueryLimits;
+use crate::operations::graphql::{OperationsMutation, OperationsQuery};
 use crate::projects::graphql::ProjectsQuery;
 use crate::projects::graphql::mutations::ProjectsMutation;
 use crate::sync::graphql::{SyncMutation, SyncQuery};
@@ -15,10 +16,23 @@ use crate::tasks::graphql::mutations::TasksMutation;
 use crate::users::graphql::{UsersMutation, UsersQuery};
 
 #[derive(MergedObject, Default)]
-pub struct Query(UsersQuery, NodeQuery, ProjectsQuery, TasksQuery, SyncQuery);
+pub struct Query(
+    UsersQuery,
+    NodeQuery,
+    ProjectsQuery,
+    TasksQuery,
+    SyncQuery,
+    OperationsQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(UsersMutation, ProjectsMutation, TasksMutation, SyncMutation);
+pub struct Mutation(
+    UsersMutation,
+    ProjectsMutation,
+    TasksMutation,
+    SyncMutation,
+    OperationsMutation,
+);
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 

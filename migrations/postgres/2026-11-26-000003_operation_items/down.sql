@@ -1,0 +1,2 @@
+ALTER TABLE operations DROP COLUMN claimed_by;
+DROP TABLE operation_items;
