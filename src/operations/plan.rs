@@ -120,6 +120,10 @@ pub fn action_name(change: ChangeType) -> &'static str {
 }
 
 #[derive(Debug, Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "a batch's worth, consumed at once; boxing would cost an allocation per write"
+)]
 pub enum Outcome {
     Write(Write),
     /// Nothing to do (already so, gone, or changed since).

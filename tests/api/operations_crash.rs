@@ -90,7 +90,8 @@ const OP: &str = "query($id: ID!) { operation(id: $id) { status total processed 
     records(first: 1) { totalCount } } }";
 
 /// One crash and recovery; returns how many tasks were done at the kill.
-pub async fn crash_once(backend: Backend) -> i64 {
+/// `kill_after`: how many tasks must be done before the kill.
+pub async fn crash_once(backend: Backend, kill_after: i64) -> i64 {
     let test_db = TestDb::create(backend).await.expect("database");
     let client = reqwest::Client::new();
     let mut first = spawn(&test_db.url);
@@ -148,7 +149,7 @@ pub async fn crash_once(backend: Backend) -> i64 {
     let at_kill = loop {
         let now = gql(&client, &first.url, Some(&token), OP, json!({ "id": id })).await;
         let processed = now["operation"]["processed"].as_i64().unwrap_or(0);
-        if processed > 0 {
+        if processed >= kill_after.max(1) {
             first.child.kill().expect("SIGKILL");
             let _ = first.child.wait();
             break processed;
@@ -212,8 +213,8 @@ pub async fn crash_once(backend: Backend) -> i64 {
 }
 
 async fn crash_twice(backend: Backend) {
-    for round in 0..2 {
-        let at_kill = crash_once(backend).await;
+    for (round, kill_after) in [1, 3000].into_iter().enumerate() {
+        let at_kill = crash_once(backend, kill_after).await;
         eprintln!("{backend:?} round {round}: killed at {at_kill} processed");
     }
 }
