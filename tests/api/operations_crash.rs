@@ -212,10 +212,23 @@ pub async fn crash_once(backend: Backend, kill_after: i64) -> i64 {
     at_kill
 }
 
+/// Two rounds, or `TASKLANE_TEST_CRASH_ROUNDS` (benches/ops_crash.sh runs
+/// 20); each kills at another point of the run.
 async fn crash_twice(backend: Backend) {
-    for (round, kill_after) in [1, 3000].into_iter().enumerate() {
+    let rounds: usize = std::env::var("TASKLANE_TEST_CRASH_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2);
+    for round in 0..rounds {
+        let kill_after = i64::try_from(round * 2_999 % 9_000).unwrap_or(0);
+        let started = Instant::now();
         let at_kill = crash_once(backend, kill_after).await;
-        eprintln!("{backend:?} round {round}: killed at {at_kill} processed");
+        eprintln!(
+            "crash {backend:?} round {}/{rounds}: killed at {at_kill} of {TASKS} processed, \
+             resumed and verified in {:.1} s",
+            round + 1,
+            started.elapsed().as_secs_f64()
+        );
     }
 }
 
