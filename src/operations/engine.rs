@@ -148,6 +148,15 @@ impl Runner {
                 }
             }
         }
+        // Stopping with work left: hand it back between batches.
+        let worker = self.id;
+        let released = async {
+            let mut pooled = self.db.write().await?;
+            store::release(&mut pooled.conn(), id, worker).await
+        };
+        if let Err(err) = released.await {
+            tracing::warn!(operation = %id, error = ?err, "releasing an operation failed");
+        }
     }
 
     async fn fail(&self, id: Id) {

@@ -408,6 +408,26 @@ pub async fn hold(
     Ok(row)
 }
 
+/// Gives a held operation back to the queue (this worker is stopping), so
+/// any worker resumes it at once instead of after the stale timeout.
+pub async fn release(conn: &mut Conn<'_>, id: Id, worker: Id) -> AppResult<()> {
+    db_run!(conn, |c| {
+        diesel::update(
+            operations::table
+                .filter(operations::id.eq(id))
+                .filter(operations::claimed_by.eq(worker))
+                .filter(operations::status.eq(OperationStatus::Running.name())),
+        )
+        .set((
+            operations::status.eq(OperationStatus::Pending.name()),
+            operations::claimed_by.eq(None::<Id>),
+        ))
+        .execute(c)
+        .await
+    })?;
+    Ok(())
+}
+
 /// Saves the counters of a held operation.
 pub async fn save_counters(conn: &mut Conn<'_>, row: &OperationRow) -> AppResult<()> {
     db_run!(conn, |c| {

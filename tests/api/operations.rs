@@ -589,3 +589,68 @@ async fn cancel_mid_run_keeps_its_batches_postgres() {
     }
     cancel_mid_run(Backend::Postgres).await;
 }
+
+/// A graceful stop hands the running operation back between batches; the
+/// next server resumes it at once and does each task once.
+async fn stop_and_resume(backend: Backend) {
+    let mut app = TestApp::spawn_with(backend, |c| {
+        c.operations.batch_size = 2;
+        c.operations.poll = std::time::Duration::from_millis(20);
+    })
+    .await
+    .expect("backend available");
+    let a = account(&app, "a@example.com").await;
+    let home = project(&app, &a.token, "Home").await;
+    let home_id = home["id"].as_str().expect("id");
+    crate::operations_support::seed_tasks(app.database(), &a.id, home_id, "Bulk", 1000).await;
+    let op = start(
+        &app,
+        &a.token,
+        json!({ "kind": "UPDATE_TASKS", "filter": {}, "patch": { "priority": "LOW" } }),
+    )
+    .await;
+    loop {
+        let now = crate::operations_support::operation(&app, &a.token, &op["id"]).await;
+        if now["processed"].as_i64().unwrap_or(0) > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let server = app.server.take().expect("running");
+    let db = server.state.services.db.clone();
+    server.shutdown().await.expect("stops");
+    // A restart is a new process: let go of this one's SQLite connections.
+    db.close();
+    drop(db);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut config =
+        tasklane::Config::with_database(&app.db.url, Some(crate::support::TEST_SECRET))
+            .expect("config");
+    config.listen = "127.0.0.1:0".parse().expect("addr");
+    config.operations.poll = std::time::Duration::from_millis(20);
+    config.operations.stale_after = std::time::Duration::from_secs(3600);
+    let server = tasklane::start(config).await.expect("restarts");
+    app.addr = server.addr;
+    app.server = Some(server);
+    let done = wait(&app, &a.token, &op["id"]).await;
+    assert_eq!(
+        done["status"], "COMPLETED",
+        "resumed without waiting for staleness"
+    );
+    assert_eq!(done["processed"], 1000);
+    assert_eq!(records(&app, &a.token, &op["id"]).await.len(), 1000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_server_hands_its_operation_back_sqlite() {
+    stop_and_resume(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_server_hands_its_operation_back_postgres() {
+    if crate::support::pg_admin_url().is_none() {
+        eprintln!("TASKLANE_TEST_DATABASE_URL not set: PostgreSQL not tested");
+        return;
+    }
+    stop_and_resume(Backend::Postgres).await;
+}
