@@ -169,11 +169,15 @@ pub async fn start(config: Config) -> Result<Server, AppError> {
     let addr = listener
         .local_addr()
         .map_err(|e| AppError::internal(format!("no local address: {e}")))?;
-    let worker = crate::operations::engine::Worker::start(
-        state.services.db.clone(),
-        state.services.events.clone(),
-        state.services.config.operations.clone(),
-    );
+    let services = &state.services;
+    let worker = services.config.operations.worker.then(|| {
+        crate::operations::engine::Worker::start(
+            &services.db,
+            services.events.clone(),
+            services.config.operations.clone(),
+            &services.config.pool,
+        )
+    });
     let (tx, rx) = oneshot::channel::<()>();
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
@@ -188,6 +192,6 @@ pub async fn start(config: Config) -> Result<Server, AppError> {
         state,
         shutdown: Some(tx),
         task,
-        worker: Some(worker),
+        worker,
     })
 }

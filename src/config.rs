@@ -281,14 +281,22 @@ pub struct Settings {
         global = true
     )]
     pub operation_stale_secs: String,
-    /// How often an idle operation worker looks for work, in milliseconds
+    /// How often an idle operation worker on PostgreSQL looks for stale work, in milliseconds
     #[arg(
         long,
         env = "TASKLANE_OPERATION_POLL_MS",
-        default_value = "250",
+        default_value = "1000",
         global = true
     )]
     pub operation_poll_ms: String,
+    /// Run operations on this instance (false: serve the API only)
+    #[arg(
+        long,
+        env = "TASKLANE_OPERATION_WORKER",
+        default_value = "true",
+        global = true
+    )]
+    pub operation_worker: String,
     /// Password hashes computed at once [default: the number of CPUs]
     #[arg(long, env = "TASKLANE_HASH_CONCURRENCY", global = true)]
     pub hash_concurrency: Option<String>,
@@ -345,8 +353,11 @@ pub struct OperationLimits {
     pub batch_size: usize,
     /// A running operation whose heartbeat is older is resumed by any worker.
     pub stale_after: Duration,
-    /// How often an idle worker looks for work.
+    /// How often an idle worker on PostgreSQL looks for stale work (new
+    /// work wakes it through the event bus).
     pub poll: Duration,
+    /// Whether this instance runs operations at all.
+    pub worker: bool,
 }
 
 /// The checked, typed configuration.
@@ -624,6 +635,7 @@ impl Config {
                     10u64,
                     60_000,
                 )?),
+                worker: boolean("TASKLANE_OPERATION_WORKER", &s.operation_worker)?,
             },
             log: s.log.clone(),
             log_format,
@@ -687,7 +699,8 @@ impl Settings {
             operation_max_items: "100000".into(),
             operation_batch_size: "500".into(),
             operation_stale_secs: "30".into(),
-            operation_poll_ms: "250".into(),
+            operation_poll_ms: "1000".into(),
+            operation_worker: "true".into(),
             hash_concurrency: None,
             log: "info".into(),
             log_format: "auto".into(),

@@ -26,9 +26,9 @@ use super::store;
 use crate::auth::{Scope, Viewer};
 use crate::config::OperationLimits;
 use crate::db::types::{Id, Timestamp};
-use crate::db::{Conn, Db};
+use crate::db::{Backend, Conn, Db, PoolSettings};
 use crate::error::{AppError, AppResult};
-use crate::events::changes::{Progress, stage_change, stage_progress};
+use crate::events::changes::{OPERATIONS, Progress, stage_change, stage_progress};
 use crate::events::{EventBus, Outbox};
 use crate::projects::store as project_store;
 use crate::projects::writes as project_writes;
@@ -46,14 +46,32 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn start(db: Db, events: EventBus, limits: OperationLimits) -> Self {
+    /// Starts the worker. On PostgreSQL it has a small pool of its own, so
+    /// its polling never queues behind requests; on SQLite it shares the
+    /// one writer.
+    pub fn start(db: &Db, events: EventBus, limits: OperationLimits, pool: &PoolSettings) -> Self {
         let (stop, stopped) = watch::channel(false);
+        let db = match db.backend() {
+            Backend::Sqlite => db.clone(),
+            Backend::Postgres => {
+                let own = PoolSettings {
+                    size: 2,
+                    ..pool.clone()
+                };
+                Db::connect(db.url(), &own).unwrap_or_else(|err| {
+                    tracing::warn!(error = ?err, "the operation worker shares the request pool");
+                    db.clone()
+                })
+            }
+        };
+        let wake = events.subscribe(OPERATIONS);
         let runner = Runner {
             db,
             events,
             limits,
             id: Id::new(),
             stopped,
+            wake,
         };
         let task = tokio::spawn(runner.run());
         Self { stop, task }
@@ -83,6 +101,8 @@ struct Runner {
     /// This worker, as `claimed_by`.
     id: Id,
     stopped: watch::Receiver<bool>,
+    /// Operation events (any instance's): new work may be waiting.
+    wake: crate::events::Subscription,
 }
 
 enum Step {
@@ -101,12 +121,39 @@ impl Runner {
         tracing::info!(worker = %self.id, "operation worker started");
         while !self.stopping() {
             match self.claim().await {
-                Ok(Some(id)) => self.work(id).await,
+                Ok(Some(claimed)) => {
+                    let progress = Progress {
+                        id: claimed.id,
+                        owner_id: claimed.owner_id,
+                    };
+                    if let Err(err) = self
+                        .events
+                        .publish(OPERATIONS, serde_json::json!(progress))
+                        .await
+                    {
+                        tracing::warn!(error = ?err, "publishing an operation's start failed");
+                    }
+                    self.work(claimed.id).await;
+                }
                 Ok(None) => {
-                    let poll = self.limits.poll;
+                    // SQLite has no other instance: only its own new work
+                    // (announced on the bus) can appear. PostgreSQL also
+                    // polls for work a stopped instance left behind.
+                    let poll = async {
+                        match self.db.backend() {
+                            Backend::Postgres => tokio::time::sleep(self.limits.poll).await,
+                            Backend::Sqlite => std::future::pending().await,
+                        }
+                    };
                     tokio::select! {
-                        () = tokio::time::sleep(poll) => {}
+                        () = poll => {}
+                        _ = self.wake.recv() => {}
                         _ = self.stopped.changed() => {}
+                    }
+                    // One look covers every event that piled up meanwhile.
+                    while let Ok(Some(_)) =
+                        tokio::time::timeout(Duration::ZERO, self.wake.recv()).await
+                    {
                     }
                 }
                 Err(err) => {
@@ -118,7 +165,7 @@ impl Runner {
         tracing::info!(worker = %self.id, "operation worker stopped");
     }
 
-    async fn claim(&self) -> AppResult<Option<Id>> {
+    async fn claim(&self) -> AppResult<Option<store::Claimed>> {
         let now = Timestamp::now();
         let stale = chrono::Duration::from_std(self.limits.stale_after)
             .unwrap_or_else(|_| chrono::Duration::seconds(30));
@@ -251,7 +298,7 @@ async fn run_batch(
         if let Params::Rollback { of } = params
             && op.kind == OperationKind::Rollback.name()
         {
-            store::finish(conn, of, OperationStatus::RolledBack, None, now).await?;
+            store::mark_rolled_back(conn, of).await?;
             let original = OperationRow { id: of, ..op };
             progress(conn, outbox, &original).await?;
         }

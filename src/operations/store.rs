@@ -348,7 +348,7 @@ pub async fn claim(
     worker: Id,
     stale_before: Timestamp,
     now: Timestamp,
-) -> AppResult<Option<Id>> {
+) -> AppResult<Option<Claimed>> {
     let backend = conn.backend();
     let mut b = SqlBuilder::new(backend);
     b.push("UPDATE operations SET status = ")
@@ -379,9 +379,29 @@ pub async fn claim(
                 .push("))) ORDER BY o.created_at, o.id LIMIT 1)");
         }
     }
-    b.push(" RETURNING id AS id");
-    let rows = b.load::<IdRow>(conn).await?;
-    Ok(rows.into_iter().next().map(|r| r.id))
+    b.push(" RETURNING id AS id, owner_id AS owner_id");
+    let rows = b.load::<Claimed>(conn).await?;
+    Ok(rows.into_iter().next())
+}
+
+/// What [`claim`] took.
+#[derive(Debug, Clone, Copy, QueryableByName)]
+pub struct Claimed {
+    #[diesel(sql_type = crate::db::types::DbUuid)]
+    pub id: Id,
+    #[diesel(sql_type = crate::db::types::DbUuid)]
+    pub owner_id: Id,
+}
+
+/// Marks the operation a completed rollback undid.
+pub async fn mark_rolled_back(conn: &mut Conn<'_>, id: Id) -> AppResult<()> {
+    db_run!(conn, |c| {
+        diesel::update(operations::table.filter(operations::id.eq(id)))
+            .set(operations::status.eq(OperationStatus::RolledBack.name()))
+            .execute(c)
+            .await
+    })?;
+    Ok(())
 }
 
 /// The operation `id`, if `worker` still holds it and it still runs; beats

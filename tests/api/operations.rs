@@ -436,11 +436,11 @@ async fn limits_cancel_and_rollback_of_a_cancelled_operation_postgres() {
 }
 
 async fn limits_and_cancel(backend: Backend) {
-    // A worker that looks for work once a minute: operations stay PENDING.
+    // An instance that runs no operations: they stay PENDING.
     let app = TestApp::spawn_with(backend, |c| {
         c.operations.max_running = 1;
         c.operations.max_items = 30;
-        c.operations.poll = std::time::Duration::from_secs(60);
+        c.operations.worker = false;
     })
     .await
     .expect("backend available");
