@@ -312,6 +312,16 @@ async fn another_user_can_not_see_cancel_or_roll_back(app: TestApp) {
     .await;
     assert_eq!(mine["node"]["kind"], "UPDATE_TASKS");
     assert_eq!(mine["operations"]["totalCount"], 1);
+    let filtered = ok(
+        &app,
+        &a.token,
+        "{ done: operations(filter: { status: [COMPLETED], kind: [UPDATE_TASKS] }) { totalCount }
+           none: operations(filter: { kind: [IMPORT] }) { totalCount } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(filtered["done"]["totalCount"], 1);
+    assert_eq!(filtered["none"]["totalCount"], 0);
 }
 
 async fn invalid_inputs_name_the_field(app: TestApp) {
