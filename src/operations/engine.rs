@@ -304,11 +304,16 @@ async fn run_batch(
         }
         return Ok(Step::Done);
     }
+    let range = store::ItemRange {
+        operation_id: id,
+        from: position,
+        to: items.last().map_or(position, |i| i.idx + 1),
+    };
     let items: Vec<(String, Id)> = items
         .into_iter()
         .map(|i| (i.entity_type, i.entity_id))
         .collect();
-    let outcomes = plan::plan(conn, &viewer, &params, &items, now).await?;
+    let outcomes = plan::plan(conn, &viewer, &params, &items, Some(range), now).await?;
     let writes = outcomes
         .iter()
         .filter(|o| matches!(o, Outcome::Write(_)))

@@ -29,7 +29,7 @@ pub struct OperationRow {
 }
 
 /// One change an operation made: enough to undo it exactly.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = operation_records)]
 pub struct OperationRecordRow {
     pub operation_id: Id,

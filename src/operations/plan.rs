@@ -173,11 +173,14 @@ pub async fn items(
 
 /// Plans `items` (in order) for the viewer, reading what they name in a
 /// few queries.
+/// `range`: where the items are stored (the worker's batches); `None` for a
+/// dry run, whose items are not stored.
 pub async fn plan(
     conn: &mut Conn<'_>,
     viewer: &Viewer,
     params: &Params,
     items: &[(String, Id)],
+    range: Option<store::ItemRange>,
     now: Timestamp,
 ) -> AppResult<Vec<Outcome>> {
     let task_ids: Vec<Id> = items
@@ -190,11 +193,11 @@ pub async fn plan(
         .filter(|(e, _)| e == PROJECT)
         .map(|(_, id)| *id)
         .collect();
-    let tasks: HashMap<Id, TaskRow> = task_store::find_tasks_any(conn, viewer, &task_ids)
-        .await?
-        .into_iter()
-        .map(|t| (t.id, t))
-        .collect();
+    let found = match range {
+        Some(range) => store::range_tasks(conn, viewer, range).await?,
+        None => task_store::find_tasks_any(conn, viewer, &task_ids).await?,
+    };
+    let tasks: HashMap<Id, TaskRow> = found.into_iter().map(|t| (t.id, t)).collect();
     project_ids.extend(tasks.values().map(|t| t.project_id));
     if let Params::Import { tasks: changes, .. } = params {
         project_ids.extend(changes.iter().map(|t| t.project_id));
@@ -223,8 +226,11 @@ pub async fn plan(
     match params {
         Params::Rollback { of } => {
             let ids: Vec<Id> = items.iter().map(|(_, id)| *id).collect();
-            batch.records = store::records_of(conn, *of, &ids)
-                .await?
+            let found = match range {
+                Some(range) => store::range_records(conn, *of, range).await?,
+                None => store::records_of(conn, *of, &ids).await?,
+            };
+            batch.records = found
                 .into_iter()
                 .map(|r| ((r.entity_type.clone(), r.entity_id), r))
                 .collect();

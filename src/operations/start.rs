@@ -150,7 +150,7 @@ async fn preview(
     let mut out = Vec::with_capacity(PREVIEW);
     for chunk in items.chunks(batch.max(PREVIEW)) {
         let chunk: Vec<(String, Id)> = chunk.iter().map(|(e, id)| ((*e).to_owned(), *id)).collect();
-        for outcome in plan::plan(conn, viewer, params, &chunk, now).await? {
+        for outcome in plan::plan(conn, viewer, params, &chunk, None, now).await? {
             if let Outcome::Write(write) = outcome {
                 let seq = i32::try_from(out.len() + 1).unwrap_or(i32::MAX);
                 out.push(write.record(operation_id, seq, &write.next));

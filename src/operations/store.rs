@@ -554,3 +554,52 @@ pub async fn project_task_ids(
     })?;
     Ok(found)
 }
+
+/// Items `from..to` of the held operation: which rows of the batch to read.
+#[derive(Debug, Clone, Copy)]
+pub struct ItemRange {
+    pub operation_id: Id,
+    pub from: i32,
+    pub to: i32,
+}
+
+fn push_range(b: &mut SqlBuilder, range: ItemRange) {
+    b.push("i.operation_id = ")
+        .bind(Bind::Id(range.operation_id))
+        .push(" AND i.idx >= ")
+        .bind(Bind::I64(range.from.into()))
+        .push(" AND i.idx < ")
+        .bind(Bind::I64(range.to.into()));
+}
+
+/// The viewer's tasks among the items of `range` (deleted or not), by a
+/// join: a list of ids in `= ANY(…)` makes PostgreSQL's generic plan scan
+/// the table once per batch.
+pub async fn range_tasks(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    range: ItemRange,
+) -> AppResult<Vec<crate::tasks::model::TaskRow>> {
+    let mut b = SqlBuilder::new(conn.backend());
+    b.push("SELECT t.* FROM operation_items i JOIN tasks t ON t.id = i.entity_id WHERE ");
+    push_range(&mut b, range);
+    b.push(" AND t.owner_id = ").bind(Bind::Id(viewer.user_id));
+    b.load(conn).await
+}
+
+/// The records of `of` about the items of `range` (a rollback's batch).
+pub async fn range_records(
+    conn: &mut Conn<'_>,
+    of: Id,
+    range: ItemRange,
+) -> AppResult<Vec<OperationRecordRow>> {
+    let mut b = SqlBuilder::new(conn.backend());
+    b.push(
+        "SELECT r.* FROM operation_items i JOIN operation_records r \
+         ON r.entity_id = i.entity_id AND r.operation_id = ",
+    )
+    .bind(Bind::Id(of))
+    .push(" WHERE ");
+    push_range(&mut b, range);
+    b.load(conn).await
+}

@@ -12,3 +12,6 @@ CREATE TABLE operation_items (
 -- The worker (instance) that holds a running operation; another one takes
 -- it over once `heartbeat_at` is stale.
 ALTER TABLE operations ADD COLUMN claimed_by BLOB;
+
+-- A rollback finds the original's record of each object it restores.
+CREATE INDEX operation_records_entity_idx ON operation_records (operation_id, entity_id);
