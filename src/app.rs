@@ -170,14 +170,19 @@ pub async fn start(config: Config) -> Result<Server, AppError> {
         .local_addr()
         .map_err(|e| AppError::internal(format!("no local address: {e}")))?;
     let services = &state.services;
-    let worker = services.config.operations.worker.then(|| {
-        crate::operations::engine::Worker::start(
-            &services.db,
-            services.events.clone(),
-            services.config.operations.clone(),
-            &services.config.pool,
+    let worker = if services.config.operations.worker {
+        Some(
+            crate::operations::engine::Worker::start(
+                &services.db,
+                services.events.clone(),
+                services.config.operations.clone(),
+                &services.config.pool,
+            )
+            .await,
         )
-    });
+    } else {
+        None
+    };
     let (tx, rx) = oneshot::channel::<()>();
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {

@@ -49,7 +49,12 @@ impl Worker {
     /// Starts the worker. On PostgreSQL it has a small pool of its own, so
     /// its polling never queues behind requests; on SQLite it shares the
     /// one writer.
-    pub fn start(db: &Db, events: EventBus, limits: OperationLimits, pool: &PoolSettings) -> Self {
+    pub async fn start(
+        db: &Db,
+        events: EventBus,
+        limits: OperationLimits,
+        pool: &PoolSettings,
+    ) -> Self {
         let (stop, stopped) = watch::channel(false);
         let db = match db.backend() {
             Backend::Sqlite => db.clone(),
@@ -64,6 +69,12 @@ impl Worker {
                 })
             }
         };
+        // Open the worker's connection now, while the server starts: its
+        // first claim then never opens (on SQLite: creates) the database
+        // file later.
+        if let Err(err) = db.write().await {
+            tracing::warn!(error = ?err, "the operation worker has no connection yet");
+        }
         let wake = events.subscribe(OPERATIONS);
         let runner = Runner {
             db,
