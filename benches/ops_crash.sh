@@ -22,10 +22,10 @@ cd "$ROOT"
 echo "== $ROUNDS rounds per backend ($PROFILE build); log: $LOG"
 TASKLANE_TEST_CRASH_ROUNDS=$ROUNDS TASKLANE_TEST_DATABASE_URL=$PG_URL \
   cargo test "${FLAGS[@]}" -q --test api operations_crash -- --nocapture --test-threads=1 2>&1 | tee "$LOG" \
-  | grep -E "^crash|test result|panicked"
+  | grep -oE "crash .*|test result.*|panicked.*"
 echo "== summary"
 for backend in Sqlite Postgres; do
-  ok=$(grep -c "^crash $backend round" "$LOG" || true)
+  ok=$(grep -c "crash $backend round" "$LOG" || true)
   echo "$backend: $ok/$ROUNDS rounds killed mid-run, resumed and verified"
 done
 grep -q "test result: ok" "$LOG"
