@@ -159,6 +159,7 @@ pub struct Server {
     pub state: Arc<AppState>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    worker: Option<crate::operations::engine::Worker>,
 }
 
 impl Server {
@@ -166,6 +167,9 @@ impl Server {
     pub async fn shutdown(mut self) -> std::io::Result<()> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        if let Some(worker) = self.worker.take() {
+            worker.stop().await;
         }
         self.task.await.map_err(std::io::Error::other)?
     }
@@ -182,6 +186,20 @@ pub async fn start(config: Config) -> Result<Server, AppError> {
     let addr = listener
         .local_addr()
         .map_err(|e| AppError::internal(format!("no local address: {e}")))?;
+    let services = &state.services;
+    let worker = if services.config.operations.worker {
+        Some(
+            crate::operations::engine::Worker::start(
+                &services.db,
+                services.events.clone(),
+                services.config.operations.clone(),
+                &services.config.pool,
+            )
+            .await,
+        )
+    } else {
+        None
+    };
     let (tx, rx) = oneshot::channel::<()>();
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     let task = tokio::spawn(async move {
@@ -196,5 +214,6 @@ pub async fn start(config: Config) -> Result<Server, AppError> {
         state,
         shutdown: Some(tx),
         task,
+        worker,
     })
 }

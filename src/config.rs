@@ -249,6 +249,54 @@ pub struct Settings {
         global = true
     )]
     pub request_timeout_secs: String,
+    /// Operations (bulk jobs) one user may have pending or running at once
+    #[arg(
+        long,
+        env = "TASKLANE_OPERATION_MAX_RUNNING",
+        default_value = "2",
+        global = true
+    )]
+    pub operation_max_running: String,
+    /// Most items (tasks, projects) one operation may change
+    #[arg(
+        long,
+        env = "TASKLANE_OPERATION_MAX_ITEMS",
+        default_value = "100000",
+        global = true
+    )]
+    pub operation_max_items: String,
+    /// Items an operation changes per batch (one transaction each)
+    #[arg(
+        long,
+        env = "TASKLANE_OPERATION_BATCH_SIZE",
+        default_value = "500",
+        global = true
+    )]
+    pub operation_batch_size: String,
+    /// Seconds without a heartbeat after which a running operation is resumed elsewhere
+    #[arg(
+        long,
+        env = "TASKLANE_OPERATION_STALE_SECS",
+        default_value = "30",
+        global = true
+    )]
+    pub operation_stale_secs: String,
+    /// How often an idle operation worker on PostgreSQL looks for stale work, in milliseconds
+    #[arg(
+        long,
+        env = "TASKLANE_OPERATION_POLL_MS",
+        default_value = "1000",
+        global = true
+    )]
+    pub operation_poll_ms: String,
+    /// Run operations on this instance (false: serve the API only)
+    #[arg(
+        long,
+        env = "TASKLANE_OPERATION_WORKER",
+        default_value = "true",
+        global = true
+    )]
+    pub operation_worker: String,
     /// Password hashes computed at once [default: the number of CPUs]
     #[arg(long, env = "TASKLANE_HASH_CONCURRENCY", global = true)]
     pub hash_concurrency: Option<String>,
@@ -343,6 +391,21 @@ pub struct LiveLimits {
     pub buffer: usize,
 }
 
+/// Limits and timing of operations (bulk jobs).
+#[derive(Debug, Clone)]
+pub struct OperationLimits {
+    pub max_running: usize,
+    pub max_items: usize,
+    pub batch_size: usize,
+    /// A running operation whose heartbeat is older is resumed by any worker.
+    pub stale_after: Duration,
+    /// How often an idle worker on PostgreSQL looks for stale work (new
+    /// work wakes it through the event bus).
+    pub poll: Duration,
+    /// Whether this instance runs operations at all.
+    pub worker: bool,
+}
+
 /// The checked, typed configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -364,6 +427,7 @@ pub struct Config {
     pub request_timeout: Duration,
     pub hash_concurrency: usize,
     pub live: LiveLimits,
+    pub operations: OperationLimits,
     pub log: String,
     pub log_format: LogFormat,
 }
@@ -614,6 +678,39 @@ impl Config {
                 )?,
                 buffer: number("TASKLANE_WS_BUFFER", &s.ws_buffer, 1usize, 1_000_000)?,
             },
+            operations: OperationLimits {
+                max_running: number(
+                    "TASKLANE_OPERATION_MAX_RUNNING",
+                    &s.operation_max_running,
+                    1usize,
+                    1000,
+                )?,
+                max_items: number(
+                    "TASKLANE_OPERATION_MAX_ITEMS",
+                    &s.operation_max_items,
+                    1usize,
+                    10_000_000,
+                )?,
+                batch_size: number(
+                    "TASKLANE_OPERATION_BATCH_SIZE",
+                    &s.operation_batch_size,
+                    1usize,
+                    10_000,
+                )?,
+                stale_after: Duration::from_secs(number(
+                    "TASKLANE_OPERATION_STALE_SECS",
+                    &s.operation_stale_secs,
+                    1u64,
+                    86_400,
+                )?),
+                poll: Duration::from_millis(number(
+                    "TASKLANE_OPERATION_POLL_MS",
+                    &s.operation_poll_ms,
+                    10u64,
+                    60_000,
+                )?),
+                worker: boolean("TASKLANE_OPERATION_WORKER", &s.operation_worker)?,
+            },
             log: s.log.clone(),
             log_format,
         })
@@ -672,6 +769,12 @@ impl Settings {
             max_page_size: "100".into(),
             body_limit: "1048576".into(),
             request_timeout_secs: "30".into(),
+            operation_max_running: "2".into(),
+            operation_max_items: "100000".into(),
+            operation_batch_size: "500".into(),
+            operation_stale_secs: "30".into(),
+            operation_poll_ms: "1000".into(),
+            operation_worker: "true".into(),
             hash_concurrency: None,
             ws_init_timeout_ms: "10000".into(),
             ws_keepalive_ms: "15000".into(),
@@ -708,6 +811,9 @@ mod tests {
         assert_eq!(config.live.init_timeout, Duration::from_secs(10));
         assert_eq!(config.live.subscriptions_per_connection, 100);
         assert_eq!(config.live.connections_per_user, 50);
+        assert_eq!(config.operations.max_running, 2);
+        assert_eq!(config.operations.max_items, 100_000);
+        assert_eq!(config.operations.batch_size, 500);
     }
 
     #[test]
@@ -745,6 +851,10 @@ mod tests {
             "TASKLANE_CORS_ORIGINS"
         );
         assert_eq!(bad(|s| s.max_depth = "x".into()), "TASKLANE_MAX_DEPTH");
+        assert_eq!(
+            bad(|s| s.operation_batch_size = "0".into()),
+            "TASKLANE_OPERATION_BATCH_SIZE"
+        );
         assert_eq!(bad(|s| s.log_format = "xml".into()), "TASKLANE_LOG_FORMAT");
         assert_eq!(bad(|s| s.ws_buffer = "0".into()), "TASKLANE_WS_BUFFER");
         assert_eq!(bad(|s| s.mail = "pigeon".into()), "TASKLANE_MAIL");

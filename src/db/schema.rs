@@ -148,6 +148,19 @@ diesel::table! {
         started_at -> Nullable<DbTime>,
         finished_at -> Nullable<DbTime>,
         heartbeat_at -> Nullable<DbTime>,
+        claimed_by -> Nullable<DbUuid>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+
+    operation_items (operation_id, idx) {
+        operation_id -> DbUuid,
+        idx -> Integer,
+        entity_type -> Text,
+        entity_id -> DbUuid,
     }
 }
 
@@ -172,6 +185,7 @@ diesel::joinable!(one_time_tokens -> users (user_id));
 diesel::joinable!(projects -> users (owner_id));
 diesel::joinable!(tasks -> projects (project_id));
 diesel::joinable!(operation_records -> operations (operation_id));
+diesel::joinable!(operation_items -> operations (operation_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -183,4 +197,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     tasks,
     operations,
     operation_records,
+    operation_items,
 );

@@ -154,6 +154,18 @@ impl SqlBuilder {
     }
 }
 
+impl SqlBuilder {
+    /// Runs a statement that returns no rows; the number of rows it touched.
+    pub async fn execute(self, conn: &mut Conn<'_>) -> AppResult<usize> {
+        let query = Prepared(self.segments);
+        let n = match conn {
+            Conn::Postgres(c) => query.execute(&mut **c).await,
+            Conn::Sqlite(c) => query.execute(&mut **c).await,
+        }?;
+        Ok(n)
+    }
+}
+
 /// The query a builder made, as Diesel runs it.
 struct Prepared(Vec<Segment>);
 
@@ -198,6 +210,13 @@ walk_segments!(Sqlite);
 pub struct CountRow {
     #[diesel(sql_type = BigInt)]
     pub n: i64,
+}
+
+/// A row of `SELECT … AS id`.
+#[derive(Debug, Clone, Copy, QueryableByName)]
+pub struct IdRow {
+    #[diesel(sql_type = DbUuid)]
+    pub id: Id,
 }
 
 /// A row of a count grouped by an id: `SELECT key, COUNT(*) AS n … GROUP BY key`.

@@ -6,6 +6,8 @@ use async_graphql::{Context, ID, Interface, Object};
 use crate::db::types::Id;
 use crate::error::AppResult;
 use crate::graphql::ContextExt;
+use crate::operations::graphql::Operation;
+use crate::operations::store as operation_store;
 use crate::projects::graphql::Project;
 use crate::projects::store as project_store;
 use crate::tasks::graphql::Task;
@@ -19,6 +21,7 @@ pub enum Node {
     User(User),
     Project(Project),
     Task(Task),
+    Operation(Operation),
 }
 
 #[derive(Default)]
@@ -39,6 +42,9 @@ impl NodeQuery {
         }
         if let Some(project) = project_store::find_project(&mut conn, viewer, id).await? {
             return Ok(Some(Node::Project(Project::new(project))));
+        }
+        if let Some(operation) = operation_store::find(&mut conn, viewer, id).await? {
+            return Ok(Some(Node::Operation(Operation(operation))));
         }
         if id == viewer.user_id {
             return Ok(user_store::find_viewer(&mut conn, viewer)

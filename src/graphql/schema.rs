@@ -8,6 +8,7 @@ use super::Services;
 use super::node::NodeQuery;
 use crate::config::QueryLimits;
 use crate::live::graphql::ChangesSubscription;
+use crate::operations::graphql::{OperationsMutation, OperationsQuery};
 use crate::projects::graphql::ProjectsQuery;
 use crate::projects::graphql::mutations::ProjectsMutation;
 use crate::sync::graphql::{SyncMutation, SyncQuery};
@@ -16,10 +17,23 @@ use crate::tasks::graphql::mutations::TasksMutation;
 use crate::users::graphql::{UsersMutation, UsersQuery};
 
 #[derive(MergedObject, Default)]
-pub struct Query(UsersQuery, NodeQuery, ProjectsQuery, TasksQuery, SyncQuery);
+pub struct Query(
+    UsersQuery,
+    NodeQuery,
+    ProjectsQuery,
+    TasksQuery,
+    SyncQuery,
+    OperationsQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(UsersMutation, ProjectsMutation, TasksMutation, SyncMutation);
+pub struct Mutation(
+    UsersMutation,
+    ProjectsMutation,
+    TasksMutation,
+    SyncMutation,
+    OperationsMutation,
+);
 
 // One more subscription root is one more field here.
 #[derive(MergedSubscription, Default)]

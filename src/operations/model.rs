@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use crate::db::schema::{operation_records, operations};
+use crate::db::schema::{operation_items, operation_records, operations};
 use crate::db::types::{Id, JsonDoc, Timestamp};
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Insertable)]
@@ -24,10 +24,12 @@ pub struct OperationRow {
     pub started_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
     pub heartbeat_at: Option<Timestamp>,
+    /// The worker holding a running operation.
+    pub claimed_by: Option<Id>,
 }
 
 /// One change an operation made: enough to undo it exactly.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = operation_records)]
 pub struct OperationRecordRow {
     pub operation_id: Id,
@@ -38,3 +40,18 @@ pub struct OperationRecordRow {
     pub before: Option<JsonDoc>,
     pub after: Option<JsonDoc>,
 }
+
+/// One item of an operation, fixed when it started.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = operation_items)]
+pub struct OperationItemRow {
+    pub operation_id: Id,
+    pub idx: i32,
+    pub entity_type: String,
+    pub entity_id: Id,
+}
+
+/// `entity_type` of a task.
+pub const TASK: &str = "task";
+/// `entity_type` of a project.
+pub const PROJECT: &str = "project";

@@ -127,7 +127,7 @@ fn page_size(first: Option<i32>) -> AppResult<usize> {
     }
 }
 
-fn project_change(field: String, input: ProjectChangeInput) -> AppResult<ProjectChange> {
+pub fn project_change(field: String, input: ProjectChangeInput) -> AppResult<ProjectChange> {
     let at = |name: &str| format!("{field}.{name}");
     Ok(ProjectChange {
         id: common::id(&at("id"), &input.id)?,
@@ -140,7 +140,7 @@ fn project_change(field: String, input: ProjectChangeInput) -> AppResult<Project
     })
 }
 
-fn task_change(field: String, input: TaskChangeInput) -> AppResult<TaskChange> {
+pub fn task_change(field: String, input: TaskChangeInput) -> AppResult<TaskChange> {
     let at = |name: &str| format!("{field}.{name}");
     Ok(TaskChange {
         id: common::id(&at("id"), &input.id)?,

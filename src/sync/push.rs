@@ -28,7 +28,7 @@ use crate::tasks::store as task_store;
 use crate::tasks::writes::{self as task_writes, TaskEdit};
 
 /// A validated project change; `field` is its input path.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ProjectChange {
     pub field: String,
     pub id: Id,
@@ -40,7 +40,7 @@ pub struct ProjectChange {
 }
 
 /// A validated task change; `field` is its input path.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TaskChange {
     pub field: String,
     pub id: Id,

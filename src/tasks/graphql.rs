@@ -198,20 +198,9 @@ pub struct TaskOrder {
     direction: Option<OrderDirection>,
 }
 
-/// Checks the arguments of a task connection and makes its listing.
-pub fn task_list_query(
-    ctx: &Context<'_>,
-    first: Option<i32>,
-    after: Option<String>,
-    last: Option<i32>,
-    before: Option<String>,
-    filter: Option<TaskFilter>,
-    order_by: Option<TaskOrder>,
-) -> AppResult<TaskListQuery> {
-    let max = ctx.services().config.limits.page_size;
-    let page = PageRequest::from_args(first, after, last, before, max)?;
-    let filter = filter.unwrap_or_default();
-    let filter = TaskFilterSpec {
+/// Checks a `TaskFilter` (fields named `filter.*` in errors).
+pub fn filter_spec(filter: TaskFilter) -> AppResult<TaskFilterSpec> {
+    Ok(TaskFilterSpec {
         project_id: filter
             .project_id
             .map(|id| validate::id("filter.projectId", &id))
@@ -231,7 +220,22 @@ pub fn task_list_query(
         due_after: filter.due_after.map(Into::into),
         updated_since: filter.updated_since.map(Into::into),
         include_deleted: filter.include_deleted.unwrap_or(false),
-    };
+    })
+}
+
+/// Checks the arguments of a task connection and makes its listing.
+pub fn task_list_query(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+    filter: Option<TaskFilter>,
+    order_by: Option<TaskOrder>,
+) -> AppResult<TaskListQuery> {
+    let max = ctx.services().config.limits.page_size;
+    let page = PageRequest::from_args(first, after, last, before, max)?;
+    let filter = filter_spec(filter.unwrap_or_default())?;
     let order = order_by.map_or_else(TaskOrderSpec::default, |o| TaskOrderSpec {
         field: o.field,
         direction: o.direction.unwrap_or_default(),

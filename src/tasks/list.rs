@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use crate::auth::Viewer;
 use crate::db::Conn;
 use crate::db::keyset::{KeyPosition, SortKey};
-use crate::db::sql::{Bind, CountRow, IdCountRow, SqlBuilder};
+use crate::db::sql::{Bind, CountRow, IdCountRow, IdRow, SqlBuilder};
 use crate::db::types::{Id, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::graphql::pagination::{Cursor, KeyValue, OrderDirection, Page, PageRequest};
@@ -15,7 +15,7 @@ use super::kinds::TaskOrderField;
 use super::model::TaskRow;
 
 /// Which tasks a listing holds (besides the viewer's ownership).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct TaskFilterSpec {
     pub project_id: Option<Id>,
     pub status: Option<Vec<i16>>,
@@ -242,6 +242,22 @@ pub async fn page_per_project(
             (*id, Page::from_scan(rows, &query.page))
         })
         .collect())
+}
+
+/// The ids of the viewer's tasks that `filter` selects, in id order, at
+/// most `limit` (an operation's items).
+pub async fn ids(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    filter: &TaskFilterSpec,
+    limit: i64,
+) -> AppResult<Vec<Id>> {
+    let mut b = SqlBuilder::new(conn.backend());
+    b.push("SELECT t.id AS id FROM tasks t WHERE ");
+    push_conditions(&mut b, viewer, filter, false);
+    b.push(" ORDER BY t.id LIMIT ").bind(Bind::I64(limit));
+    let rows = b.load::<IdRow>(conn).await?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
 }
 
 /// How many of the viewer's tasks `filter` selects.

@@ -251,6 +251,7 @@ async fn every_row_type_round_trips(backend: Backend) {
                 started_at: Some(now),
                 finished_at: Some(later),
                 heartbeat_at: Some(later),
+                claimed_by: Some(Id::new()),
             },
             OperationRow,
             operations::id.eq(id)

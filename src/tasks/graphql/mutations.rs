@@ -121,7 +121,8 @@ fn task_edit(input: UpdateTaskInput) -> AppResult<TaskEdit> {
     })
 }
 
-fn patch_edit(patch: TaskPatch) -> AppResult<TaskEdit> {
+/// Checks a `TaskPatch` (fields named `patch.*` in errors).
+pub fn patch_edit(patch: TaskPatch) -> AppResult<TaskEdit> {
     Ok(TaskEdit {
         status: required("patch.status", patch.status)?.map(TaskStatus::code),
         priority: change(patch.priority).map(|p| p.map(TaskPriority::code)),

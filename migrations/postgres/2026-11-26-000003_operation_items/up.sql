@@ -1,0 +1,17 @@
+-- The items of an operation, fixed when it starts: the worker walks them in
+-- `idx` order, and `processed + skipped + failed` (committed with each
+-- batch) is where a resumed run continues.
+CREATE TABLE operation_items (
+    operation_id uuid NOT NULL REFERENCES operations (id) ON DELETE CASCADE,
+    idx          integer NOT NULL,
+    entity_type  text NOT NULL,
+    entity_id    uuid NOT NULL,
+    PRIMARY KEY (operation_id, idx)
+);
+
+-- The worker (instance) that holds a running operation; another one takes
+-- it over once `heartbeat_at` is stale.
+ALTER TABLE operations ADD COLUMN claimed_by uuid;
+
+-- A rollback finds the original's record of each object it restores.
+CREATE INDEX operation_records_entity_idx ON operation_records (operation_id, entity_id);

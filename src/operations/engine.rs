@@ -1,0 +1,400 @@
+//! The worker: claims operations and runs them in batches.
+//!
+//! One batch is one transaction: hold the operation (it must still be
+//! RUNNING and claimed by this worker; this also beats the heartbeat and
+//! locks its row, so a cancel waits for the batch or wins before it), plan
+//! the next items, write them with fresh `seq`s, insert their records,
+//! save the counters and stage the events. The position of the next batch
+//! is `processed + skipped + failed`, saved with it, so a resumed run starts
+//! exactly after the last committed batch.
+//!
+//! Claims: an operation that waits, or runs with a heartbeat older than
+//! `TASKLANE_OPERATION_STALE_SECS`. PostgreSQL claims with `FOR UPDATE SKIP
+//! LOCKED`, so instances share the queue; SQLite has one worker per file,
+//! which at start takes back whatever an earlier process left RUNNING.
+
+use std::time::Duration;
+
+use scoped_futures::ScopedFutureExt as _;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::kinds::{OperationKind, OperationStatus, Params};
+use super::model::OperationRow;
+use super::plan::{self, Object, Outcome};
+use super::store;
+use crate::auth::{Scope, Viewer};
+use crate::config::OperationLimits;
+use crate::db::types::{Id, Timestamp};
+use crate::db::{Backend, Conn, Db, PoolSettings};
+use crate::error::{AppError, AppResult};
+use crate::events::changes::{OPERATIONS, Progress, stage_change, stage_progress};
+use crate::events::{EventBus, Outbox};
+use crate::projects::store as project_store;
+use crate::projects::writes as project_writes;
+use crate::sync::counter;
+use crate::tasks::store as task_store;
+use crate::tasks::writes as task_writes;
+
+/// Attempts at a batch that failed for a reason other than its data.
+const ATTEMPTS: u32 = 3;
+
+/// The running worker; [`Worker::stop`] ends it between batches.
+pub struct Worker {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Worker {
+    /// Starts the worker. On PostgreSQL it has a small pool of its own, so
+    /// its polling never queues behind requests; on SQLite it shares the
+    /// one writer.
+    pub async fn start(
+        db: &Db,
+        events: EventBus,
+        limits: OperationLimits,
+        pool: &PoolSettings,
+    ) -> Self {
+        let (stop, stopped) = watch::channel(false);
+        let db = match db.backend() {
+            Backend::Sqlite => db.clone(),
+            Backend::Postgres => {
+                let own = PoolSettings {
+                    size: 2,
+                    ..pool.clone()
+                };
+                Db::connect(db.url(), &own).unwrap_or_else(|err| {
+                    tracing::warn!(error = ?err, "the operation worker shares the request pool");
+                    db.clone()
+                })
+            }
+        };
+        // Open the worker's connection now, while the server starts: its
+        // first claim then never opens (on SQLite: creates) the database
+        // file later.
+        if let Err(err) = db.write().await {
+            tracing::warn!(error = ?err, "the operation worker has no connection yet");
+        }
+        let wake = events.subscribe(OPERATIONS);
+        let runner = Runner {
+            db,
+            events,
+            limits,
+            id: Id::new(),
+            stopped,
+            wake,
+        };
+        let task = tokio::spawn(runner.run());
+        Self { stop, task }
+    }
+
+    /// Asks the worker to stop after its current batch, and waits for it.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// The viewer an operation runs as: its owner.
+pub fn owner(row: &OperationRow) -> Viewer {
+    Viewer {
+        user_id: row.owner_id,
+        session_id: None,
+        api_key_id: None,
+        scopes: vec![Scope::Read, Scope::Write],
+    }
+}
+
+struct Runner {
+    db: Db,
+    events: EventBus,
+    limits: OperationLimits,
+    /// This worker, as `claimed_by`.
+    id: Id,
+    stopped: watch::Receiver<bool>,
+    /// Operation events (any instance's): new work may be waiting.
+    wake: crate::events::Subscription,
+}
+
+enum Step {
+    /// A batch committed; more may follow.
+    Continue,
+    /// Finished, cancelled, or no longer ours.
+    Done,
+}
+
+impl Runner {
+    fn stopping(&self) -> bool {
+        *self.stopped.borrow()
+    }
+
+    async fn run(mut self) {
+        tracing::info!(worker = %self.id, "operation worker started");
+        while !self.stopping() {
+            match self.claim().await {
+                Ok(Some(claimed)) => {
+                    let progress = Progress {
+                        id: claimed.id,
+                        owner_id: claimed.owner_id,
+                    };
+                    if let Err(err) = self
+                        .events
+                        .publish(OPERATIONS, serde_json::json!(progress))
+                        .await
+                    {
+                        tracing::warn!(error = ?err, "publishing an operation's start failed");
+                    }
+                    self.work(claimed.id).await;
+                }
+                Ok(None) => {
+                    // SQLite has no other instance: only its own new work
+                    // (announced on the bus) can appear. PostgreSQL also
+                    // polls for work a stopped instance left behind.
+                    let poll = async {
+                        match self.db.backend() {
+                            Backend::Postgres => tokio::time::sleep(self.limits.poll).await,
+                            Backend::Sqlite => std::future::pending().await,
+                        }
+                    };
+                    tokio::select! {
+                        () = poll => {}
+                        _ = self.wake.recv() => {}
+                        _ = self.stopped.changed() => {}
+                    }
+                    // One look covers every event that piled up meanwhile.
+                    while let Ok(Some(_)) =
+                        tokio::time::timeout(Duration::ZERO, self.wake.recv()).await
+                    {
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(error = ?err, "claiming an operation failed");
+                    tokio::time::sleep(self.limits.poll.max(Duration::from_millis(500))).await;
+                }
+            }
+        }
+        tracing::info!(worker = %self.id, "operation worker stopped");
+    }
+
+    async fn claim(&self) -> AppResult<Option<store::Claimed>> {
+        let now = Timestamp::now();
+        let stale = chrono::Duration::from_std(self.limits.stale_after)
+            .unwrap_or_else(|_| chrono::Duration::seconds(30));
+        let stale_before = Timestamp::from(now.get() - stale);
+        let worker = self.id;
+        let mut pooled = self.db.write().await?;
+        let mut conn = pooled.conn();
+        store::claim(&mut conn, worker, stale_before, now).await
+    }
+
+    /// Runs the claimed operation until it ends, is cancelled, or the worker stops.
+    async fn work(&self, id: Id) {
+        tracing::info!(operation = %id, "running operation");
+        let mut failures = 0;
+        while !self.stopping() {
+            match self.batch(id).await {
+                Ok(Step::Continue) => failures = 0,
+                Ok(Step::Done) => return,
+                Err(err) => {
+                    failures += 1;
+                    tracing::error!(operation = %id, error = ?err, attempt = failures, "operation batch failed");
+                    if failures >= ATTEMPTS {
+                        self.fail(id).await;
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(failures))).await;
+                }
+            }
+        }
+        // Stopping with work left: hand it back between batches.
+        let worker = self.id;
+        let released = async {
+            let mut pooled = self.db.write().await?;
+            store::release(&mut pooled.conn(), id, worker).await
+        };
+        if let Err(err) = released.await {
+            tracing::warn!(operation = %id, error = ?err, "releasing an operation failed");
+        }
+    }
+
+    async fn fail(&self, id: Id) {
+        let worker = self.id;
+        let result = self
+            .db
+            .transaction(|mut conn| {
+                async move {
+                    let mut outbox = Outbox::default();
+                    let now = Timestamp::now();
+                    if let Some(row) = store::hold(&mut conn, id, worker, now).await? {
+                        store::finish(
+                            &mut conn,
+                            id,
+                            OperationStatus::Failed,
+                            Some("The operation stopped on an internal error".into()),
+                            now,
+                        )
+                        .await?;
+                        progress(&mut conn, &mut outbox, &row).await?;
+                    }
+                    Ok(outbox)
+                }
+                .scope_boxed()
+            })
+            .await;
+        match result {
+            Ok(outbox) => self.events.flush(outbox),
+            Err(err) => {
+                tracing::error!(operation = %id, error = ?err, "marking an operation failed")
+            }
+        }
+    }
+
+    async fn batch(&self, id: Id) -> AppResult<Step> {
+        let worker = self.id;
+        let size = i64::try_from(self.limits.batch_size).unwrap_or(500);
+        let (step, outbox) = self
+            .db
+            .transaction(|mut conn| {
+                async move {
+                    let mut outbox = Outbox::default();
+                    let step = run_batch(&mut conn, &mut outbox, id, worker, size).await?;
+                    Ok((step, outbox))
+                }
+                .scope_boxed()
+            })
+            .await?;
+        self.events.flush(outbox);
+        Ok(step)
+    }
+}
+
+async fn progress(conn: &mut Conn<'_>, outbox: &mut Outbox, row: &OperationRow) -> AppResult<()> {
+    stage_progress(
+        conn,
+        outbox,
+        Progress {
+            id: row.id,
+            owner_id: row.owner_id,
+        },
+    )
+    .await
+}
+
+fn params_of(row: &OperationRow) -> AppResult<Params> {
+    serde_json::from_value(row.params.0.clone())
+        .map_err(|e| AppError::internal(format!("operation {} has unreadable params: {e}", row.id)))
+}
+
+/// One batch of the held operation `id`, inside the caller's transaction.
+async fn run_batch(
+    conn: &mut Conn<'_>,
+    outbox: &mut Outbox,
+    id: Id,
+    worker: Id,
+    size: i64,
+) -> AppResult<Step> {
+    let now = Timestamp::now();
+    let Some(mut op) = store::hold(conn, id, worker, now).await? else {
+        return Ok(Step::Done);
+    };
+    let viewer = owner(&op);
+    // Orders this batch among the owner's writes, before reading anything.
+    counter::lock(conn, &viewer).await?;
+    let params = params_of(&op)?;
+    let position = op.processed + op.skipped + op.failed;
+    let items = store::items(conn, id, position, size).await?;
+    if items.is_empty() {
+        store::finish(conn, id, OperationStatus::Completed, None, now).await?;
+        progress(conn, outbox, &op).await?;
+        if let Params::Rollback { of } = params
+            && op.kind == OperationKind::Rollback.name()
+        {
+            store::mark_rolled_back(conn, of).await?;
+            let original = OperationRow { id: of, ..op };
+            progress(conn, outbox, &original).await?;
+        }
+        return Ok(Step::Done);
+    }
+    let range = store::ItemRange {
+        operation_id: id,
+        from: position,
+        to: items.last().map_or(position, |i| i.idx + 1),
+    };
+    let items: Vec<(String, Id)> = items
+        .into_iter()
+        .map(|i| (i.entity_type, i.entity_id))
+        .collect();
+    let outcomes = plan::plan(conn, &viewer, &params, &items, Some(range), now).await?;
+    let writes = outcomes
+        .iter()
+        .filter(|o| matches!(o, Outcome::Write(_)))
+        .count();
+    let mut seq = if writes > 0 {
+        counter::reserve(conn, &viewer, writes).await?
+    } else {
+        0
+    };
+    let mut records = Vec::with_capacity(writes);
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Skip => op.skipped += 1,
+            Outcome::Fail(reason) => {
+                tracing::debug!(operation = %id, reason, "operation item failed");
+                op.failed += 1;
+            }
+            Outcome::Write(write) => {
+                let written = apply(conn, &viewer, &write, seq, now).await?;
+                seq += 1;
+                op.processed += 1;
+                records.push(write.record(id, op.processed, &written));
+                stage_change(conn, outbox, written.change(write.change_type())).await?;
+            }
+        }
+    }
+    store::insert_records(conn, &records).await?;
+    store::save_counters(conn, &op).await?;
+    progress(conn, outbox, &op).await?;
+    Ok(Step::Continue)
+}
+
+/// Writes one planned change with `seq`; returns the row as stored.
+async fn apply(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    write: &plan::Write,
+    seq: i64,
+    now: Timestamp,
+) -> AppResult<Object> {
+    Ok(match (&write.current, &write.next) {
+        (Some(Object::Task(current)), Object::Task(next)) => {
+            Object::Task(task_writes::write(conn, viewer, current, next.clone(), seq, now).await?)
+        }
+        (None, Object::Task(next)) => {
+            let mut row = next.clone();
+            row.seq = seq;
+            Object::Task(task_store::insert_task(conn, viewer, &row, "importData.tasks").await?)
+        }
+        (Some(Object::Project(current)), Object::Project(next)) => {
+            let mut row = next.clone();
+            row.version = current.version + 1;
+            row.seq = seq;
+            row.updated_at = now;
+            let written = project_store::write_project(conn, viewer, &row, current.version)
+                .await?
+                .ok_or_else(|| project_writes::conflict(current, current.version))?;
+            Object::Project(written)
+        }
+        (None, Object::Project(next)) => {
+            let mut row = next.clone();
+            row.seq = seq;
+            Object::Project(
+                project_store::insert_project(conn, viewer, &row, "importData.projects").await?,
+            )
+        }
+        _ => {
+            return Err(AppError::internal(
+                "a planned write changes the kind of object",
+            ));
+        }
+    })
+}

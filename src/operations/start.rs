@@ -1,0 +1,288 @@
+//! Starting, cancelling and rolling back operations (the mutations' work).
+
+use scoped_futures::ScopedFutureExt as _;
+
+use super::kinds::{OperationKind, OperationStatus, Params};
+use super::model::{OperationRecordRow, OperationRow};
+use super::plan::{self, Outcome};
+use super::store;
+use crate::auth::Viewer;
+use crate::config::OperationLimits;
+use crate::db::types::{Id, JsonDoc, Timestamp};
+use crate::db::{Conn, Db};
+use crate::error::{AppError, AppResult};
+use crate::events::changes::{Progress, stage_progress};
+use crate::events::{EventBus, Outbox};
+use crate::projects::store as project_store;
+use crate::sync::counter;
+
+/// Changes a dry run shows.
+pub const PREVIEW: usize = 20;
+
+pub fn not_found() -> AppError {
+    AppError::NotFound("Operation not found".into())
+}
+
+async fn progress(conn: &mut Conn<'_>, outbox: &mut Outbox, row: &OperationRow) -> AppResult<()> {
+    stage_progress(
+        conn,
+        outbox,
+        Progress {
+            id: row.id,
+            owner_id: row.owner_id,
+        },
+    )
+    .await
+}
+
+/// Checks what the kind needs from the database, fixes the items and
+/// stores the operation (a dry run: with its preview, already finished).
+pub async fn start(
+    db: &Db,
+    events: &EventBus,
+    limits: &OperationLimits,
+    viewer: &Viewer,
+    params: Params,
+    dry_run: bool,
+    rollback_of: Option<Id>,
+) -> AppResult<OperationRow> {
+    let viewer = viewer.clone();
+    let limits = limits.clone();
+    let (row, outbox) = db
+        .transaction(|mut conn| {
+            async move {
+                let conn = &mut conn;
+                // One start at a time per user: the limit holds under races.
+                counter::lock(conn, &viewer).await?;
+                if !dry_run {
+                    let active = store::count_active(conn, &viewer).await?;
+                    if usize::try_from(active).unwrap_or(usize::MAX) >= limits.max_running {
+                        return Err(AppError::Conflict {
+                            message: format!(
+                                "You already have {active} operations waiting or running \
+                                 (at most {}); wait for one to finish or cancel it",
+                                limits.max_running
+                            ),
+                            current: None,
+                        });
+                    }
+                }
+                check_targets(conn, &viewer, &params).await?;
+                let limit = i64::try_from(limits.max_items).unwrap_or(i64::MAX - 1) + 1;
+                let items = plan::items(conn, &viewer, &params, limit).await?;
+                if items.len() > limits.max_items {
+                    return Err(AppError::bad_input(
+                        items_field(&params),
+                        format!(
+                            "selects more than {} items, the most one operation may change",
+                            limits.max_items
+                        ),
+                    ));
+                }
+                let now = Timestamp::now();
+                let total = i32::try_from(items.len()).unwrap_or(i32::MAX);
+                let kind = params.kind();
+                let row = OperationRow {
+                    id: Id::new(),
+                    owner_id: viewer.user_id,
+                    kind: kind.name().to_owned(),
+                    status: if dry_run {
+                        OperationStatus::Completed
+                    } else {
+                        OperationStatus::Pending
+                    }
+                    .name()
+                    .to_owned(),
+                    dry_run,
+                    params: JsonDoc(
+                        serde_json::to_value(&params)
+                            .map_err(|e| AppError::internal(format!("params: {e}")))?,
+                    ),
+                    total,
+                    processed: 0,
+                    skipped: 0,
+                    failed: 0,
+                    error: None,
+                    rollback_of,
+                    created_at: now,
+                    started_at: dry_run.then_some(now),
+                    finished_at: dry_run.then_some(now),
+                    heartbeat_at: None,
+                    claimed_by: None,
+                };
+                store::insert(conn, &viewer, &row).await?;
+                let mut outbox = Outbox::default();
+                if dry_run {
+                    let preview = preview(
+                        conn,
+                        &viewer,
+                        &params,
+                        &items,
+                        row.id,
+                        limits.batch_size,
+                        now,
+                    )
+                    .await?;
+                    store::insert_records(conn, &preview).await?;
+                } else {
+                    store::insert_items(conn, row.id, &items).await?;
+                    progress(conn, &mut outbox, &row).await?;
+                }
+                Ok((row, outbox))
+            }
+            .scope_boxed()
+        })
+        .await?;
+    events.flush(outbox);
+    Ok(row)
+}
+
+/// The first changes the operation would make, as records (nothing written).
+async fn preview(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    params: &Params,
+    items: &[(&'static str, Id)],
+    operation_id: Id,
+    batch: usize,
+    now: Timestamp,
+) -> AppResult<Vec<OperationRecordRow>> {
+    let mut out = Vec::with_capacity(PREVIEW);
+    for chunk in items.chunks(batch.max(PREVIEW)) {
+        let chunk: Vec<(String, Id)> = chunk.iter().map(|(e, id)| ((*e).to_owned(), *id)).collect();
+        for outcome in plan::plan(conn, viewer, params, &chunk, None, now).await? {
+            if let Outcome::Write(write) = outcome {
+                let seq = i32::try_from(out.len() + 1).unwrap_or(i32::MAX);
+                out.push(write.record(operation_id, seq, &write.next));
+                if out.len() == PREVIEW {
+                    return Ok(out);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Which input field the item limit is about.
+fn items_field(params: &Params) -> &'static str {
+    match params {
+        Params::UpdateTasks { .. } | Params::DeleteTasks { .. } => "input.filter",
+        Params::Import { .. } => "input.importData",
+        _ => "input.projectId",
+    }
+}
+
+/// The projects an operation names must be the viewer's and live.
+async fn check_targets(conn: &mut Conn<'_>, viewer: &Viewer, params: &Params) -> AppResult<()> {
+    let named = match params {
+        Params::UpdateTasks { patch, .. } => {
+            patch.project_id.map(|id| ("input.patch.projectId", id))
+        }
+        Params::ArchiveProject { project_id } | Params::DeleteProject { project_id } => {
+            Some(("input.projectId", *project_id))
+        }
+        Params::DeduplicateTasks { project_id } => project_id.map(|id| ("input.projectId", id)),
+        Params::Import { projects, tasks } => {
+            // A task goes into a project of this import or one of the viewer's.
+            let mut outside: Vec<(String, Id)> = tasks
+                .iter()
+                .filter(|t| !projects.iter().any(|p| p.id == t.project_id))
+                .map(|t| (format!("{}.projectId", t.field), t.project_id))
+                .collect();
+            let ids: Vec<Id> = outside.iter().map(|(_, id)| *id).collect();
+            let found = project_store::find_projects_any(conn, viewer, &ids).await?;
+            outside.retain(|(_, id)| !found.iter().any(|p| p.id == *id));
+            if let Some((field, _)) = outside.into_iter().next() {
+                return Err(AppError::bad_input(field, "project not found"));
+            }
+            None
+        }
+        _ => None,
+    };
+    if let Some((field, id)) = named
+        && project_store::find_project(conn, viewer, id)
+            .await?
+            .is_none()
+    {
+        return Err(AppError::NotFound(format!("{field}: project not found")));
+    }
+    Ok(())
+}
+
+/// Cancels the viewer's waiting or running operation; the work done stays.
+pub async fn cancel(
+    db: &Db,
+    events: &EventBus,
+    viewer: &Viewer,
+    id: Id,
+) -> AppResult<OperationRow> {
+    let viewer = viewer.clone();
+    let (row, outbox) = db
+        .transaction(|mut conn| {
+            async move {
+                let conn = &mut conn;
+                let current = store::find(conn, &viewer, id)
+                    .await?
+                    .ok_or_else(not_found)?;
+                let active = [OperationStatus::Pending, OperationStatus::Running];
+                let row = store::transition(
+                    conn,
+                    &viewer,
+                    id,
+                    &active,
+                    OperationStatus::Cancelled,
+                    Timestamp::now(),
+                )
+                .await?
+                .ok_or_else(|| AppError::Conflict {
+                    message: format!(
+                        "The operation is {}; only a waiting or running one can be cancelled",
+                        current.status
+                    ),
+                    current: None,
+                })?;
+                let mut outbox = Outbox::default();
+                progress(conn, &mut outbox, &row).await?;
+                Ok((row, outbox))
+            }
+            .scope_boxed()
+        })
+        .await?;
+    events.flush(outbox);
+    Ok(row)
+}
+
+/// Checks that the viewer's operation `id` can be undone.
+pub async fn check_rollback(db: &Db, viewer: &Viewer, id: Id) -> AppResult<()> {
+    let mut pooled = db.read().await?;
+    let conn = &mut pooled.conn();
+    let original = store::find(conn, viewer, id).await?.ok_or_else(not_found)?;
+    let conflict = |message: &str| AppError::Conflict {
+        message: message.to_owned(),
+        current: None,
+    };
+    if original.dry_run {
+        return Err(conflict("A dry run changed nothing to roll back"));
+    }
+    if original.kind == OperationKind::Rollback.name() {
+        return Err(conflict("A rollback can not be rolled back"));
+    }
+    match OperationStatus::parse(&original.status) {
+        Some(OperationStatus::Completed | OperationStatus::Cancelled | OperationStatus::Failed) => {
+        }
+        Some(OperationStatus::RolledBack) => {
+            return Err(conflict("The operation is already rolled back"));
+        }
+        _ => {
+            return Err(conflict(
+                "The operation has not finished; cancel it or wait for it to finish",
+            ));
+        }
+    }
+    if store::active_rollback_of(conn, viewer, id).await? {
+        return Err(conflict(
+            "A rollback of this operation is already under way",
+        ));
+    }
+    Ok(())
+}
