@@ -13,6 +13,7 @@
 //! LOCKED`, so instances share the queue; SQLite has one worker per file,
 //! which at start takes back whatever an earlier process left RUNNING.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use scoped_futures::ScopedFutureExt as _;
@@ -28,11 +29,12 @@ use crate::config::OperationLimits;
 use crate::db::types::{Id, Timestamp};
 use crate::db::{Backend, Conn, Db, PoolSettings};
 use crate::error::{AppError, AppResult};
-use crate::events::changes::{OPERATIONS, Progress, stage_change, stage_progress};
+use crate::events::changes::{OPERATIONS, Progress, stage_changes, stage_progress};
 use crate::events::{EventBus, Outbox};
 use crate::projects::store as project_store;
 use crate::projects::writes as project_writes;
 use crate::sync::counter;
+use crate::tasks::model::TaskRow;
 use crate::tasks::store as task_store;
 use crate::tasks::writes as task_writes;
 
@@ -335,6 +337,11 @@ async fn run_batch(
         0
     };
     let mut records = Vec::with_capacity(writes);
+    let mut changes = Vec::with_capacity(writes);
+    // Task updates (most of any batch) are written together at the end:
+    // the write, the record's number, and the row with its base version.
+    let mut task_updates = Vec::new();
+    let mut task_rows = Vec::new();
     for outcome in outcomes {
         match outcome {
             Outcome::Skip => op.skipped += 1,
@@ -343,14 +350,44 @@ async fn run_batch(
                 op.failed += 1;
             }
             Outcome::Write(write) => {
-                let written = apply(conn, &viewer, &write, seq, now).await?;
-                seq += 1;
                 op.processed += 1;
-                records.push(write.record(id, op.processed, &written));
-                stage_change(conn, outbox, written.change(write.change_type())).await?;
+                if let (Some(Object::Task(current)), Object::Task(next)) =
+                    (&write.current, &write.next)
+                {
+                    let mut next = next.clone();
+                    next.version = current.version + 1;
+                    next.seq = seq;
+                    next.updated_at = now;
+                    task_rows.push((next, current.version));
+                    task_updates.push((write, op.processed));
+                } else {
+                    let written = apply(conn, &viewer, &write, seq, now).await?;
+                    records.push(write.record(id, op.processed, &written));
+                    changes.push(written.change(write.change_type()));
+                }
+                seq += 1;
             }
         }
     }
+    if !task_rows.is_empty() {
+        let mut written: HashMap<Id, TaskRow> = task_store::write_tasks(conn, &viewer, &task_rows)
+            .await?
+            .into_iter()
+            .map(|row| (row.id, row))
+            .collect();
+        for (write, number) in task_updates {
+            let Some(Object::Task(current)) = &write.current else {
+                continue;
+            };
+            let row = written
+                .remove(&current.id)
+                .ok_or_else(|| task_writes::conflict(current, current.version))?;
+            let row = Object::Task(row);
+            records.push(write.record(id, number, &row));
+            changes.push(row.change(write.change_type()));
+        }
+    }
+    stage_changes(conn, outbox, &changes).await?;
     store::insert_records(conn, &records).await?;
     store::save_counters(conn, &op).await?;
     progress(conn, outbox, &op).await?;
