@@ -14,6 +14,7 @@
 pub mod engine;
 pub mod graphql;
 pub mod kinds;
+pub mod live;
 pub mod model;
 pub mod plan;
 pub mod snapshot;

@@ -9,6 +9,7 @@ use super::node::NodeQuery;
 use crate::config::QueryLimits;
 use crate::live::graphql::ChangesSubscription;
 use crate::operations::graphql::{OperationsMutation, OperationsQuery};
+use crate::operations::live::OperationsSubscription;
 use crate::projects::graphql::ProjectsQuery;
 use crate::projects::graphql::mutations::ProjectsMutation;
 use crate::sync::graphql::{SyncMutation, SyncQuery};
@@ -37,7 +38,7 @@ pub struct Mutation(
 
 // One more subscription root is one more field here.
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(ChangesSubscription);
+pub struct Subscription(ChangesSubscription, OperationsSubscription);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 

@@ -58,7 +58,8 @@ fn events<T: Send + 'static>(
     })
 }
 
-fn connection(ctx: &Context<'_>) -> AppResult<LiveConnection> {
+/// The WebSocket connection a subscription arrives on (none over HTTP).
+pub(crate) fn connection(ctx: &Context<'_>) -> AppResult<LiveConnection> {
     ctx.viewer()?;
     ctx.data_opt::<LiveConnection>().copied().ok_or_else(|| {
         AppError::bad_input(

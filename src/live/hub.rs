@@ -77,6 +77,9 @@ pub enum Interest {
     /// Tasks of one project, or of every visible project.
     Tasks(Option<Id>),
     Projects,
+    /// One operation's progress (delivered from the bus by the subscription
+    /// itself; the hub counts it and tells it to resync).
+    Operation(Id),
 }
 
 struct Subscriber {

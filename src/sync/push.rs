@@ -78,10 +78,6 @@ fn reason(deleted: bool) -> &'static str {
 }
 
 /// One row to write, decided before any is written.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "at most one per change of one request, consumed at once"
-)]
 enum Write {
     InsertProject(ProjectRow, String),
     UpdateProject {

@@ -16,6 +16,7 @@ mod http;
 mod inputs;
 mod limits;
 mod listings;
+mod operation_progress;
 mod operations;
 mod operations_crash;
 mod operations_support;
