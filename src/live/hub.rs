@@ -11,6 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::mpsc;
 
+use super::shared::{JoinRequest, Run, Template, frame};
+
 use crate::auth::Authenticator;
 use crate::auth::Viewer;
 use crate::auth::revocation::{self, revoked_ids};
@@ -90,12 +92,46 @@ struct Connection {
     viewer: Viewer,
     subscriptions: usize,
     closer: mpsc::Sender<Close>,
+    outlet: Option<Outlet>,
+}
+
+/// Where shared subscriptions of a connection are delivered, in order: one
+/// bounded queue per connection (not per subscription), which the
+/// connection's loop moves into its socket queue.
+pub type Outlet = mpsc::Sender<Shared>;
+
+/// What a connection receives for its shared subscriptions.
+#[derive(Debug)]
+pub enum Shared {
+    /// A whole `next` (or `data`) frame of subscription (hub id, client id).
+    Frame(u64, Arc<str>, String),
+    /// Subscription (hub id, client id) ended: its project was deleted.
+    Ended(u64, Arc<str>),
+}
+
+/// Frames waiting for one connection before it counts as too slow.
+pub const CONNECTION_QUEUE: usize = SUBSCRIPTION_QUEUE;
+
+/// Subscribers that share one execution per event.
+struct Group {
+    interest: Interest,
+    run: Run,
+    members: HashMap<u64, Member>,
+}
+
+struct Member {
+    connection: u64,
+    viewer: Viewer,
+    head: Arc<str>,
+    id: Arc<str>,
 }
 
 #[derive(Default)]
 struct State {
     /// By owner, then by subscription id.
     subscribers: HashMap<Id, HashMap<u64, Subscriber>>,
+    /// Shared subscriptions: by owner, then by group key.
+    groups: HashMap<Id, HashMap<Arc<str>, Group>>,
     connections: HashMap<u64, Connection>,
     /// Open connections per user.
     per_user: HashMap<Id, usize>,
@@ -150,6 +186,51 @@ impl Drop for ConnectionGuard {
             if subs.is_empty() {
                 state.subscribers.remove(&user);
             }
+        }
+        if let Some(groups) = state.groups.get_mut(&user) {
+            groups.retain(|_, g| {
+                g.members.retain(|_, m| m.connection != self.id);
+                !g.members.is_empty()
+            });
+            if groups.is_empty() {
+                state.groups.remove(&user);
+            }
+        }
+    }
+}
+
+/// A shared subscription; dropping it leaves its group.
+pub struct SharedGuard {
+    hub: Hub,
+    owner: Id,
+    key: Arc<str>,
+    id: u64,
+    connection: u64,
+}
+
+impl SharedGuard {
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl Drop for SharedGuard {
+    fn drop(&mut self) {
+        self.hub.inner.subscriptions_active.dec();
+        let mut state = self.hub.lock();
+        if let Some(groups) = state.groups.get_mut(&self.owner) {
+            if let Some(group) = groups.get_mut(&self.key) {
+                group.members.remove(&self.id);
+                if group.members.is_empty() {
+                    groups.remove(&self.key);
+                }
+            }
+            if groups.is_empty() {
+                state.groups.remove(&self.owner);
+            }
+        }
+        if let Some(connection) = state.connections.get_mut(&self.connection) {
+            connection.subscriptions = connection.subscriptions.saturating_sub(1);
         }
     }
 }
@@ -258,6 +339,7 @@ impl Hub {
         &self,
         viewer: &Viewer,
         closer: mpsc::Sender<Close>,
+        outlet: Option<Outlet>,
     ) -> Result<ConnectionGuard, Close> {
         let limit = self.inner.limits.connections_per_user;
         let mut state = self.lock();
@@ -276,6 +358,7 @@ impl Hub {
                 viewer: viewer.clone(),
                 subscriptions: 0,
                 closer,
+                outlet,
             },
         );
         Ok(ConnectionGuard {
@@ -328,6 +411,61 @@ impl Hub {
         Ok((guard, receiver))
     }
 
+    /// Adds a shared subscription of `connection`'s viewer to its group.
+    pub(super) fn join(&self, connection: u64, request: JoinRequest<'_>) -> AppResult<SharedGuard> {
+        let limit = self.inner.limits.subscriptions_per_connection;
+        let mut state = self.lock();
+        let conn = state
+            .connections
+            .get_mut(&connection)
+            .ok_or_else(|| AppError::unauthenticated("The connection is closed"))?;
+        if conn.outlet.is_none() {
+            return Err(AppError::internal(
+                "a shared subscription without an outlet",
+            ));
+        }
+        if conn.subscriptions >= limit {
+            return Err(AppError::bad_input(
+                "subscription",
+                format!(
+                    "this connection already has {limit} subscriptions, the limit per connection"
+                ),
+            ));
+        }
+        conn.subscriptions += 1;
+        let viewer = conn.viewer.clone();
+        let owner = viewer.user_id;
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let Template { key, run } = request.join.template.clone();
+        let group = state
+            .groups
+            .entry(owner)
+            .or_default()
+            .entry(key.clone())
+            .or_insert_with(|| Group {
+                interest: request.interest,
+                run,
+                members: HashMap::new(),
+            });
+        group.members.insert(
+            id,
+            Member {
+                connection,
+                viewer,
+                head: request.join.head.clone(),
+                id: request.join.id.clone(),
+            },
+        );
+        self.inner.subscriptions_active.inc();
+        Ok(SharedGuard {
+            hub: self.clone(),
+            owner,
+            key,
+            id,
+            connection,
+        })
+    }
+
     /// Asks connection `id` to close (no-op if gone or already closing).
     fn close(&self, state: &State, id: u64, close: Close) {
         if let Some(connection) = state.connections.get(&id) {
@@ -358,6 +496,7 @@ impl Hub {
             Delivery::Event(event) => event,
             Delivery::Resync => {
                 self.broadcast_resync();
+                self.resync_shared().await;
                 return;
             }
         };
@@ -368,10 +507,15 @@ impl Hub {
         // A viewer of the owner's, if any subscriber here is the owner.
         let viewer = {
             let state = self.lock();
-            match state.subscribers.get(&change.owner_id) {
-                Some(subs) => subs.values().next().map(|s| s.viewer.clone()),
-                None => None,
-            }
+            let plain = state
+                .subscribers
+                .get(&change.owner_id)
+                .and_then(|subs| subs.values().next().map(|s| s.viewer.clone()));
+            plain.or_else(|| {
+                let groups = state.groups.get(&change.owner_id)?;
+                let member = groups.values().flat_map(|g| g.members.values()).next()?;
+                Some(member.viewer.clone())
+            })
         };
         let Some(viewer) = viewer else { return };
         let item = match self.load(&viewer, &change).await {
@@ -385,6 +529,7 @@ impl Hub {
             }
         };
         self.deliver(&change, &item);
+        self.deliver_shared(&change, item).await;
     }
 
     /// The changed object, once, through the owner's viewer.
@@ -482,6 +627,158 @@ impl Hub {
                     );
                 }
             }
+        }
+    }
+}
+
+/// What a subscription does with an item.
+enum Want {
+    Send,
+    End,
+    Skip,
+}
+
+fn wants(interest: Interest, change: &Change, item: &Item) -> Want {
+    match (interest, item) {
+        // A task moved to another project is announced twice: in its new
+        // project (to everyone) and in its old one (to that project's
+        // subscribers, who see it leave).
+        (Interest::Tasks(None), Item::Task(_, row)) if change.project_id == row.project_id => {
+            Want::Send
+        }
+        (Interest::Tasks(Some(project)), Item::Task(..)) if project == change.project_id => {
+            Want::Send
+        }
+        (Interest::Projects, Item::Project(..)) => Want::Send,
+        (Interest::Tasks(Some(project)), Item::Project(ChangeType::Deleted, row))
+            if project == row.id =>
+        {
+            Want::End
+        }
+        _ => Want::Skip,
+    }
+}
+
+fn slow_consumer() -> Close {
+    Close::new(
+        close::SLOW_CONSUMER,
+        "Slow consumer: too many messages waiting",
+    )
+}
+
+fn revoked(auth: &Authenticator, viewer: &Viewer) -> bool {
+    auth.is_revoked(viewer.user_id)
+        || viewer.session_id.is_some_and(|s| auth.is_revoked(s))
+        || viewer.api_key_id.is_some_and(|k| auth.is_revoked(k))
+}
+
+impl Hub {
+    /// Each group that wants the item resolves it once; every member gets
+    /// the same payload in a frame of its own.
+    async fn deliver_shared(&self, change: &Change, item: Item) {
+        let runs: Vec<(Arc<str>, Run)> = {
+            let mut state = self.lock();
+            let state = &mut *state;
+            let Some(groups) = state.groups.get_mut(&change.owner_id) else {
+                return;
+            };
+            let mut runs = Vec::new();
+            let mut ended = Vec::new();
+            let mut slow = Vec::new();
+            for (key, group) in groups.iter() {
+                match wants(group.interest, change, &item) {
+                    Want::Send => runs.push((key.clone(), group.run.clone())),
+                    Want::End => ended.push(key.clone()),
+                    Want::Skip => {}
+                }
+            }
+            for key in ended {
+                let Some(group) = groups.remove(&key) else {
+                    continue;
+                };
+                for (id, member) in group.members {
+                    let outlet = state
+                        .connections
+                        .get(&member.connection)
+                        .and_then(|c| c.outlet.as_ref());
+                    if let Some(outlet) = outlet
+                        && let Err(mpsc::error::TrySendError::Full(_)) =
+                            outlet.try_send(Shared::Ended(id, member.id))
+                    {
+                        slow.push(member.connection);
+                    }
+                }
+            }
+            if groups.is_empty() {
+                state.groups.remove(&change.owner_id);
+            }
+            for id in slow {
+                self.close(state, id, slow_consumer());
+            }
+            runs
+        };
+        for (key, run) in runs {
+            let payload = run(item.clone()).await;
+            self.send_shared(change.owner_id, &key, &payload);
+        }
+    }
+
+    /// Every group hears that events may have been missed.
+    async fn resync_shared(&self) {
+        let runs: Vec<(Id, Arc<str>, Run)> = {
+            let state = self.lock();
+            state
+                .groups
+                .iter()
+                .flat_map(|(owner, groups)| {
+                    groups
+                        .iter()
+                        .map(|(key, g)| (*owner, key.clone(), g.run.clone()))
+                })
+                .collect()
+        };
+        for (owner, key, run) in runs {
+            let payload = run(Item::Resync).await;
+            self.send_shared(owner, &key, &payload);
+        }
+    }
+
+    /// Hands `payload` to each current member of a group, checking each
+    /// member's credential at delivery.
+    fn send_shared(&self, owner: Id, key: &str, payload: &str) {
+        let state = self.lock();
+        let auth = &self.inner.auth;
+        let Some(group) = state.groups.get(&owner).and_then(|g| g.get(key)) else {
+            return;
+        };
+        let mut closing = Vec::new();
+        for (id, member) in &group.members {
+            if member.viewer.user_id != owner {
+                continue;
+            }
+            if revoked(auth, &member.viewer) {
+                closing.push((
+                    member.connection,
+                    Close::new(close::FORBIDDEN, "Credential revoked"),
+                ));
+                continue;
+            }
+            let Some(outlet) = state
+                .connections
+                .get(&member.connection)
+                .and_then(|c| c.outlet.as_ref())
+            else {
+                continue;
+            };
+            let text = frame(&member.head, payload);
+            if let Err(mpsc::error::TrySendError::Full(_)) =
+                outlet.try_send(Shared::Frame(*id, member.id.clone(), text))
+            {
+                closing.push((member.connection, slow_consumer()));
+            }
+        }
+        for (id, close) in closing {
+            self.close(&state, id, close);
         }
     }
 }
