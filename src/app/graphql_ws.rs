@@ -55,7 +55,9 @@ use crate::graphql::RequestMeta;
 use crate::graphql::loaders::Loaders;
 use crate::graphql::prepare::{prepare, selected_operation};
 use crate::live::LiveConnection;
-use crate::live::hub::{CONNECTION_QUEUE, Close, ConnectionGuard, Shared, SharedGuard, close};
+use crate::live::hub::{
+    CONNECTION_QUEUE, Close, ConnectionGuard, Outlet, Shared, SharedGuard, close,
+};
 use crate::live::shared::{Join, OneShot, Template, group_key};
 
 /// How long a full send queue may stay full before its client counts as
@@ -394,7 +396,12 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, protocol: Protocols, met
     let mut graphql = Protocol::from_message_stream(protocol_executor, input, protocol);
 
     let (closer, mut close_requests) = mpsc::channel::<Close>(4);
-    let (outlet, mut shared_frames) = mpsc::channel::<Shared>(CONNECTION_QUEUE);
+    let (queue_tx, mut shared_frames) = mpsc::channel::<Shared>(CONNECTION_QUEUE);
+    let outlet = Outlet {
+        direct: out.clone(),
+        queue: queue_tx,
+        pending: Default::default(),
+    };
     let mut connection: Option<ConnectionGuard> = None;
     let mut ids: HashSet<String> = HashSet::new();
     // Subscriptions in a group, by their id.
@@ -508,22 +515,26 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, protocol: Protocols, met
                 let frame = match delivery {
                     // Nothing follows the `complete` of a stopped subscription.
                     Shared::Frame(sub, id, frame) => {
-                        if shared.get(&*id).is_none_or(|g| g.id() != sub) {
-                            continue;
-                        }
-                        frame
+                        shared.get(&*id).is_some_and(|g| g.id() == sub).then_some(frame)
                     }
                     // Its project was deleted: the subscription completes.
                     Shared::Ended(sub, id) => {
-                        if shared.get(&*id).is_none_or(|g| g.id() != sub) {
-                            continue;
+                        if shared.get(&*id).is_some_and(|g| g.id() == sub) {
+                            shared.remove(&*id);
+                            ids.remove(&*id);
+                            Some(complete_frame(&id))
+                        } else {
+                            None
                         }
-                        shared.remove(&*id);
-                        ids.remove(&*id);
-                        complete_frame(&id)
                     }
                 };
-                if !queue(&out, Message::Text(frame.into())).await {
+                let queued = match frame {
+                    Some(frame) => queue(&out, Message::Text(frame.into())).await,
+                    None => true,
+                };
+                // Only now may the hub write past this queue again.
+                outlet.pending.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+                if !queued {
                     break Some(Close::new(close::SLOW_CONSUMER, "Slow consumer"));
                 }
             }

@@ -5,9 +5,10 @@
 //! credential or a slow consumer closes its connection and nothing else.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use axum::extract::ws::Message;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::mpsc;
 
@@ -95,10 +96,51 @@ struct Connection {
     outlet: Option<Outlet>,
 }
 
-/// Where shared subscriptions of a connection are delivered, in order: one
-/// bounded queue per connection (not per subscription), which the
-/// connection's loop moves into its socket queue.
-pub type Outlet = mpsc::Sender<Shared>;
+/// Where shared subscriptions of a connection are delivered, in order:
+/// straight into its socket queue while that has room and nothing waits
+/// before it; else into one bounded queue per connection (not per
+/// subscription), which the connection's loop moves into its socket queue,
+/// giving a slow reader its grace.
+#[derive(Clone)]
+pub struct Outlet {
+    pub direct: mpsc::Sender<Message>,
+    pub queue: mpsc::Sender<Shared>,
+    /// Items in `queue`, or taken from it and not yet in the socket queue.
+    pub pending: Arc<AtomicUsize>,
+}
+
+impl Outlet {
+    /// `Err` when the connection is too slow.
+    fn send(&self, item: Shared) -> Result<(), ()> {
+        let item = match item {
+            Shared::Frame(sub, id, text) if self.pending.load(Ordering::Acquire) == 0 => {
+                match self.direct.try_send(Message::Text(text.into())) {
+                    Ok(()) => return Ok(()),
+                    Err(mpsc::error::TrySendError::Closed(_)) => return Ok(()),
+                    Err(mpsc::error::TrySendError::Full(message)) => {
+                        let text = match message {
+                            Message::Text(text) => text.to_string(),
+                            _ => return Ok(()),
+                        };
+                        Shared::Frame(sub, id, text)
+                    }
+                }
+            }
+            item => item,
+        };
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        match self.queue.try_send(item) {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                self.pending.fetch_sub(1, Ordering::AcqRel);
+                match error {
+                    mpsc::error::TrySendError::Full(_) => Err(()),
+                    mpsc::error::TrySendError::Closed(_) => Ok(()),
+                }
+            }
+        }
+    }
+}
 
 /// What a connection receives for its shared subscriptions.
 #[derive(Debug)]
@@ -286,10 +328,35 @@ impl Hub {
         let mut revocations = bus.subscribe(revocation::TOPIC);
         // The tasks hold the hub weakly, so it ends with the app.
         let weak = Arc::downgrade(&hub.inner);
+        // Two stages: each changed object is loaded as soon as its event
+        // arrives (so it is the state of that change, not of a later one,
+        // however long deliveries take), then delivered in order.
+        let (loaded, mut to_deliver) = mpsc::unbounded_channel::<Loaded>();
         tokio::spawn(async move {
             while let Some(delivery) = changes.recv().await {
                 let Some(inner) = weak.upgrade() else { break };
-                Hub { inner }.on_change(delivery).await;
+                if let Some(next) = (Hub { inner }).on_change(delivery).await
+                    && loaded.send(next).is_err()
+                {
+                    break;
+                }
+            }
+        });
+        let weak = Arc::downgrade(&hub.inner);
+        tokio::spawn(async move {
+            while let Some(next) = to_deliver.recv().await {
+                let Some(inner) = weak.upgrade() else { break };
+                let hub = Hub { inner };
+                match next {
+                    Loaded::Item(change, item) => {
+                        hub.deliver(&change, &item);
+                        hub.deliver_shared(&change, item).await;
+                    }
+                    Loaded::Resync => {
+                        hub.broadcast_resync();
+                        hub.resync_shared().await;
+                    }
+                }
             }
         });
         let weak = Arc::downgrade(&hub.inner);
@@ -491,18 +558,14 @@ impl Hub {
         }
     }
 
-    async fn on_change(&self, delivery: Delivery) {
+    async fn on_change(&self, delivery: Delivery) -> Option<Loaded> {
         let event = match delivery {
             Delivery::Event(event) => event,
-            Delivery::Resync => {
-                self.broadcast_resync();
-                self.resync_shared().await;
-                return;
-            }
+            Delivery::Resync => return Some(Loaded::Resync),
         };
         let Some(change) = Change::from_event(&event) else {
             tracing::warn!("ignored a malformed change event");
-            return;
+            return None;
         };
         // A viewer of the owner's, if any subscriber here is the owner.
         let viewer = {
@@ -517,19 +580,18 @@ impl Hub {
                 Some(member.viewer.clone())
             })
         };
-        let Some(viewer) = viewer else { return };
+        let viewer = viewer?;
         let item = match self.load(&viewer, &change).await {
             Ok(Some(item)) => item,
-            Ok(None) => return,
+            Ok(None) => return None,
             Err(err) => {
                 if let AppError::Internal(detail) = err {
                     tracing::error!(error = %detail, "cannot load a changed object");
                 }
-                return;
+                return None;
             }
         };
-        self.deliver(&change, &item);
-        self.deliver_shared(&change, item).await;
+        Some(Loaded::Item(change, item))
     }
 
     /// The changed object, once, through the owner's viewer.
@@ -631,6 +693,12 @@ impl Hub {
     }
 }
 
+/// An event loaded, waiting for delivery.
+enum Loaded {
+    Item(Change, Item),
+    Resync,
+}
+
 /// What a subscription does with an item.
 enum Want {
     Send,
@@ -702,8 +770,7 @@ impl Hub {
                         .get(&member.connection)
                         .and_then(|c| c.outlet.as_ref());
                     if let Some(outlet) = outlet
-                        && let Err(mpsc::error::TrySendError::Full(_)) =
-                            outlet.try_send(Shared::Ended(id, member.id))
+                        && outlet.send(Shared::Ended(id, member.id)).is_err()
                     {
                         slow.push(member.connection);
                     }
@@ -771,8 +838,9 @@ impl Hub {
                 continue;
             };
             let text = frame(&member.head, payload);
-            if let Err(mpsc::error::TrySendError::Full(_)) =
-                outlet.try_send(Shared::Frame(*id, member.id.clone(), text))
+            if outlet
+                .send(Shared::Frame(*id, member.id.clone(), text))
+                .is_err()
             {
                 closing.push((member.connection, slow_consumer()));
             }
