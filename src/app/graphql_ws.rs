@@ -27,7 +27,7 @@
 //! without `Origin` comes from a non-browser client, which no browser page
 //! can forge, and is accepted.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -53,9 +53,12 @@ use crate::db::types::Timestamp;
 use crate::error::AppError;
 use crate::graphql::RequestMeta;
 use crate::graphql::loaders::Loaders;
-use crate::graphql::prepare::prepare;
+use crate::graphql::prepare::{prepare, selected_operation};
 use crate::live::LiveConnection;
-use crate::live::hub::{Close, ConnectionGuard, close};
+use crate::live::hub::{
+    CONNECTION_QUEUE, Close, ConnectionGuard, Outlet, Shared, SharedGuard, close,
+};
+use crate::live::shared::{Join, OneShot, Template, group_key};
 
 /// How long a full send queue may stay full before its client counts as
 /// too slow: a reading client frees room in microseconds (a burst larger
@@ -218,6 +221,124 @@ impl Executor for ConnectionExecutor {
     }
 }
 
+/// The group run of a shared subscription: its document resolved for one
+/// item, prepared the way every operation of the connection is, and
+/// serialised once.
+fn group_run(
+    state: &Arc<AppState>,
+    auth: &AuthState,
+    meta: &RequestMeta,
+    request: &async_graphql::Request,
+) -> crate::live::shared::Run {
+    let state = state.clone();
+    let auth = auth.clone();
+    let meta = meta.clone();
+    let query: Arc<str> = request.query.as_str().into();
+    let operation = request.operation_name.clone();
+    let variables = request.variables.clone();
+    Arc::new(move |item| {
+        let state = state.clone();
+        let auth = auth.clone();
+        let meta = meta.clone();
+        let mut request =
+            async_graphql::Request::new(query.to_string()).variables(variables.clone());
+        if let Some(name) = &operation {
+            request = request.operation_name(name.clone());
+        }
+        Box::pin(async move {
+            let services = &state.services;
+            let mut response = match prepare(request, services, &auth, &meta) {
+                Err(error) => async_graphql::Response::from_errors(vec![error]),
+                Ok(mut request) => {
+                    request = request.data(OneShot(item));
+                    if let Some(viewer) = auth.viewer_opt() {
+                        request =
+                            request.data(Loaders::uncached(services.db.clone(), viewer.clone()));
+                    }
+                    state
+                        .schema
+                        .execute_stream(request)
+                        .next()
+                        .await
+                        .unwrap_or_default()
+                }
+            };
+            finish_errors(&mut response, &meta.request_id);
+            serde_json::to_string(&response)
+                .unwrap_or_else(|_| "{}".into())
+                .into()
+        })
+    })
+}
+
+/// What became of a subscribe offered to a group.
+enum Joined {
+    /// Not a subscription this way can share: the protocol runs it.
+    No(Box<async_graphql::Request>),
+    /// In its group.
+    Yes(SharedGuard),
+    /// Refused; these frames say why and complete it.
+    Refused(Vec<String>),
+}
+
+/// A subscribe joins the group of the same document, operation, variables,
+/// user and scopes; its arguments are checked as a subscribe's are.
+async fn join_group(
+    executor: &ConnectionExecutor,
+    protocol: Protocols,
+    id: &str,
+    mut request: async_graphql::Request,
+) -> Joined {
+    let Some((auth, _)) = executor.session.accepted.get() else {
+        return Joined::No(Box::new(request));
+    };
+    let Some(viewer) = auth.viewer_opt() else {
+        return Joined::No(Box::new(request));
+    };
+    let operation = request.operation_name.clone();
+    let subscription = match request.parsed_query() {
+        Ok(document) => matches!(
+            selected_operation(document, operation.as_deref()),
+            Some(async_graphql::parser::types::OperationType::Subscription)
+        ),
+        Err(_) => false,
+    };
+    if !subscription {
+        return Joined::No(Box::new(request));
+    }
+    let variables = serde_json::to_string(&request.variables).unwrap_or_default();
+    let key = group_key(viewer, &request.query, operation.as_deref(), &variables);
+    let template = Template {
+        key: key.into(),
+        run: group_run(&executor.state, auth, &executor.session.meta, &request),
+    };
+    let data_type = match protocol {
+        Protocols::GraphQLWS => "next",
+        Protocols::SubscriptionsTransportWS => "data",
+    };
+    let join = Arc::new(Join::new(template, id, data_type));
+    let responses: Vec<async_graphql::Response> = executor
+        .execute_stream(request.data(join.clone()), None)
+        .collect()
+        .await;
+    if let Some(guard) = join.take() {
+        return Joined::Yes(guard);
+    }
+    let mut frames: Vec<String> = responses
+        .iter()
+        .map(|response| {
+            let payload = serde_json::to_string(response).unwrap_or_else(|_| "{}".into());
+            crate::live::shared::frame(&join.head, &payload)
+        })
+        .collect();
+    frames.push(complete_frame(id));
+    Joined::Refused(frames)
+}
+
+fn complete_frame(id: &str) -> String {
+    json!({ "type": "complete", "id": id }).to_string()
+}
+
 /// The id of a `complete` message the server sends.
 fn completed_id(text: &str) -> Option<String> {
     if !text.starts_with(r#"{"type":"complete""#) {
@@ -269,13 +390,22 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, protocol: Protocols, met
         state: state.clone(),
         session: session.clone(),
     };
+    let protocol_executor = executor.clone();
     let (to_protocol, mut protocol_input) = mpsc::unbounded_channel();
     let input = futures_util::stream::poll_fn(move |cx| protocol_input.poll_recv(cx));
-    let mut graphql = Protocol::from_message_stream(executor, input, protocol);
+    let mut graphql = Protocol::from_message_stream(protocol_executor, input, protocol);
 
     let (closer, mut close_requests) = mpsc::channel::<Close>(4);
+    let (queue_tx, mut shared_frames) = mpsc::channel::<Shared>(CONNECTION_QUEUE);
+    let outlet = Outlet {
+        direct: out.clone(),
+        queue: queue_tx,
+        pending: Default::default(),
+    };
     let mut connection: Option<ConnectionGuard> = None;
     let mut ids: HashSet<String> = HashSet::new();
+    // Subscriptions in a group, by their id.
+    let mut shared: HashMap<String, SharedGuard> = HashMap::new();
     let init_deadline = tokio::time::sleep(limits.init_timeout);
     tokio::pin!(init_deadline);
     let expiry = tokio::time::sleep(Duration::from_secs(86_400 * 365));
@@ -309,7 +439,7 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, protocol: Protocols, met
                         let AuthState::Authenticated(viewer) = &auth else {
                             break Some(Close::new(close::FORBIDDEN, "Forbidden"));
                         };
-                        let guard = match services.live.connect(viewer, closer.clone()) {
+                        let guard = match services.live.connect(viewer, closer.clone(), Some(outlet.clone())) {
                             Ok(guard) => guard,
                             Err(refused) => break Some(refused),
                         };
@@ -334,9 +464,38 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, protocol: Protocols, met
                     }
                     ClientMessage::Stop { id } => {
                         ids.remove(id);
+                        if shared.remove(id).is_some() {
+                            if !queue(&out, Message::Text(complete_frame(id).into())).await {
+                                break Some(Close::new(close::SLOW_CONSUMER, "Slow consumer"));
+                            }
+                            continue;
+                        }
                     }
                     _ => {}
                 }
+                let message = match message {
+                    ClientMessage::Start { id, payload } => {
+                        match join_group(&executor, protocol, &id, payload).await {
+                            Joined::No(payload) => ClientMessage::Start { id, payload: *payload },
+                            Joined::Yes(guard) => {
+                                shared.insert(id, guard);
+                                continue;
+                            }
+                            Joined::Refused(frames) => {
+                                ids.remove(&id);
+                                let mut queued = true;
+                                for frame in frames {
+                                    queued = queued && queue(&out, Message::Text(frame.into())).await;
+                                }
+                                if !queued {
+                                    break Some(Close::new(close::SLOW_CONSUMER, "Slow consumer"));
+                                }
+                                continue;
+                            }
+                        }
+                    }
+                    message => message,
+                };
                 let _ = to_protocol.send(Ok(message));
             }
             sent = graphql.next() => match sent {
@@ -352,6 +511,33 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, protocol: Protocols, met
                 }
             },
             Some(request) = close_requests.recv() => break Some(request),
+            Some(delivery) = shared_frames.recv() => {
+                let frame = match delivery {
+                    // Nothing follows the `complete` of a stopped subscription.
+                    Shared::Frame(sub, id, frame) => {
+                        shared.get(&*id).is_some_and(|g| g.id() == sub).then_some(frame)
+                    }
+                    // Its project was deleted: the subscription completes.
+                    Shared::Ended(sub, id) => {
+                        if shared.get(&*id).is_some_and(|g| g.id() == sub) {
+                            shared.remove(&*id);
+                            ids.remove(&*id);
+                            Some(complete_frame(&id))
+                        } else {
+                            None
+                        }
+                    }
+                };
+                let queued = match frame {
+                    Some(frame) => queue(&out, Message::Text(frame.into())).await,
+                    None => true,
+                };
+                // Only now may the hub write past this queue again.
+                outlet.pending.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+                if !queued {
+                    break Some(Close::new(close::SLOW_CONSUMER, "Slow consumer"));
+                }
+            }
             () = &mut init_deadline, if connection.is_none() => {
                 break Some(Close::new(close::INIT_TIMEOUT, "Connection initialisation timeout"));
             }
@@ -385,8 +571,10 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, protocol: Protocols, met
     };
 
     // Subscriptions end before the connection is unregistered.
+    drop(shared);
     drop(graphql);
     drop(connection);
+    drop(outlet);
     if let Some(close) = close {
         let frame = Message::Close(Some(CloseFrame {
             code: close.code,

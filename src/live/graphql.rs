@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use super::LiveConnection;
 use super::hub::{Interest, Item, SubscriptionGuard};
+use super::shared::{Join, JoinRequest, OneShot};
 use crate::db::types::Id;
 use crate::error::{AppError, AppResult, code};
 use crate::events::changes::ChangeType;
@@ -71,6 +72,57 @@ pub(crate) fn connection(ctx: &Context<'_>) -> AppResult<LiveConnection> {
 
 use async_graphql::ErrorExtensions as _;
 
+/// A shared group's run for one event: that item, or the resync error.
+fn one_shot<T: Send + 'static>(
+    ctx: &Context<'_>,
+    wanted: fn(Item) -> Option<T>,
+) -> Option<BoxStream<'static, async_graphql::Result<T>>> {
+    let OneShot(item) = ctx.data_opt::<OneShot>()?;
+    let event = match item.clone() {
+        Item::Resync => Some(Err(resync())),
+        item => wanted(item).map(Ok),
+    };
+    Some(futures_util::stream::iter(event).boxed())
+}
+
+/// A subscribe run as a join: the subscription joins its group and this
+/// execution ends at once (the group's runs deliver its events).
+fn joined<T: Send + 'static>(
+    ctx: &Context<'_>,
+    live: LiveConnection,
+    interest: Interest,
+) -> AppResult<Option<BoxStream<'static, async_graphql::Result<T>>>> {
+    let Some(join) = ctx.data_opt::<std::sync::Arc<Join>>() else {
+        return Ok(None);
+    };
+    let guard = ctx
+        .services()
+        .live
+        .join(live.id, JoinRequest { interest, join })?;
+    join.put(guard);
+    Ok(Some(futures_util::stream::empty().boxed()))
+}
+
+fn task_event(item: Item) -> Option<TaskEvent> {
+    match item {
+        Item::Task(change_type, row) => Some(TaskEvent {
+            change_type,
+            task: Task((*row).clone()),
+        }),
+        _ => None,
+    }
+}
+
+fn project_event(item: Item) -> Option<ProjectEvent> {
+    match item {
+        Item::Project(change_type, row) => Some(ProjectEvent {
+            change_type,
+            project: Project::new((*row).clone()),
+        }),
+        _ => None,
+    }
+}
+
 #[derive(Default)]
 pub struct ChangesSubscription;
 
@@ -83,6 +135,10 @@ impl ChangesSubscription {
         ctx: &Context<'_>,
         project_id: Option<ID>,
     ) -> async_graphql::Result<BoxStream<'static, async_graphql::Result<TaskEvent>>> {
+        // Checked when the group was joined.
+        if let Some(stream) = one_shot(ctx, task_event) {
+            return Ok(stream);
+        }
         let live = connection(ctx)?;
         let viewer = ctx.viewer()?;
         let project = match project_id {
@@ -97,18 +153,14 @@ impl ChangesSubscription {
                 Some(id)
             }
         };
+        if let Some(stream) = joined(ctx, live, Interest::Tasks(project))? {
+            return Ok(stream);
+        }
         let (guard, receiver) = ctx
             .services()
             .live
             .subscribe(live.id, Interest::Tasks(project))?;
-        Ok(events(guard, receiver, |item| match item {
-            Item::Task(change_type, row) => Some(TaskEvent {
-                change_type,
-                task: Task((*row).clone()),
-            }),
-            _ => None,
-        })
-        .boxed())
+        Ok(events(guard, receiver, task_event).boxed())
     }
 
     /// Changes of the viewer's projects.
@@ -116,15 +168,14 @@ impl ChangesSubscription {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<BoxStream<'static, async_graphql::Result<ProjectEvent>>> {
+        if let Some(stream) = one_shot(ctx, project_event) {
+            return Ok(stream);
+        }
         let live = connection(ctx)?;
+        if let Some(stream) = joined(ctx, live, Interest::Projects)? {
+            return Ok(stream);
+        }
         let (guard, receiver) = ctx.services().live.subscribe(live.id, Interest::Projects)?;
-        Ok(events(guard, receiver, |item| match item {
-            Item::Project(change_type, row) => Some(ProjectEvent {
-                change_type,
-                project: Project::new((*row).clone()),
-            }),
-            _ => None,
-        })
-        .boxed())
+        Ok(events(guard, receiver, project_event).boxed())
     }
 }

@@ -5,11 +5,14 @@
 //! credential or a slow consumer closes its connection and nothing else.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use axum::extract::ws::Message;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::mpsc;
+
+use super::shared::{JoinRequest, Run, Template, frame};
 
 use crate::auth::Authenticator;
 use crate::auth::Viewer;
@@ -93,12 +96,87 @@ struct Connection {
     viewer: Viewer,
     subscriptions: usize,
     closer: mpsc::Sender<Close>,
+    outlet: Option<Outlet>,
+}
+
+/// Where shared subscriptions of a connection are delivered, in order:
+/// straight into its socket queue while that has room and nothing waits
+/// before it; else into one bounded queue per connection (not per
+/// subscription), which the connection's loop moves into its socket queue,
+/// giving a slow reader its grace.
+#[derive(Clone)]
+pub struct Outlet {
+    pub direct: mpsc::Sender<Message>,
+    pub queue: mpsc::Sender<Shared>,
+    /// Items in `queue`, or taken from it and not yet in the socket queue.
+    pub pending: Arc<AtomicUsize>,
+}
+
+impl Outlet {
+    /// `Err` when the connection is too slow.
+    fn send(&self, item: Shared) -> Result<(), ()> {
+        let item = match item {
+            Shared::Frame(sub, id, text) if self.pending.load(Ordering::Acquire) == 0 => {
+                match self.direct.try_send(Message::Text(text.into())) {
+                    Ok(()) => return Ok(()),
+                    Err(mpsc::error::TrySendError::Closed(_)) => return Ok(()),
+                    Err(mpsc::error::TrySendError::Full(message)) => {
+                        let text = match message {
+                            Message::Text(text) => text.to_string(),
+                            _ => return Ok(()),
+                        };
+                        Shared::Frame(sub, id, text)
+                    }
+                }
+            }
+            item => item,
+        };
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        match self.queue.try_send(item) {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                self.pending.fetch_sub(1, Ordering::AcqRel);
+                match error {
+                    mpsc::error::TrySendError::Full(_) => Err(()),
+                    mpsc::error::TrySendError::Closed(_) => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+/// What a connection receives for its shared subscriptions.
+#[derive(Debug)]
+pub enum Shared {
+    /// A whole `next` (or `data`) frame of subscription (hub id, client id).
+    Frame(u64, Arc<str>, String),
+    /// Subscription (hub id, client id) ended: its project was deleted.
+    Ended(u64, Arc<str>),
+}
+
+/// Frames waiting for one connection before it counts as too slow.
+pub const CONNECTION_QUEUE: usize = SUBSCRIPTION_QUEUE;
+
+/// Subscribers that share one execution per event.
+struct Group {
+    interest: Interest,
+    run: Run,
+    members: HashMap<u64, Member>,
+}
+
+struct Member {
+    connection: u64,
+    viewer: Viewer,
+    head: Arc<str>,
+    id: Arc<str>,
 }
 
 #[derive(Default)]
 struct State {
     /// By owner, then by subscription id.
     subscribers: HashMap<Id, HashMap<u64, Subscriber>>,
+    /// Shared subscriptions: by owner, then by group key.
+    groups: HashMap<Id, HashMap<Arc<str>, Group>>,
     connections: HashMap<u64, Connection>,
     /// Open connections per user.
     per_user: HashMap<Id, usize>,
@@ -154,6 +232,51 @@ impl Drop for ConnectionGuard {
                 state.subscribers.remove(&user);
             }
         }
+        if let Some(groups) = state.groups.get_mut(&user) {
+            groups.retain(|_, g| {
+                g.members.retain(|_, m| m.connection != self.id);
+                !g.members.is_empty()
+            });
+            if groups.is_empty() {
+                state.groups.remove(&user);
+            }
+        }
+    }
+}
+
+/// A shared subscription; dropping it leaves its group.
+pub struct SharedGuard {
+    hub: Hub,
+    owner: Id,
+    key: Arc<str>,
+    id: u64,
+    connection: u64,
+}
+
+impl SharedGuard {
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl Drop for SharedGuard {
+    fn drop(&mut self) {
+        self.hub.inner.subscriptions_active.dec();
+        let mut state = self.hub.lock();
+        if let Some(groups) = state.groups.get_mut(&self.owner) {
+            if let Some(group) = groups.get_mut(&self.key) {
+                group.members.remove(&self.id);
+                if group.members.is_empty() {
+                    groups.remove(&self.key);
+                }
+            }
+            if groups.is_empty() {
+                state.groups.remove(&self.owner);
+            }
+        }
+        if let Some(connection) = state.connections.get_mut(&self.connection) {
+            connection.subscriptions = connection.subscriptions.saturating_sub(1);
+        }
     }
 }
 
@@ -208,10 +331,35 @@ impl Hub {
         let mut revocations = bus.subscribe(revocation::TOPIC);
         // The tasks hold the hub weakly, so it ends with the app.
         let weak = Arc::downgrade(&hub.inner);
+        // Two stages: each changed object is loaded as soon as its event
+        // arrives (so it is the state of that change, not of a later one,
+        // however long deliveries take), then delivered in order.
+        let (loaded, mut to_deliver) = mpsc::unbounded_channel::<Loaded>();
         tokio::spawn(async move {
             while let Some(delivery) = changes.recv().await {
                 let Some(inner) = weak.upgrade() else { break };
-                Hub { inner }.on_change(delivery).await;
+                if let Some(next) = (Hub { inner }).on_change(delivery).await
+                    && loaded.send(next).is_err()
+                {
+                    break;
+                }
+            }
+        });
+        let weak = Arc::downgrade(&hub.inner);
+        tokio::spawn(async move {
+            while let Some(next) = to_deliver.recv().await {
+                let Some(inner) = weak.upgrade() else { break };
+                let hub = Hub { inner };
+                match next {
+                    Loaded::Item(change, item) => {
+                        hub.deliver(&change, &item);
+                        hub.deliver_shared(&change, item).await;
+                    }
+                    Loaded::Resync => {
+                        hub.broadcast_resync();
+                        hub.resync_shared().await;
+                    }
+                }
             }
         });
         let weak = Arc::downgrade(&hub.inner);
@@ -261,6 +409,7 @@ impl Hub {
         &self,
         viewer: &Viewer,
         closer: mpsc::Sender<Close>,
+        outlet: Option<Outlet>,
     ) -> Result<ConnectionGuard, Close> {
         let limit = self.inner.limits.connections_per_user;
         let mut state = self.lock();
@@ -279,6 +428,7 @@ impl Hub {
                 viewer: viewer.clone(),
                 subscriptions: 0,
                 closer,
+                outlet,
             },
         );
         Ok(ConnectionGuard {
@@ -331,6 +481,61 @@ impl Hub {
         Ok((guard, receiver))
     }
 
+    /// Adds a shared subscription of `connection`'s viewer to its group.
+    pub(super) fn join(&self, connection: u64, request: JoinRequest<'_>) -> AppResult<SharedGuard> {
+        let limit = self.inner.limits.subscriptions_per_connection;
+        let mut state = self.lock();
+        let conn = state
+            .connections
+            .get_mut(&connection)
+            .ok_or_else(|| AppError::unauthenticated("The connection is closed"))?;
+        if conn.outlet.is_none() {
+            return Err(AppError::internal(
+                "a shared subscription without an outlet",
+            ));
+        }
+        if conn.subscriptions >= limit {
+            return Err(AppError::bad_input(
+                "subscription",
+                format!(
+                    "this connection already has {limit} subscriptions, the limit per connection"
+                ),
+            ));
+        }
+        conn.subscriptions += 1;
+        let viewer = conn.viewer.clone();
+        let owner = viewer.user_id;
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let Template { key, run } = request.join.template.clone();
+        let group = state
+            .groups
+            .entry(owner)
+            .or_default()
+            .entry(key.clone())
+            .or_insert_with(|| Group {
+                interest: request.interest,
+                run,
+                members: HashMap::new(),
+            });
+        group.members.insert(
+            id,
+            Member {
+                connection,
+                viewer,
+                head: request.join.head.clone(),
+                id: request.join.id.clone(),
+            },
+        );
+        self.inner.subscriptions_active.inc();
+        Ok(SharedGuard {
+            hub: self.clone(),
+            owner,
+            key,
+            id,
+            connection,
+        })
+    }
+
     /// Asks connection `id` to close (no-op if gone or already closing).
     fn close(&self, state: &State, id: u64, close: Close) {
         if let Some(connection) = state.connections.get(&id) {
@@ -356,38 +561,40 @@ impl Hub {
         }
     }
 
-    async fn on_change(&self, delivery: Delivery) {
+    async fn on_change(&self, delivery: Delivery) -> Option<Loaded> {
         let event = match delivery {
             Delivery::Event(event) => event,
-            Delivery::Resync => {
-                self.broadcast_resync();
-                return;
-            }
+            Delivery::Resync => return Some(Loaded::Resync),
         };
         let Some(change) = Change::from_event(&event) else {
             tracing::warn!("ignored a malformed change event");
-            return;
+            return None;
         };
         // A viewer of the owner's, if any subscriber here is the owner.
         let viewer = {
             let state = self.lock();
-            match state.subscribers.get(&change.owner_id) {
-                Some(subs) => subs.values().next().map(|s| s.viewer.clone()),
-                None => None,
-            }
+            let plain = state
+                .subscribers
+                .get(&change.owner_id)
+                .and_then(|subs| subs.values().next().map(|s| s.viewer.clone()));
+            plain.or_else(|| {
+                let groups = state.groups.get(&change.owner_id)?;
+                let member = groups.values().flat_map(|g| g.members.values()).next()?;
+                Some(member.viewer.clone())
+            })
         };
-        let Some(viewer) = viewer else { return };
+        let viewer = viewer?;
         let item = match self.load(&viewer, &change).await {
             Ok(Some(item)) => item,
-            Ok(None) => return,
+            Ok(None) => return None,
             Err(err) => {
                 if let AppError::Internal(detail) = err {
                     tracing::error!(error = %detail, "cannot load a changed object");
                 }
-                return;
+                return None;
             }
         };
-        self.deliver(&change, &item);
+        Some(Loaded::Item(change, item))
     }
 
     /// The changed object, once, through the owner's viewer.
@@ -485,6 +692,164 @@ impl Hub {
                     );
                 }
             }
+        }
+    }
+}
+
+/// An event loaded, waiting for delivery.
+enum Loaded {
+    Item(Change, Item),
+    Resync,
+}
+
+/// What a subscription does with an item.
+enum Want {
+    Send,
+    End,
+    Skip,
+}
+
+fn wants(interest: Interest, change: &Change, item: &Item) -> Want {
+    match (interest, item) {
+        // A task moved to another project is announced twice: in its new
+        // project (to everyone) and in its old one (to that project's
+        // subscribers, who see it leave).
+        (Interest::Tasks(None), Item::Task(_, row)) if change.project_id == row.project_id => {
+            Want::Send
+        }
+        (Interest::Tasks(Some(project)), Item::Task(..)) if project == change.project_id => {
+            Want::Send
+        }
+        (Interest::Projects, Item::Project(..)) => Want::Send,
+        (Interest::Tasks(Some(project)), Item::Project(ChangeType::Deleted, row))
+            if project == row.id =>
+        {
+            Want::End
+        }
+        _ => Want::Skip,
+    }
+}
+
+fn slow_consumer() -> Close {
+    Close::new(
+        close::SLOW_CONSUMER,
+        "Slow consumer: too many messages waiting",
+    )
+}
+
+fn revoked(auth: &Authenticator, viewer: &Viewer) -> bool {
+    auth.is_revoked(viewer.user_id)
+        || viewer.session_id.is_some_and(|s| auth.is_revoked(s))
+        || viewer.api_key_id.is_some_and(|k| auth.is_revoked(k))
+}
+
+impl Hub {
+    /// Each group that wants the item resolves it once; every member gets
+    /// the same payload in a frame of its own.
+    async fn deliver_shared(&self, change: &Change, item: Item) {
+        let runs: Vec<(Arc<str>, Run)> = {
+            let mut state = self.lock();
+            let state = &mut *state;
+            let Some(groups) = state.groups.get_mut(&change.owner_id) else {
+                return;
+            };
+            let mut runs = Vec::new();
+            let mut ended = Vec::new();
+            let mut slow = Vec::new();
+            for (key, group) in groups.iter() {
+                match wants(group.interest, change, &item) {
+                    Want::Send => runs.push((key.clone(), group.run.clone())),
+                    Want::End => ended.push(key.clone()),
+                    Want::Skip => {}
+                }
+            }
+            for key in ended {
+                let Some(group) = groups.remove(&key) else {
+                    continue;
+                };
+                for (id, member) in group.members {
+                    let outlet = state
+                        .connections
+                        .get(&member.connection)
+                        .and_then(|c| c.outlet.as_ref());
+                    if let Some(outlet) = outlet
+                        && outlet.send(Shared::Ended(id, member.id)).is_err()
+                    {
+                        slow.push(member.connection);
+                    }
+                }
+            }
+            if groups.is_empty() {
+                state.groups.remove(&change.owner_id);
+            }
+            for id in slow {
+                self.close(state, id, slow_consumer());
+            }
+            runs
+        };
+        for (key, run) in runs {
+            let payload = run(item.clone()).await;
+            self.send_shared(change.owner_id, &key, &payload);
+        }
+    }
+
+    /// Every group hears that events may have been missed.
+    async fn resync_shared(&self) {
+        let runs: Vec<(Id, Arc<str>, Run)> = {
+            let state = self.lock();
+            state
+                .groups
+                .iter()
+                .flat_map(|(owner, groups)| {
+                    groups
+                        .iter()
+                        .map(|(key, g)| (*owner, key.clone(), g.run.clone()))
+                })
+                .collect()
+        };
+        for (owner, key, run) in runs {
+            let payload = run(Item::Resync).await;
+            self.send_shared(owner, &key, &payload);
+        }
+    }
+
+    /// Hands `payload` to each current member of a group, checking each
+    /// member's credential at delivery.
+    fn send_shared(&self, owner: Id, key: &str, payload: &str) {
+        let state = self.lock();
+        let auth = &self.inner.auth;
+        let Some(group) = state.groups.get(&owner).and_then(|g| g.get(key)) else {
+            return;
+        };
+        let mut closing = Vec::new();
+        for (id, member) in &group.members {
+            if member.viewer.user_id != owner {
+                continue;
+            }
+            if revoked(auth, &member.viewer) {
+                closing.push((
+                    member.connection,
+                    Close::new(close::FORBIDDEN, "Credential revoked"),
+                ));
+                continue;
+            }
+            let Some(outlet) = state
+                .connections
+                .get(&member.connection)
+                .and_then(|c| c.outlet.as_ref())
+            else {
+                continue;
+            };
+            let text = frame(&member.head, payload);
+            if outlet
+                .send(Shared::Frame(*id, member.id.clone(), text))
+                .is_err()
+            {
+                closing.push((member.connection, slow_consumer()));
+            }
+        }
+        for (id, close) in closing {
+            self.close(&state, id, close);
         }
     }
 }

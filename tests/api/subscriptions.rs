@@ -24,6 +24,7 @@ on_both_backends!(
     another_users_events_are_never_delivered,
     a_revoked_session_or_api_key_closes_the_connection,
     a_task_moved_away_is_seen_leaving_its_old_project,
+    subscribers_share_a_payload_only_with_the_same_document_and_user,
 );
 on_both_databases!(
     each_protocol_violation_has_its_close_code,
@@ -98,9 +99,28 @@ async fn both_protocols_deliver_every_change_of_a_task(app: TestApp) {
     subscriptions_reach(app.addr, 2).await;
     assert_eq!(gauge(app.addr, "websocket_connections").await, 2);
 
+    // Each event is read before the next write: an event shows the object
+    // as loaded when it is delivered, so a later write must not race it.
+    let mut seen: [Vec<(String, Value, Value, bool)>; 2] = [Vec::new(), Vec::new()];
+    let take = async |modern: &mut Ws, legacy: &mut Ws, seen: &mut [Vec<_>; 2]| {
+        for (i, (ws, sub)) in [(modern, "1"), (legacy, "a")].into_iter().enumerate() {
+            let payload = ws.data(sub).await;
+            let e = event(&payload, "taskEvents");
+            assert_eq!(e["task"]["project"]["name"], "Home");
+            seen[i].push((
+                e["type"].as_str().unwrap_or_default().to_owned(),
+                e["task"]["title"].clone(),
+                e["task"]["version"].clone(),
+                e["task"]["deletedAt"].is_null(),
+            ));
+            assert!(!e["task"]["id"].is_null());
+        }
+    };
     let created = task(&app, &a.token, &p["id"], "first", json!({})).await;
     let id = &created["id"];
+    take(&mut modern, &mut legacy, &mut seen).await;
     update_task(&app, &a.token, id, "second").await;
+    take(&mut modern, &mut legacy, &mut seen).await;
     ok(
         &app,
         &a.token,
@@ -108,6 +128,7 @@ async fn both_protocols_deliver_every_change_of_a_task(app: TestApp) {
         json!({ "id": id }),
     )
     .await;
+    take(&mut modern, &mut legacy, &mut seen).await;
     ok(
         &app,
         &a.token,
@@ -115,30 +136,17 @@ async fn both_protocols_deliver_every_change_of_a_task(app: TestApp) {
         json!({ "id": id }),
     )
     .await;
-    for (ws, sub) in [(&mut modern, "1"), (&mut legacy, "a")] {
-        let mut seen = Vec::new();
-        for _ in 0..4 {
-            let payload = ws.data(sub).await;
-            let e = event(&payload, "taskEvents");
-            assert_eq!(e["task"]["id"], *id);
-            assert_eq!(e["task"]["project"]["name"], "Home");
-            seen.push((
-                e["type"].as_str().unwrap_or_default().to_owned(),
-                e["task"]["title"].clone(),
-                e["task"]["version"].clone(),
-                e["task"]["deletedAt"].is_null(),
-            ));
-        }
+    take(&mut modern, &mut legacy, &mut seen).await;
+    for (i, protocol) in ["modern", "legacy"].into_iter().enumerate() {
         assert_eq!(
-            seen,
+            seen[i],
             vec![
                 ("CREATED".into(), json!("first"), json!(1), true),
                 ("UPDATED".into(), json!("second"), json!(2), true),
                 ("DELETED".into(), json!("second"), json!(3), false),
                 ("RESTORED".into(), json!("second"), json!(4), true),
             ],
-            "{} protocol",
-            ws.protocol
+            "{protocol} protocol"
         );
     }
     // Bulk writes and sync announce each task.
@@ -745,4 +753,58 @@ async fn a_task_moved_away_is_seen_leaving_its_old_project(app: TestApp) {
     let payload = all.data("all").await;
     assert_eq!(event(&payload, "taskEvents")["task"]["id"], t["id"]);
     all.silent_for(Duration::from_millis(200)).await;
+}
+
+/// Subscribers with the same document, variables and user share one
+/// resolution per event; each still gets its own id, a different selection
+/// its own payload, and another user with the same document nothing of it.
+async fn subscribers_share_a_payload_only_with_the_same_document_and_user(app: TestApp) {
+    const SMALL: &str = "subscription { taskEvents { type task { title } } }";
+    let a = account(&app, "a@example.com").await;
+    let b = account(&app, "b@example.com").await;
+    let pa = project(&app, &a.token, "A's").await;
+    let pb = project(&app, &b.token, "B's").await;
+    let mut first = Ws::ready(app.addr, TRANSPORT_WS, &a.token).await;
+    let mut second = Ws::ready(app.addr, LEGACY_WS, &a.token).await;
+    let mut small = Ws::ready(app.addr, TRANSPORT_WS, &a.token).await;
+    let mut other = Ws::ready(app.addr, TRANSPORT_WS, &b.token).await;
+    first.subscribe("one", TASK_EVENTS, json!({})).await;
+    first.subscribe("stopped", TASK_EVENTS, json!({})).await;
+    second.subscribe("two", TASK_EVENTS, json!({})).await;
+    small.subscribe("three", SMALL, json!({})).await;
+    other.subscribe("one", TASK_EVENTS, json!({})).await;
+    subscriptions_reach(app.addr, 5).await;
+    // A stopped member completes and hears nothing more.
+    first
+        .send(json!({ "type": "complete", "id": "stopped" }))
+        .await;
+    assert_eq!(
+        first.next().await.expect("complete"),
+        json!({ "type": "complete", "id": "stopped" })
+    );
+    subscriptions_reach(app.addr, 4).await;
+
+    let t = task(&app, &a.token, &pa["id"], "shared", json!({})).await;
+    for (ws, id) in [(&mut first, "one"), (&mut second, "two")] {
+        let payload = ws.data(id).await;
+        let e = event(&payload, "taskEvents");
+        assert_eq!(e["type"], "CREATED");
+        assert_eq!(e["task"]["id"], t["id"]);
+        assert_eq!(e["task"]["project"]["name"], "A's");
+    }
+    let payload = small.data("three").await;
+    assert_eq!(
+        payload,
+        json!({ "data": { "taskEvents": { "type": "CREATED", "task": { "title": "shared" } } } })
+    );
+    other.silent_for(Duration::from_millis(300)).await;
+
+    let u = task(&app, &b.token, &pb["id"], "b's own", json!({})).await;
+    let payload = other.data("one").await;
+    let e = event(&payload, "taskEvents");
+    assert_eq!(e["task"]["id"], u["id"]);
+    assert_eq!(e["task"]["project"]["name"], "B's");
+    first.silent_for(Duration::from_millis(300)).await;
+    second.silent_for(Duration::from_millis(100)).await;
+    small.silent_for(Duration::from_millis(100)).await;
 }
