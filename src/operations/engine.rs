@@ -394,7 +394,8 @@ async fn run_batch(
     Ok(Step::Continue)
 }
 
-/// Writes one planned change with `seq`; returns the row as stored.
+/// Writes one planned insert, or a project update, with `seq`; returns the
+/// row as stored.
 async fn apply(
     conn: &mut Conn<'_>,
     viewer: &Viewer,
@@ -402,10 +403,8 @@ async fn apply(
     seq: i64,
     now: Timestamp,
 ) -> AppResult<Object> {
+    // Task updates are written together by `run_batch`, not here.
     Ok(match (&write.current, &write.next) {
-        (Some(Object::Task(current)), Object::Task(next)) => {
-            Object::Task(task_writes::write(conn, viewer, current, next.clone(), seq, now).await?)
-        }
         (None, Object::Task(next)) => {
             let mut row = next.clone();
             row.seq = seq;
