@@ -140,7 +140,9 @@ impl SqlBuilder {
         self.push(")")
     }
 
-    /// Runs the query and reads each row by column name.
+    /// Runs the query and reads each row by column name. On SQLite the rows
+    /// are read in the blocking call itself, straight from SQLite's row, not
+    /// from a copy of every value made to carry the row out of it.
     pub async fn load<T>(self, conn: &mut Conn<'_>) -> AppResult<Vec<T>>
     where
         T: QueryableByName<Pg> + QueryableByName<Sqlite> + Send + 'static,
@@ -148,7 +150,10 @@ impl SqlBuilder {
         let query = Prepared(self.segments);
         let rows = match conn {
             Conn::Postgres(c) => query.load::<T>(&mut **c).await,
-            Conn::Sqlite(c) => query.load::<T>(&mut **c).await,
+            Conn::Sqlite(c) => {
+                c.spawn_blocking(move |sqlite| diesel::RunQueryDsl::load::<T>(query, sqlite))
+                    .await
+            }
         }?;
         Ok(rows)
     }
@@ -177,6 +182,8 @@ impl QueryId for Prepared {
 impl Query for Prepared {
     type SqlType = Untyped;
 }
+
+impl<C> diesel::RunQueryDsl<C> for Prepared {}
 
 macro_rules! walk_segments {
     ($db:ty) => {

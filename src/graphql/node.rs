@@ -38,7 +38,7 @@ impl NodeQuery {
         let mut pooled = ctx.services().db.read().await?;
         let mut conn = pooled.conn();
         if let Some(task) = task_store::find_task(&mut conn, viewer, id).await? {
-            return Ok(Some(Node::Task(Task(task))));
+            return Ok(Some(Node::Task(Task::from(task))));
         }
         if let Some(project) = project_store::find_project(&mut conn, viewer, id).await? {
             return Ok(Some(Node::Project(Project::new(project))));

@@ -132,6 +132,15 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
+    /// The same page, each row turned into `U`.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            rows: self.rows.into_iter().map(f).collect(),
+            has_next: self.has_next,
+            has_previous: self.has_previous,
+        }
+    }
+
     /// From up to `size + 1` rows fetched in scan order (reversed for `last`).
     pub fn from_scan(mut rows: Vec<T>, request: &PageRequest) -> Self {
         let more = rows.len() > request.size;

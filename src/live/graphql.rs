@@ -107,7 +107,7 @@ fn task_event(item: Item) -> Option<TaskEvent> {
     match item {
         Item::Task(change_type, row) => Some(TaskEvent {
             change_type,
-            task: Task((*row).clone()),
+            task: Task(row.clone()),
         }),
         _ => None,
     }

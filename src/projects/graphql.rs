@@ -146,7 +146,7 @@ pub struct ProjectEdge {
     order: ProjectOrderSpec,
 }
 
-#[Object]
+#[Object(serial)]
 impl ProjectEdge {
     async fn node(&self) -> &Project {
         &self.node
@@ -162,7 +162,7 @@ pub struct ProjectConnection {
     filter: ProjectFilterSpec,
 }
 
-#[Object]
+#[Object(serial)]
 impl ProjectConnection {
     async fn edges(&self) -> Vec<ProjectEdge> {
         let siblings: Arc<[Id]> = self.page.rows.iter().map(|row| row.id).collect();

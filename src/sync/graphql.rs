@@ -100,7 +100,7 @@ fn change_set(changes: pull::Changes) -> ChangeSet {
             .into_iter()
             .map(|row| Project::listed(row, siblings.clone()))
             .collect(),
-        tasks: changes.tasks.into_iter().map(Task).collect(),
+        tasks: changes.tasks.into_iter().map(Task::from).collect(),
         cursor: cursor::encode(changes.last_seq),
         has_more: changes.has_more,
     }
@@ -111,7 +111,7 @@ fn conflict(conflict: Conflict) -> SyncConflict {
         id: ID(conflict.id.to_string()),
         reason: conflict.reason.to_owned(),
         server_project: conflict.project.map(Project::new),
-        server_task: conflict.task.map(Task),
+        server_task: conflict.task.map(Task::from),
     }
 }
 

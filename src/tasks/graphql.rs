@@ -20,9 +20,16 @@ use crate::graphql::pagination::{OrderDirection, Page, PageInfo, PageRequest};
 use crate::projects::graphql::Project;
 use crate::projects::validate;
 
-/// A task as GraphQL shows it.
+/// A task as GraphQL shows it (shared: a page of tasks is handed to its
+/// connection, edges and events without copying rows).
 #[derive(Debug, Clone)]
-pub struct Task(pub TaskRow);
+pub struct Task(pub Arc<TaskRow>);
+
+impl From<TaskRow> for Task {
+    fn from(row: TaskRow) -> Self {
+        Self(Arc::new(row))
+    }
+}
 
 /// The task as its GraphQL fields, for `extensions.current` of a CONFLICT.
 pub fn task_json(row: &TaskRow) -> serde_json::Value {
@@ -45,7 +52,9 @@ pub fn task_json(row: &TaskRow) -> serde_json::Value {
     })
 }
 
-#[Object]
+// Fields resolve one after another: they are plain reads of the row, and
+// the concurrent path costs more than they do.
+#[Object(serial)]
 impl Task {
     pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.to_string())
@@ -70,8 +79,8 @@ impl Task {
     async fn priority(&self) -> Option<TaskPriority> {
         self.0.priority.and_then(TaskPriority::from_code)
     }
-    async fn tags(&self) -> Vec<String> {
-        self.0.tag_list()
+    async fn tags(&self) -> Vec<&str> {
+        self.0.tags()
     }
     async fn due_at(&self) -> Option<DateTime<Utc>> {
         self.0.due_at.map(|t| t.get())
@@ -102,7 +111,7 @@ pub struct TaskEdge {
     order: TaskOrderSpec,
 }
 
-#[Object]
+#[Object(serial)]
 impl TaskEdge {
     async fn node(&self) -> &Task {
         &self.node
@@ -126,31 +135,31 @@ pub enum TaskTotal {
 }
 
 pub struct TaskConnection {
-    page: Page<TaskRow>,
+    page: Page<Task>,
     order: TaskOrderSpec,
     total: TaskTotal,
 }
 
 impl TaskConnection {
-    pub fn new(page: Page<TaskRow>, order: TaskOrderSpec, total: TaskTotal) -> Self {
+    pub fn new(page: Page<Task>, order: TaskOrderSpec, total: TaskTotal) -> Self {
         Self { page, order, total }
     }
 }
 
-#[Object]
+#[Object(serial)]
 impl TaskConnection {
     async fn edges(&self) -> Vec<TaskEdge> {
         self.page
             .rows
             .iter()
-            .map(|row| TaskEdge {
-                node: Task(row.clone()),
+            .map(|task| TaskEdge {
+                node: task.clone(),
                 order: self.order,
             })
             .collect()
     }
     async fn page_info(&self) -> PageInfo {
-        self.page.info(|row| self.order.cursor(row))
+        self.page.info(|task| self.order.cursor(&task.0))
     }
     /// Tasks matching the filter, on every page.
     async fn total_count(&self, ctx: &Context<'_>) -> AppResult<i32> {
@@ -262,7 +271,7 @@ impl TasksQuery {
         let mut pooled = ctx.services().db.read().await?;
         Ok(store::find_task(&mut pooled.conn(), viewer, id)
             .await?
-            .map(Task))
+            .map(Task::from))
     }
 
     #[expect(clippy::too_many_arguments, reason = "the Relay arguments")]
@@ -281,7 +290,8 @@ impl TasksQuery {
         let page = {
             let mut pooled = ctx.services().db.read().await?;
             list::page(&mut pooled.conn(), viewer, &query).await?
-        };
+        }
+        .map(Task::from);
         Ok(TaskConnection::new(
             page,
             query.order,

@@ -1,13 +1,14 @@
 //! Task listings: filters, orderings and keyset pages, for one listing or
 //! for many projects at once (one window-function query for all parents).
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use crate::auth::Viewer;
-use crate::db::Conn;
 use crate::db::keyset::{KeyPosition, SortKey};
 use crate::db::sql::{Bind, CountRow, IdCountRow, IdRow, SqlBuilder};
 use crate::db::types::{Id, Timestamp};
+use crate::db::{Backend, Conn};
 use crate::error::{AppError, AppResult};
 use crate::graphql::pagination::{Cursor, KeyValue, OrderDirection, Page, PageRequest};
 
@@ -55,6 +56,36 @@ impl TaskOrderSpec {
             id_column: "t.id",
             descending: self.direction == OrderDirection::Desc,
         }
+    }
+
+    /// How `a` and `b` compare in the order a page is scanned in (reversed
+    /// for `last`), as `sort_key().push_order` sorts them in SQLite: rows
+    /// with no key last, then the key (text by its bytes), then the id.
+    pub fn scan_order(&self, a: &TaskRow, b: &TaskRow, backward: bool) -> Ordering {
+        fn key<T: PartialOrd>(a: Option<T>, b: Option<T>) -> Ordering {
+            match (a, b) {
+                (Some(a), Some(b)) => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
+                (a, b) => a.is_none().cmp(&b.is_none()),
+            }
+        }
+        let by_key = match self.field {
+            TaskOrderField::CreatedAt => a.created_at.cmp(&b.created_at),
+            TaskOrderField::UpdatedAt => a.updated_at.cmp(&b.updated_at),
+            TaskOrderField::Title => a.title.cmp(&b.title),
+            TaskOrderField::DueAt => key(a.due_at, b.due_at),
+            TaskOrderField::Priority => key(a.priority, b.priority),
+            TaskOrderField::Position => key(a.position, b.position),
+        };
+        let nulls = match self.field {
+            TaskOrderField::DueAt => a.due_at.is_none().cmp(&b.due_at.is_none()),
+            TaskOrderField::Priority => a.priority.is_none().cmp(&b.priority.is_none()),
+            TaskOrderField::Position => a.position.is_none().cmp(&b.position.is_none()),
+            _ => Ordering::Equal,
+        };
+        let descending = (self.direction == OrderDirection::Desc) != backward;
+        let directed = |o: Ordering| if descending { o.reverse() } else { o };
+        let nulls = if backward { nulls.reverse() } else { nulls };
+        nulls.then(directed(by_key)).then(directed(a.id.cmp(&b.id)))
     }
 
     /// The cursor of `row` in this order.
@@ -184,6 +215,9 @@ fn push_cursors(b: &mut SqlBuilder, query: &TaskListQuery) -> AppResult<()> {
     Ok(())
 }
 
+/// SQLite refuses a compound query of more than 500 parts.
+const SQLITE_PARENTS_PER_STATEMENT: usize = 200;
+
 fn limit(page: &PageRequest) -> i64 {
     i64::try_from(page.size).unwrap_or(i64::MAX - 1) + 1
 }
@@ -209,36 +243,81 @@ pub async fn page(
 }
 
 /// The same page of tasks for each of `projects` (visible ones, checked by
-/// the caller), in one statement.
+/// the caller), in one statement (per 200 projects on SQLite): one ordered
+/// scan of the project's index per project, cut at the page size.
 pub async fn page_per_project(
     conn: &mut Conn<'_>,
     viewer: &Viewer,
     projects: &[Id],
     query: &TaskListQuery,
 ) -> AppResult<HashMap<Id, Page<TaskRow>>> {
-    let mut b = SqlBuilder::new(conn.backend());
-    b.push("SELECT w.* FROM (SELECT t.*, ROW_NUMBER() OVER (PARTITION BY t.project_id ORDER BY ");
-    query
-        .order
-        .sort_key()
-        .push_order(&mut b, query.page.backward);
-    b.push(") AS rn FROM tasks t WHERE ");
-    push_conditions(&mut b, viewer, &query.filter, true);
-    b.push(" AND ")
-        .in_list("t.project_id", projects.iter().map(|id| Bind::Id(*id)));
-    push_cursors(&mut b, query)?;
-    b.push(") w WHERE w.rn <= ")
-        .bind(Bind::I64(limit(&query.page)))
-        .push(" ORDER BY w.project_id, w.rn");
-    let rows = b.load::<TaskRow>(conn).await?;
+    let key = query.order.sort_key();
+    let backward = query.page.backward;
     let mut grouped: HashMap<Id, Vec<TaskRow>> = HashMap::new();
-    for row in rows {
-        grouped.entry(row.project_id).or_default().push(row);
+    let statements: Vec<&[Id]> = match conn.backend() {
+        Backend::Postgres => vec![projects],
+        Backend::Sqlite => projects.chunks(SQLITE_PARENTS_PER_STATEMENT).collect(),
+    };
+    for parents in statements.into_iter().filter(|p| !p.is_empty()) {
+        let mut b = SqlBuilder::new(conn.backend());
+        match conn.backend() {
+            Backend::Postgres => {
+                b.push("SELECT t.* FROM (VALUES ");
+                for (i, id) in parents.iter().enumerate() {
+                    b.push(if i == 0 { "(" } else { ", (" })
+                        .bind(Bind::Id(*id))
+                        .push(")");
+                }
+                b.push(
+                    ") AS parent(id) CROSS JOIN LATERAL \
+                     (SELECT t.* FROM tasks t WHERE t.project_id = parent.id AND ",
+                );
+                push_conditions(&mut b, viewer, &query.filter, true);
+                push_cursors(&mut b, query)?;
+                b.push(" ORDER BY ");
+                key.push_order(&mut b, backward);
+                b.push(" LIMIT ")
+                    .bind(Bind::I64(limit(&query.page)))
+                    .push(") t ORDER BY t.project_id, ");
+                key.push_order(&mut b, backward);
+            }
+            Backend::Sqlite => {
+                // SQLite has no LATERAL: one part per project. `+t.owner_id`
+                // keeps the owner test a filter, so that SQLite (which has
+                // no statistics) does not scan all the owner's tasks instead.
+                for (i, id) in parents.iter().enumerate() {
+                    if i > 0 {
+                        b.push(" UNION ALL ");
+                    }
+                    b.push("SELECT * FROM (SELECT t.* FROM tasks t WHERE t.project_id = ")
+                        .bind(Bind::Id(*id))
+                        .push(" AND +");
+                    push_conditions(&mut b, viewer, &query.filter, true);
+                    push_cursors(&mut b, query)?;
+                    b.push(" ORDER BY ");
+                    key.push_order(&mut b, backward);
+                    b.push(" LIMIT ")
+                        .bind(Bind::I64(limit(&query.page)))
+                        .push(")");
+                }
+            }
+        }
+        for row in b.load::<TaskRow>(conn).await? {
+            grouped.entry(row.project_id).or_default().push(row);
+        }
     }
+    let compound = conn.backend() == Backend::Sqlite;
     Ok(projects
         .iter()
         .map(|id| {
-            let rows = grouped.remove(id).unwrap_or_default();
+            let mut rows = grouped.remove(id).unwrap_or_default();
+            if compound {
+                // A compound query promises no order without an ORDER BY
+                // over all of it, which would sort every row again: each
+                // project's rows (in order already, in practice) are put in
+                // scan order here, as SQLite compares (text by its bytes).
+                rows.sort_by(|a, b| query.order.scan_order(a, b, backward));
+            }
             (*id, Page::from_scan(rows, &query.page))
         })
         .collect())

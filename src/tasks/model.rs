@@ -39,14 +39,14 @@ pub const STATUS_DONE: i16 = 3;
 impl TaskRow {
     /// The tags as strings (anything else in the array is skipped).
     pub fn tag_list(&self) -> Vec<String> {
+        self.tags().into_iter().map(str::to_owned).collect()
+    }
+
+    /// The tags, borrowed.
+    pub fn tags(&self) -> Vec<&str> {
         self.tags
             .as_array()
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
+            .map(|items| items.iter().filter_map(|v| v.as_str()).collect())
             .unwrap_or_default()
     }
 

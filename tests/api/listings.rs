@@ -11,6 +11,7 @@ on_both_backends!(
     pages_walk_both_ways_without_gaps_or_repeats,
     filters_select_and_orderings_sort,
     nested_queries_cost_the_same_statements_at_any_size,
+    nested_task_pages_match_the_listing_in_every_order,
 );
 
 const PAGE: &str = "query($first: Int, $after: String, $last: Int, $before: String) {
@@ -319,4 +320,103 @@ async fn nested_queries_cost_the_same_statements_at_any_size(app: TestApp) {
         "statements per request: {costs:?}"
     );
     assert!(costs[0] >= 1, "the counter counts: {costs:?}");
+}
+
+/// `Project.tasks`, loaded for every listed project at once, gives each
+/// project the page that `tasks(filter: { projectId })` gives it: the same
+/// rows, cursors and page info, in every ordering, both directions, from
+/// either end and from a cursor (keys with ties, nulls and mixed case).
+async fn nested_task_pages_match_the_listing_in_every_order(app: TestApp) {
+    let a = account(&app, "a@example.com").await;
+    let make = "mutation($input: [CreateTaskInput!]!) { createTasks(input: $input) { id } }";
+    let titles = ["b", "A", "c", "a", "B", "a", "Z"];
+    let priorities = [
+        json!("HIGH"),
+        Value::Null,
+        json!("LOW"),
+        json!("HIGH"),
+        Value::Null,
+        json!("URGENT"),
+        json!("LOW"),
+    ];
+    let due = [
+        json!("2026-01-02T00:00:00Z"),
+        Value::Null,
+        json!("2026-01-01T00:00:00Z"),
+        json!("2026-01-02T00:00:00Z"),
+        Value::Null,
+        json!("2025-12-31T00:00:00Z"),
+        Value::Null,
+    ];
+    let positions = [
+        json!(2.5),
+        json!(1.0),
+        Value::Null,
+        json!(2.5),
+        json!(-3.0),
+        Value::Null,
+        json!(0.0),
+    ];
+    for name in ["One", "Two", "Three"] {
+        let p = project(&app, &a.token, name).await;
+        let input: Vec<Value> = (0..titles.len())
+            .map(|i| {
+                json!({ "projectId": p["id"], "title": titles[i], "priority": priorities[i],
+                        "dueAt": due[i], "position": positions[i] })
+            })
+            .collect();
+        ok(&app, &a.token, make, json!({ "input": input })).await;
+    }
+    let page = "edges { cursor node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor }";
+    let nested = format!(
+        "query($first: Int, $last: Int, $after: String, $before: String, $o: TaskOrder) {{
+            projects(first: 10) {{ edges {{ node {{ id
+                tasks(first: $first, last: $last, after: $after, before: $before, orderBy: $o) {{ {page} }} }} }} }} }}"
+    );
+    let listing = format!(
+        "query($first: Int, $last: Int, $after: String, $before: String, $o: TaskOrder, $f: TaskFilter) {{
+            tasks(first: $first, last: $last, after: $after, before: $before, orderBy: $o, filter: $f) {{ {page} }} }}"
+    );
+    for field in [
+        "CREATED_AT",
+        "UPDATED_AT",
+        "TITLE",
+        "DUE_AT",
+        "PRIORITY",
+        "POSITION",
+    ] {
+        for direction in ["ASC", "DESC"] {
+            let order = json!({ "field": field, "direction": direction });
+            // The cursor of each project's third task, for pages that start there.
+            let whole = ok(&app, &a.token, &nested, json!({ "first": 7, "o": order })).await;
+            for args in [
+                json!({ "first": 4 }),
+                json!({ "last": 4 }),
+                json!({ "first": 3, "after": "third" }),
+                json!({ "last": 2, "before": "third" }),
+            ] {
+                // Each project's own cursor where the page starts from one.
+                let projects = whole["projects"]["edges"].as_array().expect("projects");
+                for (n, p) in projects.iter().enumerate() {
+                    let mut vars = args.clone();
+                    vars["o"] = order.clone();
+                    for key in ["after", "before"] {
+                        if vars.get(key).is_some() {
+                            vars[key] = p["node"]["tasks"]["edges"][2]["cursor"].clone();
+                        }
+                    }
+                    let got = ok(&app, &a.token, &nested, vars.clone()).await;
+                    let got = &got["projects"]["edges"][n]["node"];
+                    assert_eq!(got["id"], p["node"]["id"]);
+                    vars["f"] = json!({ "projectId": p["node"]["id"] });
+                    let want = ok(&app, &a.token, &listing, vars).await;
+                    assert_eq!(
+                        got["tasks"], want["tasks"],
+                        "{field} {direction} {args}: project {n}"
+                    );
+                    assert!(!ids(&got["tasks"]).is_empty(), "{field} {direction} {args}");
+                }
+            }
+        }
+    }
 }

@@ -599,7 +599,18 @@ async fn a_slow_consumer_is_dropped_and_others_get_everything(backend: Backend) 
         .expect("the fast reader finishes")
         .expect("reader");
     assert_eq!(got, total, "the fast consumer lost nothing");
-    // The slow one was cut off: what it can still read ends early.
+    // The slow one is cut off once its queue has stayed full past the grace
+    // period. Nothing is read from it before that: reading would make room
+    // and save it. Its socket is torn down just after.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while gauge(app.addr, "websocket_connections").await != 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the slow connection is gone from the gauge"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // What it can still read ends early.
     let mut read = 0;
     while let Some(Some(message)) = slow.next_within(Duration::from_secs(5)).await {
         if message["type"] == "next" {
@@ -610,15 +621,6 @@ async fn a_slow_consumer_is_dropped_and_others_get_everything(backend: Backend) 
         read < total,
         "the slow consumer was dropped ({read} of {total})"
     );
-    // Its socket is torn down just after the close frame.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while gauge(app.addr, "websocket_connections").await != 1 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the slow connection is gone from the gauge"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Two instances on one PostgreSQL database: a write on one reaches a

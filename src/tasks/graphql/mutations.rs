@@ -194,7 +194,7 @@ async fn staged(
 /// Delivers what a committed write staged (SQLite) and returns its tasks.
 fn delivered(ctx: &Context<'_>, rows: Vec<TaskRow>, outbox: Outbox) -> Vec<Task> {
     ctx.services().events.flush(outbox);
-    rows.into_iter().map(Task).collect()
+    rows.into_iter().map(Task::from).collect()
 }
 
 fn single(tasks: Vec<Task>) -> AppResult<Task> {

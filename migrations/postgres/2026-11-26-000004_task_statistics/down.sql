@@ -1,0 +1,1 @@
+DROP STATISTICS IF EXISTS tasks_project_owner;
