@@ -18,7 +18,7 @@
 //! and the signups (`TASKLANE_RATE_SIGNUP_IP`); `benches/subs-load.sh` sets both.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -108,7 +108,7 @@ async fn subscriber(
     ws_url: String,
     token: String,
     ready: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Vec<u32> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
     let mut request = ws_url.into_client_request().expect("request");
@@ -116,7 +116,14 @@ async fn subscriber(
         "Sec-WebSocket-Protocol",
         "graphql-transport-ws".parse().expect("header"),
     );
-    let (mut socket, _) = match tokio_tungstenite::connect_async(request).await {
+    // A small read buffer: tungstenite zero-fills the whole buffer (128 KiB
+    // by default) before every read, which made this client spend a third of
+    // its CPU in memset and delay the very deliveries it measures.
+    let mut config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default();
+    config.read_buffer_size = 4096;
+    let connected =
+        tokio_tungstenite::connect_async_with_config(request, Some(config), false).await;
+    let (mut socket, _) = match connected {
         Ok(ok) => ok,
         Err(err) => {
             eprintln!("connect failed: {err}");
@@ -135,15 +142,25 @@ async fn subscriber(
     }
     let mut latencies = Vec::new();
     let mut acked = false;
+    // One wait for the stop, not a timer per message.
+    let stopped = stop.wait_for(|stop| *stop);
+    tokio::pin!(stopped);
     loop {
-        let frame = match tokio::time::timeout(Duration::from_millis(500), socket.next()).await {
-            Err(_) if stop.load(Ordering::Relaxed) => break,
-            Err(_) => continue,
-            Ok(Some(Ok(frame))) => frame,
-            Ok(_) => break,
+        let frame = tokio::select! {
+            frame = socket.next() => match frame {
+                Some(Ok(frame)) => frame,
+                _ => break,
+            },
+            _ = &mut stopped => break,
         };
         let Message::Text(text) = frame else { continue };
         let received = chrono::Utc::now();
+        // An event: only its type and `updatedAt` are needed.
+        if let Some(stamped) = event_stamp(text.as_str()) {
+            let micros = (received - stamped).num_microseconds().unwrap_or(0).max(0);
+            latencies.push(u32::try_from(micros).unwrap_or(u32::MAX));
+            continue;
+        }
         let value: Value = match serde_json::from_str(text.as_str()) {
             Ok(v) => v,
             Err(_) => continue,
@@ -175,6 +192,18 @@ async fn subscriber(
         }
     }
     latencies
+}
+
+/// The `updatedAt` of a `next` frame, read without parsing the frame.
+fn event_stamp(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    if !text.starts_with(r#"{"type":"next""#) {
+        return None;
+    }
+    const KEY: &str = r#""updatedAt":""#;
+    let start = text.find(KEY)? + KEY.len();
+    let end = start + text[start..].find('"')?;
+    let at = chrono::DateTime::parse_from_rfc3339(&text[start..end]).ok()?;
+    Some(at.with_timezone(&chrono::Utc))
 }
 
 fn percentile(sorted: &[u32], p: f64) -> f64 {
@@ -232,14 +261,14 @@ async fn main() {
 
     // Subscribers, opened 100 at a time.
     let ready = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     let opening = Arc::new(Semaphore::new(100));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(args.subscriptions);
     for i in 0..args.subscriptions {
         let token = users[i % users.len()].0.clone();
         let permit = opening.clone().acquire_owned().await.expect("semaphore");
-        let (ws_url, ready, stop) = (ws_url.clone(), ready.clone(), stop.clone());
+        let (ws_url, ready, stop) = (ws_url.clone(), ready.clone(), stopping.clone());
         let before = ready.load(Ordering::Relaxed);
         tasks.push(tokio::spawn(async move {
             let watch = ready.clone();
@@ -298,7 +327,7 @@ async fn main() {
     }
     // Let the last events arrive, then stop.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    stop.store(true, Ordering::Relaxed);
+    let _ = stop.send(true);
     let mut latencies = Vec::new();
     for task in tasks {
         latencies.extend(task.await.unwrap_or_default());

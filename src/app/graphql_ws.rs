@@ -56,7 +56,7 @@ use crate::graphql::loaders::Loaders;
 use crate::graphql::prepare::{prepare, selected_operation};
 use crate::live::LiveConnection;
 use crate::live::hub::{
-    CONNECTION_QUEUE, Close, ConnectionGuard, Outlet, Shared, SharedGuard, close,
+    CONNECTION_QUEUE, Close, Closer, ConnectionGuard, Outlet, Shared, SharedGuard, close,
 };
 use crate::live::shared::{Join, OneShot, Template, group_key};
 
@@ -80,8 +80,12 @@ async fn queue(out: &mpsc::Sender<Message>, message: Message) -> bool {
     }
 }
 
-/// Bytes read from the socket at a time, and gathered before a write.
-const READ_BUFFER: usize = 4 * 1024;
+/// Bytes read from the socket at a time: the buffer is filled (so resident)
+/// on every connection, and what clients send is small (a larger message
+/// takes a few reads).
+const READ_BUFFER: usize = 1024;
+/// Bytes gathered before a write.
+const WRITE_BUFFER: usize = 4 * 1024;
 /// Largest message a client may send (a subscribe carries one document).
 const MAX_CLIENT_MESSAGE: usize = 1024 * 1024;
 
@@ -113,7 +117,7 @@ pub async fn upgrade(State(state): State<Arc<AppState>>, request: Request) -> Re
     let ws = ws
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .max_message_size(MAX_CLIENT_MESSAGE);
     let protocol = ws
         .selected_protocol()
@@ -395,7 +399,7 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, protocol: Protocols, met
     let input = futures_util::stream::poll_fn(move |cx| protocol_input.poll_recv(cx));
     let mut graphql = Protocol::from_message_stream(protocol_executor, input, protocol);
 
-    let (closer, mut close_requests) = mpsc::channel::<Close>(4);
+    let closer = Closer::default();
     let (queue_tx, mut shared_frames) = mpsc::channel::<Shared>(CONNECTION_QUEUE);
     let outlet = Outlet {
         direct: out.clone(),
@@ -510,7 +514,7 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, protocol: Protocols, met
                     }
                 }
             },
-            Some(request) = close_requests.recv() => break Some(request),
+            request = closer.asked() => break Some(request),
             Some(delivery) = shared_frames.recv() => {
                 let frame = match delivery {
                     // Nothing follows the `complete` of a stopped subscription.

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::extract::ws::Message;
 use prometheus_client::metrics::gauge::Gauge;
@@ -44,6 +44,40 @@ impl Close {
         Self {
             code,
             reason: reason.into(),
+        }
+    }
+}
+
+/// How the hub asks a connection to close; the first request wins. (A
+/// mutex and a `Notify`: a few dozen bytes per connection, where a channel
+/// allocates a block of slots.)
+#[derive(Clone, Default)]
+pub struct Closer(Arc<(Mutex<Option<Close>>, tokio::sync::Notify)>);
+
+impl Closer {
+    /// Asks for `close`, unless a close is already asked for.
+    pub fn close(&self, close: Close) {
+        let mut asked = self.0.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if asked.is_none() {
+            *asked = Some(close);
+            drop(asked);
+            self.0.1.notify_one();
+        }
+    }
+
+    /// The close asked for, once there is one.
+    pub async fn asked(&self) -> Close {
+        loop {
+            if let Some(close) = self
+                .0
+                .0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+            {
+                return close;
+            }
+            self.0.1.notified().await;
         }
     }
 }
@@ -95,7 +129,7 @@ struct Subscriber {
 struct Connection {
     viewer: Viewer,
     subscriptions: usize,
-    closer: mpsc::Sender<Close>,
+    closer: Closer,
     outlet: Option<Outlet>,
 }
 
@@ -408,7 +442,7 @@ impl Hub {
     pub fn connect(
         &self,
         viewer: &Viewer,
-        closer: mpsc::Sender<Close>,
+        closer: Closer,
         outlet: Option<Outlet>,
     ) -> Result<ConnectionGuard, Close> {
         let limit = self.inner.limits.connections_per_user;
@@ -539,7 +573,7 @@ impl Hub {
     /// Asks connection `id` to close (no-op if gone or already closing).
     fn close(&self, state: &State, id: u64, close: Close) {
         if let Some(connection) = state.connections.get(&id) {
-            let _ = connection.closer.try_send(close);
+            connection.closer.close(close);
         }
     }
 
