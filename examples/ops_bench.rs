@@ -16,10 +16,14 @@
 //! target/release/examples/ops_bench postgres://postgres@127.0.0.1:5432/ops_bench
 //! ```
 
-use std::process::{Child, Command, Stdio};
+mod bench_support;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+use bench_support::{call, rss_kib};
 use tasklane::db::sql::{Bind, SqlBuilder};
 use tasklane::db::types::{Id, JsonDoc, Timestamp};
 use tasklane::db::{DatabaseUrl, Db, PoolSettings};
@@ -27,41 +31,6 @@ use tasklane::db::{DatabaseUrl, Db, PoolSettings};
 const TASKS: usize = 10_000;
 const ROUNDS: usize = 3;
 const SECRET: &str = "bench-secret-bench-secret-bench-secret!";
-
-async fn call(
-    http: &reqwest::Client,
-    url: &str,
-    token: Option<&str>,
-    query: &str,
-    variables: Value,
-) -> Value {
-    let mut request = http
-        .post(url)
-        .json(&json!({ "query": query, "variables": variables }));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let body: Value = request
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
-    assert!(body["errors"].is_null(), "{query}: {body}");
-    body["data"].clone()
-}
-
-fn rss_kib(child: &Child) -> u64 {
-    let status =
-        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
 
 async fn seed(db: &Db, owner: Id, project: Id) {
     let mut pooled = db.write().await.expect("connection");
@@ -182,7 +151,10 @@ async fn main() {
         "sqlite"
     };
     println!("backend {backend}, {TASKS} tasks, batch size 500 (default)");
-    println!("server RSS before: {} KiB", rss_kib(&child));
+    println!(
+        "server RSS before: {} KiB",
+        rss_kib(child.id()).unwrap_or(0)
+    );
     let start = "mutation($input: StartOperationInput!) { startOperation(input: $input) { id } }";
     let undo = "mutation($id: ID!) { rollbackOperation(id: $id) { id } }";
     for round in 1..=ROUNDS {
@@ -196,7 +168,7 @@ async fn main() {
         println!(
             "round {round}: update   {secs:.2} s  (processed {}), RSS {} KiB",
             op["processed"],
-            rss_kib(&child)
+            rss_kib(child.id()).unwrap_or(0)
         );
         let rolled = call(
             &http,
@@ -212,7 +184,7 @@ async fn main() {
         println!(
             "round {round}: rollback {secs:.2} s  (processed {}), RSS {} KiB",
             op["processed"],
-            rss_kib(&child)
+            rss_kib(child.id()).unwrap_or(0)
         );
     }
     let _ = child.kill();

@@ -17,6 +17,8 @@
 //! The server must allow the connections per user (`TASKLANE_WS_MAX_CONNECTIONS_PER_USER`)
 //! and the signups (`TASKLANE_RATE_SIGNUP_IP`); `benches/subs-load.sh` sets both.
 
+mod bench_support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -25,6 +27,8 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
+
+use bench_support::{call, rss_kib};
 
 const PASSWORD: &str = "correct horse battery";
 const SUBSCRIPTION: &str =
@@ -69,38 +73,6 @@ fn args() -> Args {
         }
     }
     args
-}
-
-async fn call(
-    http: &reqwest::Client,
-    url: &str,
-    token: Option<&str>,
-    query: &str,
-    variables: Value,
-) -> Value {
-    let mut request = http
-        .post(format!("{url}/graphql"))
-        .json(&json!({ "query": query, "variables": variables }));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let body: Value = request
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
-    assert!(body["errors"].is_null(), "{body}");
-    body["data"].clone()
-}
-
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// One subscriber: latencies in microseconds of what it received.
@@ -220,6 +192,7 @@ async fn main() {
     let http = reqwest::Client::new();
     let url = args.url.clone();
     let ws_url = format!("{}/graphql/ws", url.replacen("http://", "ws://", 1));
+    let url = format!("{url}/graphql");
     let run = uuid::Uuid::new_v4().simple().to_string();
 
     // Users, each with a project and one task the writer updates.

@@ -13,9 +13,13 @@
 //! cargo run --release --example sync_bench -- postgres://postgres@127.0.0.1:5432/bench
 //! ```
 
+mod bench_support;
+
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+use bench_support::call;
 use tasklane::config::Config;
 
 const RUNS: usize = 200;
@@ -27,30 +31,6 @@ const PASSWORD: &str = "correct horse battery";
 const SYNC: &str = "mutation($input: SyncInput!) { sync(input: $input) { applied
     conflicts { id reason }
     changes { projects { id version } tasks { id title version deletedAt } cursor hasMore } } }";
-
-async fn call(
-    http: &reqwest::Client,
-    url: &str,
-    token: Option<&str>,
-    query: &str,
-    variables: Value,
-) -> Value {
-    let mut request = http
-        .post(url)
-        .json(&json!({ "query": query, "variables": variables }));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let body: Value = request
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
-    assert!(body["errors"].is_null(), "{body}");
-    body["data"].clone()
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let rank = ((sorted.len() as f64) * p).ceil() as usize;

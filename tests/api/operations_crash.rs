@@ -5,13 +5,13 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tasklane::db::sql::Bind;
 use tasklane::db::types::Id;
 use tasklane::db::{DatabaseUrl, Db, PoolSettings};
 
 use crate::operations_support::{count, seed_tasks};
-use crate::support::{Backend, PASSWORD, TEST_SECRET, TestDb, pg_admin_url};
+use crate::support::{Backend, PASSWORD, TEST_SECRET, TestDb, data_at as gql, pg_admin_url};
 
 const TASKS: usize = 10_000;
 
@@ -51,30 +51,6 @@ fn spawn(database_url: &str) -> Instance {
         child,
         url: format!("http://127.0.0.1:{port}/graphql"),
     }
-}
-
-async fn gql(
-    client: &reqwest::Client,
-    url: &str,
-    token: Option<&str>,
-    query: &str,
-    variables: Value,
-) -> Value {
-    let mut request = client
-        .post(url)
-        .json(&json!({ "query": query, "variables": variables }));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let body: Value = request
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(body["errors"], Value::Null, "{query}: {body}");
-    body["data"].clone()
 }
 
 async fn ready(client: &reqwest::Client, instance: &Instance) {

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite;
 
 use crate::fixtures::{account, ok, project, task};
-use crate::support::{Backend, PASSWORD, TEST_SECRET, TestApp, TestDb};
+use crate::support::{Backend, PASSWORD, TEST_SECRET, TestApp, TestDb, data_at};
 use crate::ws_support::{Ended, LEGACY_WS, TRANSPORT_WS, Ws, open, ready_small_buffer};
 use crate::{on_both_backends, on_both_databases};
 
@@ -641,31 +641,13 @@ async fn events_cross_instances_and_a_lost_listener_resyncs() {
     let one = start().await;
     let two = start().await;
     let client = reqwest::Client::new();
-    let gql = |addr: SocketAddr, query: &'static str, variables: Value, token: Option<String>| {
-        let client = client.clone();
-        async move {
-            let mut request = client
-                .post(format!("http://{addr}/graphql"))
-                .json(&json!({ "query": query, "variables": variables }));
-            if let Some(token) = token {
-                request = request.bearer_auth(token);
-            }
-            let body: Value = request
-                .send()
-                .await
-                .expect("sent")
-                .json()
-                .await
-                .expect("JSON");
-            assert_eq!(body["errors"], Value::Null, "{body}");
-            body["data"].clone()
-        }
-    };
-    let signup = gql(
-        one.addr,
+    let url_one = format!("http://{}/graphql", one.addr);
+    let signup = data_at(
+        &client,
+        &url_one,
+        None,
         "mutation($e: String!, $p: String!) { signup(input: { email: $e, password: $p, displayName: \"A\" }) { accessToken } }",
         json!({ "e": "a@example.com", "p": PASSWORD }),
-        None,
     )
     .await;
     let token = signup["signup"]["accessToken"]
@@ -675,11 +657,12 @@ async fn events_cross_instances_and_a_lost_listener_resyncs() {
     let mut ws = Ws::ready(two.addr, TRANSPORT_WS, &token).await;
     ws.subscribe("p", PROJECT_EVENTS, json!({})).await;
     subscriptions_reach(two.addr, 1).await;
-    let created = gql(
-        one.addr,
+    let created = data_at(
+        &client,
+        &url_one,
+        Some(&token),
         "mutation { createProject(input: { name: \"Shared\" }) { id } }",
         json!({}),
-        Some(token.clone()),
     )
     .await;
     let payload = ws.data("p").await;
@@ -706,11 +689,12 @@ async fn events_cross_instances_and_a_lost_listener_resyncs() {
         payload["errors"][0]["extensions"]["code"], "RESYNC",
         "{payload}"
     );
-    gql(
-        one.addr,
+    data_at(
+        &client,
+        &url_one,
+        Some(&token),
         "mutation { createProject(input: { name: \"After\" }) { id } }",
         json!({}),
-        Some(token.clone()),
     )
     .await;
     let payload = ws.data("p").await;

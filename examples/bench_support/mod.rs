@@ -1,0 +1,40 @@
+//! What the benchmark examples share: one GraphQL call over HTTP and a
+//! process's resident memory.
+
+use serde_json::{Value, json};
+
+/// POSTs one operation to `endpoint` (the server's `/graphql`) and returns
+/// its `data`; any GraphQL error fails the benchmark.
+pub async fn call(
+    http: &reqwest::Client,
+    endpoint: &str,
+    token: Option<&str>,
+    query: &str,
+    variables: Value,
+) -> Value {
+    let mut request = http
+        .post(endpoint)
+        .json(&json!({ "query": query, "variables": variables }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let body: Value = request
+        .send()
+        .await
+        .expect("request sent")
+        .json()
+        .await
+        .expect("JSON body");
+    assert!(body["errors"].is_null(), "{query}: {body}");
+    body["data"].clone()
+}
+
+/// The resident memory of process `pid` in KiB (`VmRSS`), if it runs.
+#[allow(dead_code, reason = "not every example reads memory")]
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
