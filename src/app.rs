@@ -11,6 +11,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
+use axum::serve::ListenerExt as _;
 use http::{HeaderName, Method, Request, StatusCode, header};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -202,6 +203,11 @@ pub async fn start(config: Config) -> Result<Server, AppError> {
     };
     let (tx, rx) = oneshot::channel::<()>();
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    // No Nagle delay: a WebSocket event or a response goes out as written,
+    // not held back while an earlier segment waits for its ACK.
+    let listener = listener.tap_io(|socket| {
+        let _ = socket.set_nodelay(true);
+    });
     let task = tokio::spawn(async move {
         axum::serve(listener, service)
             .with_graceful_shutdown(async {
