@@ -471,18 +471,25 @@ impl Hub {
         })
     }
 
-    /// Adds a subscription of `connection`'s viewer.
-    pub fn subscribe(
+    /// Counts one more subscription on `connection` (refused past the limit
+    /// per connection; `shared` ones need the connection's outlet) and
+    /// returns the connection's viewer.
+    fn count_subscription(
         &self,
+        state: &mut State,
         connection: u64,
-        interest: Interest,
-    ) -> AppResult<(SubscriptionGuard, mpsc::Receiver<Item>)> {
+        shared: bool,
+    ) -> AppResult<Viewer> {
         let limit = self.inner.limits.subscriptions_per_connection;
-        let mut state = self.lock();
         let conn = state
             .connections
             .get_mut(&connection)
             .ok_or_else(|| AppError::unauthenticated("The connection is closed"))?;
+        if shared && conn.outlet.is_none() {
+            return Err(AppError::internal(
+                "a shared subscription without an outlet",
+            ));
+        }
         if conn.subscriptions >= limit {
             return Err(AppError::bad_input(
                 "subscription",
@@ -492,7 +499,17 @@ impl Hub {
             ));
         }
         conn.subscriptions += 1;
-        let viewer = conn.viewer.clone();
+        Ok(conn.viewer.clone())
+    }
+
+    /// Adds a subscription of `connection`'s viewer.
+    pub fn subscribe(
+        &self,
+        connection: u64,
+        interest: Interest,
+    ) -> AppResult<(SubscriptionGuard, mpsc::Receiver<Item>)> {
+        let mut state = self.lock();
+        let viewer = self.count_subscription(&mut state, connection, false)?;
         let owner = viewer.user_id;
         let (sender, receiver) = mpsc::channel(SUBSCRIPTION_QUEUE);
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
@@ -517,27 +534,8 @@ impl Hub {
 
     /// Adds a shared subscription of `connection`'s viewer to its group.
     pub(super) fn join(&self, connection: u64, request: JoinRequest<'_>) -> AppResult<SharedGuard> {
-        let limit = self.inner.limits.subscriptions_per_connection;
         let mut state = self.lock();
-        let conn = state
-            .connections
-            .get_mut(&connection)
-            .ok_or_else(|| AppError::unauthenticated("The connection is closed"))?;
-        if conn.outlet.is_none() {
-            return Err(AppError::internal(
-                "a shared subscription without an outlet",
-            ));
-        }
-        if conn.subscriptions >= limit {
-            return Err(AppError::bad_input(
-                "subscription",
-                format!(
-                    "this connection already has {limit} subscriptions, the limit per connection"
-                ),
-            ));
-        }
-        conn.subscriptions += 1;
-        let viewer = conn.viewer.clone();
+        let viewer = self.count_subscription(&mut state, connection, true)?;
         let owner = viewer.user_id;
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let Template { key, run } = request.join.template.clone();

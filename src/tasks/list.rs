@@ -242,6 +242,22 @@ pub async fn page(
     Ok(Page::from_scan(rows, &query.page))
 }
 
+/// The rest of one project's page, after its `t.project_id = …` test: the
+/// viewer's tasks the filter selects, beyond the cursors, in order, cut at
+/// the page size (plus one, to tell whether more follow).
+fn push_one_project_page(
+    b: &mut SqlBuilder,
+    viewer: &Viewer,
+    query: &TaskListQuery,
+) -> AppResult<()> {
+    push_conditions(b, viewer, &query.filter, true);
+    push_cursors(b, query)?;
+    b.push(" ORDER BY ");
+    query.order.sort_key().push_order(b, query.page.backward);
+    b.push(" LIMIT ").bind(Bind::I64(limit(&query.page)));
+    Ok(())
+}
+
 /// The same page of tasks for each of `projects` (visible ones, checked by
 /// the caller), in one statement (per 200 projects on SQLite): one ordered
 /// scan of the project's index per project, cut at the page size.
@@ -272,13 +288,8 @@ pub async fn page_per_project(
                     ") AS parent(id) CROSS JOIN LATERAL \
                      (SELECT t.* FROM tasks t WHERE t.project_id = parent.id AND ",
                 );
-                push_conditions(&mut b, viewer, &query.filter, true);
-                push_cursors(&mut b, query)?;
-                b.push(" ORDER BY ");
-                key.push_order(&mut b, backward);
-                b.push(" LIMIT ")
-                    .bind(Bind::I64(limit(&query.page)))
-                    .push(") t ORDER BY t.project_id, ");
+                push_one_project_page(&mut b, viewer, query)?;
+                b.push(") t ORDER BY t.project_id, ");
                 key.push_order(&mut b, backward);
             }
             Backend::Sqlite => {
@@ -292,13 +303,8 @@ pub async fn page_per_project(
                     b.push("SELECT * FROM (SELECT t.* FROM tasks t WHERE t.project_id = ")
                         .bind(Bind::Id(*id))
                         .push(" AND +");
-                    push_conditions(&mut b, viewer, &query.filter, true);
-                    push_cursors(&mut b, query)?;
-                    b.push(" ORDER BY ");
-                    key.push_order(&mut b, backward);
-                    b.push(" LIMIT ")
-                        .bind(Bind::I64(limit(&query.page)))
-                        .push(")");
+                    push_one_project_page(&mut b, viewer, query)?;
+                    b.push(")");
                 }
             }
         }

@@ -1,6 +1,9 @@
 //! Integration tests: a real server over HTTP, on SQLite and on PostgreSQL.
 //! One test binary, so the suite links once.
 
+/// The benchmark examples' GraphQL call, for tests that run servers of their own.
+#[path = "../../examples/bench_support/mod.rs"]
+mod bench_support;
 mod support;
 
 mod account;

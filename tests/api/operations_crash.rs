@@ -10,8 +10,9 @@ use tasklane::db::sql::Bind;
 use tasklane::db::types::Id;
 use tasklane::db::{DatabaseUrl, Db, PoolSettings};
 
+use crate::bench_support::call as gql;
 use crate::operations_support::{count, seed_tasks};
-use crate::support::{Backend, PASSWORD, TEST_SECRET, TestDb, data_at as gql, pg_admin_url};
+use crate::support::{Backend, PASSWORD, TEST_SECRET, TestDb, pg_admin_url};
 
 const TASKS: usize = 10_000;
 

@@ -8,8 +8,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite;
 
+use crate::bench_support::call as data_at;
 use crate::fixtures::{account, ok, project, task};
-use crate::support::{Backend, PASSWORD, TEST_SECRET, TestApp, TestDb, data_at};
+use crate::support::{Backend, PASSWORD, TEST_SECRET, TestApp, TestDb};
 use crate::ws_support::{Ended, LEGACY_WS, TRANSPORT_WS, Ws, open, ready_small_buffer};
 use crate::{on_both_backends, on_both_databases};
 

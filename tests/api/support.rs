@@ -183,32 +183,6 @@ impl TestApp {
 }
 
 /// The `extensions.code` of the first error.
-/// POSTs one operation to a server's `/graphql` at `endpoint` (one not
-/// started as a `TestApp`) and returns its `data`; fails on any error.
-pub async fn data_at(
-    client: &reqwest::Client,
-    endpoint: &str,
-    token: Option<&str>,
-    query: &str,
-    variables: Value,
-) -> Value {
-    let mut request = client
-        .post(endpoint)
-        .json(&json!({ "query": query, "variables": variables }));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let body: Value = request
-        .send()
-        .await
-        .expect("request sent")
-        .json()
-        .await
-        .expect("JSON body");
-    assert_eq!(body["errors"], Value::Null, "{query}: {body}");
-    body["data"].clone()
-}
-
 pub fn error_code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]
         .as_str()
