@@ -336,6 +336,118 @@ pub struct Settings {
     /// Messages waiting for a slow WebSocket client before it is disconnected
     #[arg(long, env = "TASKLANE_WS_BUFFER", default_value = "256", global = true)]
     pub ws_buffer: String,
+    /// Attempts at presenting a one-time or refresh token (reset, verification, magic link, logout) per client IP
+    #[arg(
+        long,
+        env = "TASKLANE_RATE_TOKEN_IP",
+        default_value = "30/15m",
+        global = true
+    )]
+    pub rate_token_ip: String,
+    /// IPv6 clients are counted per network of this prefix length (e.g. 64: one /64 is one client)
+    #[arg(
+        long,
+        env = "TASKLANE_RATE_IPV6_PREFIX",
+        default_value = "64",
+        global = true
+    )]
+    pub rate_ipv6_prefix: String,
+    /// Seconds during which a just-replaced refresh token still answers with the same new pair (two tabs refreshing at once)
+    #[arg(
+        long,
+        env = "TASKLANE_REFRESH_GRACE_SECS",
+        default_value = "10",
+        global = true
+    )]
+    pub refresh_grace_secs: String,
+    /// Longest wait for a client's HTTP request headers, in milliseconds
+    #[arg(
+        long,
+        env = "TASKLANE_HEADER_TIMEOUT_MS",
+        default_value = "10000",
+        global = true
+    )]
+    pub header_timeout_ms: String,
+    /// Most open HTTP and WebSocket connections on one instance; more wait to be accepted
+    #[arg(
+        long,
+        env = "TASKLANE_MAX_CONNECTIONS",
+        default_value = "10000",
+        global = true
+    )]
+    pub max_connections: String,
+    /// Most WebSocket connections of one client IP that have not yet sent connection_init
+    #[arg(
+        long,
+        env = "TASKLANE_WS_MAX_PENDING_PER_IP",
+        default_value = "10",
+        global = true
+    )]
+    pub ws_max_pending_per_ip: String,
+    /// Most queries and mutations one WebSocket connection may run at once
+    #[arg(
+        long,
+        env = "TASKLANE_WS_MAX_INFLIGHT",
+        default_value = "8",
+        global = true
+    )]
+    pub ws_max_inflight: String,
+    /// Most distinct subscription groups (document, variables) of one user on one instance
+    #[arg(
+        long,
+        env = "TASKLANE_WS_MAX_GROUPS_PER_USER",
+        default_value = "100",
+        global = true
+    )]
+    pub ws_max_groups_per_user: String,
+    /// Events loaded and waiting for delivery on one instance before loading waits
+    #[arg(
+        long,
+        env = "TASKLANE_LIVE_QUEUE",
+        default_value = "4096",
+        global = true
+    )]
+    pub live_queue: String,
+    /// Most projects one account may have (deleted ones included)
+    #[arg(
+        long,
+        env = "TASKLANE_QUOTA_PROJECTS",
+        default_value = "1000",
+        global = true
+    )]
+    pub quota_projects: String,
+    /// Most tasks one account may have (deleted ones included)
+    #[arg(
+        long,
+        env = "TASKLANE_QUOTA_TASKS",
+        default_value = "100000",
+        global = true
+    )]
+    pub quota_tasks: String,
+    /// Most open sessions one account may have
+    #[arg(
+        long,
+        env = "TASKLANE_QUOTA_SESSIONS",
+        default_value = "100",
+        global = true
+    )]
+    pub quota_sessions: String,
+    /// Most API keys one account may have (revoked ones excluded)
+    #[arg(
+        long,
+        env = "TASKLANE_QUOTA_API_KEYS",
+        default_value = "50",
+        global = true
+    )]
+    pub quota_api_keys: String,
+    /// Most stored operation records one account may have
+    #[arg(
+        long,
+        env = "TASKLANE_QUOTA_OPERATION_RECORDS",
+        default_value = "1000000",
+        global = true
+    )]
+    pub quota_operation_records: String,
     /// Log filter (tracing syntax, e.g. info or tasklane=debug,info)
     #[arg(long, env = "TASKLANE_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -389,6 +501,34 @@ pub struct LiveLimits {
     pub subscriptions_per_connection: usize,
     pub connections_per_user: usize,
     pub buffer: usize,
+    /// WebSockets of one client IP that have not sent `connection_init`.
+    pub pending_per_ip: usize,
+    /// Queries and mutations one connection may run at once.
+    pub inflight_per_connection: usize,
+    /// Distinct subscription groups of one user on this instance.
+    pub groups_per_user: usize,
+    /// Loaded events waiting for delivery on this instance.
+    pub queue: usize,
+}
+
+/// Limits on connections to this instance.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    /// Longest wait for a request's headers.
+    pub header_timeout: Duration,
+    /// Most open connections at once.
+    pub max_connections: usize,
+}
+
+/// Per-account quotas: how much one account may store. One place, so that
+/// they can become per-plan limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    pub projects: u64,
+    pub tasks: u64,
+    pub sessions: u64,
+    pub api_keys: u64,
+    pub operation_records: u64,
 }
 
 /// Limits and timing of operations (bulk jobs).
@@ -422,6 +562,12 @@ pub struct Config {
     pub mail_from: String,
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub rate_limits: RateLimits,
+    /// IPv6 client addresses are counted per network of this prefix length.
+    pub ipv6_prefix: u8,
+    /// How long a just-replaced refresh token still answers with its successor.
+    pub refresh_grace: Duration,
+    pub connections: ConnectionLimits,
+    pub quotas: Quotas,
     pub limits: QueryLimits,
     pub body_limit: usize,
     pub request_timeout: Duration,
@@ -555,6 +701,14 @@ impl Config {
             variable: "TASKLANE_MAIL",
             message,
         })?;
+        if production && matches!(mail, MailTransport::Log) {
+            return Err(ConfigError {
+                variable: "TASKLANE_MAIL",
+                message: "log writes sign-in links to the log and is refused with \
+                          TASKLANE_PRODUCTION; use smtp://…, file:DIR or disabled"
+                    .into(),
+            });
+        }
         if s.mail_from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(ConfigError {
                 variable: "TASKLANE_MAIL_FROM",
@@ -581,6 +735,19 @@ impl Config {
             email_ip: rate("TASKLANE_RATE_EMAIL_IP", &s.rate_email_ip)?,
             email_address: rate("TASKLANE_RATE_EMAIL_ADDRESS", &s.rate_email_address)?,
             refresh_ip: rate("TASKLANE_RATE_REFRESH_IP", &s.rate_refresh_ip)?,
+            token_ip: rate("TASKLANE_RATE_TOKEN_IP", &s.rate_token_ip)?,
+        };
+        let quotas = Quotas {
+            projects: number("TASKLANE_QUOTA_PROJECTS", &s.quota_projects, 0u64, u64::MAX)?,
+            tasks: number("TASKLANE_QUOTA_TASKS", &s.quota_tasks, 0u64, u64::MAX)?,
+            sessions: number("TASKLANE_QUOTA_SESSIONS", &s.quota_sessions, 1u64, u64::MAX)?,
+            api_keys: number("TASKLANE_QUOTA_API_KEYS", &s.quota_api_keys, 0u64, u64::MAX)?,
+            operation_records: number(
+                "TASKLANE_QUOTA_OPERATION_RECORDS",
+                &s.quota_operation_records,
+                0u64,
+                u64::MAX,
+            )?,
         };
         let limits = QueryLimits {
             depth: number("TASKLANE_MAX_DEPTH", &s.max_depth, 2usize, 1000)?,
@@ -639,6 +806,28 @@ impl Config {
             mail_from: s.mail_from.trim().to_owned(),
             trusted_proxies,
             rate_limits,
+            ipv6_prefix: number("TASKLANE_RATE_IPV6_PREFIX", &s.rate_ipv6_prefix, 16u8, 128)?,
+            refresh_grace: Duration::from_secs(number(
+                "TASKLANE_REFRESH_GRACE_SECS",
+                &s.refresh_grace_secs,
+                0u64,
+                300,
+            )?),
+            connections: ConnectionLimits {
+                header_timeout: Duration::from_millis(number(
+                    "TASKLANE_HEADER_TIMEOUT_MS",
+                    &s.header_timeout_ms,
+                    10u64,
+                    3_600_000,
+                )?),
+                max_connections: number(
+                    "TASKLANE_MAX_CONNECTIONS",
+                    &s.max_connections,
+                    1usize,
+                    10_000_000,
+                )?,
+            },
+            quotas,
             limits,
             body_limit: number("TASKLANE_BODY_LIMIT", &s.body_limit, 1024usize, 1 << 30)?,
             request_timeout: Duration::from_secs(number(
@@ -677,6 +866,25 @@ impl Config {
                     1_000_000,
                 )?,
                 buffer: number("TASKLANE_WS_BUFFER", &s.ws_buffer, 1usize, 1_000_000)?,
+                pending_per_ip: number(
+                    "TASKLANE_WS_MAX_PENDING_PER_IP",
+                    &s.ws_max_pending_per_ip,
+                    1usize,
+                    1_000_000,
+                )?,
+                inflight_per_connection: number(
+                    "TASKLANE_WS_MAX_INFLIGHT",
+                    &s.ws_max_inflight,
+                    1usize,
+                    10_000,
+                )?,
+                groups_per_user: number(
+                    "TASKLANE_WS_MAX_GROUPS_PER_USER",
+                    &s.ws_max_groups_per_user,
+                    1usize,
+                    1_000_000,
+                )?,
+                queue: number("TASKLANE_LIVE_QUEUE", &s.live_queue, 1usize, 10_000_000)?,
             },
             operations: OperationLimits {
                 max_running: number(
@@ -781,6 +989,20 @@ impl Settings {
             ws_max_subscriptions: "100".into(),
             ws_max_connections_per_user: "50".into(),
             ws_buffer: "256".into(),
+            rate_token_ip: "30/15m".into(),
+            rate_ipv6_prefix: "64".into(),
+            refresh_grace_secs: "10".into(),
+            header_timeout_ms: "10000".into(),
+            max_connections: "10000".into(),
+            ws_max_pending_per_ip: "10".into(),
+            ws_max_inflight: "8".into(),
+            ws_max_groups_per_user: "100".into(),
+            live_queue: "4096".into(),
+            quota_projects: "1000".into(),
+            quota_tasks: "100000".into(),
+            quota_sessions: "100".into(),
+            quota_api_keys: "50".into(),
+            quota_operation_records: "1000000".into(),
             log: "info".into(),
             log_format: "auto".into(),
         }
@@ -858,6 +1080,20 @@ mod tests {
         assert_eq!(bad(|s| s.log_format = "xml".into()), "TASKLANE_LOG_FORMAT");
         assert_eq!(bad(|s| s.ws_buffer = "0".into()), "TASKLANE_WS_BUFFER");
         assert_eq!(bad(|s| s.mail = "pigeon".into()), "TASKLANE_MAIL");
+        assert_eq!(
+            bad(|s| s.production = "true".into()),
+            "TASKLANE_MAIL",
+            "the log mailer writes sign-in links to the log: refused in production"
+        );
+        assert_eq!(
+            bad(|s| s.rate_token_ip = "30".into()),
+            "TASKLANE_RATE_TOKEN_IP"
+        );
+        assert_eq!(
+            bad(|s| s.rate_ipv6_prefix = "129".into()),
+            "TASKLANE_RATE_IPV6_PREFIX"
+        );
+        assert_eq!(bad(|s| s.quota_tasks = "-1".into()), "TASKLANE_QUOTA_TASKS");
         assert_eq!(bad(|s| s.mail_from = "nobody".into()), "TASKLANE_MAIL_FROM");
         assert_eq!(
             bad(|s| s.trusted_proxies = "10.0.0.0/33".into()),

@@ -21,6 +21,9 @@ use crate::error::{AppError, AppResult};
 #[derive(Clone)]
 pub enum MailTransport {
     Log,
+    /// Sends nothing: for deployments without mail. The flows still answer
+    /// as usual; the links are never written anywhere.
+    Disabled,
     File(PathBuf),
     Smtp(SecretString),
 }
@@ -30,6 +33,9 @@ impl MailTransport {
         let raw = raw.trim();
         if raw.is_empty() || raw == "log" {
             return Ok(Self::Log);
+        }
+        if raw == "disabled" {
+            return Ok(Self::Disabled);
         }
         if let Some(dir) = raw.strip_prefix("file:") {
             let dir = dir.strip_prefix("//").unwrap_or(dir);
@@ -43,7 +49,7 @@ impl MailTransport {
                 .map_err(|_| "is not a valid smtp:// URL".to_owned())?;
             return Ok(Self::Smtp(SecretString::from(raw.to_owned())));
         }
-        Err("expected log, file:DIR or smtp://user:pass@host:port".into())
+        Err("expected log, disabled, file:DIR or smtp://user:pass@host:port".into())
     }
 }
 
@@ -52,6 +58,7 @@ impl std::fmt::Debug for MailTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Log => f.write_str("log"),
+            Self::Disabled => f.write_str("disabled"),
             Self::File(dir) => write!(f, "file:{}", dir.display()),
             Self::Smtp(url) => {
                 let url = url.expose_secret();
@@ -70,6 +77,7 @@ impl std::fmt::Debug for MailTransport {
 
 enum Transport {
     Log,
+    Disabled,
     File(AsyncFileTransport<Tokio1Executor>),
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
 }
@@ -91,6 +99,7 @@ impl Mailer {
             .map_err(|e| AppError::internal(format!("TASKLANE_MAIL_FROM is not a mailbox: {e}")))?;
         let transport = match transport {
             MailTransport::Log => Transport::Log,
+            MailTransport::Disabled => Transport::Disabled,
             MailTransport::File(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| {
                     AppError::internal(format!(
@@ -121,6 +130,10 @@ impl Mailer {
         match &*self.transport {
             Transport::Log => {
                 tracing::info!(to = %to, subject, "mail (log transport)\n{body}");
+                Ok(())
+            }
+            Transport::Disabled => {
+                tracing::debug!(subject, "mail not sent (TASKLANE_MAIL=disabled)");
                 Ok(())
             }
             Transport::File(file) => {
@@ -162,6 +175,10 @@ mod tests {
             Ok(MailTransport::Log)
         ));
         assert!(matches!(MailTransport::parse(""), Ok(MailTransport::Log)));
+        assert!(matches!(
+            MailTransport::parse("disabled"),
+            Ok(MailTransport::Disabled)
+        ));
         match MailTransport::parse("file:/tmp/mail") {
             Ok(MailTransport::File(dir)) => assert_eq!(dir, PathBuf::from("/tmp/mail")),
             other => panic!("{other:?}"),

@@ -81,6 +81,8 @@ pub struct RateLimits {
     /// …and per address.
     pub email_address: Rate,
     pub refresh_ip: Rate,
+    /// Attempts at presenting a one-time or refresh token per client IP.
+    pub token_ip: Rate,
 }
 
 /// Failed logins on one account before each further attempt is delayed.
