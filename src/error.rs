@@ -21,6 +21,8 @@ pub mod code {
     pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
     pub const CONFLICT: &str = "CONFLICT";
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    /// A per-account quota would be exceeded; nothing was written.
+    pub const QUOTA_EXCEEDED: &str = "QUOTA_EXCEEDED";
     pub const INTERNAL: &str = "INTERNAL";
     /// The document failed to parse or validate (limits included).
     pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
@@ -48,6 +50,9 @@ pub enum AppError {
     },
     /// Too many attempts; try again after this many seconds.
     RateLimited { retry_after: u64 },
+    /// A per-account quota (`quota` is its setting's name, e.g.
+    /// `TASKLANE_QUOTA_TASKS`) of `limit` would be exceeded.
+    QuotaExceeded { quota: &'static str, limit: u64 },
     /// Anything else. The text is logged, never shown.
     Internal(String),
 }
@@ -76,6 +81,7 @@ impl AppError {
             Self::BadInput { .. } => code::BAD_USER_INPUT,
             Self::Conflict { .. } => code::CONFLICT,
             Self::RateLimited { .. } => code::RATE_LIMITED,
+            Self::QuotaExceeded { .. } => code::QUOTA_EXCEEDED,
             Self::Internal(_) => code::INTERNAL,
         }
     }
@@ -111,6 +117,14 @@ impl From<AppError> for async_graphql::Error {
             .extend_with(|_, e| {
                 e.set("code", code);
                 e.set("retryAfter", retry_after);
+            }),
+            AppError::QuotaExceeded { quota, limit } => async_graphql::Error::new(format!(
+                "Quota exceeded: this account may have at most {limit} ({quota})"
+            ))
+            .extend_with(|_, e| {
+                e.set("code", code);
+                e.set("quota", quota);
+                e.set("limit", limit);
             }),
             AppError::Internal(detail) => {
                 // Logged inside the request's span, which carries the request id.
