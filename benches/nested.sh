@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Nested-query benchmark, side by side in one run:
+# Nested-query benchmark, side by side in one run, the systems' runs interleaved:
 #   Tasklane on PostgreSQL, Tasklane on SQLite, PostGraphile v4, and the raw-SQL limit.
 # The query: projects(first:10){ … tasks(first:20){ … id title status tags } } as seeded user 7.
 #
@@ -53,18 +53,12 @@ serve() { # URL PORT -> starts tasklane in the background
   echo "tasklane on port $2 did not start:" >&2; cat "$OUT/serve-$2.log" >&2; exit 1
 }
 stop_last() { kill "${PIDS[-1]}" 2>/dev/null || true; wait "${PIDS[-1]}" 2>/dev/null || true; unset 'PIDS[-1]'; }
-load() { # NAME URL TOKEN BODY
-  echo "== $1"
-  "$BENCH_DIR/gql-load.sh" "$2" "$3" "$4" "$C" "$DUR" | tee "$OUT/$1.txt"
-}
 
+# Every system stays up; the runs are interleaved (round r runs each system
+# once, in turn), so a noisy moment of the shared machine falls on all of
+# them alike rather than on one block.
 serve "$PG_URL" 8181
-load tasklane-postgres http://127.0.0.1:8181/graphql "$PG_TOKEN" "$OUT/tasklane.json"
-stop_last
 serve "sqlite://$SQLITE_DIR/tasklane.db" 8182
-load tasklane-sqlite http://127.0.0.1:8182/graphql "$SQLITE_TOKEN" "$OUT/tasklane.json"
-stop_last
-
 if [ "${SKIP_PEERS:-0}" != 1 ]; then
   if ! "${PSQL[@]}" -d peerbench -c "SELECT 1 FROM tasks LIMIT 1" >/dev/null 2>&1; then
     echo "== peerbench database (schema.sql + seed.sql)"
@@ -74,23 +68,39 @@ if [ "${SKIP_PEERS:-0}" != 1 ]; then
   fi
   "$BENCH_DIR/peer-postgraphile.sh" start
   PGL_TOKEN=$(node "$BENCH_DIR/mint-jwt.mjs" "$USER_N")
-  load postgraphile http://127.0.0.1:5000/graphql "$PGL_TOKEN" "$BENCH_DIR/queries/projects-with-tasks.postgraphile.json"
-  "$BENCH_DIR/peer-postgraphile.sh" stop
-  echo "== raw-SQL limit (pgbench ideal-lateral.sql)"
-  "$BENCH_DIR/sql-limit.sh" "$BENCH_DIR/pgbench/ideal-lateral.sql" "$C" "$DUR" | tee "$OUT/sql-limit.txt"
 fi
+once() { # NAME URL TOKEN BODY WARMUP
+  RUNS=1 WARMUP=$5 "$BENCH_DIR/gql-load.sh" "$2" "$3" "$4" "$C" "$DUR" > "$OUT/last.txt"
+  sed -n "s/^RUN 1: /RUN $r: /p" "$OUT/last.txt" | tee -a "$OUT/$1.txt" | sed "s/^/$1 /"
+}
+for r in $(seq 1 "$RUNS"); do
+  warm=0; [ "$r" = 1 ] && warm=$WARMUP
+  echo "== round $r of $RUNS"
+  once tasklane-postgres http://127.0.0.1:8181/graphql "$PG_TOKEN" "$OUT/tasklane.json" "$warm"
+  once tasklane-sqlite http://127.0.0.1:8182/graphql "$SQLITE_TOKEN" "$OUT/tasklane.json" "$warm"
+  if [ "${SKIP_PEERS:-0}" != 1 ]; then
+    once postgraphile http://127.0.0.1:5000/graphql "$PGL_TOKEN" \
+      "$BENCH_DIR/queries/projects-with-tasks.postgraphile.json" "$warm"
+    RUNS=1 "$BENCH_DIR/sql-limit.sh" "$BENCH_DIR/pgbench/ideal-lateral.sql" "$C" "$DUR" > "$OUT/last.txt"
+    sed -n "s/^RUN 1: /RUN $r: /p" "$OUT/last.txt" | tee -a "$OUT/sql-limit.txt" | sed "s/^/sql-limit /"
+  fi
+done
+if [ "${SKIP_PEERS:-0}" != 1 ]; then "$BENCH_DIR/peer-postgraphile.sh" stop; fi
 
 echo
 echo "== summary (c=$C, ${DUR} s, median of $RUNS runs)"
 python3 - "$OUT" <<'PY'
 import re, sys, os
 out = sys.argv[1]
-def median(name, key="rps"):
+import statistics
+def median(name):
     path = os.path.join(out, name + ".txt")
     if not os.path.exists(path):
         return None
-    m = re.search(r"MEDIAN (?:rps|tps)=([0-9.]+) p50_ms=([0-9.]+) p99_ms=([0-9.]+)", open(path).read())
-    return tuple(float(x) for x in m.groups()) if m else None
+    runs = re.findall(r"RUN \d+: .*?(?:rps|tps)=([0-9.]+) .*?p50_ms=([0-9.]+) .*?p99_ms=([0-9.]+)", open(path).read())
+    if not runs:
+        return None
+    return tuple(statistics.median(float(r[i]) for r in runs) for i in range(3))
 rows = {n: median(n) for n in ["tasklane-postgres", "tasklane-sqlite", "postgraphile", "sql-limit"]}
 for n, v in rows.items():
     if v:
