@@ -198,11 +198,12 @@ pub struct Settings {
     /// Deepest selection nesting a query may have
     #[arg(long, env = "TASKLANE_MAX_DEPTH", default_value = "16", global = true)]
     pub max_depth: String,
-    /// Highest complexity (fields counted, lists weighted by their page size)
+    /// Highest query cost: every field counts 1, a connection or list
+    /// multiplies its selection by its page size or bound
     #[arg(
         long,
         env = "TASKLANE_MAX_COMPLEXITY",
-        default_value = "5000",
+        default_value = "25000",
         global = true
     )]
     pub max_complexity: String,
@@ -970,7 +971,7 @@ impl Settings {
             rate_email_address: "5/1h".into(),
             rate_refresh_ip: "60/1m".into(),
             max_depth: "16".into(),
-            max_complexity: "5000".into(),
+            max_complexity: "25000".into(),
             max_aliases: "30".into(),
             max_directives: "5".into(),
             max_batch: "10".into(),

@@ -1,6 +1,7 @@
 //! The GraphQL schema: assembly, per-request context, limits.
 
 pub mod context;
+pub mod cost;
 pub mod limits;
 pub mod loaders;
 pub mod node;

@@ -53,7 +53,7 @@ use crate::db::types::Timestamp;
 use crate::error::AppError;
 use crate::graphql::RequestMeta;
 use crate::graphql::loaders::Loaders;
-use crate::graphql::prepare::{prepare, selected_operation};
+use crate::graphql::prepare::{prepare, prepare_again, selected_operation};
 use crate::live::LiveConnection;
 use crate::live::hub::{
     CONNECTION_QUEUE, Close, Closer, ConnectionGuard, Outlet, Shared, SharedGuard, close,
@@ -251,7 +251,8 @@ fn group_run(
         }
         Box::pin(async move {
             let services = &state.services;
-            let mut response = match prepare(request, services, &auth, &meta) {
+            // Counted once, at subscribe.
+            let mut response = match prepare_again(request, services, &auth, &meta) {
                 Err(error) => async_graphql::Response::from_errors(vec![error]),
                 Ok(mut request) => {
                     request = request.data(OneShot(item));

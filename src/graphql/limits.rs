@@ -1,7 +1,7 @@
 //! The alias limit, which async-graphql does not have: counted on the parsed
-//! document before validation and execution (see `prepare`). Depth,
-//! complexity, directives per field and parser recursion use async-graphql's
-//! own limits.
+//! document before validation and execution (see `prepare`). The cost is in
+//! `cost.rs`; depth, directives per field and parser recursion use
+//! async-graphql's own limits.
 
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Selection, SelectionSet,

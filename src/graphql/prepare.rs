@@ -1,6 +1,7 @@
 //! What happens to a request between the transport and the executor: it is
-//! parsed once, checked against the alias limit and the credential's scope,
-//! and given its per-request data (credentials, request facts, loaders).
+//! parsed once, checked against the alias and cost limits and the
+//! credential's scope, and given its per-request data (credentials, request
+//! facts, loaders).
 //!
 //! This runs here rather than as async-graphql extensions on purpose: with
 //! any extension installed, async-graphql sends every field of every
@@ -10,13 +11,14 @@
 use std::sync::Arc;
 
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
-use async_graphql::{Request, ServerError};
+use async_graphql::{ErrorExtensionValues, Request, ServerError};
 
+use super::cost::cost;
 use super::limits::count_aliases;
 use super::loaders::Loaders;
 use super::{RequestMeta, Services};
 use crate::auth::AuthState;
-use crate::error::AppError;
+use crate::error::{AppError, code};
 
 /// The type of the operation the request selects, if the document says.
 pub fn selected_operation(
@@ -64,23 +66,74 @@ fn compact_syntax_error(mut error: ServerError) -> ServerError {
     error
 }
 
+fn over_cost(cost: u64, limit: usize) -> ServerError {
+    let mut error = ServerError::new(
+        format!("Query cost {cost} is over the limit of {limit} (TASKLANE_MAX_COMPLEXITY)"),
+        None,
+    );
+    let mut extensions = ErrorExtensionValues::default();
+    extensions.set("code", code::GRAPHQL_VALIDATION_FAILED);
+    extensions.set("cost", cost);
+    extensions.set("limit", limit as u64);
+    error.extensions = Some(extensions);
+    error
+}
+
 /// Checks `request` and attaches its data; an `Err` is answered without
 /// executing anything.
 pub fn prepare(
-    mut request: Request,
+    request: Request,
     services: &Arc<Services>,
     auth: &AuthState,
     meta: &RequestMeta,
 ) -> Result<Request, ServerError> {
-    let limit = services.config.limits.aliases;
+    prepare_checked(request, services, auth, meta, true)
+}
+
+/// `prepare` for a document that passed it before, at subscribe: each
+/// event of a shared subscription runs it again, and its aliases and cost
+/// are not counted again.
+pub fn prepare_again(
+    request: Request,
+    services: &Arc<Services>,
+    auth: &AuthState,
+    meta: &RequestMeta,
+) -> Result<Request, ServerError> {
+    prepare_checked(request, services, auth, meta, false)
+}
+
+fn prepare_checked(
+    mut request: Request,
+    services: &Arc<Services>,
+    auth: &AuthState,
+    meta: &RequestMeta,
+    count: bool,
+) -> Result<Request, ServerError> {
+    let limits = &services.config.limits;
     let operation_name = request.operation_name.clone();
+    // Taken out so that the cost can read them beside the parsed document.
+    let variables = std::mem::take(&mut request.variables);
     let document = request.parsed_query().map_err(compact_syntax_error)?;
-    let aliases = count_aliases(document);
-    if aliases > limit {
-        return Err(ServerError::new(
-            format!("Query has {aliases} aliases, more than the limit of {limit}"),
-            None,
-        ));
+    if count {
+        let aliases = count_aliases(document);
+        if aliases > limits.aliases {
+            return Err(ServerError::new(
+                format!(
+                    "Query has {aliases} aliases, more than the limit of {}",
+                    limits.aliases
+                ),
+                None,
+            ));
+        }
+        let cost = cost(
+            document,
+            operation_name.as_deref(),
+            &variables,
+            limits.page_size,
+        );
+        if cost > limits.complexity as u64 {
+            return Err(over_cost(cost, limits.complexity));
+        }
     }
     let selected = selected_operation(document, operation_name.as_deref());
     if let Some(viewer) = auth.viewer_opt() {
@@ -95,6 +148,7 @@ pub fn prepare(
             )));
         }
     }
+    request.variables = variables;
     let mut request = request.data(auth.clone()).data(meta.clone());
     if let Some(viewer) = auth.viewer_opt() {
         request = request.data(Loaders::new(services.db.clone(), viewer.clone()));

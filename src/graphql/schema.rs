@@ -54,13 +54,15 @@ pub fn build_schema(
         Subscription::default(),
     )
     .limit_depth(limits.depth)
-    .limit_complexity(limits.complexity)
     .limit_directives(limits.directives)
     .limit_recursive_depth(64);
     if production {
         builder = builder.disable_introspection().disable_suggestions();
     }
     if let Some(services) = services {
+        // The cost (`cost.rs`, in `prepare`) replaces async-graphql's
+        // complexity, which counts a list like a single field.
+        super::cost::warm_up();
         builder = builder.data(services);
     }
     builder.finish()

@@ -269,7 +269,7 @@ fn required<T>(value: Option<T>, field: &str, kind: OperationKind) -> AppResult<
     value.ok_or_else(|| AppError::bad_input(field, format!("is required for {}", kind.name())))
 }
 
-fn params(input: StartOperationInput) -> AppResult<Params> {
+fn params(input: StartOperationInput, max_items: usize) -> AppResult<Params> {
     let kind = input.kind;
     let project = |raw: Option<ID>| -> AppResult<Option<Id>> {
         raw.map(|id| common::id("input.projectId", &id)).transpose()
@@ -301,6 +301,13 @@ fn params(input: StartOperationInput) -> AppResult<Params> {
         },
         OperationKind::Import => {
             let data = required(input.import_data, "input.importData", kind)?;
+            // Counted before any item is checked.
+            if data.projects.len().saturating_add(data.tasks.len()) > max_items {
+                return Err(AppError::bad_input(
+                    "input.importData",
+                    format!("holds more than {max_items} items, the most one operation may change"),
+                ));
+            }
             let projects = data
                 .projects
                 .into_iter()
@@ -370,8 +377,14 @@ impl OperationsQuery {
         };
         let filter = filter.unwrap_or_default();
         let spec = OperationFilterSpec {
-            status: filter.status,
-            kind: filter.kind,
+            status: filter
+                .status
+                .map(|list| common::enum_values("filter.status", list))
+                .transpose()?,
+            kind: filter
+                .kind
+                .map(|list| common::enum_values("filter.kind", list))
+                .transpose()?,
         };
         let mut pooled = ctx.services().db.read().await?;
         let conn = &mut pooled.conn();
@@ -413,8 +426,8 @@ impl OperationsMutation {
     ) -> AppResult<Operation> {
         let viewer = ctx.viewer()?;
         let dry_run = input.dry_run.unwrap_or(false);
-        let params = params(input)?;
         let services = ctx.services();
+        let params = params(input, services.config.operations.max_items)?;
         let row = start::start(
             &services.db,
             &services.events,

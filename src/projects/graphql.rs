@@ -235,10 +235,7 @@ impl ProjectsQuery {
             PageRequest::from_args(first, after, last, before, services.config.limits.page_size)?;
         let filter = filter.unwrap_or_default();
         let filter = ProjectFilterSpec {
-            search: filter
-                .search
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty()),
+            search: crate::projects::validate::search("filter.search", filter.search)?,
             archived: filter.archived,
             include_deleted: filter.include_deleted.unwrap_or(false),
         };

@@ -216,15 +216,16 @@ pub fn filter_spec(filter: TaskFilter) -> AppResult<TaskFilterSpec> {
             .transpose()?,
         status: filter
             .status
+            .map(|list| validate::enum_values("filter.status", list))
+            .transpose()?
             .map(|list| list.into_iter().map(TaskStatus::code).collect()),
         priority: filter
             .priority
+            .map(|list| validate::enum_values("filter.priority", list))
+            .transpose()?
             .map(|list| list.into_iter().map(TaskPriority::code).collect()),
-        tag: filter.tag.map(|t| t.trim().to_owned()),
-        search: filter
-            .search
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty()),
+        tag: crate::tasks::validate::tag_filter("filter.tag", filter.tag)?,
+        search: validate::search("filter.search", filter.search)?,
         due_before: filter.due_before.map(Into::into),
         due_after: filter.due_after.map(Into::into),
         updated_since: filter.updated_since.map(Into::into),

@@ -1,5 +1,7 @@
 //! Input rules of tasks (shared text rules are in `projects::validate`).
 
+use std::collections::HashSet;
+
 use crate::error::{AppError, AppResult};
 use crate::projects::validate::text;
 
@@ -13,22 +15,39 @@ pub fn title(field: &str, raw: &str) -> AppResult<String> {
     text(field, raw, TITLE_MAX)
 }
 
-/// Trimmed, without repeats, at most 20 of 1 to 50 characters.
+/// Trimmed, without repeats, at most 20 (counted as sent, before anything
+/// else) of 1 to 50 characters.
 pub fn tags(field: &str, raw: &[String]) -> AppResult<Vec<String>> {
-    let mut out: Vec<String> = Vec::with_capacity(raw.len());
-    for (i, tag) in raw.iter().enumerate() {
-        let tag = text(&format!("{field}[{i}]"), tag, TAG_MAX)?;
-        if !out.contains(&tag) {
-            out.push(tag);
-        }
-    }
-    if out.len() > TAGS_MAX {
+    if raw.len() > TAGS_MAX {
         return Err(AppError::bad_input(
             field,
             format!("must hold at most {TAGS_MAX} tags"),
         ));
     }
+    let mut seen: HashSet<String> = HashSet::with_capacity(raw.len());
+    let mut out: Vec<String> = Vec::with_capacity(raw.len());
+    for (i, tag) in raw.iter().enumerate() {
+        let tag = text(&format!("{field}[{i}]"), tag, TAG_MAX)?;
+        if seen.insert(tag.clone()) {
+            out.push(tag);
+        }
+    }
     Ok(out)
+}
+
+/// A tag filter: trimmed, at most 50 characters (no tag is longer).
+pub fn tag_filter(field: &str, raw: Option<String>) -> AppResult<Option<String>> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let tag = raw.trim();
+    if tag.chars().count() > TAG_MAX {
+        return Err(AppError::bad_input(
+            field,
+            format!("must be at most {TAG_MAX} characters"),
+        ));
+    }
+    Ok(Some(tag.to_owned()))
 }
 
 pub fn position(field: &str, raw: Option<f64>) -> AppResult<Option<f64>> {

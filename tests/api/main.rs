@@ -12,10 +12,12 @@ mod api_keys;
 
 mod auth;
 mod cli;
+mod cost;
 mod email_flows;
 mod events;
 mod fixtures;
 mod http;
+mod input_bounds;
 mod inputs;
 mod limits;
 mod listings;

@@ -1,5 +1,7 @@
 //! Task mutations: checked input in, one transaction per mutation.
 
+use std::collections::HashSet;
+
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use chrono::{DateTime, Utc};
 use scoped_futures::ScopedFutureExt as _;
@@ -130,12 +132,10 @@ pub fn patch_edit(patch: TaskPatch) -> AppResult<TaskEdit> {
             "patch.addTags",
             patch.add_tags.as_deref().unwrap_or_default(),
         )?,
-        remove_tags: patch
-            .remove_tags
-            .unwrap_or_default()
-            .into_iter()
-            .map(|t| t.trim().to_owned())
-            .collect(),
+        remove_tags: validate::tags(
+            "patch.removeTags",
+            patch.remove_tags.as_deref().unwrap_or_default(),
+        )?,
         due_at: change(patch.due_at).map(|d| d.map(Into::into)),
         project_id: required("patch.projectId", patch.project_id)?
             .map(|id| common::id("patch.projectId", &id))
@@ -306,10 +306,11 @@ impl TasksMutation {
     ) -> AppResult<Vec<Task>> {
         let viewer = ctx.viewer()?.clone();
         validate::bulk_size("ids", ids.len())?;
+        let mut seen = HashSet::with_capacity(ids.len());
         let mut parsed: Vec<Id> = Vec::with_capacity(ids.len());
         for raw in &ids {
             let id = task_id(raw)?;
-            if !parsed.contains(&id) {
+            if seen.insert(id) {
                 parsed.push(id);
             }
         }
