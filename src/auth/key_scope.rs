@@ -15,7 +15,9 @@
 
 use std::collections::HashSet;
 
-use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+};
 
 use super::Viewer;
 use crate::error::AppError;
@@ -49,19 +51,33 @@ pub const ACCOUNT_FIELDS: &[&str] = &[
 
 const FORBIDDEN: &str = "An API key can not manage credentials or the account; sign in instead";
 
-/// FORBIDDEN when `viewer` is an API key and `document` has a mutation that
-/// selects one of [`ACCOUNT_FIELDS`] (or a root fragment that can not be
-/// resolved). Every mutation of the document is checked, whichever the
-/// request selects.
-pub fn check(viewer: &Viewer, document: &ExecutableDocument) -> Result<(), AppError> {
+/// FORBIDDEN when `viewer` is an API key and the operation the request
+/// selects (`operation_name`) is a mutation that selects one of
+/// [`ACCOUNT_FIELDS`] (or a root fragment that can not be resolved). When
+/// the selected operation can not be told, every mutation of the document
+/// is checked.
+pub fn check(
+    viewer: &Viewer,
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Result<(), AppError> {
     if viewer.api_key_id.is_none() && viewer.session_id.is_some() {
         return Ok(());
     }
-    let mutations = document
-        .operations
-        .iter()
-        .filter(|(_, op)| op.node.ty == OperationType::Mutation);
-    for (_, operation) in mutations {
+    let selected = match (&document.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+        (DocumentOperations::Multiple(_), None) => None,
+    };
+    let candidates: Vec<_> = match selected {
+        Some(op) => vec![op],
+        None => document.operations.iter().map(|(_, op)| op).collect(),
+    };
+    let mutations = candidates
+        .into_iter()
+        .filter(|op| op.node.ty == OperationType::Mutation);
+    for operation in mutations {
         let mut seen = HashSet::new();
         if touches_account(document, &operation.node.selection_set.node, &mut seen) {
             return Err(AppError::Forbidden(FORBIDDEN.into()));
@@ -118,8 +134,12 @@ mod tests {
     }
 
     fn refused(viewer: &Viewer, query: &str) -> bool {
+        refused_as(viewer, query, None)
+    }
+
+    fn refused_as(viewer: &Viewer, query: &str, name: Option<&str>) -> bool {
         let document = parse_query(query).expect("parses");
-        matches!(check(viewer, &document), Err(AppError::Forbidden(_)))
+        matches!(check(viewer, &document, name), Err(AppError::Forbidden(_)))
     }
 
     #[test]
@@ -179,11 +199,12 @@ mod tests {
             &key,
             "mutation { ...F } fragment F on Mutation { ...F }"
         ));
-        // Any mutation of the document, whichever is selected.
-        assert!(refused(
-            &key,
-            "query Q { me { id } } mutation M { deleteAccount(password: \"x\") }"
-        ));
+        // The selected operation; any mutation when that is unclear.
+        let two = "query Q { me { id } } mutation M { deleteAccount(password: \"x\") }";
+        assert!(refused(&key, two));
+        assert!(refused_as(&key, two, Some("M")));
+        assert!(refused_as(&key, two, Some("Nope")));
+        assert!(!refused_as(&key, two, Some("Q")));
         // Other mutations, queries and nested fields of the same names pass.
         assert!(!refused(
             &key,

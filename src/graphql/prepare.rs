@@ -95,7 +95,8 @@ pub fn prepare(
             )));
         }
         // No key manages credentials or the account, whatever its scopes.
-        crate::auth::key_scope::check(viewer, document).map_err(to_server_error)?;
+        crate::auth::key_scope::check(viewer, document, operation_name.as_deref())
+            .map_err(to_server_error)?;
     }
     let mut request = request.data(auth.clone()).data(meta.clone());
     if let Some(viewer) = auth.viewer_opt() {

@@ -16,13 +16,13 @@ const REVOKE: &str = "mutation($id: ID!) { revokeSession(id: $id) }";
 const REFRESH: &str =
     "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }";
 
+crate::on_both_databases!(reused_refresh_token_refuses_the_family_access_tokens);
 on_both_backends!(
     sessions_are_listed_with_the_current_one_marked,
     revoke_session_ends_it_at_once,
     revoke_session_refuses_bad_ids,
     logout_all_ends_every_session,
     logout_refuses_the_access_token_at_once,
-    reused_refresh_token_refuses_the_family_access_tokens,
     revocations_are_loaded_at_start,
     revocation_reaches_a_second_instance_within_a_second,
     a_lost_listener_reconnects_and_catches_up,
@@ -199,7 +199,11 @@ async fn logout_refuses_the_access_token_at_once(app: TestApp) {
     assert_eq!(me_or_code(&app, access).await, "UNAUTHENTICATED");
 }
 
-async fn reused_refresh_token_refuses_the_family_access_tokens(app: TestApp) {
+async fn reused_refresh_token_refuses_the_family_access_tokens(backend: Backend) {
+    // No grace window: a replay at once is already theft.
+    let app = TestApp::spawn_with(backend, |config| config.refresh_grace = Duration::ZERO)
+        .await
+        .expect("app");
     let user = app.signup("reuse@example.com").await;
     let first = user["refreshToken"].clone();
     let rotated = app.gql(REFRESH, json!({ "t": first }), None).await;
