@@ -144,16 +144,17 @@ async fn reset(app: &TestApp, token: &str) -> Value {
     body["data"]["resetPassword"].clone()
 }
 
-async fn a_magic_link_ends_the_pre_hijackers_keys_sessions_and_password(backend: Backend) {
-    let (app, dir) = spawn_with_mail(backend, |_| {}).await.expect("app");
-    let foothold = pre_hijack(&app).await;
-    app.gql(
-        "mutation($e: String!) { requestMagicLink(email: $e) }",
-        json!({ "e": VICTIM }),
-        None,
-    )
-    .await;
-    let token = token_from_mail(dir.path(), VICTIM, "Your sign-in link", 1).await;
+/// Asks for the `n`-th magic link to the victim and signs in with it.
+async fn sign_in_by_magic_link(app: &TestApp, dir: &std::path::Path, n: usize) -> Value {
+    let asked = app
+        .gql(
+            "mutation($e: String!) { requestMagicLink(email: $e) }",
+            json!({ "e": VICTIM }),
+            None,
+        )
+        .await;
+    assert_eq!(asked["data"]["requestMagicLink"], true, "{asked}");
+    let token = token_from_mail(dir, VICTIM, "Your sign-in link", n).await;
     let body = app
         .gql(
             "mutation($t: String!) { loginWithMagicLink(token: $t) { accessToken user { emailVerified } } }",
@@ -161,32 +162,22 @@ async fn a_magic_link_ends_the_pre_hijackers_keys_sessions_and_password(backend:
             None,
         )
         .await;
-    assert_eq!(
-        body["data"]["loginWithMagicLink"]["user"]["emailVerified"], true,
-        "{body}"
-    );
+    assert_eq!(body["errors"], Value::Null, "{body}");
+    body["data"]["loginWithMagicLink"].clone()
+}
+
+async fn a_magic_link_ends_the_pre_hijackers_keys_sessions_and_password(backend: Backend) {
+    let (app, dir) = spawn_with_mail(backend, |_| {}).await.expect("app");
+    let foothold = pre_hijack(&app).await;
+    let signed_in = sign_in_by_magic_link(&app, dir.path(), 1).await;
+    assert_eq!(signed_in["user"]["emailVerified"], true, "{signed_in}");
     assert_locked_out(&app, &foothold).await;
     // The password was the attacker's: it no longer signs in.
     attacker_password_fails(&app).await;
-    let victim = text(&body["data"]["loginWithMagicLink"]["accessToken"], "access");
+    let victim = text(&signed_in["accessToken"], "access");
     assert_eq!(me_or_code(&app, victim).await, VICTIM);
-
     // A later magic link on the now verified account ends nothing.
-    app.gql(
-        "mutation($e: String!) { requestMagicLink(email: $e) }",
-        json!({ "e": VICTIM }),
-        None,
-    )
-    .await;
-    let token = token_from_mail(dir.path(), VICTIM, "Your sign-in link", 2).await;
-    let again = app
-        .gql(
-            "mutation($t: String!) { loginWithMagicLink(token: $t) { accessToken } }",
-            json!({ "t": token }),
-            None,
-        )
-        .await;
-    assert_eq!(again["errors"], Value::Null, "{again}");
+    sign_in_by_magic_link(&app, dir.path(), 2).await;
     assert_eq!(me_or_code(&app, victim).await, VICTIM);
 }
 
