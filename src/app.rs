@@ -77,7 +77,7 @@ pub async fn build_app(config: Config) -> Result<(Router, Arc<AppState>), AppErr
         },
     );
     let services = Arc::new(Services {
-        limiter: Limiter::new(db.clone(), config.rate_limits),
+        limiter: Limiter::new(db.clone(), config.rate_limits, config.ipv6_prefix),
         db,
         tokens,
         hasher,

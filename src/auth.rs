@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod authenticate;
 pub mod client_ip;
+pub mod key_scope;
 pub mod one_time_tokens;
 pub mod password;
 pub mod rate_limit;

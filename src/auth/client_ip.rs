@@ -2,10 +2,15 @@
 //! proxy (`TASKLANE_TRUSTED_PROXIES`); only then is `X-Forwarded-For` read,
 //! from the right, and the first address that is not itself a trusted proxy
 //! is the client.
+//!
+//! Per-IP limits count a client by [`bucket_key`]: an IPv4 address as it
+//! is, an IPv6 address by its network (`TASKLANE_RATE_IPV6_PREFIX`, /64 by
+//! default), since one subscriber routinely holds a whole /64 and can change
+//! address at will within it.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv6Net};
 
 /// Parses `TASKLANE_TRUSTED_PROXIES`: comma-separated IPs or CIDR blocks.
 pub fn parse_proxies(raw: &str) -> Result<Vec<IpNet>, String> {
@@ -31,6 +36,23 @@ fn canonical(ip: IpAddr) -> IpAddr {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
     }
+}
+
+/// What a per-IP limit counts `ip` as: an IPv4 address itself
+/// (`203.0.113.5`); an IPv6 address as its network of `ipv6_prefix` bits
+/// (`2001:db8:1:2::/64`). Mapped IPv4 addresses count as IPv4. A prefix
+/// above 128 counts whole addresses.
+pub fn bucket_key(ip: IpAddr, ipv6_prefix: u8) -> String {
+    match canonical(ip) {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => network(v6, ipv6_prefix).to_string(),
+    }
+}
+
+fn network(v6: Ipv6Addr, prefix: u8) -> Ipv6Net {
+    Ipv6Net::new(v6, prefix.min(128))
+        .map(|net| net.trunc())
+        .unwrap_or_else(|_| Ipv6Net::from(v6))
 }
 
 /// The client behind `peer`. `forwarded_for`: every `X-Forwarded-For`
@@ -113,5 +135,17 @@ mod tests {
         );
         assert!(parse_proxies("not-an-ip").is_err());
         assert_eq!(parse_proxies("").expect("empty"), vec![]);
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_network() {
+        assert_eq!(bucket_key(ip("203.0.113.5"), 64), "203.0.113.5");
+        assert_eq!(bucket_key(ip("::ffff:203.0.113.5"), 64), "203.0.113.5");
+        let a = bucket_key(ip("2001:db8:1:2:aaaa::1"), 64);
+        assert_eq!(a, "2001:db8:1:2::/64");
+        assert_eq!(bucket_key(ip("2001:db8:1:2:ffff:1:2:3"), 64), a);
+        assert_ne!(bucket_key(ip("2001:db8:1:3::1"), 64), a);
+        assert_eq!(bucket_key(ip("2001:db8:1:3::1"), 48), "2001:db8:1::/48");
+        assert_eq!(bucket_key(ip("2001:db8::7"), 128), "2001:db8::7/128");
     }
 }

@@ -89,19 +89,7 @@ pub async fn issue(conn: &mut Conn<'_>, user_id: Id, purpose: Purpose) -> AppRes
 /// one wins.
 pub async fn consume(conn: &mut Conn<'_>, token: &str, purpose: Purpose) -> AppResult<Option<Id>> {
     let now = Timestamp::now();
-    let hash = token_hash(token);
-    let found: Option<(Id, Id)> = db_run!(conn, |c| {
-        one_time_tokens::table
-            .filter(one_time_tokens::token_hash.eq(&hash))
-            .filter(one_time_tokens::kind.eq(purpose.kind()))
-            .filter(one_time_tokens::used_at.is_null())
-            .filter(one_time_tokens::expires_at.gt(now))
-            .select((one_time_tokens::id, one_time_tokens::user_id))
-            .first(c)
-            .await
-            .optional()
-    })?;
-    let Some((id, user_id)) = found else {
+    let Some((id, user_id)) = find_usable(conn, token, purpose, now).await? else {
         return Ok(None);
     };
     let claimed = db_run!(conn, |c| {
@@ -115,6 +103,37 @@ pub async fn consume(conn: &mut Conn<'_>, token: &str, purpose: Purpose) -> AppR
         .await
     })?;
     Ok((claimed == 1).then_some(user_id))
+}
+
+/// Whether `token` could be used now, without using it: a read, so that
+/// work worth doing only for a good token (hashing a new password) is done
+/// only then. [`consume`] decides.
+pub async fn is_usable(conn: &mut Conn<'_>, token: &str, purpose: Purpose) -> AppResult<bool> {
+    Ok(find_usable(conn, token, purpose, Timestamp::now())
+        .await?
+        .is_some())
+}
+
+/// The token's row id and user, when it is of `purpose`, unused and unexpired.
+async fn find_usable(
+    conn: &mut Conn<'_>,
+    token: &str,
+    purpose: Purpose,
+    now: Timestamp,
+) -> AppResult<Option<(Id, Id)>> {
+    let hash = token_hash(token);
+    let found: Option<(Id, Id)> = db_run!(conn, |c| {
+        one_time_tokens::table
+            .filter(one_time_tokens::token_hash.eq(&hash))
+            .filter(one_time_tokens::kind.eq(purpose.kind()))
+            .filter(one_time_tokens::used_at.is_null())
+            .filter(one_time_tokens::expires_at.gt(now))
+            .select((one_time_tokens::id, one_time_tokens::user_id))
+            .first(c)
+            .await
+            .optional()
+    })?;
+    Ok(found)
 }
 
 #[cfg(test)]

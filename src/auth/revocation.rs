@@ -77,6 +77,20 @@ impl Revoked {
     }
 }
 
+/// Ends every session and every API key of `user_id` and stages their
+/// revocation in `revoked` (a password reset; the first proof of the
+/// account's address, which voids what was made before anyone had proven
+/// to own it). Run inside the transaction that calls for it.
+pub async fn end_every_credential(
+    conn: &mut Conn<'_>,
+    user_id: Id,
+    revoked: &mut Revoked,
+) -> AppResult<()> {
+    let families = sessions::end_all(conn, user_id, None).await?;
+    let keys = api_keys::store::revoke_all(conn, user_id, Timestamp::now()).await?;
+    revoked.add(conn, [families, keys].concat()).await
+}
+
 /// The in-memory set.
 pub struct Revocations {
     entries: RwLock<HashMap<Id, Instant>>,

@@ -1,9 +1,18 @@
 //! Sessions: one refresh-token family per login. Each refresh replaces the
 //! family's current token with a new row; presenting a token that was
-//! already replaced ends the whole family (it was stolen or replayed).
+//! already replaced ends the whole family (it was stolen or replayed) —
+//! except within the grace window (`TASKLANE_REFRESH_GRACE_SECS`) right
+//! after the replacement, when it is answered with the same successor, so
+//! that two tabs refreshing at once do not end their own session (see
+//! [`TokenKeys::successor`]).
 //!
 //! Functions that end sessions return the families they ended, for the
 //! caller to stage as revocations (see `auth::revocation`).
+//!
+//! On PostgreSQL, a rotation and anything that ends sessions first lock the
+//! live rows concerned (`FOR UPDATE`), so a logout racing a refresh waits
+//! for it and then ends the token it inserted too; on SQLite the single
+//! writer already runs them one after the other.
 
 pub mod graphql;
 
@@ -12,8 +21,8 @@ use std::time::Duration;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::Viewer;
 use super::tokens::{random_token, token_hash};
+use super::{TokenKeys, Viewer};
 use crate::db::Conn;
 use crate::db::schema::sessions;
 use crate::db::types::{Id, Timestamp};
@@ -93,29 +102,71 @@ fn expiry(now: Timestamp, ttl: Duration) -> Timestamp {
     now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(30))
 }
 
-/// Starts a new session for `user_id`.
+/// Starts a new session for `user_id`: QUOTA_EXCEEDED when the account
+/// already has `max_open` open sessions (`TASKLANE_QUOTA_SESSIONS`). Run
+/// inside a transaction that has locked the account
+/// ([`crate::users::store::lock`]), so concurrent sign-ins count each other.
 pub async fn start(
     conn: &mut Conn<'_>,
     user_id: Id,
     device_name: Option<&str>,
     user_agent: Option<&str>,
     ttl: Duration,
+    max_open: u64,
 ) -> AppResult<Issued> {
+    let open = count_open(conn, user_id).await?;
+    if open >= max_open {
+        return Err(AppError::QuotaExceeded {
+            quota: "TASKLANE_QUOTA_SESSIONS",
+            limit: max_open,
+        });
+    }
     let family_id = Id::new();
-    insert_token(conn, user_id, family_id, device_name, user_agent, ttl).await
+    let refresh_token = random_token();
+    insert_token(
+        conn,
+        user_id,
+        family_id,
+        &refresh_token,
+        device_name,
+        user_agent,
+        ttl,
+    )
+    .await?;
+    // The row's own id stays internal: the client knows the session by its family.
+    Ok(Issued {
+        session_id: family_id,
+        refresh_token,
+    })
+}
+
+/// The account's open sessions: families whose current token is live.
+async fn count_open(conn: &mut Conn<'_>, user_id: Id) -> AppResult<u64> {
+    let now = Timestamp::now();
+    let open: i64 = db_run!(conn, |c| {
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::revoked_at.is_null())
+            .filter(sessions::replaced_by.is_null())
+            .filter(sessions::expires_at.gt(now))
+            .count()
+            .get_result(c)
+            .await
+    })?;
+    Ok(u64::try_from(open).unwrap_or(0))
 }
 
 async fn insert_token(
     conn: &mut Conn<'_>,
     user_id: Id,
     family_id: Id,
+    refresh_token: &str,
     device_name: Option<&str>,
     user_agent: Option<&str>,
     ttl: Duration,
-) -> AppResult<Issued> {
+) -> AppResult<()> {
     let now = Timestamp::now();
-    let refresh_token = random_token();
-    let hash = token_hash(&refresh_token);
+    let hash = token_hash(refresh_token);
     let row = NewSession {
         id: Id::new(),
         user_id,
@@ -131,11 +182,41 @@ async fn insert_token(
         .values(&row)
         .execute(c)
         .await)?;
-    // The row's own id stays internal: the client knows the session by its family.
-    Ok(Issued {
-        session_id: family_id,
-        refresh_token,
-    })
+    Ok(())
+}
+
+/// Which live rows to lock.
+enum LiveRows {
+    Family(Id),
+    User(Id),
+}
+
+/// PostgreSQL: locks the live rows of a family (or of all the user's
+/// families) until the transaction ends. A rotation holding one of them
+/// makes this wait until it commits; the statements that follow then see
+/// the token it inserted. SQLite: nothing to do, its writer is single.
+async fn lock_live(conn: &mut Conn<'_>, rows: LiveRows) -> AppResult<()> {
+    if let Conn::Postgres(c) = conn {
+        let c: &mut crate::db::PgConn = c;
+        let live = sessions::table
+            .filter(sessions::revoked_at.is_null())
+            .select(sessions::id);
+        match rows {
+            LiveRows::Family(family) => {
+                live.filter(sessions::family_id.eq(family))
+                    .for_update()
+                    .load::<Id>(c)
+                    .await?
+            }
+            LiveRows::User(user) => {
+                live.filter(sessions::user_id.eq(user))
+                    .for_update()
+                    .load::<Id>(c)
+                    .await?
+            }
+        };
+    }
+    Ok(())
 }
 
 async fn find_by_token(conn: &mut Conn<'_>, token: &str) -> AppResult<Option<SessionRow>> {
@@ -166,12 +247,24 @@ async fn revoke_family(conn: &mut Conn<'_>, family_id: Id, now: Timestamp) -> Ap
     Ok(ended)
 }
 
-/// Exchanges a refresh token for a new one. Run inside a transaction.
+/// How a refresh is done: the keys that derive successors, the new token's
+/// lifetime, and how long a replaced token still gets its successor.
+pub struct RotationRules<'a> {
+    pub keys: &'a TokenKeys,
+    pub ttl: Duration,
+    pub grace: Duration,
+}
+
+/// Exchanges a refresh token for its successor. Run inside a transaction.
+///
+/// A token replaced less than `rules.grace` ago is answered with the same
+/// successor, as long as that is still the family's current token; any
+/// other presentation of a replaced token ends the family.
 pub async fn rotate(
     conn: &mut Conn<'_>,
     token: &str,
     user_agent: Option<&str>,
-    ttl: Duration,
+    rules: &RotationRules<'_>,
 ) -> AppResult<Rotation> {
     let now = Timestamp::now();
     let refused = |message| {
@@ -183,12 +276,15 @@ pub async fn rotate(
     let Some(row) = find_by_token(conn, token).await? else {
         return refused("Invalid refresh token");
     };
-    if row.replaced_by.is_some() {
-        revoke_family(conn, row.family_id, now).await?;
-        return Ok(Rotation::Refused {
-            message: REUSED,
-            ended: Some(row.family_id),
-        });
+    // One rotation or ending of a family at a time; read the row again
+    // under the lock, as a concurrent refresh may just have replaced it.
+    lock_live(conn, LiveRows::Family(row.family_id)).await?;
+    let Some(row) = find_by_token(conn, token).await? else {
+        return refused("Invalid refresh token");
+    };
+    let successor = rules.keys.successor(token);
+    if let Some(next_id) = row.replaced_by {
+        return replaced(conn, row, next_id, &successor, now, rules.grace).await;
     }
     if row.revoked_at.is_some() {
         return refused("Refresh token has been revoked");
@@ -209,15 +305,10 @@ pub async fn rotate(
         .await
     })?;
     if claimed != 1 {
-        revoke_family(conn, row.family_id, now).await?;
-        return Ok(Rotation::Refused {
-            message: REUSED,
-            ended: Some(row.family_id),
-        });
+        return refused("Refresh token has been revoked");
     }
     let new_id = Id::new();
-    let refresh_token = random_token();
-    let hash = token_hash(&refresh_token);
+    let hash = token_hash(&successor);
     let next = NewSession {
         id: new_id,
         user_id: row.user_id,
@@ -227,7 +318,7 @@ pub async fn rotate(
         user_agent: label(user_agent).or(row.user_agent.as_deref()),
         created_at: row.created_at,
         last_used_at: Some(now),
-        expires_at: expiry(now, ttl),
+        expires_at: expiry(now, rules.ttl),
     };
     db_run!(conn, |c| diesel::insert_into(sessions::table)
         .values(&next)
@@ -243,8 +334,55 @@ pub async fn rotate(
         user_id: row.user_id,
         issued: Issued {
             session_id: row.family_id,
-            refresh_token,
+            refresh_token: successor,
         },
+    })
+}
+
+/// A replaced token presented again: within the grace window and while its
+/// successor is the family's live token, the same successor; else the
+/// family ends (theft or replay), unless it already has.
+async fn replaced(
+    conn: &mut Conn<'_>,
+    row: SessionRow,
+    next_id: Id,
+    successor: &str,
+    now: Timestamp,
+    grace: Duration,
+) -> AppResult<Rotation> {
+    let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::zero());
+    let just_replaced = row.revoked_at.is_some_and(|at| at + grace > now);
+    if just_replaced {
+        let next = db_run!(conn, |c| {
+            sessions::table
+                .filter(sessions::id.eq(next_id))
+                .select(SessionRow::as_select())
+                .first(c)
+                .await
+                .optional()
+        })?;
+        if let Some(next) = next.filter(|n| n.token_hash == token_hash(successor)) {
+            if next.replaced_by.is_none() && next.revoked_at.is_some() {
+                return Ok(Rotation::Refused {
+                    message: "Refresh token has been revoked",
+                    ended: None,
+                });
+            }
+            if next.replaced_by.is_none() && next.expires_at > now {
+                return Ok(Rotation::Rotated {
+                    user_id: row.user_id,
+                    issued: Issued {
+                        session_id: row.family_id,
+                        refresh_token: successor.to_owned(),
+                    },
+                });
+            }
+        }
+    }
+    revoke_family(conn, row.family_id, now).await?;
+    Ok(Rotation::Refused {
+        message: REUSED,
+        ended: Some(row.family_id),
     })
 }
 
@@ -254,6 +392,7 @@ pub async fn end_by_token(conn: &mut Conn<'_>, token: &str) -> AppResult<Option<
     let Some(row) = find_by_token(conn, token).await? else {
         return Ok(None);
     };
+    lock_live(conn, LiveRows::Family(row.family_id)).await?;
     let ended = revoke_family(conn, row.family_id, Timestamp::now()).await? > 0;
     Ok(ended.then_some(row.family_id))
 }
@@ -265,6 +404,7 @@ pub async fn end_for_viewer(
     session_id: Id,
 ) -> AppResult<bool> {
     let now = Timestamp::now();
+    lock_live(conn, LiveRows::Family(session_id)).await?;
     let ended = db_run!(conn, |c| {
         diesel::update(
             sessions::table
@@ -294,6 +434,7 @@ pub async fn end_all_for_viewer(
 pub async fn end_all(conn: &mut Conn<'_>, user_id: Id, keep: Option<Id>) -> AppResult<Vec<Id>> {
     let now = Timestamp::now();
     let keep = keep.unwrap_or_default();
+    lock_live(conn, LiveRows::User(user_id)).await?;
     let mut families: Vec<Id> = db_run!(conn, |c| {
         sessions::table
             .filter(sessions::user_id.eq(user_id))

@@ -6,6 +6,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
+use hmac::{Hmac, Mac as _};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
@@ -37,6 +38,9 @@ pub struct TokenKeys {
     decoding: DecodingKey,
     validation: Validation,
     access_ttl: Duration,
+    /// Keys [`TokenKeys::successor`]; derived from the secret, so it differs
+    /// from the JWT key.
+    successor_key: [u8; 32],
 }
 
 impl TokenKeys {
@@ -52,7 +56,24 @@ impl TokenKeys {
             decoding: DecodingKey::from_secret(secret),
             validation,
             access_ttl,
+            successor_key: hmac_sha256(secret, b"tasklane refresh-token successor v1"),
         }
+    }
+
+    /// The refresh token that replaces `token` when it is rotated.
+    ///
+    /// Derived, not drawn at random, so that a refresh arriving just after
+    /// `token` was replaced (a second tab refreshing at the same moment) can
+    /// be answered with the same successor during the grace window: only
+    /// hashes are stored, and this lets the server recover the successor
+    /// from what the presenter proves to hold, without keeping any token in
+    /// a readable form. It is an HMAC keyed by the server secret, so
+    /// knowing `token` alone does not give the successor: it can only be
+    /// obtained by presenting `token` to the server, which answers with it
+    /// only within the grace window and treats any later presentation as
+    /// theft. A leaked database (hashes only) gives neither.
+    pub fn successor(&self, token: &str) -> String {
+        URL_SAFE_NO_PAD.encode(hmac_sha256(&self.successor_key, token.as_bytes()))
     }
 
     pub fn access_ttl(&self) -> Duration {
@@ -91,6 +112,14 @@ impl TokenKeys {
         }
         Ok(data.claims)
     }
+}
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    // An HMAC takes a key of any length; `new_from_slice` can not fail here.
+    let mut mac = Hmac::<Sha256>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    mac.update(message);
+    mac.finalize().into_bytes().into()
 }
 
 /// A new opaque secret of 256 random bits, base64url.
@@ -229,6 +258,30 @@ mod tests {
         assert_eq!(URL_SAFE_NO_PAD.decode(&a).expect("base64url").len(), 32);
         assert_eq!(token_hash(&a).len(), 32);
         assert_ne!(token_hash(&a), token_hash(&b));
+    }
+
+    #[test]
+    fn successors_are_keyed_by_the_secret() {
+        let keys = TokenKeys::new(SECRET, Duration::from_secs(900));
+        let other = TokenKeys::new(
+            b"another-secret-another-secret-xx",
+            Duration::from_secs(900),
+        );
+        let token = random_token();
+        let next = keys.successor(&token);
+        assert_eq!(
+            next,
+            keys.successor(&token),
+            "the same token, the same successor"
+        );
+        assert_ne!(next, keys.successor(&random_token()));
+        assert_ne!(
+            next,
+            other.successor(&token),
+            "another secret, another successor"
+        );
+        assert_ne!(next, token);
+        assert_eq!(URL_SAFE_NO_PAD.decode(&next).expect("base64url").len(), 32);
     }
 
     #[test]

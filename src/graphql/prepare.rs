@@ -147,6 +147,9 @@ fn prepare_checked(
                 "This API key has the READ scope only".into(),
             )));
         }
+        // No key manages credentials or the account, whatever its scopes.
+        crate::auth::key_scope::check(viewer, document, operation_name.as_deref())
+            .map_err(to_server_error)?;
     }
     request.variables = variables;
     let mut request = request.data(auth.clone()).data(meta.clone());

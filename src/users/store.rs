@@ -129,9 +129,10 @@ pub async fn set_password(conn: &mut Conn<'_>, id: Id, hash: &str, at: Timestamp
     Ok(())
 }
 
-/// Marks the email verified (kept as the first time it was).
-pub async fn mark_verified(conn: &mut Conn<'_>, id: Id, at: Timestamp) -> AppResult<()> {
-    db_run!(conn, |c| {
+/// Marks the email verified (kept as the first time it was). True when this
+/// is the first proof of the address: it was not verified until now.
+pub async fn mark_verified(conn: &mut Conn<'_>, id: Id, at: Timestamp) -> AppResult<bool> {
+    let first = db_run!(conn, |c| {
         diesel::update(
             users::table
                 .filter(users::id.eq(id))
@@ -141,7 +142,36 @@ pub async fn mark_verified(conn: &mut Conn<'_>, id: Id, at: Timestamp) -> AppRes
         .execute(c)
         .await
     })?;
+    Ok(first == 1)
+}
+
+/// Removes the password: it was set before the address was proven, by
+/// whoever signed up, and the owner of the address signed in without it.
+pub async fn clear_password(conn: &mut Conn<'_>, id: Id, at: Timestamp) -> AppResult<()> {
+    db_run!(conn, |c| {
+        diesel::update(users::table.filter(users::id.eq(id)))
+            .set((
+                users::password_hash.eq(None::<String>),
+                users::updated_at.eq(at),
+            ))
+            .execute(c)
+            .await
+    })?;
     Ok(())
+}
+
+/// Takes the account's row for the rest of the transaction, so that
+/// per-account quotas hold when requests race (PostgreSQL waits on the row
+/// lock; SQLite's writer is single anyway). NOT_FOUND-free: false when the
+/// account is gone.
+pub async fn lock(conn: &mut Conn<'_>, id: Id) -> AppResult<bool> {
+    let locked = db_run!(conn, |c| {
+        diesel::update(users::table.filter(users::id.eq(id)))
+            .set(users::id.eq(users::id))
+            .execute(c)
+            .await
+    })?;
+    Ok(locked == 1)
 }
 
 /// Deletes the viewer's account; the foreign keys remove all its data.

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use crate::account_helpers::{me_or_code, post, text};
 use crate::on_both_backends;
-use crate::support::{TestApp, error_code, error_field};
+use crate::support::{Backend, TestApp, error_code, error_field};
 
 const CREATE: &str = "mutation($input: CreateApiKeyInput!) { createApiKey(input: $input) {
     secret apiKey { id name prefix scopes createdAt lastUsedAt expiresAt revokedAt } } }";
@@ -20,6 +20,7 @@ on_both_backends!(
     write_keys_mutate_but_can_not_manage_credentials,
     revoked_keys_are_refused_at_once,
 );
+crate::on_both_databases!(usable_keys_are_limited_per_account);
 
 async fn create(app: &TestApp, token: Option<&str>, input: Value) -> Value {
     app.gql(CREATE, json!({ "input": input }), token).await
@@ -169,11 +170,20 @@ async fn write_keys_mutate_but_can_not_manage_credentials(app: TestApp) {
     )
     .await;
     let key = text(&body["data"]["createApiKey"]["secret"], "secret").to_owned();
-    let renamed = app.gql(UPDATE, json!({}), Some(&key)).await;
+    let created = app
+        .gql(
+            "mutation { createProject(input: { name: \"By key\" }) { name } }",
+            json!({}),
+            Some(&key),
+        )
+        .await;
     assert_eq!(
-        renamed["data"]["updateProfile"]["displayName"], "Renamed",
-        "{renamed}"
+        created["data"]["createProject"]["name"], "By key",
+        "{created}"
     );
+    // The profile is the account's: not for a key (see tests/api/takeover.rs).
+    let renamed = app.gql(UPDATE, json!({}), Some(&key)).await;
+    assert_eq!(error_code(&renamed), "FORBIDDEN", "{renamed}");
     let more = create(
         &app,
         Some(&key),
@@ -257,4 +267,46 @@ async fn revoked_keys_are_refused_at_once(app: TestApp) {
         me_or_code(&app, "tl_000000000000_nope").await,
         "UNAUTHENTICATED"
     );
+}
+
+async fn usable_keys_are_limited_per_account(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |config| config.quotas.api_keys = 2)
+        .await
+        .expect("app");
+    let user = app.signup("quota@example.com").await;
+    let token = user["accessToken"].as_str();
+    let mut ids = Vec::new();
+    for name in ["one", "two"] {
+        let body = create(&app, token, json!({ "name": name, "scopes": ["READ"] })).await;
+        assert_eq!(body["errors"], Value::Null, "{body}");
+        ids.push(body["data"]["createApiKey"]["apiKey"]["id"].clone());
+    }
+    let over = create(&app, token, json!({ "name": "three", "scopes": ["READ"] })).await;
+    assert_eq!(error_code(&over), "QUOTA_EXCEEDED", "{over}");
+    let extensions = &over["errors"][0]["extensions"];
+    assert_eq!(extensions["quota"], "TASKLANE_QUOTA_API_KEYS", "{over}");
+    assert_eq!(extensions["limit"], 2, "{over}");
+    // Nothing was written.
+    let list = app.gql(LIST, json!({}), token).await;
+    let names: Vec<&str> = list["data"]["apiKeys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter_map(|k| k["name"].as_str())
+        .collect();
+    assert_eq!(names, ["two", "one"], "{list}");
+    // A revoked key no longer counts.
+    let revoked = app.gql(REVOKE, json!({ "id": ids[0] }), token).await;
+    assert_eq!(revoked["errors"], Value::Null, "{revoked}");
+    let body = create(&app, token, json!({ "name": "three", "scopes": ["READ"] })).await;
+    assert_eq!(body["errors"], Value::Null, "{body}");
+    // Another account has its own quota.
+    let other = app.signup("other@example.com").await;
+    let body = create(
+        &app,
+        other["accessToken"].as_str(),
+        json!({ "name": "theirs", "scopes": ["READ"] }),
+    )
+    .await;
+    assert_eq!(body["errors"], Value::Null, "{body}");
 }

@@ -34,5 +34,7 @@ mod sync;
 mod sync_concurrency;
 mod sync_property;
 mod sync_support;
+mod takeover;
+mod token_attempts;
 mod writes;
 mod ws_support;

@@ -16,13 +16,16 @@ const REVOKE: &str = "mutation($id: ID!) { revokeSession(id: $id) }";
 const REFRESH: &str =
     "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }";
 
+crate::on_both_databases!(
+    reused_refresh_token_refuses_the_family_access_tokens,
+    open_sessions_are_limited_per_account,
+);
 on_both_backends!(
     sessions_are_listed_with_the_current_one_marked,
     revoke_session_ends_it_at_once,
     revoke_session_refuses_bad_ids,
     logout_all_ends_every_session,
     logout_refuses_the_access_token_at_once,
-    reused_refresh_token_refuses_the_family_access_tokens,
     revocations_are_loaded_at_start,
     revocation_reaches_a_second_instance_within_a_second,
     a_lost_listener_reconnects_and_catches_up,
@@ -199,7 +202,11 @@ async fn logout_refuses_the_access_token_at_once(app: TestApp) {
     assert_eq!(me_or_code(&app, access).await, "UNAUTHENTICATED");
 }
 
-async fn reused_refresh_token_refuses_the_family_access_tokens(app: TestApp) {
+async fn reused_refresh_token_refuses_the_family_access_tokens(backend: Backend) {
+    // No grace window: a replay at once is already theft.
+    let app = TestApp::spawn_with(backend, |config| config.refresh_grace = Duration::ZERO)
+        .await
+        .expect("app");
     let user = app.signup("reuse@example.com").await;
     let first = user["refreshToken"].clone();
     let rotated = app.gql(REFRESH, json!({ "t": first }), None).await;
@@ -324,4 +331,95 @@ async fn a_lost_listener_reconnects_and_catches_up(app: TestApp) {
 struct Terminated {
     #[diesel(sql_type = diesel::sql_types::Bool)]
     done: bool,
+}
+
+async fn open_sessions_are_limited_per_account(backend: Backend) {
+    use crate::account_helpers::{spawn_with_mail, token_from_mail};
+
+    let (app, dir) = spawn_with_mail(backend, |config| config.quotas.sessions = 3)
+        .await
+        .expect("app");
+    let email = "many@example.com";
+    let user = app.signup(email).await;
+    let mut sessions = vec![user];
+    for _ in 0..2 {
+        sessions.push(login(&app, email, PASSWORD, None).await);
+    }
+    let wrong_or_over = |body: &Value| {
+        assert_eq!(error_code(body), "QUOTA_EXCEEDED", "{body}");
+        let extensions = &body["errors"][0]["extensions"];
+        assert_eq!(extensions["quota"], "TASKLANE_QUOTA_SESSIONS", "{body}");
+        assert_eq!(extensions["limit"], 3, "{body}");
+    };
+    let fourth = app
+        .gql(
+            LOGIN,
+            json!({ "input": { "email": email, "password": PASSWORD } }),
+            None,
+        )
+        .await;
+    wrong_or_over(&fourth);
+    // A refresh keeps its session: still allowed at the quota.
+    let refreshed = app
+        .gql(REFRESH, json!({ "t": sessions[2]["refreshToken"] }), None)
+        .await;
+    assert_eq!(refreshed["errors"], Value::Null, "{refreshed}");
+    let access = text(&refreshed["data"]["refreshToken"]["accessToken"], "access").to_owned();
+    // A magic link over the quota is refused and stays unused.
+    let asked = app
+        .gql(
+            "mutation($e: String!) { requestMagicLink(email: $e) }",
+            json!({ "e": email }),
+            None,
+        )
+        .await;
+    assert_eq!(asked["data"]["requestMagicLink"], true, "{asked}");
+    let link = token_from_mail(dir.path(), email, "Your sign-in link", 1).await;
+    const MAGIC: &str = "mutation($t: String!) { loginWithMagicLink(token: $t) { accessToken } }";
+    // (the first proof of the address ends the earlier sessions: verify first)
+    let verified = app
+        .gql(
+            "mutation { requestEmailVerification }",
+            json!({}),
+            Some(&access),
+        )
+        .await;
+    assert_eq!(verified["errors"], Value::Null, "{verified}");
+    let proof = token_from_mail(dir.path(), email, "Confirm your email address", 1).await;
+    let body = app
+        .gql(
+            "mutation($t: String!) { verifyEmail(token: $t) { id } }",
+            json!({ "t": proof }),
+            None,
+        )
+        .await;
+    assert_eq!(body["errors"], Value::Null, "{body}");
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(login(&app, email, PASSWORD, None).await);
+    }
+    wrong_or_over(&app.gql(MAGIC, json!({ "t": link }), None).await);
+    let listed = app
+        .gql(
+            "{ sessions { id } }",
+            json!({}),
+            open[0]["accessToken"].as_str(),
+        )
+        .await;
+    assert_eq!(
+        listed["data"]["sessions"].as_array().map(Vec::len),
+        Some(3),
+        "{listed}"
+    );
+    // One session ends: the same link now signs in.
+    let ended = app
+        .gql(
+            "mutation($t: String) { logout(refreshToken: $t) }",
+            json!({ "t": open[1]["refreshToken"] }),
+            None,
+        )
+        .await;
+    assert_eq!(ended["data"]["logout"], true, "{ended}");
+    let body = app.gql(MAGIC, json!({ "t": link }), None).await;
+    assert_eq!(body["errors"], Value::Null, "{body}");
 }

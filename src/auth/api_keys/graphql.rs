@@ -83,7 +83,9 @@ pub struct ApiKeysMutation;
 
 #[Object]
 impl ApiKeysMutation {
-    /// Creates an API key; the payload's `secret` is the only time the key is shown.
+    /// Creates an API key; the payload's `secret` is the only time the key is
+    /// shown. QUOTA_EXCEEDED when the account already has as many usable
+    /// keys as `TASKLANE_QUOTA_API_KEYS` allows.
     async fn create_api_key(
         &self,
         ctx: &Context<'_>,
@@ -129,8 +131,29 @@ impl ApiKeysMutation {
             expires_at,
             revoked_at: None,
         };
-        let mut pooled = ctx.services().db.write().await?;
-        store::insert(&mut pooled.conn(), &row).await?;
+        let max_keys = ctx.services().config.quotas.api_keys;
+        let viewer = viewer.clone();
+        let row = ctx
+            .services()
+            .db
+            .transaction(|mut conn| {
+                async move {
+                    // Concurrent creations count each other.
+                    if !crate::users::store::lock(&mut conn, viewer.user_id).await? {
+                        return Err(AppError::unauthenticated("Account no longer exists"));
+                    }
+                    if store::count_live(&mut conn, &viewer, now).await? >= max_keys {
+                        return Err(AppError::QuotaExceeded {
+                            quota: "TASKLANE_QUOTA_API_KEYS",
+                            limit: max_keys,
+                        });
+                    }
+                    store::insert(&mut conn, &row).await?;
+                    Ok(row)
+                }
+                .scope_boxed()
+            })
+            .await?;
         Ok(CreateApiKeyPayload {
             api_key: row,
             secret: key.secret,

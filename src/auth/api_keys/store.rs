@@ -64,6 +64,41 @@ pub async fn revoke(
     Ok(row)
 }
 
+/// Revokes every live key of `user_id` (a password reset, a first proof of
+/// the address); the keys revoked.
+pub async fn revoke_all(conn: &mut Conn<'_>, user_id: Id, now: Timestamp) -> AppResult<Vec<Id>> {
+    let ids = db_run!(conn, |c| {
+        diesel::update(
+            api_keys::table
+                .filter(api_keys::user_id.eq(user_id))
+                .filter(api_keys::revoked_at.is_null()),
+        )
+        .set(api_keys::revoked_at.eq(now))
+        .returning(api_keys::id)
+        .get_results(c)
+        .await
+    })?;
+    Ok(ids)
+}
+
+/// The viewer's usable keys: not revoked, not expired.
+pub async fn count_live(conn: &mut Conn<'_>, viewer: &Viewer, now: Timestamp) -> AppResult<u64> {
+    let live: i64 = db_run!(conn, |c| {
+        api_keys::table
+            .filter(api_keys::user_id.eq(viewer.user_id))
+            .filter(api_keys::revoked_at.is_null())
+            .filter(
+                api_keys::expires_at
+                    .is_null()
+                    .or(api_keys::expires_at.gt(now)),
+            )
+            .count()
+            .get_result(c)
+            .await
+    })?;
+    Ok(u64::try_from(live).unwrap_or(0))
+}
+
 /// The key with this hash, for authenticating a request.
 pub async fn find_by_hash(conn: &mut Conn<'_>, hash: &[u8]) -> AppResult<Option<ApiKeyRow>> {
     let row = db_run!(conn, |c| {

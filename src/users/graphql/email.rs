@@ -5,6 +5,14 @@
 //! counting the request against the rate limits); looking the account up,
 //! issuing the token and sending the mail happen afterwards in a task of
 //! their own, so the response time tells nothing.
+//!
+//! Presenting a token (`verifyEmail`, `resetPassword`,
+//! `loginWithMagicLink`) is an attempt counted per client IP
+//! (`TASKLANE_RATE_TOKEN_IP`) and given back when the token was good; a new
+//! password is hashed only once the token is known to be good. The first
+//! proof of an unverified address ends every session and API key made
+//! before it (they may be an attacker's, who signed up with the address
+//! first); so does every password reset.
 
 use std::sync::Arc;
 
@@ -14,7 +22,7 @@ use secrecy::SecretString;
 
 use super::{AuthPayload, current_user, payload};
 use crate::auth::one_time_tokens::{self, Purpose};
-use crate::auth::revocation::Revoked;
+use crate::auth::revocation::{self, Revoked};
 use crate::auth::sessions;
 use crate::db::types::Timestamp;
 use crate::error::{AppError, AppResult};
@@ -90,7 +98,11 @@ fn shared(ctx: &Context<'_>) -> Arc<Services> {
     ctx.data_unchecked::<Arc<Services>>().clone()
 }
 
-/// Uses a token of `purpose` and starts a session for its user.
+/// Uses a token of `purpose` and starts a session for its user. With
+/// `new_password_hash` (a reset), or when this is the first proof of the
+/// address, every earlier session and API key ends; a magic link that is
+/// the first proof also removes the password, set by whoever signed up
+/// before the address was proven.
 async fn sign_in_with(
     ctx: &Context<'_>,
     token: String,
@@ -100,34 +112,43 @@ async fn sign_in_with(
     let services = ctx.services();
     let user_agent = ctx.meta().user_agent.clone();
     let ttl = services.config.refresh_token_ttl;
+    let max_sessions = services.config.quotas.sessions;
     let (user, issued, revoked) = services
         .db
         .transaction(|mut conn| {
             async move {
-                let refused = || match purpose {
-                    Purpose::MagicLink => AppError::unauthenticated(
-                        "The sign-in link is invalid, expired or already used",
-                    ),
-                    _ => AppError::bad_input("token", BAD_TOKEN),
-                };
+                let refused = || refused_token(purpose);
                 let user_id = one_time_tokens::consume(&mut conn, &token, purpose)
                     .await?
                     .ok_or_else(refused)?;
+                if !store::lock(&mut conn, user_id).await? {
+                    return Err(refused());
+                }
                 let user = store::find_active(&mut conn, user_id)
                     .await?
                     .ok_or_else(refused)?;
                 let now = Timestamp::now();
                 let mut revoked = Revoked::default();
+                // The mail reached its owner: the address is verified.
+                let first_proof = store::mark_verified(&mut conn, user_id, now).await?;
+                if new_password_hash.is_some() || first_proof {
+                    revocation::end_every_credential(&mut conn, user_id, &mut revoked).await?;
+                }
                 if let Some(hash) = &new_password_hash {
                     store::set_password(&mut conn, user_id, hash, now).await?;
-                    let ended = sessions::end_all(&mut conn, user_id, None).await?;
-                    revoked.add(&mut conn, ended).await?;
+                } else if first_proof {
+                    store::clear_password(&mut conn, user_id, now).await?;
                 }
-                // The mail reached its owner: the address is verified.
-                store::mark_verified(&mut conn, user_id, now).await?;
                 store::record_login(&mut conn, user_id, now).await?;
-                let issued =
-                    sessions::start(&mut conn, user_id, None, user_agent.as_deref(), ttl).await?;
+                let issued = sessions::start(
+                    &mut conn,
+                    user_id,
+                    None,
+                    user_agent.as_deref(),
+                    ttl,
+                    max_sessions,
+                )
+                .await?;
                 let user = store::find_active(&mut conn, user.id)
                     .await?
                     .unwrap_or(user);
@@ -138,6 +159,72 @@ async fn sign_in_with(
         .await?;
     services.auth.apply(revoked);
     payload(services, user, issued)
+}
+
+/// The error for a token that can not be used.
+fn refused_token(purpose: Purpose) -> AppError {
+    match purpose {
+        Purpose::MagicLink => {
+            AppError::unauthenticated("The sign-in link is invalid, expired or already used")
+        }
+        _ => AppError::bad_input("token", BAD_TOKEN),
+    }
+}
+
+/// Runs `use_token` as one counted token attempt: refused when the client
+/// IP has made too many, given back when it succeeds.
+async fn token_attempt<T>(
+    ctx: &Context<'_>,
+    use_token: impl Future<Output = AppResult<T>>,
+) -> AppResult<T> {
+    let limiter = &ctx.services().limiter;
+    let attempt = limiter.token_attempt(ctx.meta().client_ip).await?;
+    let used = use_token.await?;
+    limiter.token_accepted(attempt).await?;
+    Ok(used)
+}
+
+async fn verify(ctx: &Context<'_>, token: String) -> AppResult<User> {
+    let services = ctx.services();
+    let (user, revoked) = services
+        .db
+        .transaction(|mut conn| {
+            async move {
+                let refused = || refused_token(Purpose::VerifyEmail);
+                let user_id = one_time_tokens::consume(&mut conn, &token, Purpose::VerifyEmail)
+                    .await?
+                    .ok_or_else(refused)?;
+                let mut revoked = Revoked::default();
+                if store::mark_verified(&mut conn, user_id, Timestamp::now()).await? {
+                    revocation::end_every_credential(&mut conn, user_id, &mut revoked).await?;
+                }
+                let user = store::find_active(&mut conn, user_id)
+                    .await?
+                    .ok_or_else(refused)?;
+                Ok((user, revoked))
+            }
+            .scope_boxed()
+        })
+        .await?;
+    services.auth.apply(revoked);
+    Ok(user)
+}
+
+async fn reset(ctx: &Context<'_>, token: String, new_password: String) -> AppResult<AuthPayload> {
+    let services = ctx.services();
+    // Hashing costs tens of milliseconds of a core: only for a good token.
+    let usable = {
+        let mut pooled = services.db.read().await?;
+        one_time_tokens::is_usable(&mut pooled.conn(), &token, Purpose::ResetPassword).await?
+    };
+    if !usable {
+        return Err(refused_token(Purpose::ResetPassword));
+    }
+    let hash = services
+        .hasher
+        .hash(&SecretString::from(new_password))
+        .await?;
+    sign_in_with(ctx, token, Purpose::ResetPassword, Some(hash)).await
 }
 
 #[derive(Default)]
@@ -157,24 +244,11 @@ impl EmailMutation {
         Ok(true)
     }
 
-    /// Confirms the address with the token from the mail.
+    /// Confirms the address with the token from the mail. The first
+    /// confirmation ends every session and API key of the account made
+    /// before it. Counted against the client IP's token attempts.
     async fn verify_email(&self, ctx: &Context<'_>, token: String) -> AppResult<User> {
-        let services = ctx.services();
-        services
-            .db
-            .transaction(|mut conn| {
-                async move {
-                    let user_id = one_time_tokens::consume(&mut conn, &token, Purpose::VerifyEmail)
-                        .await?
-                        .ok_or_else(|| AppError::bad_input("token", BAD_TOKEN))?;
-                    store::mark_verified(&mut conn, user_id, Timestamp::now()).await?;
-                    store::find_active(&mut conn, user_id)
-                        .await?
-                        .ok_or_else(|| AppError::bad_input("token", BAD_TOKEN))
-                }
-                .scope_boxed()
-            })
-            .await
+        token_attempt(ctx, verify(ctx, token)).await
     }
 
     /// Mails a password-reset link (valid 15 min) if the address has an
@@ -183,8 +257,9 @@ impl EmailMutation {
         request_link(ctx, &email, Purpose::ResetPassword).await
     }
 
-    /// Sets a new password with the token from the mail, ends every session,
-    /// and signs in anew.
+    /// Sets a new password with the token from the mail, ends every session
+    /// and API key, and signs in anew. Counted against the client IP's
+    /// token attempts.
     async fn reset_password(
         &self,
         ctx: &Context<'_>,
@@ -192,12 +267,7 @@ impl EmailMutation {
         new_password: String,
     ) -> AppResult<AuthPayload> {
         validate::password("newPassword", &new_password)?;
-        let hash = ctx
-            .services()
-            .hasher
-            .hash(&SecretString::from(new_password))
-            .await?;
-        sign_in_with(ctx, token, Purpose::ResetPassword, Some(hash)).await
+        token_attempt(ctx, reset(ctx, token, new_password)).await
     }
 
     /// Mails a sign-in link (valid 15 min) if the address has an account.
@@ -206,13 +276,16 @@ impl EmailMutation {
         request_link(ctx, &email, Purpose::MagicLink).await
     }
 
-    /// Signs in with the token from a magic-link mail.
+    /// Signs in with the token from a magic-link mail. When the address was
+    /// not verified yet, every earlier session and API key ends and the
+    /// password set at signup is removed. Counted against the client IP's
+    /// token attempts.
     async fn login_with_magic_link(
         &self,
         ctx: &Context<'_>,
         token: String,
     ) -> AppResult<AuthPayload> {
-        sign_in_with(ctx, token, Purpose::MagicLink, None).await
+        token_attempt(ctx, sign_in_with(ctx, token, Purpose::MagicLink, None)).await
     }
 }
 

@@ -6,7 +6,7 @@ use secrecy::SecretString;
 
 use super::{AuthPayload, LOGIN_FAILED, current_user, payload};
 use crate::auth::revocation::Revoked;
-use crate::auth::sessions::{self, Rotation};
+use crate::auth::sessions::{self, Rotation, RotationRules};
 use crate::db::types::{Id, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::graphql::ContextExt;
@@ -63,6 +63,7 @@ impl SignInMutation {
             .await?;
         let user_agent = ctx.meta().user_agent.clone();
         let ttl = services.config.refresh_token_ttl;
+        let max_sessions = services.config.quotas.sessions;
         let now = Timestamp::now();
         let new_user = NewUser {
             id: Id::new(),
@@ -79,9 +80,15 @@ impl SignInMutation {
             .transaction(|mut conn| {
                 async move {
                     let user = store::insert(&mut conn, &new_user).await?;
-                    let issued =
-                        sessions::start(&mut conn, user.id, None, user_agent.as_deref(), ttl)
-                            .await?;
+                    let issued = sessions::start(
+                        &mut conn,
+                        user.id,
+                        None,
+                        user_agent.as_deref(),
+                        ttl,
+                        max_sessions,
+                    )
+                    .await?;
                     Ok((user, issued))
                 }
                 .scope_boxed()
@@ -120,11 +127,15 @@ impl SignInMutation {
         let user_agent = ctx.meta().user_agent.clone();
         let device_name = input.device_name;
         let ttl = services.config.refresh_token_ttl;
+        let max_sessions = services.config.quotas.sessions;
         let user_id = user.id;
         let issued = services
             .db
             .transaction(|mut conn| {
                 async move {
+                    if !store::lock(&mut conn, user_id).await? {
+                        return Err(AppError::unauthenticated(LOGIN_FAILED));
+                    }
                     store::record_login(&mut conn, user_id, Timestamp::now()).await?;
                     sessions::start(
                         &mut conn,
@@ -132,6 +143,7 @@ impl SignInMutation {
                         device_name.as_deref(),
                         user_agent.as_deref(),
                         ttl,
+                        max_sessions,
                     )
                     .await
                 }
@@ -142,7 +154,9 @@ impl SignInMutation {
     }
 
     /// Exchanges a refresh token for a new access and refresh token. A token
-    /// can be used once; using it again ends its session everywhere.
+    /// can be used once; using it again ends its session everywhere —
+    /// except within a few seconds of its first use (another tab refreshing
+    /// at the same time), which get the same new refresh token.
     async fn refresh_token(
         &self,
         ctx: &Context<'_>,
@@ -151,13 +165,17 @@ impl SignInMutation {
         let services = ctx.services();
         services.limiter.refresh(ctx.meta().client_ip).await?;
         let user_agent = ctx.meta().user_agent.clone();
-        let ttl = services.config.refresh_token_ttl;
+        let rules = RotationRules {
+            keys: &services.tokens,
+            ttl: services.config.refresh_token_ttl,
+            grace: services.config.refresh_grace,
+        };
         let (rotation, revoked) = services
             .db
             .transaction(|mut conn| {
                 async move {
                     let rotation =
-                        sessions::rotate(&mut conn, &refresh_token, user_agent.as_deref(), ttl)
+                        sessions::rotate(&mut conn, &refresh_token, user_agent.as_deref(), &rules)
                             .await?;
                     let mut revoked = Revoked::default();
                     if let Rotation::Refused {
@@ -183,9 +201,14 @@ impl SignInMutation {
     }
 
     /// Ends this session: the one the refresh token belongs to, or else the
-    /// one of the access token. False when it had already ended.
+    /// one of the access token. False when it had already ended. A refresh
+    /// token given counts against the client IP's token attempts.
     async fn logout(&self, ctx: &Context<'_>, refresh_token: Option<String>) -> AppResult<bool> {
         let services = ctx.services();
+        let attempt = match &refresh_token {
+            Some(_) => Some(services.limiter.token_attempt(ctx.meta().client_ip).await?),
+            None => None,
+        };
         let viewer = match &refresh_token {
             Some(_) => None,
             None => Some(ctx.viewer()?.clone()),
@@ -216,6 +239,9 @@ impl SignInMutation {
             })
             .await?;
         services.auth.apply(revoked);
+        if let Some(attempt) = attempt.filter(|_| ended) {
+            services.limiter.token_accepted(attempt).await?;
+        }
         Ok(ended)
     }
 }
