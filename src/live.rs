@@ -6,6 +6,7 @@
 
 pub mod graphql;
 pub mod hub;
+pub mod pending;
 pub mod shared;
 
 pub use hub::{Hub, HubLimits};
