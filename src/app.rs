@@ -77,6 +77,8 @@ pub async fn build_app(config: Config) -> Result<(Router, Arc<AppState>), AppErr
             subscriptions_per_connection: config.live.subscriptions_per_connection,
             connections_per_user: config.live.connections_per_user,
             buffer: config.live.buffer,
+            groups_per_user: config.live.groups_per_user,
+            queue: config.live.queue,
         },
     );
     let services = Arc::new(Services {

@@ -6,6 +6,7 @@
 
 pub mod graphql;
 pub mod hub;
+mod lanes;
 pub mod pending;
 pub mod shared;
 

@@ -58,8 +58,8 @@ use crate::graphql::RequestMeta;
 use crate::live::LiveConnection;
 use crate::live::hub::{CONNECTION_QUEUE, Close, Closer, ConnectionGuard, Outlet, Shared, close};
 use crate::live::pending::PendingGuard;
-use executor::{ConnectionExecutor, Joined, Session, is_subscription, join_group};
 pub use executor::TIMEOUT;
+use executor::{ConnectionExecutor, Joined, Session, is_subscription, join_group};
 
 /// How long a full send queue may stay full before its client counts as
 /// too slow: a reading client frees room in microseconds (a burst larger

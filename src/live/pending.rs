@@ -34,7 +34,11 @@ impl PendingSockets {
     /// Counts one more pending socket of `ip`; `None` past the cap.
     pub fn open(&self, ip: IpAddr) -> Option<PendingGuard> {
         let key = bucket(ip);
-        let mut counts = self.0.by_bucket.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut counts = self
+            .0
+            .by_bucket
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let count = counts.entry(key).or_default();
         if *count >= self.0.limit {
             return None;

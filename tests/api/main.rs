@@ -19,6 +19,7 @@ mod http;
 mod inputs;
 mod limits;
 mod listings;
+mod live_fairness;
 mod operation_progress;
 mod operations;
 mod operations_crash;

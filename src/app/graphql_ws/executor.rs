@@ -284,8 +284,8 @@ fn own_frames(
             let payload = serde_json::to_string(&response).unwrap_or_else(|_| "{}".into());
             frame(&head, &payload)
         })
-        .chain(futures_util::stream::once(async move {
-            complete_frame(&id)
-        }))
+        .chain(futures_util::stream::once(
+            async move { complete_frame(&id) },
+        ))
         .boxed()
 }
