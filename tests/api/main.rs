@@ -12,6 +12,7 @@ mod api_keys;
 
 mod auth;
 mod cli;
+mod connections;
 mod email_flows;
 mod events;
 mod fixtures;
