@@ -17,6 +17,17 @@
 //! | 1008 | the client reads too slowly: more than `TASKLANE_WS_BUFFER` messages waiting |
 //! | 1001 | the client stopped answering pings for two keep-alive intervals |
 //!
+//! Before the upgrade, a client address with `TASKLANE_WS_MAX_PENDING_PER_IP`
+//! sockets still waiting for `connection_init` gets 429 (`RATE_LIMITED`).
+//! After it, nothing a client starts holds the connection's loop: queries
+//! and mutations run in the protocol, beside it, under the request timeout
+//! and at most `TASKLANE_WS_MAX_INFLIGHT` at once (see [`executor`]);
+//! subscriptions are joined beside it (at most as many at once; past that
+//! the loop reads no further messages until one is joined) and a
+//! subscription with a stream of its own runs on a task of its own. So
+//! pings are answered and a revoked credential closes the socket whatever
+//! its subscriptions wait for.
+//!
 //! The credential is read from the `connection_init` payload (`Authorization`,
 //! `authorization` or `token`, with or without `Bearer `) and checked by the
 //! same [`Authenticator`](crate::auth::Authenticator) as HTTP requests.
@@ -59,7 +70,7 @@ use crate::live::LiveConnection;
 use crate::live::hub::{CONNECTION_QUEUE, Close, Closer, ConnectionGuard, Outlet, Shared, close};
 use crate::live::pending::PendingGuard;
 pub use executor::TIMEOUT;
-use executor::{ConnectionExecutor, Joined, Session, is_subscription, join_group};
+use executor::{ConnectionExecutor, Joined, Session, is_subscription, join_group_within};
 
 /// How long a full send queue may stay full before its client counts as
 /// too slow: a reading client frees room in microseconds (a burst larger
@@ -401,9 +412,10 @@ async fn serve(
                         if is_subscription(&executor, &mut payload) {
                             let executor = executor.clone();
                             let start = starts;
+                            let limit = services.config.request_timeout;
                             joining.push(
                                 async move {
-                                    let joined = join_group(executor, protocol, id.clone(), payload).await;
+                                    let joined = join_group_within(limit, executor, protocol, id.clone(), payload).await;
                                     (id, start, joined)
                                 }
                                 .boxed(),

@@ -274,6 +274,33 @@ pub(super) async fn join_group(
     Joined::Own(own_frames(responses, head, id))
 }
 
+/// [`join_group`] under the request timeout: a subscribe whose arguments
+/// take longer to check is answered `TIMEOUT` and completed.
+pub(super) async fn join_group_within(
+    limit: Duration,
+    executor: ConnectionExecutor,
+    protocol: Protocols,
+    id: String,
+    request: async_graphql::Request,
+) -> Joined {
+    let data_type = match protocol {
+        Protocols::GraphQLWS => "next",
+        Protocols::SubscriptionsTransportWS => "data",
+    };
+    let head = Join::head(&id, data_type);
+    match tokio::time::timeout(limit, join_group(executor, protocol, id.clone(), request)).await {
+        Ok(joined) => joined,
+        Err(_) => {
+            let response = timed_out(limit);
+            Joined::Own(own_frames(
+                futures_util::stream::once(async move { response }).boxed(),
+                head,
+                id,
+            ))
+        }
+    }
+}
+
 fn own_frames(
     responses: BoxStream<'static, async_graphql::Response>,
     head: Arc<str>,
