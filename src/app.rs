@@ -4,6 +4,7 @@ pub mod graphql_http;
 pub mod graphql_ws;
 pub mod metrics;
 pub mod probes;
+mod serve;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,7 +12,6 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
-use axum::serve::ListenerExt as _;
 use http::{HeaderName, Method, Request, StatusCode, header};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -32,6 +32,7 @@ use crate::db::migrate::{self, Direction};
 use crate::error::AppError;
 use crate::events::EventBus;
 use crate::graphql::{AppSchema, Services, build_schema};
+use crate::live::pending::PendingSockets;
 use crate::live::{Hub, HubLimits};
 use metrics::Metrics;
 
@@ -44,6 +45,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// GraphiQL's page, unless in production.
     pub graphiql: Option<String>,
+    /// WebSockets not yet initialised, per client address.
+    pub pending: PendingSockets,
 }
 
 /// Builds services and the router for `config` (migrations already applied).
@@ -74,6 +77,8 @@ pub async fn build_app(config: Config) -> Result<(Router, Arc<AppState>), AppErr
             subscriptions_per_connection: config.live.subscriptions_per_connection,
             connections_per_user: config.live.connections_per_user,
             buffer: config.live.buffer,
+            groups_per_user: config.live.groups_per_user,
+            queue: config.live.queue,
         },
     );
     let services = Arc::new(Services {
@@ -101,6 +106,7 @@ pub async fn build_app(config: Config) -> Result<(Router, Arc<AppState>), AppErr
         services: services.clone(),
         metrics: Metrics::new().with_live(services.live.gauges()),
         graphiql,
+        pending: PendingSockets::new(services.config.live.pending_per_ip),
     });
     Ok((router(state.clone()), state))
 }
@@ -202,19 +208,10 @@ pub async fn start(config: Config) -> Result<Server, AppError> {
         None
     };
     let (tx, rx) = oneshot::channel::<()>();
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    // No Nagle delay: a WebSocket event or a response goes out as written,
-    // not held back while an earlier segment waits for its ACK.
-    let listener = listener.tap_io(|socket| {
-        let _ = socket.set_nodelay(true);
-    });
-    let task = tokio::spawn(async move {
-        axum::serve(listener, service)
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await
-    });
+    let limits = services.config.connections.clone();
+    let task = tokio::spawn(serve::serve(listener, router, limits, async {
+        let _ = rx.await;
+    }));
     Ok(Server {
         addr,
         state,

@@ -6,6 +6,8 @@
 
 pub mod graphql;
 pub mod hub;
+mod lanes;
+pub mod pending;
 pub mod shared;
 
 pub use hub::{Hub, HubLimits};

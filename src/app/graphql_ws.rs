@@ -17,6 +17,17 @@
 //! | 1008 | the client reads too slowly: more than `TASKLANE_WS_BUFFER` messages waiting |
 //! | 1001 | the client stopped answering pings for two keep-alive intervals |
 //!
+//! Before the upgrade, a client address with `TASKLANE_WS_MAX_PENDING_PER_IP`
+//! sockets still waiting for `connection_init` gets 429 (`RATE_LIMITED`).
+//! After it, nothing a client starts holds the connection's loop: queries
+//! and mutations run in the protocol, beside it, under the request timeout
+//! and at most `TASKLANE_WS_MAX_INFLIGHT` at once (see [`executor`]);
+//! subscriptions are joined beside it (at most as many at once; past that
+//! the loop reads no further messages until one is joined) and a
+//! subscription with a stream of its own runs on a task of its own. So
+//! pings are answered and a revoked credential closes the socket whatever
+//! its subscriptions wait for.
+//!
 //! The credential is read from the `connection_init` payload (`Authorization`,
 //! `authorization` or `token`, with or without `Bearer `) and checked by the
 //! same [`Authenticator`](crate::auth::Authenticator) as HTTP requests.
@@ -27,7 +38,9 @@
 //! without `Origin` comes from a non-browser client, which no browser page
 //! can forge, and is accepted.
 
-use std::collections::{HashMap, HashSet};
+mod executor;
+
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -35,30 +48,29 @@ use async_graphql::http::{
     ALL_WEBSOCKET_PROTOCOLS, ClientMessage, WebSocket as Protocol, WebSocketProtocols as Protocols,
     WsMessage,
 };
-use async_graphql::{Data, Executor};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, Request, State};
 use axum::response::{IntoResponse, Response};
-use futures_util::stream::BoxStream;
-use futures_util::{SinkExt as _, StreamExt as _};
+use futures_util::future::BoxFuture;
+use futures_util::stream::{BoxStream, FuturesUnordered};
+use futures_util::{FutureExt as _, SinkExt as _, StreamExt as _};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::AppState;
-use super::graphql_http::{self, finish_errors, request_meta};
+use super::graphql_http::{self, request_meta};
 use crate::auth::AuthState;
 use crate::db::types::Timestamp;
-use crate::error::AppError;
+use crate::error::code;
 use crate::graphql::RequestMeta;
-use crate::graphql::loaders::Loaders;
-use crate::graphql::prepare::{prepare, prepare_again, selected_operation};
 use crate::live::LiveConnection;
-use crate::live::hub::{
-    CONNECTION_QUEUE, Close, Closer, ConnectionGuard, Outlet, Shared, SharedGuard, close,
-};
-use crate::live::shared::{Join, OneShot, Template, group_key};
+use crate::live::hub::{CONNECTION_QUEUE, Close, Closer, ConnectionGuard, Outlet, Shared, close};
+use crate::live::pending::PendingGuard;
+pub use executor::TIMEOUT;
+use executor::{ConnectionExecutor, Joined, Session, is_subscription, join_group_within};
 
 /// How long a full send queue may stay full before its client counts as
 /// too slow: a reading client frees room in microseconds (a burst larger
@@ -125,7 +137,32 @@ pub async fn upgrade(State(state): State<Arc<AppState>>, request: Request) -> Re
         .and_then(|p| p.parse::<Protocols>().ok())
         .unwrap_or(Protocols::SubscriptionsTransportWS);
     let meta = request_meta(&parts, &state.services.config.trusted_proxies);
-    ws.on_upgrade(move |socket| serve(state, socket, protocol, meta))
+    let pending = match meta.client_ip {
+        Some(ip) => match state.pending.open(ip) {
+            Some(guard) => Some(guard),
+            None => return too_many_pending(&state),
+        },
+        None => None,
+    };
+    ws.on_upgrade(move |socket| serve(state, socket, protocol, meta, pending))
+}
+
+/// 429: this address has too many sockets waiting for `connection_init`.
+fn too_many_pending(state: &AppState) -> Response {
+    let limit = state.pending.limit();
+    let retry = state.services.config.live.init_timeout.as_secs().max(1);
+    let body = json!({ "errors": [{
+        "message": format!(
+            "This address already has {limit} WebSockets waiting for connection_init, \
+             the limit per address (TASKLANE_WS_MAX_PENDING_PER_IP)"
+        ),
+        "extensions": { "code": code::RATE_LIMITED, "retryAfter": retry },
+    }] });
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry));
+    response
 }
 
 fn origin_allowed(headers: &HeaderMap, allowed: &[HeaderValue]) -> bool {
@@ -163,183 +200,6 @@ fn credential(payload: Option<&serde_json::Value>) -> Option<String> {
     })
 }
 
-/// What the connection learnt at `connection_init`.
-struct Session {
-    accepted: OnceLock<(AuthState, LiveConnection)>,
-    meta: RequestMeta,
-}
-
-/// Runs each operation of the connection the way HTTP runs a request:
-/// prepared (limits, scope, per-request data), errors given codes.
-#[derive(Clone)]
-struct ConnectionExecutor {
-    state: Arc<AppState>,
-    session: Arc<Session>,
-}
-
-impl Executor for ConnectionExecutor {
-    async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
-        self.execute_stream(request, None)
-            .next()
-            .await
-            .unwrap_or_default()
-    }
-
-    fn execute_stream(
-        &self,
-        request: async_graphql::Request,
-        _data: Option<Arc<Data>>,
-    ) -> BoxStream<'static, async_graphql::Response> {
-        let services = &self.state.services;
-        let request_id = self.session.meta.request_id.clone();
-        let Some((auth, live)) = self.session.accepted.get() else {
-            let error: async_graphql::Error =
-                AppError::unauthenticated("Send connection_init first").into();
-            let response = async_graphql::Response::from_errors(vec![
-                error.into_server_error(Default::default()),
-            ]);
-            return futures_util::stream::once(async move { response }).boxed();
-        };
-        match prepare(request, services, auth, &self.session.meta) {
-            Err(error) => {
-                let mut response = async_graphql::Response::from_errors(vec![error]);
-                finish_errors(&mut response, &request_id);
-                futures_util::stream::once(async move { response }).boxed()
-            }
-            Ok(mut request) => {
-                request = request.data(*live);
-                if let Some(viewer) = auth.viewer_opt() {
-                    // No cache lives as long as a subscription.
-                    request = request.data(Loaders::uncached(services.db.clone(), viewer.clone()));
-                }
-                self.state
-                    .schema
-                    .execute_stream(request)
-                    .map(move |mut response| {
-                        finish_errors(&mut response, &request_id);
-                        response
-                    })
-                    .boxed()
-            }
-        }
-    }
-}
-
-/// The group run of a shared subscription: its document resolved for one
-/// item, prepared the way every operation of the connection is, and
-/// serialised once.
-fn group_run(
-    state: &Arc<AppState>,
-    auth: &AuthState,
-    meta: &RequestMeta,
-    request: &async_graphql::Request,
-) -> crate::live::shared::Run {
-    let state = state.clone();
-    let auth = auth.clone();
-    let meta = meta.clone();
-    let query: Arc<str> = request.query.as_str().into();
-    let operation = request.operation_name.clone();
-    let variables = request.variables.clone();
-    Arc::new(move |item| {
-        let state = state.clone();
-        let auth = auth.clone();
-        let meta = meta.clone();
-        let mut request =
-            async_graphql::Request::new(query.to_string()).variables(variables.clone());
-        if let Some(name) = &operation {
-            request = request.operation_name(name.clone());
-        }
-        Box::pin(async move {
-            let services = &state.services;
-            // Counted once, at subscribe.
-            let mut response = match prepare_again(request, services, &auth, &meta) {
-                Err(error) => async_graphql::Response::from_errors(vec![error]),
-                Ok(mut request) => {
-                    request = request.data(OneShot(item));
-                    if let Some(viewer) = auth.viewer_opt() {
-                        request =
-                            request.data(Loaders::uncached(services.db.clone(), viewer.clone()));
-                    }
-                    state
-                        .schema
-                        .execute_stream(request)
-                        .next()
-                        .await
-                        .unwrap_or_default()
-                }
-            };
-            finish_errors(&mut response, &meta.request_id);
-            serde_json::to_string(&response)
-                .unwrap_or_else(|_| "{}".into())
-                .into()
-        })
-    })
-}
-
-/// What became of a subscribe offered to a group.
-enum Joined {
-    /// Not a subscription this way can share: the protocol runs it.
-    No(Box<async_graphql::Request>),
-    /// In its group.
-    Yes(SharedGuard),
-    /// Refused; these frames say why and complete it.
-    Refused(Vec<String>),
-}
-
-/// A subscribe joins the group of the same document, operation, variables,
-/// user and scopes; its arguments are checked as a subscribe's are.
-async fn join_group(
-    executor: &ConnectionExecutor,
-    protocol: Protocols,
-    id: &str,
-    mut request: async_graphql::Request,
-) -> Joined {
-    let Some((auth, _)) = executor.session.accepted.get() else {
-        return Joined::No(Box::new(request));
-    };
-    let Some(viewer) = auth.viewer_opt() else {
-        return Joined::No(Box::new(request));
-    };
-    let operation = request.operation_name.clone();
-    let subscription = match request.parsed_query() {
-        Ok(document) => matches!(
-            selected_operation(document, operation.as_deref()),
-            Some(async_graphql::parser::types::OperationType::Subscription)
-        ),
-        Err(_) => false,
-    };
-    if !subscription {
-        return Joined::No(Box::new(request));
-    }
-    let variables = serde_json::to_string(&request.variables).unwrap_or_default();
-    let key = group_key(viewer, &request.query, operation.as_deref(), &variables);
-    let template = Template {
-        key: key.into(),
-        run: group_run(&executor.state, auth, &executor.session.meta, &request),
-    };
-    let data_type = match protocol {
-        Protocols::GraphQLWS => "next",
-        Protocols::SubscriptionsTransportWS => "data",
-    };
-    let join = Arc::new(Join::new(template, id, data_type));
-    let responses: Vec<async_graphql::Response> = executor
-        .execute_stream(request.data(join.clone()), None)
-        .collect()
-        .await;
-    if let Some(guard) = join.take() {
-        return Joined::Yes(guard);
-    }
-    let mut frames: Vec<String> = responses
-        .iter()
-        .map(|response| {
-            let payload = serde_json::to_string(response).unwrap_or_else(|_| "{}".into());
-            crate::live::shared::frame(&join.head, &payload)
-        })
-        .collect();
-    frames.push(complete_frame(id));
-    Joined::Refused(frames)
-}
-
 fn complete_frame(id: &str) -> String {
     json!({ "type": "complete", "id": id }).to_string()
 }
@@ -360,7 +220,54 @@ fn deadline(at: Timestamp) -> Instant {
     Instant::now() + left
 }
 
-async fn serve(state: Arc<AppState>, socket: WebSocket, protocol: Protocols, meta: RequestMeta) {
+/// A subscription running on a task of its own; dropping it stops it.
+struct OwnTask {
+    start: u64,
+    task: AbortHandle,
+}
+
+impl Drop for OwnTask {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A shared subscription: its start, and its place in the group.
+struct SharedSub {
+    start: u64,
+    guard: crate::live::hub::SharedGuard,
+}
+
+/// Runs a subscription's own frames into the send queue; its `complete` is
+/// the last frame. A client too slow to take them is closed.
+fn spawn_own(
+    frames: BoxStream<'static, String>,
+    out: mpsc::Sender<Message>,
+    closer: Closer,
+    done: mpsc::UnboundedSender<(String, u64)>,
+    id: String,
+    start: u64,
+) -> AbortHandle {
+    tokio::spawn(async move {
+        let mut frames = frames;
+        while let Some(frame) = frames.next().await {
+            if !queue(&out, Message::Text(frame.into())).await {
+                closer.close(Close::new(close::SLOW_CONSUMER, "Slow consumer"));
+                return;
+            }
+        }
+        let _ = done.send((id, start));
+    })
+    .abort_handle()
+}
+
+async fn serve(
+    state: Arc<AppState>,
+    socket: WebSocket,
+    protocol: Protocols,
+    meta: RequestMeta,
+    mut pending: Option<PendingGuard>,
+) {
     let services = state.services.clone();
     let limits = services.config.live.clone();
     let _open = services.live.socket_opened();
@@ -390,6 +297,7 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, protocol: Protocols, met
     let session = Arc::new(Session {
         accepted: OnceLock::new(),
         meta,
+        inflight: Arc::new(Semaphore::new(limits.inflight_per_connection.max(1))),
     });
     let executor = ConnectionExecutor {
         state: state.clone(),
@@ -414,9 +322,19 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, protocol: Protocols, met
         pending: Default::default(),
     };
     let mut connection: Option<ConnectionGuard> = None;
-    let mut ids: HashSet<String> = HashSet::new();
+    // Operation ids in use, each with the number of its start (an id may be
+    // stopped and used again while its first start is still joining).
+    let mut ids: HashMap<String, u64> = HashMap::new();
+    let mut starts: u64 = 0;
+    // Subscribes being joined (their resolvers run beside the loop); while
+    // as many as the in-flight limit are, the loop reads no more messages.
+    let mut joining: FuturesUnordered<BoxFuture<'static, (String, u64, Joined)>> =
+        FuturesUnordered::new();
     // Subscriptions in a group, by their id.
-    let mut shared: HashMap<String, SharedGuard> = HashMap::new();
+    let mut shared: HashMap<String, SharedSub> = HashMap::new();
+    // Subscriptions with streams of their own (`operationProgress`), by id.
+    let mut own: HashMap<String, OwnTask> = HashMap::new();
+    let (done_tx, mut done) = mpsc::unbounded_channel::<(String, u64)>();
     let init_deadline = tokio::time::sleep(limits.init_timeout);
     tokio::pin!(init_deadline);
     let expiry = tokio::time::sleep(Duration::from_secs(86_400 * 365));
@@ -424,10 +342,11 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, protocol: Protocols, met
     let mut keepalive =
         tokio::time::interval_at(Instant::now() + limits.keepalive, limits.keepalive);
     let mut last_seen = Instant::now();
+    let joining_limit = limits.inflight_per_connection.max(1);
 
     let close: Option<Close> = loop {
         tokio::select! {
-            frame = incoming.next() => {
+            frame = incoming.next(), if joining.len() < joining_limit => {
                 let Some(Ok(frame)) = frame else { break None };
                 last_seen = Instant::now();
                 let message = match &frame {
@@ -458,6 +377,8 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, protocol: Protocols, met
                             .accepted
                             .set((auth.clone(), LiveConnection { id: guard.id }));
                         connection = Some(guard);
+                        // No longer pending for its address.
+                        pending.take();
                         if let Some(at) = expires {
                             expiry.as_mut().reset(deadline(at));
                         }
@@ -466,16 +387,18 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, protocol: Protocols, met
                         if connection.is_none() {
                             break Some(Close::new(close::UNAUTHORIZED, "Unauthorized"));
                         }
-                        if !ids.insert(id.clone()) {
+                        if ids.contains_key(id) {
                             break Some(Close::new(
                                 close::DUPLICATE_ID,
                                 format!("Subscriber for {id} already exists"),
                             ));
                         }
+                        starts += 1;
+                        ids.insert(id.clone(), starts);
                     }
                     ClientMessage::Stop { id } => {
                         ids.remove(id);
-                        if shared.remove(id).is_some() {
+                        if shared.remove(id).is_some() || own.remove(id).is_some() {
                             if !queue(&out, Message::Text(complete_frame(id).into())).await {
                                 break Some(Close::new(close::SLOW_CONSUMER, "Slow consumer"));
                             }
@@ -485,29 +408,46 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, protocol: Protocols, met
                     _ => {}
                 }
                 let message = match message {
-                    ClientMessage::Start { id, payload } => {
-                        match join_group(&executor, protocol, &id, payload).await {
-                            Joined::No(payload) => ClientMessage::Start { id, payload: *payload },
-                            Joined::Yes(guard) => {
-                                shared.insert(id, guard);
-                                continue;
-                            }
-                            Joined::Refused(frames) => {
-                                ids.remove(&id);
-                                let mut queued = true;
-                                for frame in frames {
-                                    queued = queued && queue(&out, Message::Text(frame.into())).await;
+                    ClientMessage::Start { id, mut payload } => {
+                        if is_subscription(&executor, &mut payload) {
+                            let executor = executor.clone();
+                            let start = starts;
+                            let limit = services.config.request_timeout;
+                            joining.push(
+                                async move {
+                                    let joined = join_group_within(limit, executor, protocol, id.clone(), payload).await;
+                                    (id, start, joined)
                                 }
-                                if !queued {
-                                    break Some(Close::new(close::SLOW_CONSUMER, "Slow consumer"));
-                                }
-                                continue;
-                            }
+                                .boxed(),
+                            );
+                            continue;
                         }
+                        ClientMessage::Start { id, payload }
                     }
                     message => message,
                 };
                 let _ = to_protocol.send(Box::new(message));
+            }
+            Some((id, start, joined)) = joining.next(), if !joining.is_empty() => {
+                // Stopped (or its id reused) while it was joining: dropped.
+                if ids.get(&id) != Some(&start) {
+                    continue;
+                }
+                match joined {
+                    Joined::Shared(guard) => {
+                        shared.insert(id, SharedSub { start, guard });
+                    }
+                    Joined::Own(frames) => {
+                        let task = spawn_own(frames, out.clone(), closer.clone(), done_tx.clone(), id.clone(), start);
+                        own.insert(id, OwnTask { start, task });
+                    }
+                }
+            }
+            Some((id, start)) = done.recv() => {
+                if own.get(&id).is_some_and(|task| task.start == start) {
+                    own.remove(&id);
+                    ids.remove(&id);
+                }
             }
             sent = graphql.next() => match sent {
                 None => break None,
@@ -526,13 +466,16 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, protocol: Protocols, met
                 let frame = match delivery {
                     // Nothing follows the `complete` of a stopped subscription.
                     Shared::Frame(sub, id, frame) => {
-                        shared.get(&*id).is_some_and(|g| g.id() == sub).then_some(frame)
+                        shared.get(&*id).is_some_and(|s| s.guard.id() == sub).then_some(frame)
                     }
                     // Its project was deleted: the subscription completes.
                     Shared::Ended(sub, id) => {
-                        if shared.get(&*id).is_some_and(|g| g.id() == sub) {
-                            shared.remove(&*id);
-                            ids.remove(&*id);
+                        let ended = shared.get(&*id).is_some_and(|s| s.guard.id() == sub);
+                        if ended {
+                            let start = shared.remove(&*id).map(|s| s.start);
+                            if start.is_some() && ids.get(&*id) == start.as_ref() {
+                                ids.remove(&*id);
+                            }
                             Some(complete_frame(&id))
                         } else {
                             None
@@ -582,6 +525,8 @@ async fn serve(state: Arc<AppState>, socket: WebSocket, protocol: Protocols, met
     };
 
     // Subscriptions end before the connection is unregistered.
+    drop(joining);
+    drop(own);
     drop(shared);
     drop(graphql);
     drop(connection);

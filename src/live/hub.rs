@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::extract::ws::Message;
 use prometheus_client::metrics::gauge::Gauge;
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
+use super::lanes::{Lane, Work};
 use super::shared::{JoinRequest, Run, Template, frame};
 
 use crate::auth::Authenticator;
@@ -214,6 +215,17 @@ struct State {
     connections: HashMap<u64, Connection>,
     /// Open connections per user.
     per_user: HashMap<Id, usize>,
+    /// Delivery lanes of users with subscriptions here.
+    lanes: HashMap<Id, Lane>,
+}
+
+impl State {
+    /// A user without subscriptions here needs no lane.
+    fn forget_idle(&mut self, user: Id) {
+        if !self.subscribers.contains_key(&user) && !self.groups.contains_key(&user) {
+            self.lanes.remove(&user);
+        }
+    }
 }
 
 /// Limits the hub enforces.
@@ -222,10 +234,16 @@ pub struct HubLimits {
     pub subscriptions_per_connection: usize,
     pub connections_per_user: usize,
     pub buffer: usize,
+    /// Distinct groups of one user (`TASKLANE_WS_MAX_GROUPS_PER_USER`).
+    pub groups_per_user: usize,
+    /// Loaded events waiting for delivery (`TASKLANE_LIVE_QUEUE`).
+    pub queue: usize,
 }
 
-struct Inner {
+pub(super) struct Inner {
     state: Mutex<State>,
+    /// Permits for loaded events waiting for delivery.
+    budget: Arc<Semaphore>,
     next_id: AtomicU64,
     limits: HubLimits,
     db: Db,
@@ -275,6 +293,7 @@ impl Drop for ConnectionGuard {
                 state.groups.remove(&user);
             }
         }
+        state.forget_idle(user);
     }
 }
 
@@ -308,6 +327,7 @@ impl Drop for SharedGuard {
                 state.groups.remove(&self.owner);
             }
         }
+        state.forget_idle(self.owner);
         if let Some(connection) = state.connections.get_mut(&self.connection) {
             connection.subscriptions = connection.subscriptions.saturating_sub(1);
         }
@@ -332,6 +352,7 @@ impl Drop for SubscriptionGuard {
                 state.subscribers.remove(&self.owner);
             }
         }
+        state.forget_idle(self.owner);
         if let Some(connection) = state.connections.get_mut(&self.connection) {
             connection.subscriptions = connection.subscriptions.saturating_sub(1);
         }
@@ -353,6 +374,7 @@ impl Hub {
         let hub = Self {
             inner: Arc::new(Inner {
                 state: Mutex::new(State::default()),
+                budget: Arc::new(Semaphore::new(limits.queue.max(1))),
                 next_id: AtomicU64::new(1),
                 limits,
                 db,
@@ -365,34 +387,17 @@ impl Hub {
         let mut revocations = bus.subscribe(revocation::TOPIC);
         // The tasks hold the hub weakly, so it ends with the app.
         let weak = Arc::downgrade(&hub.inner);
-        // Two stages: each changed object is loaded as soon as its event
-        // arrives (so it is the state of that change, not of a later one,
-        // however long deliveries take), then delivered in order.
-        let (loaded, mut to_deliver) = mpsc::unbounded_channel::<Loaded>();
+        // The dispatcher: each change goes to its owner's lane at once.
         tokio::spawn(async move {
             while let Some(delivery) = changes.recv().await {
                 let Some(inner) = weak.upgrade() else { break };
-                if let Some(next) = (Hub { inner }).on_change(delivery).await
-                    && loaded.send(next).is_err()
-                {
-                    break;
-                }
-            }
-        });
-        let weak = Arc::downgrade(&hub.inner);
-        tokio::spawn(async move {
-            while let Some(next) = to_deliver.recv().await {
-                let Some(inner) = weak.upgrade() else { break };
                 let hub = Hub { inner };
-                match next {
-                    Loaded::Item(change, item) => {
-                        hub.deliver(&change, &item);
-                        hub.deliver_shared(&change, item).await;
-                    }
-                    Loaded::Resync => {
-                        hub.broadcast_resync();
-                        hub.resync_shared().await;
-                    }
+                match delivery {
+                    Delivery::Event(event) => match Change::from_event(&event) {
+                        Some(change) => hub.dispatch(change),
+                        None => tracing::warn!("ignored a malformed change event"),
+                    },
+                    Delivery::Resync => hub.dispatch_resync(),
                 }
             }
         });
@@ -532,9 +537,33 @@ impl Hub {
         Ok((guard, receiver))
     }
 
+    /// A new group of `connection`'s user past the per-user limit is
+    /// refused; joining one of its existing groups costs nothing more.
+    fn check_groups(&self, state: &State, connection: u64, key: &str) -> AppResult<()> {
+        let limit = self.inner.limits.groups_per_user;
+        let Some(conn) = state.connections.get(&connection) else {
+            return Ok(());
+        };
+        let Some(groups) = state.groups.get(&conn.viewer.user_id) else {
+            return Ok(());
+        };
+        if groups.len() >= limit && !groups.contains_key(key) {
+            return Err(AppError::bad_input(
+                "subscription",
+                format!(
+                    "this user already has {limit} distinct subscriptions (different documents, \
+                     operations or variables) on this server, the limit per user; \
+                     subscriptions with the same document and variables share one"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Adds a shared subscription of `connection`'s viewer to its group.
     pub(super) fn join(&self, connection: u64, request: JoinRequest<'_>) -> AppResult<SharedGuard> {
         let mut state = self.lock();
+        self.check_groups(&state, connection, &request.join.template.key)?;
         let viewer = self.count_subscription(&mut state, connection, true)?;
         let owner = viewer.user_id;
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
@@ -593,16 +622,51 @@ impl Hub {
         }
     }
 
-    async fn on_change(&self, delivery: Delivery) -> Option<Loaded> {
-        let event = match delivery {
-            Delivery::Event(event) => event,
-            Delivery::Resync => return Some(Loaded::Resync),
-        };
-        let Some(change) = Change::from_event(&event) else {
-            tracing::warn!("ignored a malformed change event");
-            return None;
-        };
-        // A viewer of the owner's, if any subscriber here is the owner.
+    pub(super) fn from_inner(inner: Arc<Inner>) -> Self {
+        Self { inner }
+    }
+
+    pub(super) fn budget(&self) -> Arc<Semaphore> {
+        self.inner.budget.clone()
+    }
+
+    /// Hands `work` to `owner`'s lane, started if need be.
+    fn push(&self, state: &mut State, owner: Id, work: Work) {
+        let start = || Lane::start(Arc::downgrade(&self.inner), owner, self.inner.limits.queue);
+        let lane = state.lanes.entry(owner).or_insert_with(start);
+        if let Err(work) = lane.push(work) {
+            let lane = start();
+            let _ = lane.push(work);
+            state.lanes.insert(owner, lane);
+        }
+    }
+
+    /// A change goes to its owner's lane, if the owner subscribes here.
+    fn dispatch(&self, change: Change) {
+        let mut state = self.lock();
+        let owner = change.owner_id;
+        if !state.subscribers.contains_key(&owner) && !state.groups.contains_key(&owner) {
+            return;
+        }
+        self.push(&mut state, owner, Work::Change(change));
+    }
+
+    /// Every user with subscriptions here hears that events may have been
+    /// missed, in order with its events.
+    fn dispatch_resync(&self) {
+        let mut state = self.lock();
+        let mut owners: Vec<Id> = state.subscribers.keys().copied().collect();
+        owners.extend(state.groups.keys().copied());
+        owners.sort_unstable();
+        owners.dedup();
+        for owner in owners {
+            self.push(&mut state, owner, Work::Resync);
+        }
+    }
+
+    /// The changed object through the viewer of a subscriber who owns it
+    /// (`None` when nobody here does any more, or it is gone).
+    pub(super) async fn load_change(&self, change: &Change) -> Option<Item> {
         let viewer = {
             let state = self.lock();
             let plain = state
@@ -614,19 +678,16 @@ impl Hub {
                 let member = groups.values().flat_map(|g| g.members.values()).next()?;
                 Some(member.viewer.clone())
             })
-        };
-        let viewer = viewer?;
-        let item = match self.load(&viewer, &change).await {
-            Ok(Some(item)) => item,
-            Ok(None) => return None,
+        }?;
+        match self.load(&viewer, change).await {
+            Ok(item) => item,
             Err(err) => {
                 if let AppError::Internal(detail) = err {
                     tracing::error!(error = %detail, "cannot load a changed object");
                 }
-                return None;
+                None
             }
-        };
-        Some(Loaded::Item(change, item))
+        }
     }
 
     /// The changed object, once, through the owner's viewer.
@@ -643,7 +704,7 @@ impl Hub {
         })
     }
 
-    fn deliver(&self, change: &Change, item: &Item) {
+    pub(super) fn deliver(&self, change: &Change, item: &Item) {
         let mut state = self.lock();
         let auth = &self.inner.auth;
         let mut closing = Vec::new();
@@ -709,29 +770,18 @@ impl Hub {
         }
     }
 
-    fn broadcast_resync(&self) {
+    /// `owner`'s own subscriptions hear that events may have been missed.
+    pub(super) fn resync(&self, owner: Id) {
         let state = self.lock();
-        for subs in state.subscribers.values() {
-            for sub in subs.values() {
-                if let Err(mpsc::error::TrySendError::Full(_)) = sub.sender.try_send(Item::Resync) {
-                    self.close(
-                        &state,
-                        sub.connection,
-                        Close::new(
-                            close::SLOW_CONSUMER,
-                            "Slow consumer: too many messages waiting",
-                        ),
-                    );
-                }
+        let Some(subs) = state.subscribers.get(&owner) else {
+            return;
+        };
+        for sub in subs.values() {
+            if let Err(mpsc::error::TrySendError::Full(_)) = sub.sender.try_send(Item::Resync) {
+                self.close(&state, sub.connection, slow_consumer());
             }
         }
     }
-}
-
-/// An event loaded, waiting for delivery.
-enum Loaded {
-    Item(Change, Item),
-    Resync,
 }
 
 /// What a subscription does with an item.
@@ -778,7 +828,7 @@ fn revoked(auth: &Authenticator, viewer: &Viewer) -> bool {
 impl Hub {
     /// Each group that wants the item resolves it once; every member gets
     /// the same payload in a frame of its own.
-    async fn deliver_shared(&self, change: &Change, item: Item) {
+    pub(super) async fn deliver_shared(&self, change: &Change, item: Item) {
         let runs: Vec<(Arc<str>, Run)> = {
             let mut state = self.lock();
             let state = &mut *state;
@@ -825,21 +875,19 @@ impl Hub {
         }
     }
 
-    /// Every group hears that events may have been missed.
-    async fn resync_shared(&self) {
-        let runs: Vec<(Id, Arc<str>, Run)> = {
+    /// Every group of `owner` hears that events may have been missed.
+    pub(super) async fn resync_shared(&self, owner: Id) {
+        let runs: Vec<(Arc<str>, Run)> = {
             let state = self.lock();
-            state
-                .groups
+            let Some(groups) = state.groups.get(&owner) else {
+                return;
+            };
+            groups
                 .iter()
-                .flat_map(|(owner, groups)| {
-                    groups
-                        .iter()
-                        .map(|(key, g)| (*owner, key.clone(), g.run.clone()))
-                })
+                .map(|(key, g)| (key.clone(), g.run.clone()))
                 .collect()
         };
-        for (owner, key, run) in runs {
+        for (key, run) in runs {
             let payload = run(Item::Resync).await;
             self.send_shared(owner, &key, &payload);
         }

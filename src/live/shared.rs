@@ -54,13 +54,18 @@ pub struct Join {
 
 impl Join {
     pub fn new(template: Template, id: &str, data_type: &str) -> Self {
-        let quoted = serde_json::to_string(id).unwrap_or_else(|_| "\"\"".into());
         Self {
             template,
-            head: format!(r#"{{"type":"{data_type}","id":{quoted},"payload":"#).into(),
+            head: Self::head(id, data_type),
             id: id.into(),
             joined: Mutex::new(None),
         }
+    }
+
+    /// The frame up to the payload, for subscription `id`.
+    pub fn head(id: &str, data_type: &str) -> Arc<str> {
+        let quoted = serde_json::to_string(id).unwrap_or_else(|_| "\"\"".into());
+        format!(r#"{{"type":"{data_type}","id":{quoted},"payload":"#).into()
     }
 
     pub fn take(&self) -> Option<SharedGuard> {
