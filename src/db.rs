@@ -89,7 +89,10 @@ impl DatabaseUrl {
             return Ok(());
         };
         let failed = |what: &str, target: &Path, e: std::io::Error| {
-            AppError::internal(format!("cannot create the {what} {}: {e}", target.display()))
+            AppError::internal(format!(
+                "cannot create the {what} {}: {e}",
+                target.display()
+            ))
         };
         if let Some(dir) = self.data_dir()
             && !dir.exists()

@@ -138,7 +138,9 @@ impl std::ops::Add for Usage {
         Self {
             projects: self.projects.saturating_add(other.projects),
             tasks: self.tasks.saturating_add(other.tasks),
-            operation_records: self.operation_records.saturating_add(other.operation_records),
+            operation_records: self
+                .operation_records
+                .saturating_add(other.operation_records),
         }
     }
 }
@@ -217,9 +219,7 @@ pub async fn charge(
                 _ => "operation_records",
             };
             b.push(if first { "" } else { " AND " })
-                .push(&format!(
-                    "account_usage.{column} + excluded.{column} <= "
-                ))
+                .push(&format!("account_usage.{column} + excluded.{column} <= "))
                 .bind(Bind::I64(limit_of(quota, quotas)));
             first = false;
         }
@@ -232,7 +232,9 @@ pub async fn charge(
     if raised.is_empty() {
         // Refused: say which quota.
         check(quotas, used(conn, viewer).await?, added)?;
-        return Err(AppError::internal("account usage refused a charge within quota"));
+        return Err(AppError::internal(
+            "account usage refused a charge within quota",
+        ));
     }
     Ok(())
 }
@@ -293,7 +295,11 @@ mod tests {
             (Quota::Tasks, "TASKLANE_QUOTA_TASKS", 5),
             (Quota::Sessions, "TASKLANE_QUOTA_SESSIONS", 10),
             (Quota::ApiKeys, "TASKLANE_QUOTA_API_KEYS", 3),
-            (Quota::OperationRecords, "TASKLANE_QUOTA_OPERATION_RECORDS", 100),
+            (
+                Quota::OperationRecords,
+                "TASKLANE_QUOTA_OPERATION_RECORDS",
+                100,
+            ),
         ] {
             assert_eq!(quota.setting(), setting);
             assert_eq!(quota.limit(&q), limit);

@@ -16,7 +16,10 @@
 //! handle in a thread-local, which [`open`] reads right after it opened
 //! the connection on that same thread.
 
-#![expect(unsafe_code, reason = "the SQLite C API: progress handler and auto-extension")]
+#![expect(
+    unsafe_code,
+    reason = "the SQLite C API: progress handler and auto-extension"
+)]
 
 use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_void};

@@ -249,7 +249,7 @@ impl Runner {
                     let now = Timestamp::now();
                     if let Some(row) = store::hold(&mut conn, id, worker, now).await? {
                         store::finish(&mut conn, id, OperationStatus::Failed, Some(message), now)
-                        .await?;
+                            .await?;
                         progress(&mut conn, &mut outbox, &row).await?;
                     }
                     Ok(outbox)
@@ -274,8 +274,7 @@ impl Runner {
             .transaction(|mut conn| {
                 async move {
                     let mut outbox = Outbox::default();
-                    let step =
-                        run_batch(&mut conn, &mut outbox, id, worker, size, &quotas).await?;
+                    let step = run_batch(&mut conn, &mut outbox, id, worker, size, &quotas).await?;
                     Ok((step, outbox))
                 }
                 .scope_boxed()

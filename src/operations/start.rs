@@ -39,7 +39,10 @@ async fn progress(conn: &mut Conn<'_>, outbox: &mut Outbox, row: &OperationRow) 
 /// Checks what the kind needs from the database, fixes the items and
 /// stores the operation, PENDING for a worker. A dry run goes to
 /// [`dry_run`] instead.
-#[expect(clippy::too_many_arguments, reason = "the mutation's inputs and the services it needs")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the mutation's inputs and the services it needs"
+)]
 pub async fn start(
     db: &Db,
     events: &EventBus,
@@ -73,7 +76,14 @@ pub async fn start(
                     expected_usage(&params, items.len()),
                 )?;
                 let now = Timestamp::now();
-                let row = new_row(&viewer, &params, OperationStatus::Pending, items.len(), rollback_of, now)?;
+                let row = new_row(
+                    &viewer,
+                    &params,
+                    OperationStatus::Pending,
+                    items.len(),
+                    rollback_of,
+                    now,
+                )?;
                 store::insert(conn, &viewer, &row).await?;
                 store::insert_items(conn, row.id, &items).await?;
                 let mut outbox = Outbox::default();
@@ -119,43 +129,56 @@ async fn dry_run(
         let conn = &mut pooled.conn();
         check_targets(conn, viewer, &params).await?;
         let items = fixed_items(conn, viewer, &params, limits).await?;
-        let records = preview(conn, viewer, &params, &items, row.id, limits.batch_size, now).await?;
+        let records = preview(
+            conn,
+            viewer,
+            &params,
+            &items,
+            row.id,
+            limits.batch_size,
+            now,
+        )
+        .await?;
         Ok::<_, AppError>((items.len(), records))
     }
     .await;
     let viewer = viewer.clone();
     let quotas = *quotas;
     let id = row.id;
-    let finished = db
-        .transaction(|mut conn| {
-            async move {
-                let conn = &mut conn;
-                counter::lock(conn, &viewer).await?;
-                let (total, records) = match planned {
-                    Ok(planned) => planned,
-                    Err(err) => {
-                        store::delete_dry_run(conn, &viewer, id).await?;
-                        return Ok(Err(err));
-                    }
-                };
-                if let Err(err) =
-                    quotas::charge(conn, &viewer, &quotas, Usage::operation_records(records.len()))
-                        .await
-                {
+    // The error of planning (or of the quota) comes back inside `Ok`, so
+    // that the removal of the dry run commits.
+    db.transaction(|mut conn| {
+        async move {
+            let conn = &mut conn;
+            counter::lock(conn, &viewer).await?;
+            let (total, records) = match planned {
+                Ok(planned) => planned,
+                Err(err) => {
                     store::delete_dry_run(conn, &viewer, id).await?;
                     return Ok(Err(err));
                 }
-                store::insert_records(conn, &records).await?;
-                let total = i32::try_from(total).unwrap_or(i32::MAX);
-                let row = store::complete_dry_run(conn, &viewer, id, total, Timestamp::now())
-                    .await?
-                    .ok_or_else(not_found)?;
-                Ok(Ok(row))
+            };
+            if let Err(err) = quotas::charge(
+                conn,
+                &viewer,
+                &quotas,
+                Usage::operation_records(records.len()),
+            )
+            .await
+            {
+                store::delete_dry_run(conn, &viewer, id).await?;
+                return Ok(Err(err));
             }
-            .scope_boxed()
-        })
-        .await?;
-    finished
+            store::insert_records(conn, &records).await?;
+            let total = i32::try_from(total).unwrap_or(i32::MAX);
+            let row = store::complete_dry_run(conn, &viewer, id, total, Timestamp::now())
+                .await?
+                .ok_or_else(not_found)?;
+            Ok(Ok(row))
+        }
+        .scope_boxed()
+    })
+    .await?
 }
 
 /// CONFLICT when the viewer already has the most operations waiting or

@@ -5,9 +5,9 @@
 use super::model::ProjectRow;
 use super::store;
 use crate::auth::Viewer;
+use crate::config::Quotas;
 use crate::db::Conn;
 use crate::db::types::{Id, Timestamp};
-use crate::config::Quotas;
 use crate::error::{AppError, AppResult};
 use crate::quotas::{self, Usage};
 use crate::sync::counter;
