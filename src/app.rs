@@ -200,6 +200,7 @@ pub async fn start(config: Config) -> Result<Server, AppError> {
                 &services.db,
                 services.events.clone(),
                 services.config.operations.clone(),
+                services.config.quotas,
                 &services.config.pool,
             )
             .await,

@@ -14,12 +14,13 @@ pub mod keyset;
 pub mod migrate;
 pub mod schema;
 pub mod sql;
+pub mod sqlite_limit;
 pub mod types;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use diesel::{Connection, ConnectionError, SqliteConnection};
+use diesel::{ConnectionError, SqliteConnection};
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
@@ -79,17 +80,39 @@ impl DatabaseUrl {
         }
     }
 
-    /// Creates the SQLite file's directory if it is missing (nothing to do on
-    /// PostgreSQL).
-    pub fn ensure_data_dir(&self) -> Result<(), AppError> {
-        match self.data_dir() {
-            Some(dir) => std::fs::create_dir_all(dir).map_err(|e| {
-                AppError::internal(format!(
-                    "cannot create the data directory {}: {e}",
-                    dir.display()
-                ))
-            }),
-            None => Ok(()),
+    /// Creates the SQLite file's directory and the file itself, if they are
+    /// missing, readable by this user only: the directory 0700, the file
+    /// 0600 (SQLite gives its `-wal` and `-shm` files the database file's
+    /// mode). Nothing to do on PostgreSQL.
+    pub fn ensure_files(&self) -> Result<(), AppError> {
+        let Self::Sqlite(path) = self else {
+            return Ok(());
+        };
+        let failed = |what: &str, target: &Path, e: std::io::Error| {
+            AppError::internal(format!(
+                "cannot create the {what} {}: {e}",
+                target.display()
+            ))
+        };
+        if let Some(dir) = self.data_dir()
+            && !dir.exists()
+        {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder
+                .create(dir)
+                .map_err(|e| failed("data directory", dir, e))?;
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(path) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(e) => Err(failed("database file", path, e)),
         }
     }
 
@@ -246,20 +269,14 @@ impl Db {
                 )?)
             }
             DatabaseUrl::Sqlite(path) => {
-                url.ensure_data_dir()?;
+                url.ensure_files()?;
+                let limit = settings.statement_timeout;
                 let make = || {
                     let mut config = ManagerConfig::<SqliteConn>::default();
                     config.recycling_method = RecyclingMethod::Fast;
                     let counter = statements.clone();
                     config.custom_setup = Box::new(move |url| {
-                        let url = url.to_owned();
-                        let probe = counter.probe();
-                        async move {
-                            let mut conn = open_sqlite(url).await?;
-                            conn.set_instrumentation(probe);
-                            Ok(conn)
-                        }
-                        .boxed()
+                        open_sqlite(url.to_owned(), limit, counter.probe()).boxed()
                     });
                     AsyncDieselConnectionManager::new_with_config(path.to_string_lossy(), config)
                 };
@@ -422,10 +439,15 @@ where
         .map_err(|e| AppError::internal(format!("database connection unavailable: {e}")))
 }
 
-/// Opens one SQLite connection with the settings every connection needs.
-async fn open_sqlite(path: String) -> diesel::ConnectionResult<SqliteConn> {
+/// Opens one SQLite connection with the settings every connection needs,
+/// the statement time limit (see [`sqlite_limit`]) included.
+async fn open_sqlite(
+    path: String,
+    limit: Duration,
+    probe: counter::CountingProbe,
+) -> diesel::ConnectionResult<SqliteConn> {
     let conn = tokio::task::spawn_blocking(move || {
-        let mut conn = SqliteConnection::establish(&path)?;
+        let mut conn = sqlite_limit::open(&path, limit, probe)?;
         diesel::connection::SimpleConnection::batch_execute(
             &mut conn,
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \

@@ -13,6 +13,7 @@ pub mod live;
 pub mod mail;
 pub mod operations;
 pub mod projects;
+pub mod quotas;
 pub mod sync;
 pub mod tasks;
 pub mod telemetry;

@@ -32,7 +32,7 @@ pub async fn run(url: &DatabaseUrl, direction: Direction) -> Result<Vec<String>,
             apply(&mut conn, POSTGRES, direction)
         }
         DatabaseUrl::Sqlite(path) => {
-            url.ensure_data_dir()?;
+            url.ensure_files()?;
             let mut conn = SqliteConnection::establish(&path.to_string_lossy())
                 .map_err(|e| AppError::internal(format!("cannot open the SQLite file: {e}")))?;
             apply(&mut conn, SQLITE, direction)

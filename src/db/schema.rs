@@ -179,6 +179,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+
+    /// Running counts for the per-account quotas (`src/quotas.rs`).
+    account_usage (owner_id) {
+        owner_id -> DbUuid,
+        projects -> BigInt,
+        tasks -> BigInt,
+        operation_records -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(one_time_tokens -> users (user_id));
@@ -198,4 +211,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     operations,
     operation_records,
     operation_items,
+    account_usage,
 );

@@ -25,7 +25,7 @@ use super::model::OperationRow;
 use super::plan::{self, Object, Outcome};
 use super::store;
 use crate::auth::{Scope, Viewer};
-use crate::config::OperationLimits;
+use crate::config::{OperationLimits, Quotas};
 use crate::db::types::{Id, Timestamp};
 use crate::db::{Backend, Conn, Db, PoolSettings};
 use crate::error::{AppError, AppResult};
@@ -33,6 +33,7 @@ use crate::events::changes::{OPERATIONS, Progress, stage_changes, stage_progress
 use crate::events::{EventBus, Outbox};
 use crate::projects::store as project_store;
 use crate::projects::writes as project_writes;
+use crate::quotas::{self, Usage};
 use crate::sync::counter;
 use crate::tasks::model::TaskRow;
 use crate::tasks::store as task_store;
@@ -55,6 +56,7 @@ impl Worker {
         db: &Db,
         events: EventBus,
         limits: OperationLimits,
+        quotas: Quotas,
         pool: &PoolSettings,
     ) -> Self {
         let (stop, stopped) = watch::channel(false);
@@ -82,6 +84,7 @@ impl Worker {
             db,
             events,
             limits,
+            quotas,
             id: Id::new(),
             stopped,
             wake,
@@ -111,6 +114,7 @@ struct Runner {
     db: Db,
     events: EventBus,
     limits: OperationLimits,
+    quotas: Quotas,
     /// This worker, as `claimed_by`.
     id: Id,
     stopped: watch::Receiver<bool>,
@@ -134,19 +138,24 @@ impl Runner {
         tracing::info!(worker = %self.id, "operation worker started");
         while !self.stopping() {
             match self.claim().await {
-                Ok(Some(claimed)) => {
-                    let progress = Progress {
-                        id: claimed.id,
-                        owner_id: claimed.owner_id,
-                    };
-                    if let Err(err) = self
-                        .events
-                        .publish(OPERATIONS, serde_json::json!(progress))
-                        .await
-                    {
-                        tracing::warn!(error = ?err, "publishing an operation's start failed");
+                Ok(Some((claimed, now))) => {
+                    // Its first turn: it went from PENDING to RUNNING (both
+                    // backends keep microseconds).
+                    let micros = |t: Timestamp| t.get().timestamp_micros();
+                    if claimed.started_at.map(micros) == Some(micros(now)) {
+                        let progress = Progress {
+                            id: claimed.id,
+                            owner_id: claimed.owner_id,
+                        };
+                        if let Err(err) = self
+                            .events
+                            .publish(OPERATIONS, serde_json::json!(progress))
+                            .await
+                        {
+                            tracing::warn!(error = ?err, "publishing an operation's start failed");
+                        }
                     }
-                    self.work(claimed.id).await;
+                    self.turn(claimed.id).await;
                 }
                 Ok(None) => {
                     // SQLite has no other instance: only its own new work
@@ -175,10 +184,19 @@ impl Runner {
                 }
             }
         }
+        // Stopping between batches: hand back what this worker holds.
+        let worker = self.id;
+        let released = async {
+            let mut pooled = self.db.write().await?;
+            store::release(&mut pooled.conn(), worker).await
+        };
+        if let Err(err) = released.await {
+            tracing::warn!(error = ?err, "releasing operations failed");
+        }
         tracing::info!(worker = %self.id, "operation worker stopped");
     }
 
-    async fn claim(&self) -> AppResult<Option<store::Claimed>> {
+    async fn claim(&self) -> AppResult<Option<(store::Claimed, Timestamp)>> {
         let now = Timestamp::now();
         let stale = chrono::Duration::from_std(self.limits.stale_after)
             .unwrap_or_else(|_| chrono::Duration::seconds(30));
@@ -186,40 +204,42 @@ impl Runner {
         let worker = self.id;
         let mut pooled = self.db.write().await?;
         let mut conn = pooled.conn();
-        store::claim(&mut conn, worker, stale_before, now).await
+        Ok(store::claim(&mut conn, worker, stale_before, now)
+            .await?
+            .map(|claimed| (claimed, now)))
     }
 
-    /// Runs the claimed operation until it ends, is cancelled, or the worker stops.
-    async fn work(&self, id: Id) {
-        tracing::info!(operation = %id, "running operation");
+    /// One turn of the claimed operation: one batch (retried on a passing
+    /// failure). Then it goes to the back of the queue (see
+    /// [`store::claim`]), so operations take turns batch by batch.
+    async fn turn(&self, id: Id) {
+        tracing::debug!(operation = %id, "running a batch");
         let mut failures = 0;
         while !self.stopping() {
             match self.batch(id).await {
-                Ok(Step::Continue) => failures = 0,
-                Ok(Step::Done) => return,
+                Ok(Step::Continue | Step::Done) => return,
+                // The batch was rolled back; the data decides, no retry.
+                Err(err @ AppError::QuotaExceeded { .. }) => {
+                    let message = async_graphql::Error::from(err).message;
+                    self.fail(id, message).await;
+                    return;
+                }
                 Err(err) => {
                     failures += 1;
                     tracing::error!(operation = %id, error = ?err, attempt = failures, "operation batch failed");
                     if failures >= ATTEMPTS {
-                        self.fail(id).await;
+                        self.fail(id, "The operation stopped on an internal error".into())
+                            .await;
                         return;
                     }
                     tokio::time::sleep(Duration::from_millis(200 * u64::from(failures))).await;
                 }
             }
         }
-        // Stopping with work left: hand it back between batches.
-        let worker = self.id;
-        let released = async {
-            let mut pooled = self.db.write().await?;
-            store::release(&mut pooled.conn(), id, worker).await
-        };
-        if let Err(err) = released.await {
-            tracing::warn!(operation = %id, error = ?err, "releasing an operation failed");
-        }
     }
 
-    async fn fail(&self, id: Id) {
+    /// Ends the operation as FAILED with `message` (shown to its owner).
+    async fn fail(&self, id: Id, message: String) {
         let worker = self.id;
         let result = self
             .db
@@ -228,14 +248,8 @@ impl Runner {
                     let mut outbox = Outbox::default();
                     let now = Timestamp::now();
                     if let Some(row) = store::hold(&mut conn, id, worker, now).await? {
-                        store::finish(
-                            &mut conn,
-                            id,
-                            OperationStatus::Failed,
-                            Some("The operation stopped on an internal error".into()),
-                            now,
-                        )
-                        .await?;
+                        store::finish(&mut conn, id, OperationStatus::Failed, Some(message), now)
+                            .await?;
                         progress(&mut conn, &mut outbox, &row).await?;
                     }
                     Ok(outbox)
@@ -254,12 +268,13 @@ impl Runner {
     async fn batch(&self, id: Id) -> AppResult<Step> {
         let worker = self.id;
         let size = i64::try_from(self.limits.batch_size).unwrap_or(500);
+        let quotas = self.quotas;
         let (step, outbox) = self
             .db
             .transaction(|mut conn| {
                 async move {
                     let mut outbox = Outbox::default();
-                    let step = run_batch(&mut conn, &mut outbox, id, worker, size).await?;
+                    let step = run_batch(&mut conn, &mut outbox, id, worker, size, &quotas).await?;
                     Ok((step, outbox))
                 }
                 .scope_boxed()
@@ -294,6 +309,7 @@ async fn run_batch(
     id: Id,
     worker: Id,
     size: i64,
+    quotas: &Quotas,
 ) -> AppResult<Step> {
     let now = Timestamp::now();
     let Some(mut op) = store::hold(conn, id, worker, now).await? else {
@@ -387,6 +403,11 @@ async fn run_batch(
             changes.push(row.change(write.change_type()));
         }
     }
+    // What this batch stores, against the owner's quotas: over one, the
+    // batch rolls back and the operation fails (see `Runner::work`).
+    let created = Usage::created(&changes) + Usage::operation_records(records.len());
+    let quotas = super::start::quotas_for(&params, quotas);
+    quotas::charge(conn, &viewer, &quotas, created).await?;
     stage_changes(conn, outbox, &changes).await?;
     store::insert_records(conn, &records).await?;
     store::save_counters(conn, &op).await?;

@@ -7,13 +7,14 @@ use super::model::{OperationRecordRow, OperationRow};
 use super::plan::{self, Outcome};
 use super::store;
 use crate::auth::Viewer;
-use crate::config::OperationLimits;
+use crate::config::{OperationLimits, Quotas};
 use crate::db::types::{Id, JsonDoc, Timestamp};
 use crate::db::{Conn, Db};
 use crate::error::{AppError, AppResult};
 use crate::events::changes::{Progress, stage_progress};
 use crate::events::{EventBus, Outbox};
 use crate::projects::store as project_store;
+use crate::quotas::{self, Usage};
 use crate::sync::counter;
 
 /// Changes a dry run shows.
@@ -36,98 +37,57 @@ async fn progress(conn: &mut Conn<'_>, outbox: &mut Outbox, row: &OperationRow) 
 }
 
 /// Checks what the kind needs from the database, fixes the items and
-/// stores the operation (a dry run: with its preview, already finished).
+/// stores the operation, PENDING for a worker. A dry run goes to
+/// [`dry_run`] instead.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the mutation's inputs and the services it needs"
+)]
 pub async fn start(
     db: &Db,
     events: &EventBus,
     limits: &OperationLimits,
+    quotas: &Quotas,
     viewer: &Viewer,
     params: Params,
     dry_run: bool,
     rollback_of: Option<Id>,
 ) -> AppResult<OperationRow> {
+    if dry_run {
+        return self::dry_run(db, limits, quotas, viewer, params).await;
+    }
     let viewer = viewer.clone();
     let limits = limits.clone();
+    let quotas = *quotas;
     let (row, outbox) = db
         .transaction(|mut conn| {
             async move {
                 let conn = &mut conn;
                 // One start at a time per user: the limit holds under races.
                 counter::lock(conn, &viewer).await?;
-                if !dry_run {
-                    let active = store::count_active(conn, &viewer).await?;
-                    if usize::try_from(active).unwrap_or(usize::MAX) >= limits.max_running {
-                        return Err(AppError::Conflict {
-                            message: format!(
-                                "You already have {active} operations waiting or running \
-                                 (at most {}); wait for one to finish or cancel it",
-                                limits.max_running
-                            ),
-                            current: None,
-                        });
-                    }
-                }
+                check_running(conn, &viewer, &limits).await?;
                 check_targets(conn, &viewer, &params).await?;
-                let limit = i64::try_from(limits.max_items).unwrap_or(i64::MAX - 1) + 1;
-                let items = plan::items(conn, &viewer, &params, limit).await?;
-                if items.len() > limits.max_items {
-                    return Err(AppError::bad_input(
-                        items_field(&params),
-                        format!(
-                            "selects more than {} items, the most one operation may change",
-                            limits.max_items
-                        ),
-                    ));
-                }
+                let items = fixed_items(conn, &viewer, &params, &limits).await?;
+                // What it will store, against the quotas (checked again
+                // per batch: other operations may fill them meanwhile).
+                quotas::check(
+                    &quotas_for(&params, &quotas),
+                    quotas::used(conn, &viewer).await?,
+                    expected_usage(&params, items.len()),
+                )?;
                 let now = Timestamp::now();
-                let total = i32::try_from(items.len()).unwrap_or(i32::MAX);
-                let kind = params.kind();
-                let row = OperationRow {
-                    id: Id::new(),
-                    owner_id: viewer.user_id,
-                    kind: kind.name().to_owned(),
-                    status: if dry_run {
-                        OperationStatus::Completed
-                    } else {
-                        OperationStatus::Pending
-                    }
-                    .name()
-                    .to_owned(),
-                    dry_run,
-                    params: JsonDoc(
-                        serde_json::to_value(&params)
-                            .map_err(|e| AppError::internal(format!("params: {e}")))?,
-                    ),
-                    total,
-                    processed: 0,
-                    skipped: 0,
-                    failed: 0,
-                    error: None,
+                let row = new_row(
+                    &viewer,
+                    &params,
+                    OperationStatus::Pending,
+                    items.len(),
                     rollback_of,
-                    created_at: now,
-                    started_at: dry_run.then_some(now),
-                    finished_at: dry_run.then_some(now),
-                    heartbeat_at: None,
-                    claimed_by: None,
-                };
+                    now,
+                )?;
                 store::insert(conn, &viewer, &row).await?;
+                store::insert_items(conn, row.id, &items).await?;
                 let mut outbox = Outbox::default();
-                if dry_run {
-                    let preview = preview(
-                        conn,
-                        &viewer,
-                        &params,
-                        &items,
-                        row.id,
-                        limits.batch_size,
-                        now,
-                    )
-                    .await?;
-                    store::insert_records(conn, &preview).await?;
-                } else {
-                    store::insert_items(conn, row.id, &items).await?;
-                    progress(conn, &mut outbox, &row).await?;
-                }
+                progress(conn, &mut outbox, &row).await?;
                 Ok((row, outbox))
             }
             .scope_boxed()
@@ -135,6 +95,194 @@ pub async fn start(
         .await?;
     events.flush(outbox);
     Ok(row)
+}
+
+/// A dry run: it counts against `TASKLANE_OPERATION_MAX_RUNNING` while it
+/// plans, as a run would, and plans on a read connection, outside any
+/// write transaction (so a large one holds neither the owner's counter row
+/// nor, on SQLite, the single writer). Three steps: store it RUNNING (the
+/// worker never claims a dry run), plan, then store the preview and mark it
+/// COMPLETED — or, when planning fails, delete it and return the error.
+async fn dry_run(
+    db: &Db,
+    limits: &OperationLimits,
+    quotas: &Quotas,
+    viewer: &Viewer,
+    params: Params,
+) -> AppResult<OperationRow> {
+    let now = Timestamp::now();
+    let row = new_row(viewer, &params, OperationStatus::Running, 0, None, now)?;
+    let inserted = row.clone();
+    db.transaction(|mut conn| {
+        let (viewer, limits) = (viewer.clone(), limits.clone());
+        async move {
+            let conn = &mut conn;
+            counter::lock(conn, &viewer).await?;
+            check_running(conn, &viewer, &limits).await?;
+            store::insert(conn, &viewer, &inserted).await
+        }
+        .scope_boxed()
+    })
+    .await?;
+    let planned = async {
+        let mut pooled = db.read().await?;
+        let conn = &mut pooled.conn();
+        check_targets(conn, viewer, &params).await?;
+        let items = fixed_items(conn, viewer, &params, limits).await?;
+        let records = preview(
+            conn,
+            viewer,
+            &params,
+            &items,
+            row.id,
+            limits.batch_size,
+            now,
+        )
+        .await?;
+        Ok::<_, AppError>((items.len(), records))
+    }
+    .await;
+    let viewer = viewer.clone();
+    let quotas = *quotas;
+    let id = row.id;
+    // The error of planning (or of the quota) comes back inside `Ok`, so
+    // that the removal of the dry run commits.
+    db.transaction(|mut conn| {
+        async move {
+            let conn = &mut conn;
+            counter::lock(conn, &viewer).await?;
+            let (total, records) = match planned {
+                Ok(planned) => planned,
+                Err(err) => {
+                    store::delete_dry_run(conn, &viewer, id).await?;
+                    return Ok(Err(err));
+                }
+            };
+            if let Err(err) = quotas::charge(
+                conn,
+                &viewer,
+                &quotas,
+                Usage::operation_records(records.len()),
+            )
+            .await
+            {
+                store::delete_dry_run(conn, &viewer, id).await?;
+                return Ok(Err(err));
+            }
+            store::insert_records(conn, &records).await?;
+            let total = i32::try_from(total).unwrap_or(i32::MAX);
+            let row = store::complete_dry_run(conn, &viewer, id, total, Timestamp::now())
+                .await?
+                .ok_or_else(not_found)?;
+            Ok(Ok(row))
+        }
+        .scope_boxed()
+    })
+    .await?
+}
+
+/// CONFLICT when the viewer already has the most operations waiting or
+/// running (dry runs that are planning included).
+async fn check_running(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    limits: &OperationLimits,
+) -> AppResult<()> {
+    let stale = chrono::Duration::from_std(limits.stale_after)
+        .unwrap_or_else(|_| chrono::Duration::seconds(30));
+    let stale_before = Timestamp::from(Timestamp::now().get() - stale);
+    let active = store::count_active(conn, viewer, stale_before).await?;
+    if usize::try_from(active).unwrap_or(usize::MAX) >= limits.max_running {
+        return Err(AppError::Conflict {
+            message: format!(
+                "You already have {active} operations waiting or running \
+                 (at most {}); wait for one to finish or cancel it",
+                limits.max_running
+            ),
+            current: None,
+        });
+    }
+    Ok(())
+}
+
+/// The operation's items, at most `TASKLANE_OPERATION_MAX_ITEMS`.
+async fn fixed_items(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    params: &Params,
+    limits: &OperationLimits,
+) -> AppResult<Vec<(&'static str, Id)>> {
+    let limit = i64::try_from(limits.max_items).unwrap_or(i64::MAX - 1) + 1;
+    let items = plan::items(conn, viewer, params, limit).await?;
+    if items.len() > limits.max_items {
+        return Err(AppError::bad_input(
+            items_field(params),
+            format!(
+                "selects more than {} items, the most one operation may change",
+                limits.max_items
+            ),
+        ));
+    }
+    Ok(items)
+}
+
+/// The most an operation of `total` items stores: a record per item, and
+/// for an import the objects it creates.
+fn expected_usage(params: &Params, total: usize) -> Usage {
+    let created = match params {
+        Params::Import { projects, tasks } => {
+            Usage::projects(projects.len()) + Usage::tasks(tasks.len())
+        }
+        _ => Usage::default(),
+    };
+    created + Usage::operation_records(total)
+}
+
+/// The quotas an operation is held to: a rollback's records are not
+/// limited (undoing must stay possible at the quota; it stores at most one
+/// record per record of its original).
+pub fn quotas_for(params: &Params, quotas: &Quotas) -> Quotas {
+    match params {
+        Params::Rollback { .. } => Quotas {
+            operation_records: u64::MAX,
+            ..*quotas
+        },
+        _ => *quotas,
+    }
+}
+
+fn new_row(
+    viewer: &Viewer,
+    params: &Params,
+    status: OperationStatus,
+    total: usize,
+    rollback_of: Option<Id>,
+    now: Timestamp,
+) -> AppResult<OperationRow> {
+    let dry_run = status != OperationStatus::Pending;
+    Ok(OperationRow {
+        id: Id::new(),
+        owner_id: viewer.user_id,
+        kind: params.kind().name().to_owned(),
+        status: status.name().to_owned(),
+        dry_run,
+        params: JsonDoc(
+            serde_json::to_value(params).map_err(|e| AppError::internal(format!("params: {e}")))?,
+        ),
+        total: i32::try_from(total).unwrap_or(i32::MAX),
+        processed: 0,
+        skipped: 0,
+        failed: 0,
+        error: None,
+        rollback_of,
+        created_at: now,
+        started_at: dry_run.then_some(now),
+        finished_at: None,
+        // A dry run's heartbeat: one left by a crash stops counting
+        // against the limit once it is stale.
+        heartbeat_at: dry_run.then_some(now),
+        claimed_by: None,
+    })
 }
 
 /// The first changes the operation would make, as records (nothing written).

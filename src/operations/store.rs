@@ -108,8 +108,14 @@ pub async fn count(
     Ok(n)
 }
 
-/// The viewer's operations waiting or running (dry runs never are).
-pub async fn count_active(conn: &mut Conn<'_>, viewer: &Viewer) -> AppResult<i64> {
+/// The viewer's operations waiting or running, dry runs still planning
+/// included (but not one whose heartbeat is older than `stale_before`: its
+/// process ended before it could finish).
+pub async fn count_active(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    stale_before: Timestamp,
+) -> AppResult<i64> {
     let active = [
         OperationStatus::Pending.name(),
         OperationStatus::Running.name(),
@@ -118,11 +124,59 @@ pub async fn count_active(conn: &mut Conn<'_>, viewer: &Viewer) -> AppResult<i64
         operations::table
             .filter(operations::owner_id.eq(viewer.user_id))
             .filter(operations::status.eq_any(active))
+            .filter(
+                operations::dry_run
+                    .eq(false)
+                    .or(operations::heartbeat_at.ge(stale_before)),
+            )
             .count()
             .get_result::<i64>(c)
             .await
     })?;
     Ok(n)
+}
+
+/// Removes the viewer's dry run `id` that failed to plan (it has no records).
+pub async fn delete_dry_run(conn: &mut Conn<'_>, viewer: &Viewer, id: Id) -> AppResult<()> {
+    db_run!(conn, |c| {
+        diesel::delete(
+            operations::table
+                .filter(operations::id.eq(id))
+                .filter(operations::owner_id.eq(viewer.user_id))
+                .filter(operations::dry_run.eq(true)),
+        )
+        .execute(c)
+        .await
+    })?;
+    Ok(())
+}
+
+/// Marks the viewer's planned dry run `id` COMPLETED with its `total`.
+pub async fn complete_dry_run(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    id: Id,
+    total: i32,
+    now: Timestamp,
+) -> AppResult<Option<OperationRow>> {
+    let row = db_run!(conn, |c| {
+        diesel::update(
+            operations::table
+                .filter(operations::id.eq(id))
+                .filter(operations::owner_id.eq(viewer.user_id))
+                .filter(operations::dry_run.eq(true)),
+        )
+        .set((
+            operations::status.eq(OperationStatus::Completed.name()),
+            operations::total.eq(total),
+            operations::finished_at.eq(Some(now)),
+        ))
+        .returning(OperationRow::as_returning())
+        .get_result(c)
+        .await
+        .optional()
+    })?;
+    Ok(row)
 }
 
 /// A rollback of `of` that is waiting or running.
@@ -339,10 +393,18 @@ pub async fn transition(
     Ok(row)
 }
 
-/// Takes the oldest operation that waits, or runs without a heartbeat since
-/// `stale_before` (its worker is gone), for `worker`. PostgreSQL skips rows
-/// another instance is claiming; on SQLite, the only worker also takes
-/// back what it (in an earlier process) had claimed.
+/// Takes the next operation for `worker`: one that waits, one this worker
+/// already runs, or one that runs without a heartbeat since `stale_before`
+/// (its worker is gone). PostgreSQL skips rows another instance is
+/// claiming; on SQLite, the only worker also takes back what it (in an
+/// earlier process) had claimed.
+///
+/// Fairness: the worker runs one batch per claim, and the claim takes the
+/// operation served least recently (the oldest heartbeat; a waiting one has
+/// none, so it goes first). Runnable operations thus take turns batch by
+/// batch, and a 1-item job started behind another owner's 100,000-item job
+/// runs after at most one of its batches. One owner has at most
+/// `TASKLANE_OPERATION_MAX_RUNNING` operations in the rotation.
 pub async fn claim(
     conn: &mut Conn<'_>,
     worker: Id,
@@ -364,22 +426,31 @@ pub async fn claim(
         )
         .bind(Bind::Text(OperationStatus::Pending.name().into()))
         .push(" OR (o.status = ")
-        .bind(Bind::Text(OperationStatus::Running.name().into()));
+        .bind(Bind::Text(OperationStatus::Running.name().into()))
+        .push(" AND (o.claimed_by = ")
+        .bind(Bind::Id(worker));
+    let order = " ORDER BY o.heartbeat_at NULLS FIRST, o.created_at, o.id LIMIT 1";
     match backend {
         Backend::Postgres => {
-            b.push(" AND (o.heartbeat_at IS NULL OR o.heartbeat_at < ")
+            b.push(" OR o.heartbeat_at IS NULL OR o.heartbeat_at < ")
                 .bind(Bind::Time(stale_before))
-                .push("))) ORDER BY o.created_at, o.id LIMIT 1 FOR UPDATE SKIP LOCKED)");
+                .push(")))")
+                .push(order)
+                .push(" FOR UPDATE SKIP LOCKED)");
         }
         Backend::Sqlite => {
-            b.push(" AND (o.claimed_by IS NULL OR o.claimed_by <> ")
+            // The only worker: whatever runs is its own or an earlier
+            // process's.
+            b.push(" OR o.claimed_by IS NULL OR o.claimed_by <> ")
                 .bind(Bind::Id(worker))
                 .push(" OR o.heartbeat_at < ")
                 .bind(Bind::Time(stale_before))
-                .push("))) ORDER BY o.created_at, o.id LIMIT 1)");
+                .push(")))")
+                .push(order)
+                .push(")");
         }
     }
-    b.push(" RETURNING id AS id, owner_id AS owner_id");
+    b.push(" RETURNING id AS id, owner_id AS owner_id, started_at AS started_at");
     let rows = b.load::<Claimed>(conn).await?;
     Ok(rows.into_iter().next())
 }
@@ -391,6 +462,8 @@ pub struct Claimed {
     pub id: Id,
     #[diesel(sql_type = crate::db::types::DbUuid)]
     pub owner_id: Id,
+    #[diesel(sql_type = diesel::sql_types::Nullable<crate::db::types::DbTime>)]
+    pub started_at: Option<Timestamp>,
 }
 
 /// Marks the operation a completed rollback undid.
@@ -428,13 +501,13 @@ pub async fn hold(
     Ok(row)
 }
 
-/// Gives a held operation back to the queue (this worker is stopping), so
-/// any worker resumes it at once instead of after the stale timeout.
-pub async fn release(conn: &mut Conn<'_>, id: Id, worker: Id) -> AppResult<()> {
+/// Gives every operation `worker` holds back to the queue (it is
+/// stopping), so any worker resumes them at once instead of after the stale
+/// timeout.
+pub async fn release(conn: &mut Conn<'_>, worker: Id) -> AppResult<()> {
     db_run!(conn, |c| {
         diesel::update(
             operations::table
-                .filter(operations::id.eq(id))
                 .filter(operations::claimed_by.eq(worker))
                 .filter(operations::status.eq(OperationStatus::Running.name())),
         )

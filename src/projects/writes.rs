@@ -5,9 +5,11 @@
 use super::model::ProjectRow;
 use super::store;
 use crate::auth::Viewer;
+use crate::config::Quotas;
 use crate::db::Conn;
 use crate::db::types::{Id, Timestamp};
 use crate::error::{AppError, AppResult};
+use crate::quotas::{self, Usage};
 use crate::sync::counter;
 
 /// A validated `CreateProjectInput`.
@@ -20,10 +22,12 @@ pub struct NewProject {
 }
 
 /// Creates the project; a retry (same id or client mutation id) returns the
-/// project the first attempt made.
+/// project the first attempt made. A new one counts against
+/// `TASKLANE_QUOTA_PROJECTS`.
 pub async fn create(
     conn: &mut Conn<'_>,
     viewer: &Viewer,
+    quotas: &Quotas,
     new: NewProject,
 ) -> AppResult<ProjectRow> {
     let seq = counter::reserve(conn, viewer, 1).await?;
@@ -54,6 +58,7 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
+    quotas::charge(conn, viewer, quotas, Usage::projects(1)).await?;
     store::insert_project(conn, viewer, &row, "input.id").await
 }
 

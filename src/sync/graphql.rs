@@ -206,12 +206,15 @@ impl SyncMutation {
             .enumerate()
             .map(|(i, t)| task_change(format!("input.tasks[{i}]"), t))
             .collect::<AppResult<Vec<_>>>()?;
+        let quotas = ctx.services().config.quotas;
         let (pushed, changes, outbox) = ctx
             .services()
             .db
             .transaction(|mut conn| {
                 async move {
                     let pushed = push::push(&mut conn, &viewer, client_id, projects, tasks).await?;
+                    let created = crate::quotas::Usage::created(&pushed.changes);
+                    crate::quotas::charge(&mut conn, &viewer, &quotas, created).await?;
                     let mut outbox = Outbox::default();
                     stage_changes(&mut conn, &mut outbox, &pushed.changes).await?;
                     let changes =

@@ -7,10 +7,12 @@ use std::collections::HashMap;
 use super::model::{STATUS_DONE, TaskRow};
 use super::store;
 use crate::auth::Viewer;
+use crate::config::Quotas;
 use crate::db::Conn;
 use crate::db::types::{Id, JsonDoc, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::projects::store as project_store;
+use crate::quotas::{self, Usage};
 use crate::sync::counter;
 
 /// A validated `CreateTaskInput`; `field` is its path for errors.
@@ -66,15 +68,18 @@ pub fn tags_json(tags: &[String]) -> JsonDoc {
 
 /// Creates the tasks, all or none. A retried item (same id or client
 /// mutation id as an earlier create) returns the task made the first time.
+/// The new ones count against `TASKLANE_QUOTA_TASKS`: over it, none is.
 pub async fn create(
     conn: &mut Conn<'_>,
     viewer: &Viewer,
+    quotas: &Quotas,
     items: Vec<NewTask>,
 ) -> AppResult<Vec<TaskRow>> {
     let first_seq = counter::reserve(conn, viewer, items.len()).await?;
     let now = Timestamp::now();
     let mut live_projects: HashMap<Id, bool> = HashMap::new();
     let mut out = Vec::with_capacity(items.len());
+    let mut created = 0;
     for (i, item) in items.into_iter().enumerate() {
         if let Some(id) = item.id
             && let Some(existing) = store::find_task_any(conn, viewer, id).await?
@@ -125,7 +130,10 @@ pub async fn create(
         };
         let field = format!("{}.id", item.field);
         out.push(store::insert_task(conn, viewer, &row, &field).await?);
+        created += 1;
     }
+    // After the inserts (a retried item is not new), before the commit.
+    quotas::charge(conn, viewer, quotas, Usage::tasks(created)).await?;
     Ok(out)
 }
 

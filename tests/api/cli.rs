@@ -113,3 +113,44 @@ fn migrate_creates_the_sqlite_database_and_key_directory() {
         .expect("runs");
     assert!(String::from_utf8_lossy(&again.stdout).contains("applied 0 migration"));
 }
+
+/// In production no one-time token may reach a log: the default `log`
+/// mailer (which prints sign-in links) is refused before anything starts,
+/// naming TASKLANE_MAIL, and `disabled` is accepted.
+#[test]
+fn production_refuses_the_log_mailer_and_accepts_disabled() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("tasklane.db").display());
+    let production = || {
+        let mut command = tasklane();
+        command
+            .arg("serve")
+            .env("TASKLANE_PRODUCTION", "true")
+            .env("TASKLANE_DATABASE_URL", &url)
+            .env("TASKLANE_LISTEN", "127.0.0.1:0")
+            .env("TASKLANE_JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        command
+    };
+    let output = production().output().expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).expect("utf-8");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("TASKLANE_MAIL"), "{stderr}");
+
+    let mut server = production()
+        .env("TASKLANE_MAIL", "disabled")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    // It runs until stopped: wait for its `serving` line.
+    let stdout = server.stdout.take().expect("stdout");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let listening = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|line| line.contains("serving"));
+    server.kill().expect("stops");
+    let status = server.wait().expect("exit status");
+    assert!(listening.is_some(), "no serving line; exit {status:?}");
+}

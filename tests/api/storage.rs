@@ -3,12 +3,14 @@
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use scoped_futures::ScopedFutureExt as _;
 use serde_json::json;
 use tasklane::auth::api_keys::ApiKeyRow;
 use tasklane::auth::one_time_tokens::OneTimeTokenRow;
 use tasklane::auth::sessions::SessionRow;
 use tasklane::db::migrate::{self, Direction};
 use tasklane::db::schema::*;
+use tasklane::db::sql::{Bind, CountRow, SqlBuilder};
 use tasklane::db::types::{Id, JsonDoc, Timestamp};
 use tasklane::db::{Db, PoolSettings};
 use tasklane::db_run;
@@ -331,4 +333,116 @@ async fn migrations_go_up_down_and_up(backend: Backend) {
             .expect("idempotent")
             .is_empty()
     );
+}
+
+on_both_databases!(a_statement_over_the_time_limit_fails_and_the_connection_serves_again);
+
+/// Counts to a hundred billion: minutes of work for either backend.
+const ENDLESS: &str = "WITH RECURSIVE c(x) AS (SELECT CAST(1 AS BIGINT) UNION ALL \
+     SELECT x + 1 FROM c WHERE x < 100000000000) SELECT COUNT(*) AS n FROM c";
+
+async fn count_with(
+    conn: &mut tasklane::db::Conn<'_>,
+    sql: &str,
+) -> tasklane::error::AppResult<i64> {
+    let mut b = SqlBuilder::new(conn.backend());
+    b.push(sql);
+    let rows: Vec<CountRow> = b.load(conn).await?;
+    Ok(rows[0].n)
+}
+
+/// TASKLANE_STATEMENT_TIMEOUT_MS holds on SQLite as on PostgreSQL: the
+/// statement is stopped, and the pool's only connection (reader and, on
+/// SQLite, the single writer) answers the next query. Before, on SQLite the
+/// statement ran on and kept its connection.
+async fn a_statement_over_the_time_limit_fails_and_the_connection_serves_again(backend: Backend) {
+    let test_db = TestDb::create(backend).await.expect("database");
+    let url = test_db.database_url();
+    migrate::run(&url, Direction::Up).await.expect("migrate");
+    let settings = PoolSettings {
+        size: 1,
+        checkout_timeout: std::time::Duration::from_secs(60),
+        statement_timeout: std::time::Duration::from_millis(300),
+    };
+    let db = Db::connect(&url, &settings).expect("pool");
+    {
+        let mut pooled = db.read().await.expect("connection");
+        let mut conn = pooled.conn();
+        assert!(
+            count_with(&mut conn, ENDLESS).await.is_err(),
+            "the statement was stopped"
+        );
+    }
+    let mut pooled = db.read().await.expect("connection again");
+    let mut conn = pooled.conn();
+    assert_eq!(
+        count_with(&mut conn, "SELECT COUNT(*) AS n FROM users")
+            .await
+            .expect("answers"),
+        0
+    );
+    drop(pooled);
+
+    // In a write transaction: it rolls back, and the writer writes again.
+    let failed = db
+        .transaction(|mut conn| async move { count_with(&mut conn, ENDLESS).await }.scope_boxed())
+        .await;
+    assert!(failed.is_err());
+    let written = db
+        .transaction(|mut conn| {
+            async move {
+                let mut b = SqlBuilder::new(conn.backend());
+                b.push("INSERT INTO rate_limits (bucket, window_start, hits) VALUES ('x', ")
+                    .bind(Bind::Time(Timestamp::now()))
+                    .push(", 1)");
+                b.execute(&mut conn).await?;
+                count_with(&mut conn, "SELECT COUNT(*) AS n FROM rate_limits").await
+            }
+            .scope_boxed()
+        })
+        .await;
+    assert_eq!(written.expect("the writer works"), 1);
+}
+
+/// The SQLite database, its -wal and -shm files and the directory Tasklane
+/// makes for them are this user's only.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_files_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data/tasklane");
+    let file = data.join("tasklane.db");
+    let url =
+        tasklane::db::DatabaseUrl::parse(&format!("sqlite://{}", file.display())).expect("url");
+    migrate::run(&url, Direction::Up).await.expect("migrate");
+    let settings = PoolSettings {
+        size: 1,
+        checkout_timeout: std::time::Duration::from_secs(5),
+        statement_timeout: std::time::Duration::from_secs(5),
+    };
+    let db = Db::connect(&url, &settings).expect("pool");
+    let mut pooled = db.write().await.expect("connection");
+    let mut conn = pooled.conn();
+    let mut b = SqlBuilder::new(conn.backend());
+    b.push("INSERT INTO rate_limits (bucket, window_start, hits) VALUES ('x', ")
+        .bind(Bind::Time(Timestamp::now()))
+        .push(", 1)");
+    b.execute(&mut conn).await.expect("a write");
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(&data), 0o700, "the data directory");
+    assert_eq!(
+        mode(data.parent().expect("parent")),
+        0o700,
+        "every directory made"
+    );
+    for name in ["tasklane.db", "tasklane.db-wal", "tasklane.db-shm"] {
+        assert_eq!(mode(&data.join(name)), 0o600, "{name}");
+    }
 }

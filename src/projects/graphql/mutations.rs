@@ -96,12 +96,13 @@ impl ProjectsMutation {
                 input.client_mutation_id,
             )?,
         };
+        let quotas = ctx.services().config.quotas;
         let (row, outbox) = ctx
             .services()
             .db
             .transaction(|mut conn| {
                 async move {
-                    let row = writes::create(&mut conn, &viewer, new).await?;
+                    let row = writes::create(&mut conn, &viewer, &quotas, new).await?;
                     let mut outbox = Outbox::default();
                     // A retried create returns the earlier project: not announced again.
                     if row.version == 1 {

@@ -326,12 +326,13 @@ impl TasksMutation {
         items: Vec<NewTask>,
     ) -> AppResult<Vec<Task>> {
         let viewer = ctx.viewer()?.clone();
+        let quotas = ctx.services().config.quotas;
         let (rows, outbox) = ctx
             .services()
             .db
             .transaction(|mut conn| {
                 async move {
-                    let rows = writes::create(&mut conn, &viewer, items).await?;
+                    let rows = writes::create(&mut conn, &viewer, &quotas, items).await?;
                     // A retried create returns the earlier task; one changed
                     // since is not announced again.
                     let created: Vec<_> = rows.iter().filter(|r| r.version == 1).cloned().collect();
