@@ -9,10 +9,7 @@ use crate::fixtures::{account, ok, project, task};
 use crate::support::{Backend, TestApp, error_code, error_field};
 use crate::{on_both_backends, on_both_databases};
 
-on_both_backends!(
-    tag_lists_are_counted_before_their_tags,
-    filters_are_bounded,
-);
+on_both_backends!(tag_lists_are_counted_before_their_tags, filters_are_bounded,);
 on_both_databases!(an_import_is_counted_before_its_items);
 
 /// 170,000 tags in about 850 KB; the first is empty, so a check of each tag
@@ -83,7 +80,11 @@ async fn tag_lists_are_counted_before_their_tags(app: TestApp) {
     // The id list of updateTasks at body size: 25,000 ids.
     let ids = vec![t["id"].clone(); 25_000];
     let body = app
-        .gql(update, json!({ "ids": ids, "patch": { "status": "DONE" } }), Some(&a.token))
+        .gql(
+            update,
+            json!({ "ids": ids, "patch": { "status": "DONE" } }),
+            Some(&a.token),
+        )
         .await;
     assert_refused(&body, "ids", "at most 500");
 
@@ -126,23 +127,41 @@ async fn tag_lists_are_counted_before_their_tags(app: TestApp) {
         json!({ "ids": [t["id"], t["id"]], "patch": { "addTags": ["b", "b", " b "], "removeTags": ["keep"] } }),
     )
     .await;
-    assert_eq!(data["updateTasks"], json!([{ "id": t["id"], "tags": ["b"] }]));
+    assert_eq!(
+        data["updateTasks"],
+        json!([{ "id": t["id"], "tags": ["b"] }])
+    );
 }
 
 async fn filters_are_bounded(app: TestApp) {
     let a = account(&app, "a@example.com").await;
     let p = project(&app, &a.token, "Home").await;
-    task(&app, &a.token, &p["id"], "Paint the fence", json!({ "tags": ["diy"] })).await;
+    task(
+        &app,
+        &a.token,
+        &p["id"],
+        "Paint the fence",
+        json!({ "tags": ["diy"] }),
+    )
+    .await;
     let tasks = "query($f: TaskFilter) { tasks(first: 1, filter: $f) { totalCount } }";
     let huge = "x".repeat(1_000_000);
 
     // An enum list as long as the body: one bind parameter each, before.
     let body = app
-        .gql(tasks, json!({ "f": { "status": vec!["TODO"; 140_000] } }), Some(&a.token))
+        .gql(
+            tasks,
+            json!({ "f": { "status": vec!["TODO"; 140_000] } }),
+            Some(&a.token),
+        )
         .await;
     assert_refused(&body, "filter.status", "at most 3 values");
     let body = app
-        .gql(tasks, json!({ "f": { "priority": vec!["LOW"; 140_000] } }), Some(&a.token))
+        .gql(
+            tasks,
+            json!({ "f": { "priority": vec!["LOW"; 140_000] } }),
+            Some(&a.token),
+        )
         .await;
     assert_refused(&body, "filter.priority", "at most 4 values");
     let body = app
