@@ -83,7 +83,9 @@ pub async fn rotate(
     if row.expires_at <= now {
         return refused("Refresh token expired");
     }
-    // Claim the token: of two concurrent refreshes only one gets here.
+    // Claim the token. Under the family lock (and SQLite's single writer)
+    // the row read above is current, so this finds it; the condition
+    // stays as a guard, and a miss is a refusal, never a second successor.
     let claimed = db_run!(conn, |c| {
         diesel::update(
             sessions::table
