@@ -13,7 +13,7 @@
 //! `loginWithMagicLink` or `logout`) are counted per IP the same way.
 //!
 //! A refused attempt costs no database write: once a bucket reaches its
-//! limit, this instance remembers until when ([`Refusals`]) and refuses
+//! limit, this instance remembers until when (`Refusals`) and refuses
 //! further attempts in memory until the window ends. Per-IP buckets count
 //! an IPv6 client by its network ([`client_ip::bucket_key`]).
 
