@@ -94,6 +94,8 @@ pub async fn build_app(config: Config) -> Result<(Router, Arc<AppState>), AppErr
     });
     let config = &services.config;
     let schema = build_schema(Some(services.clone()), &config.limits, config.production);
+    // The cost model is read from the schema: built now, not on the first request.
+    crate::graphql::cost::warm_up();
     let graphiql = (!config.production).then(|| {
         async_graphql::http::GraphiQLSource::build()
             .endpoint("/graphql")

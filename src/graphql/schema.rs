@@ -62,7 +62,6 @@ pub fn build_schema(
     if let Some(services) = services {
         // The cost (`cost.rs`, in `prepare`) replaces async-graphql's
         // complexity, which counts a list like a single field.
-        super::cost::warm_up();
         builder = builder.data(services);
     }
     builder.finish()
