@@ -54,6 +54,18 @@ impl Quota {
         }
     }
 
+    /// Its column in `account_usage` (sessions and API keys are counted
+    /// where they are stored, in `auth/`).
+    fn column(self) -> &'static str {
+        match self {
+            Self::Projects => "projects",
+            Self::Tasks => "tasks",
+            Self::OperationRecords => "operation_records",
+            Self::Sessions => "sessions",
+            Self::ApiKeys => "api_keys",
+        }
+    }
+
     pub fn limit(self, quotas: &Quotas) -> u64 {
         match self {
             Self::Projects => quotas.projects,
@@ -213,11 +225,7 @@ pub async fn charge(
     let mut first = true;
     for (quota, more) in added.parts() {
         if more > 0 {
-            let column = match quota {
-                Quota::Projects => "projects",
-                Quota::Tasks => "tasks",
-                _ => "operation_records",
-            };
+            let column = quota.column();
             b.push(if first { "" } else { " AND " })
                 .push(&format!("account_usage.{column} + excluded.{column} <= "))
                 .bind(Bind::I64(limit_of(quota, quotas)));

@@ -33,10 +33,10 @@ use libsqlite3_sys as ffi;
 
 use super::counter::CountingProbe;
 
-/// Instructions between two looks at the clock: a few tens of microseconds
-/// of work, so the check costs nothing measurable and the limit is kept to
-/// well under a millisecond.
-const STEPS: c_int = 4096;
+/// Instructions between two looks at the clock: about a millisecond of
+/// work, so the check costs nothing measurable on a long scan and the limit
+/// is kept to within a few milliseconds.
+const STEPS: c_int = 65_536;
 
 thread_local! {
     /// The handle of the connection this thread opened last.

@@ -8,10 +8,15 @@
 //! is `processed + skipped + failed`, saved with it, so a resumed run starts
 //! exactly after the last committed batch.
 //!
-//! Claims: an operation that waits, or runs with a heartbeat older than
-//! `TASKLANE_OPERATION_STALE_SECS`. PostgreSQL claims with `FOR UPDATE SKIP
-//! LOCKED`, so instances share the queue; SQLite has one worker per file,
-//! which at start takes back whatever an earlier process left RUNNING.
+//! Claims: an operation that waits, one this worker runs, or one that runs
+//! with a heartbeat older than `TASKLANE_OPERATION_STALE_SECS`. A claim is
+//! one turn of one batch, given to the operation served least recently, so
+//! runnable operations (of every owner) take turns batch by batch: one
+//! owner's 100,000-item job holds another's 1-item job back by one batch.
+//! PostgreSQL claims with `FOR UPDATE SKIP LOCKED`, so instances share the
+//! queue; SQLite has one worker per file, which at start takes back
+//! whatever an earlier process left RUNNING. A stopping worker hands what
+//! it holds back to the queue.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -404,7 +409,7 @@ async fn run_batch(
         }
     }
     // What this batch stores, against the owner's quotas: over one, the
-    // batch rolls back and the operation fails (see `Runner::work`).
+    // batch rolls back and the operation fails (see `Runner::turn`).
     let created = Usage::created(&changes) + Usage::operation_records(records.len());
     let quotas = super::start::quotas_for(&params, quotas);
     quotas::charge(conn, &viewer, &quotas, created).await?;
