@@ -76,6 +76,14 @@ impl Quota {
         }
     }
 
+    /// QUOTA_EXCEEDED when an account that holds `held` may not add one more.
+    pub fn check_one_more(self, quotas: &Quotas, held: u64) -> AppResult<()> {
+        if held >= self.limit(quotas) {
+            return Err(self.exceeded(quotas));
+        }
+        Ok(())
+    }
+
     /// QUOTA_EXCEEDED for this quota.
     pub fn exceeded(self, quotas: &Quotas) -> AppError {
         AppError::QuotaExceeded {

@@ -26,11 +26,13 @@ use diesel_async::RunQueryDsl;
 
 use super::Viewer;
 use super::tokens::{random_token, token_hash};
+use crate::config::Quotas;
 use crate::db::Conn;
 use crate::db::schema::sessions;
 use crate::db::types::{Id, Timestamp};
 use crate::db_run;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
+use crate::quotas::Quota;
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Insertable)]
 #[diesel(table_name = sessions)]
@@ -88,7 +90,7 @@ fn expiry(now: Timestamp, ttl: Duration) -> Timestamp {
 }
 
 /// Starts a new session for `user_id`: QUOTA_EXCEEDED when the account
-/// already has `max_open` open sessions (`TASKLANE_QUOTA_SESSIONS`). Run
+/// already has its quota of open sessions (`TASKLANE_QUOTA_SESSIONS`). Run
 /// inside a transaction that has locked the account
 /// ([`crate::users::store::lock`]), so concurrent sign-ins count each other.
 pub async fn start(
@@ -97,15 +99,10 @@ pub async fn start(
     device_name: Option<&str>,
     user_agent: Option<&str>,
     ttl: Duration,
-    max_open: u64,
+    quotas: &Quotas,
 ) -> AppResult<Issued> {
     let open = count_open(conn, user_id).await?;
-    if open >= max_open {
-        return Err(AppError::QuotaExceeded {
-            quota: "TASKLANE_QUOTA_SESSIONS",
-            limit: max_open,
-        });
-    }
+    Quota::Sessions.check_one_more(quotas, open)?;
     let family_id = Id::new();
     let refresh_token = random_token();
     insert_token(

@@ -12,8 +12,8 @@ mod api_keys;
 
 mod auth;
 mod cli;
-mod cost;
 mod connections;
+mod cost;
 mod email_flows;
 mod events;
 mod fair_operations;

@@ -131,7 +131,7 @@ impl ApiKeysMutation {
             expires_at,
             revoked_at: None,
         };
-        let max_keys = ctx.services().config.quotas.api_keys;
+        let quotas = ctx.services().config.quotas;
         let viewer = viewer.clone();
         let row = ctx
             .services()
@@ -142,12 +142,8 @@ impl ApiKeysMutation {
                     if !crate::users::store::lock(&mut conn, viewer.user_id).await? {
                         return Err(AppError::unauthenticated("Account no longer exists"));
                     }
-                    if store::count_live(&mut conn, &viewer, now).await? >= max_keys {
-                        return Err(AppError::QuotaExceeded {
-                            quota: "TASKLANE_QUOTA_API_KEYS",
-                            limit: max_keys,
-                        });
-                    }
+                    let live = store::count_live(&mut conn, &viewer, now).await?;
+                    crate::quotas::Quota::ApiKeys.check_one_more(&quotas, live)?;
                     store::insert(&mut conn, &row).await?;
                     Ok(row)
                 }

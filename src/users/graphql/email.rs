@@ -112,7 +112,7 @@ async fn sign_in_with(
     let services = ctx.services();
     let user_agent = ctx.meta().user_agent.clone();
     let ttl = services.config.refresh_token_ttl;
-    let max_sessions = services.config.quotas.sessions;
+    let quotas = services.config.quotas;
     let (user, issued, revoked) = services
         .db
         .transaction(|mut conn| {
@@ -146,7 +146,7 @@ async fn sign_in_with(
                     None,
                     user_agent.as_deref(),
                     ttl,
-                    max_sessions,
+                    &quotas,
                 )
                 .await?;
                 let user = store::find_active(&mut conn, user.id)

@@ -63,7 +63,7 @@ impl SignInMutation {
             .await?;
         let user_agent = ctx.meta().user_agent.clone();
         let ttl = services.config.refresh_token_ttl;
-        let max_sessions = services.config.quotas.sessions;
+        let quotas = services.config.quotas;
         let now = Timestamp::now();
         let new_user = NewUser {
             id: Id::new(),
@@ -86,7 +86,7 @@ impl SignInMutation {
                         None,
                         user_agent.as_deref(),
                         ttl,
-                        max_sessions,
+                        &quotas,
                     )
                     .await?;
                     Ok((user, issued))
@@ -127,7 +127,7 @@ impl SignInMutation {
         let user_agent = ctx.meta().user_agent.clone();
         let device_name = input.device_name;
         let ttl = services.config.refresh_token_ttl;
-        let max_sessions = services.config.quotas.sessions;
+        let quotas = services.config.quotas;
         let user_id = user.id;
         let issued = services
             .db
@@ -143,7 +143,7 @@ impl SignInMutation {
                         device_name.as_deref(),
                         user_agent.as_deref(),
                         ttl,
-                        max_sessions,
+                        &quotas,
                     )
                     .await
                 }
