@@ -232,8 +232,10 @@ async fn distinct_groups_of_a_user_are_capped(backend: Backend) {
             .subscribe(&format!("s{n}"), HEAVY, json!({ "n": n }))
             .await;
     }
+    subscriptions_reach(&app, 3).await;
     // The same document and variables again joins an existing group.
     second.subscribe("same", HEAVY, json!({ "n": 1 })).await;
+    subscriptions_reach(&app, 4).await;
     // A fourth distinct one, on any of the user's connections, is refused.
     second.subscribe("fourth", HEAVY, json!({ "n": 4 })).await;
     let refused = second.data("fourth").await;
@@ -268,8 +270,9 @@ async fn distinct_groups_of_a_user_are_capped(backend: Backend) {
 
     // Leaving a group makes room for another.
     first.send(json!({ "type": "complete", "id": "s3" })).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    subscriptions_reach(&app, 3).await;
     second.subscribe("fifth", HEAVY, json!({ "n": 5 })).await;
+    subscriptions_reach(&app, 4).await;
     ok(
         &app,
         &a.token,
