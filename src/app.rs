@@ -108,7 +108,10 @@ pub async fn build_app(config: Config) -> Result<(Router, Arc<AppState>), AppErr
         services: services.clone(),
         metrics: Metrics::new().with_live(services.live.gauges()),
         graphiql,
-        pending: PendingSockets::new(services.config.live.pending_per_ip),
+        pending: PendingSockets::new(
+            services.config.live.pending_per_ip,
+            services.config.ipv6_prefix,
+        ),
     });
     Ok((router(state.clone()), state))
 }

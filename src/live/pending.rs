@@ -8,15 +8,15 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// The bucket a client address is counted in.
-pub fn bucket(ip: IpAddr) -> IpAddr {
-    ip
-}
+use crate::auth::client_ip::bucket_key;
 
 #[derive(Default)]
 struct Counts {
     limit: usize,
-    by_bucket: Mutex<HashMap<IpAddr, usize>>,
+    /// IPv6 clients are counted per network of this length, as the rate
+    /// limits count them (`TASKLANE_RATE_IPV6_PREFIX`).
+    ipv6_prefix: u8,
+    by_bucket: Mutex<HashMap<String, usize>>,
 }
 
 /// Cheap to clone.
@@ -24,22 +24,23 @@ struct Counts {
 pub struct PendingSockets(Arc<Counts>);
 
 impl PendingSockets {
-    pub fn new(limit: usize) -> Self {
+    pub fn new(limit: usize, ipv6_prefix: u8) -> Self {
         Self(Arc::new(Counts {
             limit,
+            ipv6_prefix,
             by_bucket: Mutex::default(),
         }))
     }
 
     /// Counts one more pending socket of `ip`; `None` past the cap.
     pub fn open(&self, ip: IpAddr) -> Option<PendingGuard> {
-        let key = bucket(ip);
+        let key = bucket_key(ip, self.0.ipv6_prefix);
         let mut counts = self
             .0
             .by_bucket
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let count = counts.entry(key).or_default();
+        let count = counts.entry(key.clone()).or_default();
         if *count >= self.0.limit {
             return None;
         }
@@ -59,7 +60,7 @@ impl PendingSockets {
 /// counting it.
 pub struct PendingGuard {
     sockets: PendingSockets,
-    key: IpAddr,
+    key: String,
 }
 
 impl Drop for PendingGuard {
@@ -85,7 +86,7 @@ mod tests {
 
     #[test]
     fn an_address_is_refused_past_the_cap_until_one_of_its_sockets_goes() {
-        let pending = PendingSockets::new(2);
+        let pending = PendingSockets::new(2, 64);
         let a: IpAddr = "192.0.2.1".parse().expect("ip");
         let b: IpAddr = "192.0.2.2".parse().expect("ip");
         let first = pending.open(a).expect("first");
@@ -94,5 +95,16 @@ mod tests {
         assert!(pending.open(b).is_some(), "another address is not");
         drop(first);
         assert!(pending.open(a).is_some(), "room again");
+    }
+
+    #[test]
+    fn ipv6_addresses_of_one_network_share_a_count() {
+        let pending = PendingSockets::new(1, 64);
+        let a: IpAddr = "2001:db8:1:2::1".parse().expect("ip");
+        let same_net: IpAddr = "2001:db8:1:2::ffff".parse().expect("ip");
+        let other_net: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        let _a = pending.open(a).expect("first");
+        assert!(pending.open(same_net).is_none(), "same /64: one client");
+        assert!(pending.open(other_net).is_some(), "another /64 is not");
     }
 }
