@@ -24,6 +24,8 @@ pub mod code {
     /// A per-account quota would be exceeded; nothing was written.
     pub const QUOTA_EXCEEDED: &str = "QUOTA_EXCEEDED";
     pub const INTERNAL: &str = "INTERNAL";
+    /// A WebSocket operation ran past `TASKLANE_REQUEST_TIMEOUT_SECS`.
+    pub const TIMEOUT: &str = "TIMEOUT";
     /// The document failed to parse or validate (limits included).
     pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
     /// On a subscription: events may have been missed; reload.

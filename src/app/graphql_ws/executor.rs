@@ -35,8 +35,7 @@ use crate::live::LiveConnection;
 use crate::live::hub::SharedGuard;
 use crate::live::shared::{Join, OneShot, Template, frame, group_key};
 
-/// The code of an operation cancelled at the request timeout.
-pub const TIMEOUT: &str = "TIMEOUT";
+pub use crate::error::code::TIMEOUT;
 
 /// What the connection learnt at `connection_init`, and what its
 /// operations share.
