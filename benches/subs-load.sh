@@ -43,6 +43,7 @@ for size in $SIZES; do
     TASKLANE_LOG=warn \
     TASKLANE_WS_MAX_CONNECTIONS_PER_USER=$((size + 10)) \
     TASKLANE_WS_MAX_PENDING_PER_IP=$((size + 10)) \
+    TASKLANE_MAX_CONNECTIONS=$((size + 100)) \
     TASKLANE_RATE_SIGNUP_IP=100000/1h \
         ./target/release/tasklane serve > "$work/server.log" 2>&1 &
     server=$!

@@ -373,7 +373,7 @@ pub struct Settings {
     #[arg(
         long,
         env = "TASKLANE_MAX_CONNECTIONS",
-        default_value = "10000",
+        default_value = "25000",
         global = true
     )]
     pub max_connections: String,
@@ -994,7 +994,7 @@ impl Settings {
             rate_ipv6_prefix: "64".into(),
             refresh_grace_secs: "10".into(),
             header_timeout_ms: "10000".into(),
-            max_connections: "10000".into(),
+            max_connections: "25000".into(),
             ws_max_pending_per_ip: "10".into(),
             ws_max_inflight: "8".into(),
             ws_max_groups_per_user: "100".into(),
