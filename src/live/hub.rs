@@ -12,7 +12,7 @@ use axum::extract::ws::Message;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::{Semaphore, mpsc};
 
-use super::lanes::{Lane, Work};
+use super::lanes::{Host, Lane, Work};
 use super::shared::{JoinRequest, Run, Template, frame};
 
 use crate::auth::Authenticator;
@@ -240,7 +240,7 @@ pub struct HubLimits {
     pub queue: usize,
 }
 
-pub(super) struct Inner {
+struct Inner {
     state: Mutex<State>,
     /// Permits for loaded events waiting for delivery.
     budget: Arc<Semaphore>,
@@ -256,6 +256,31 @@ pub(super) struct Inner {
 #[derive(Clone)]
 pub struct Hub {
     inner: Arc<Inner>,
+}
+
+/// What each user's lane (`lanes.rs`) calls back for.
+impl Host for Inner {
+    type Item = Item;
+
+    fn budget(&self) -> Arc<Semaphore> {
+        self.budget.clone()
+    }
+
+    async fn load(self: Arc<Self>, change: &Change) -> Option<Item> {
+        Hub { inner: self }.load_change(change).await
+    }
+
+    async fn deliver(self: Arc<Self>, change: Change, item: Item) {
+        let hub = Hub { inner: self };
+        hub.deliver(&change, &item);
+        hub.deliver_shared(&change, item).await;
+    }
+
+    async fn resync(self: Arc<Self>, owner: Id) {
+        let hub = Hub { inner: self };
+        hub.resync(owner);
+        hub.resync_shared(owner).await;
+    }
 }
 
 /// A registered connection; dropping it unregisters it.
@@ -622,14 +647,6 @@ impl Hub {
         }
     }
 
-    pub(super) fn from_inner(inner: Arc<Inner>) -> Self {
-        Self { inner }
-    }
-
-    pub(super) fn budget(&self) -> Arc<Semaphore> {
-        self.inner.budget.clone()
-    }
-
     /// Hands `work` to `owner`'s lane, started if need be.
     fn push(&self, state: &mut State, owner: Id, work: Work) {
         let start = || Lane::start(Arc::downgrade(&self.inner), owner, self.inner.limits.queue);
@@ -666,7 +683,7 @@ impl Hub {
 
     /// The changed object through the viewer of a subscriber who owns it
     /// (`None` when nobody here does any more, or it is gone).
-    pub(super) async fn load_change(&self, change: &Change) -> Option<Item> {
+    async fn load_change(&self, change: &Change) -> Option<Item> {
         let viewer = {
             let state = self.lock();
             let plain = state
@@ -704,7 +721,7 @@ impl Hub {
         })
     }
 
-    pub(super) fn deliver(&self, change: &Change, item: &Item) {
+    fn deliver(&self, change: &Change, item: &Item) {
         let mut state = self.lock();
         let auth = &self.inner.auth;
         let mut closing = Vec::new();
@@ -771,7 +788,7 @@ impl Hub {
     }
 
     /// `owner`'s own subscriptions hear that events may have been missed.
-    pub(super) fn resync(&self, owner: Id) {
+    fn resync(&self, owner: Id) {
         let state = self.lock();
         let Some(subs) = state.subscribers.get(&owner) else {
             return;
@@ -828,7 +845,7 @@ fn revoked(auth: &Authenticator, viewer: &Viewer) -> bool {
 impl Hub {
     /// Each group that wants the item resolves it once; every member gets
     /// the same payload in a frame of its own.
-    pub(super) async fn deliver_shared(&self, change: &Change, item: Item) {
+    async fn deliver_shared(&self, change: &Change, item: Item) {
         let runs: Vec<(Arc<str>, Run)> = {
             let mut state = self.lock();
             let state = &mut *state;
@@ -876,7 +893,7 @@ impl Hub {
     }
 
     /// Every group of `owner` hears that events may have been missed.
-    pub(super) async fn resync_shared(&self, owner: Id) {
+    async fn resync_shared(&self, owner: Id) {
         let runs: Vec<(Arc<str>, Run)> = {
             let state = self.lock();
             let Some(groups) = state.groups.get(&owner) else {

@@ -24,11 +24,30 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
-use super::hub::{Hub, Inner, Item};
 use crate::db::types::Id;
 use crate::events::changes::Change;
+
+/// What a lane needs of the hub that owns it. The hub implements it, so the
+/// lanes know nothing of the hub: dependencies point one way.
+pub(super) trait Host: Send + Sync + 'static {
+    /// A loaded event.
+    type Item: Send + 'static;
+    /// The instance's budget of loaded events waiting for delivery.
+    fn budget(&self) -> Arc<Semaphore>;
+    /// The changed object as `change` left it; `None` when there is nothing
+    /// to deliver.
+    fn load(self: Arc<Self>, change: &Change) -> impl Future<Output = Option<Self::Item>> + Send;
+    /// Delivers a loaded event to its user's subscribers.
+    fn deliver(
+        self: Arc<Self>,
+        change: Change,
+        item: Self::Item,
+    ) -> impl Future<Output = ()> + Send;
+    /// Tells `owner`'s subscriptions to reload.
+    fn resync(self: Arc<Self>, owner: Id) -> impl Future<Output = ()> + Send;
+}
 
 /// Loaded events one lane may hold ahead of its delivery.
 pub(super) const LOADED_AHEAD: usize = 16;
@@ -42,8 +61,8 @@ pub(super) enum Work {
 
 /// An event loaded, waiting for delivery; its permit counts it against the
 /// instance's budget until it is delivered.
-enum Loaded {
-    Item(Change, Item, OwnedSemaphorePermit),
+enum Loaded<I> {
+    Item(Change, I, OwnedSemaphorePermit),
     Resync,
 }
 
@@ -55,10 +74,10 @@ pub(super) struct Lane {
 
 impl Lane {
     /// Starts the lane of `owner`, holding at most `backlog` changes.
-    pub(super) fn start(hub: Weak<Inner>, owner: Id, backlog: usize) -> Self {
+    pub(super) fn start<H: Host>(hub: Weak<H>, owner: Id, backlog: usize) -> Self {
         let (work, mut incoming) = mpsc::channel::<Work>(backlog.max(1));
         let missed = Arc::new(AtomicBool::new(false));
-        let (to_deliver, mut loaded) = mpsc::channel::<Loaded>(LOADED_AHEAD);
+        let (to_deliver, mut loaded) = mpsc::channel::<Loaded<H::Item>>(LOADED_AHEAD);
         let owed = missed.clone();
         let weak = hub.clone();
         tokio::spawn(async move {
@@ -66,12 +85,11 @@ impl Lane {
                 let next = match work {
                     Work::Resync => Some(Loaded::Resync),
                     Work::Change(change) => {
-                        let Some(inner) = weak.upgrade() else { break };
-                        let hub = Hub::from_inner(inner);
+                        let Some(hub) = weak.upgrade() else { break };
                         let Ok(permit) = hub.budget().acquire_owned().await else {
                             break;
                         };
-                        hub.load_change(&change)
+                        hub.load(&change)
                             .await
                             .map(|item| Loaded::Item(change, item, permit))
                     }
@@ -91,18 +109,13 @@ impl Lane {
         });
         tokio::spawn(async move {
             while let Some(next) = loaded.recv().await {
-                let Some(inner) = hub.upgrade() else { break };
-                let hub = Hub::from_inner(inner);
+                let Some(hub) = hub.upgrade() else { break };
                 match next {
                     Loaded::Item(change, item, permit) => {
-                        hub.deliver(&change, &item);
-                        hub.deliver_shared(&change, item).await;
+                        hub.deliver(change, item).await;
                         drop(permit);
                     }
-                    Loaded::Resync => {
-                        hub.resync(owner);
-                        hub.resync_shared(owner).await;
-                    }
+                    Loaded::Resync => hub.resync(owner).await,
                 }
             }
         });
