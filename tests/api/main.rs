@@ -33,6 +33,7 @@ mod quotas;
 mod rate_limits;
 mod sessions;
 mod storage;
+mod structure;
 mod subscriptions;
 mod sync;
 mod sync_concurrency;
