@@ -8,6 +8,8 @@
 # Environment (optional): C=32 DUR=20 RUNS=3 WARMUP=5 USER_N=7
 #   BENCH_DIR=../shared/bench (the shared harness: gql-load.sh, sql-limit.sh, peers)
 #   SKIP_PEERS=1 runs Tasklane only.
+#   BASE_BIN=/path/to/older/tasklane also serves that build (both backends, same data)
+#   in every round, for a before/after comparison in the same sitting.
 # Installs what it needs: wrk (apt), PostGraphile (npm, into /tmp/peers via the harness),
 # the peerbench database (schema.sql + seed.sql) when missing.
 # Prints each system's median rps / p50 / p99 and the ratios against the targets.
@@ -45,9 +47,9 @@ SQLITE_TOKEN=$(TASKLANE_JWT_SECRET=$SECRET "$SEED" "sqlite://$SQLITE_DIR/tasklan
 QUERY='query ProjectsWithTasks { projects(first: 10) { edges { node { id name tasks(first: 20) { edges { node { id title status tags } } } } } } }'
 printf '{"query":"%s"}' "$QUERY" > "$OUT/tasklane.json"
 
-serve() { # URL PORT -> starts tasklane in the background
+serve() { # URL PORT [BINARY] -> starts tasklane in the background
   TASKLANE_DATABASE_URL=$1 TASKLANE_LISTEN=127.0.0.1:$2 TASKLANE_JWT_SECRET=$SECRET \
-    TASKLANE_LOG=warn TASKLANE_ACCESS_TOKEN_TTL_SECS=86400 "$BIN" serve > "$OUT/serve-$2.log" 2>&1 &
+    TASKLANE_LOG=warn TASKLANE_ACCESS_TOKEN_TTL_SECS=86400 "${3:-$BIN}" serve > "$OUT/serve-$2.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$2/health" >/dev/null && return 0; sleep 0.1; done
   echo "tasklane on port $2 did not start:" >&2; cat "$OUT/serve-$2.log" >&2; exit 1
@@ -59,6 +61,10 @@ stop_last() { kill "${PIDS[-1]}" 2>/dev/null || true; wait "${PIDS[-1]}" 2>/dev/
 # them alike rather than on one block.
 serve "$PG_URL" 8181
 serve "sqlite://$SQLITE_DIR/tasklane.db" 8182
+if [ -n "${BASE_BIN:-}" ]; then
+  serve "$PG_URL" 8183 "$BASE_BIN"
+  serve "sqlite://$SQLITE_DIR/tasklane.db" 8184 "$BASE_BIN"
+fi
 if [ "${SKIP_PEERS:-0}" != 1 ]; then
   if ! "${PSQL[@]}" -d peerbench -c "SELECT 1 FROM tasks LIMIT 1" >/dev/null 2>&1; then
     echo "== peerbench database (schema.sql + seed.sql)"
@@ -78,6 +84,10 @@ for r in $(seq 1 "$RUNS"); do
   echo "== round $r of $RUNS"
   once tasklane-postgres http://127.0.0.1:8181/graphql "$PG_TOKEN" "$OUT/tasklane.json" "$warm"
   once tasklane-sqlite http://127.0.0.1:8182/graphql "$SQLITE_TOKEN" "$OUT/tasklane.json" "$warm"
+  if [ -n "${BASE_BIN:-}" ]; then
+    once base-postgres http://127.0.0.1:8183/graphql "$PG_TOKEN" "$OUT/tasklane.json" "$warm"
+    once base-sqlite http://127.0.0.1:8184/graphql "$SQLITE_TOKEN" "$OUT/tasklane.json" "$warm"
+  fi
   if [ "${SKIP_PEERS:-0}" != 1 ]; then
     once postgraphile http://127.0.0.1:5000/graphql "$PGL_TOKEN" \
       "$BENCH_DIR/queries/projects-with-tasks.postgraphile.json" "$warm"
@@ -101,7 +111,7 @@ def median(name):
     if not runs:
         return None
     return tuple(statistics.median(float(r[i]) for r in runs) for i in range(3))
-rows = {n: median(n) for n in ["tasklane-postgres", "tasklane-sqlite", "postgraphile", "sql-limit"]}
+rows = {n: median(n) for n in ["tasklane-postgres", "tasklane-sqlite", "base-postgres", "base-sqlite", "postgraphile", "sql-limit"]}
 for n, v in rows.items():
     if v:
         print(f"{n:18s} {v[0]:9.1f} rps   p50 {v[1]:7.1f} ms   p99 {v[2]:7.1f} ms")
@@ -115,5 +125,9 @@ if pg and limit:
     check("Tasklane/PostgreSQL rps / raw-SQL limit tps", pg[0] / limit[0], ">= 0.5")
 if pg and lite:
     check("Tasklane/SQLite rps / Tasklane/PostgreSQL rps", lite[0] / pg[0], ">= 1")
+for backend, new in (("postgres", pg), ("sqlite", lite)):
+    base = rows["base-" + backend]
+    if new and base:
+        print(f"this build / BASE_BIN on {backend:8s}: rps {new[0] / base[0]:5.2f}x   p99 {new[2] / base[2]:5.2f}x")
 PY
 echo "(raw outputs in $OUT)"

@@ -9,6 +9,7 @@
 #
 # USERS spreads the subscriptions over that many users; each event reaches
 # every subscriber of its user (USERS=1: every event reaches every subscriber).
+# SERVER_BIN=/path/to/tasklane serves another build (default: this tree's release build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,7 +46,7 @@ for size in $SIZES; do
     TASKLANE_WS_MAX_PENDING_PER_IP=$((size + 10)) \
     TASKLANE_MAX_CONNECTIONS=$((size + 100)) \
     TASKLANE_RATE_SIGNUP_IP=100000/1h \
-        ./target/release/tasklane serve > "$work/server.log" 2>&1 &
+        "${SERVER_BIN:-./target/release/tasklane}" serve > "$work/server.log" 2>&1 &
     server=$!
     for _ in $(seq 100); do
         curl -sf "http://127.0.0.1:$PORT/health" > /dev/null && break
