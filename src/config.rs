@@ -32,7 +32,7 @@ use crate::mail::MailTransport;
         Runs on an embedded SQLite file with no set-up, or on PostgreSQL. Every \
         setting below can be given as a flag or as the TASKLANE_* environment \
         variable shown with it.",
-    mut_args = global
+    mut_args = setting
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -41,9 +41,16 @@ pub struct Cli {
     pub settings: Settings,
 }
 
-/// Settings may be given before or after the command.
-fn global(arg: clap::Arg) -> clap::Arg {
-    arg.global(true)
+/// Settings may be given before or after the command, and a value is
+/// shown under its setting's name (`--pool-timeout-ms <POOL_TIMEOUT_MS>`).
+fn setting(arg: clap::Arg) -> clap::Arg {
+    let value_name = arg
+        .get_long()
+        .map(|long| long.to_ascii_uppercase().replace('-', "_"));
+    match value_name {
+        Some(name) => arg.value_name(name).global(true),
+        None => arg.global(true),
+    }
 }
 
 #[derive(Debug, Clone, Copy, Subcommand, PartialEq, Eq)]
