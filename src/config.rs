@@ -102,23 +102,49 @@ pub type Proxies = Vec<ipnet::IpNet>;
 #[command(next_help_heading = "Server")]
 pub struct ServerSettings {
     /// Address and port to serve on
-    #[arg(long, env = "TASKLANE_LISTEN", default_value = "127.0.0.1:8080", value_parser = parse::listen())]
+    #[arg(
+        long,
+        env = "TASKLANE_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_parser = parse::listen()
+    )]
     pub listen: SocketAddr,
     /// Production mode: introspection, field suggestions and GraphiQL off, JSON logs
-    #[arg(long, env = "TASKLANE_PRODUCTION", default_value = "false", value_parser = parse::boolean(), action = ArgAction::Set)]
+    #[arg(
+        long,
+        env = "TASKLANE_PRODUCTION",
+        default_value = "false",
+        value_parser = parse::boolean(),
+        action = ArgAction::Set
+    )]
     pub production: bool,
     /// Comma-separated origins allowed by CORS (empty: same origin only)
     #[arg(long, env = "TASKLANE_CORS_ORIGINS", default_value = "", value_parser = parse::origins())]
     pub cors_origins: Origins,
     /// Comma-separated IPs or CIDR blocks of proxies whose X-Forwarded-For is
     /// believed (empty: the socket's peer is the client)
-    #[arg(long, env = "TASKLANE_TRUSTED_PROXIES", default_value = "", value_parser = parse::proxies())]
+    #[arg(
+        long,
+        env = "TASKLANE_TRUSTED_PROXIES",
+        default_value = "",
+        value_parser = parse::proxies()
+    )]
     pub trusted_proxies: Proxies,
     /// Largest request body, in bytes (larger: 413)
-    #[arg(long, env = "TASKLANE_BODY_LIMIT", default_value = "1048576", value_parser = parse::number(1024usize, 1 << 30))]
+    #[arg(
+        long,
+        env = "TASKLANE_BODY_LIMIT",
+        default_value = "1048576",
+        value_parser = parse::number(1024usize, 1 << 30)
+    )]
     pub body_limit: usize,
     /// Longest a request may take, in seconds
-    #[arg(long = "request-timeout-secs", env = "TASKLANE_REQUEST_TIMEOUT_SECS", default_value = "30", value_parser = parse::secs(1, 3600))]
+    #[arg(
+        long = "request-timeout-secs",
+        env = "TASKLANE_REQUEST_TIMEOUT_SECS",
+        default_value = "30",
+        value_parser = parse::secs(1, 3600)
+    )]
     pub request_timeout: Duration,
     /// Password hashes computed at once [default: the number of CPUs]
     #[arg(long, env = "TASKLANE_HASH_CONCURRENCY", value_parser = parse::number(1usize, 1024))]
@@ -129,16 +155,31 @@ pub struct ServerSettings {
 #[command(next_help_heading = "Database")]
 pub struct DatabaseSettings {
     /// Database: sqlite://PATH or postgres://USER@HOST:PORT/DB
-    #[arg(long, env = "TASKLANE_DATABASE_URL", default_value = "sqlite://./data/tasklane.db", value_parser = parse::database_url())]
+    #[arg(
+        long,
+        env = "TASKLANE_DATABASE_URL",
+        default_value = "sqlite://./data/tasklane.db",
+        value_parser = parse::database_url()
+    )]
     pub database_url: DatabaseUrl,
     /// Connections per instance [default: 10 on PostgreSQL, 4 on SQLite]
     #[arg(long, env = "TASKLANE_POOL_SIZE", value_parser = parse::number(1usize, 1000))]
     pub pool_size: Option<usize>,
     /// Longest wait for a pooled connection, in milliseconds
-    #[arg(long = "pool-timeout-ms", env = "TASKLANE_POOL_TIMEOUT_MS", default_value = "2000", value_parser = parse::millis(1, 600_000))]
+    #[arg(
+        long = "pool-timeout-ms",
+        env = "TASKLANE_POOL_TIMEOUT_MS",
+        default_value = "2000",
+        value_parser = parse::millis(1, 600_000)
+    )]
     pub pool_timeout: Duration,
     /// Longest a single SQL statement may run on PostgreSQL, in milliseconds
-    #[arg(long = "statement-timeout-ms", env = "TASKLANE_STATEMENT_TIMEOUT_MS", default_value = "5000", value_parser = parse::millis(1, 86_400_000))]
+    #[arg(
+        long = "statement-timeout-ms",
+        env = "TASKLANE_STATEMENT_TIMEOUT_MS",
+        default_value = "5000",
+        value_parser = parse::millis(1, 86_400_000)
+    )]
     pub statement_timeout: Duration,
 }
 
@@ -147,16 +188,37 @@ pub struct DatabaseSettings {
 pub struct AuthSettings {
     /// HS256 signing key, at least 32 bytes; on SQLite a generated one is kept in
     /// the data directory (mode 0600) [default: generated on SQLite, required on PostgreSQL]
-    #[arg(long, env = "TASKLANE_JWT_SECRET", hide_env_values = true, value_parser = parse::secret())]
+    #[arg(
+        long,
+        env = "TASKLANE_JWT_SECRET",
+        hide_env_values = true,
+        value_parser = parse::secret()
+    )]
     pub jwt_secret: Option<SecretString>,
     /// Lifetime of an access token, in seconds
-    #[arg(long = "access-token-ttl-secs", env = "TASKLANE_ACCESS_TOKEN_TTL_SECS", default_value = "900", value_parser = parse::secs(10, 86_400))]
+    #[arg(
+        long = "access-token-ttl-secs",
+        env = "TASKLANE_ACCESS_TOKEN_TTL_SECS",
+        default_value = "900",
+        value_parser = parse::secs(10, 86_400)
+    )]
     pub access_token_ttl: Duration,
     /// Lifetime of a refresh token (extended on every rotation), in days
-    #[arg(long = "refresh-token-ttl-days", env = "TASKLANE_REFRESH_TOKEN_TTL_DAYS", default_value = "30", value_parser = parse::days(1, 365))]
+    #[arg(
+        long = "refresh-token-ttl-days",
+        env = "TASKLANE_REFRESH_TOKEN_TTL_DAYS",
+        default_value = "30",
+        value_parser = parse::days(1, 365)
+    )]
     pub refresh_token_ttl: Duration,
-    /// Seconds during which a just-replaced refresh token still answers with the same new pair (two tabs refreshing at once)
-    #[arg(long = "refresh-grace-secs", env = "TASKLANE_REFRESH_GRACE_SECS", default_value = "10", value_parser = parse::secs(0, 300))]
+    /// Seconds during which a just-replaced refresh token still answers with the
+    /// same new pair (two tabs refreshing at once)
+    #[arg(
+        long = "refresh-grace-secs",
+        env = "TASKLANE_REFRESH_GRACE_SECS",
+        default_value = "10",
+        value_parser = parse::secs(0, 300)
+    )]
     pub refresh_grace: Duration,
 }
 
@@ -164,28 +226,69 @@ pub struct AuthSettings {
 #[command(next_help_heading = "Rate limits")]
 pub struct RateSettings {
     /// Failed logins per client IP (N/WINDOW, window in s, m, h or d)
-    #[arg(long = "rate-login-ip", env = "TASKLANE_RATE_LOGIN_IP", default_value = "5/15m", value_parser = parse::rate())]
+    #[arg(
+        long = "rate-login-ip",
+        env = "TASKLANE_RATE_LOGIN_IP",
+        default_value = "5/15m",
+        value_parser = parse::rate()
+    )]
     pub login_ip: Rate,
     /// Failed logins per account; after 5, each further attempt is delayed more
-    #[arg(long = "rate-login-account", env = "TASKLANE_RATE_LOGIN_ACCOUNT", default_value = "100/1h", value_parser = parse::rate())]
+    #[arg(
+        long = "rate-login-account",
+        env = "TASKLANE_RATE_LOGIN_ACCOUNT",
+        default_value = "100/1h",
+        value_parser = parse::rate()
+    )]
     pub login_account: Rate,
     /// Signups per client IP
-    #[arg(long = "rate-signup-ip", env = "TASKLANE_RATE_SIGNUP_IP", default_value = "20/1h", value_parser = parse::rate())]
+    #[arg(
+        long = "rate-signup-ip",
+        env = "TASKLANE_RATE_SIGNUP_IP",
+        default_value = "20/1h",
+        value_parser = parse::rate()
+    )]
     pub signup_ip: Rate,
     /// Email requests (verification, password reset, magic link) per client IP
-    #[arg(long = "rate-email-ip", env = "TASKLANE_RATE_EMAIL_IP", default_value = "20/1h", value_parser = parse::rate())]
+    #[arg(
+        long = "rate-email-ip",
+        env = "TASKLANE_RATE_EMAIL_IP",
+        default_value = "20/1h",
+        value_parser = parse::rate()
+    )]
     pub email_ip: Rate,
     /// Email requests per email address
-    #[arg(long = "rate-email-address", env = "TASKLANE_RATE_EMAIL_ADDRESS", default_value = "5/1h", value_parser = parse::rate())]
+    #[arg(
+        long = "rate-email-address",
+        env = "TASKLANE_RATE_EMAIL_ADDRESS",
+        default_value = "5/1h",
+        value_parser = parse::rate()
+    )]
     pub email_address: Rate,
     /// Token refreshes per client IP
-    #[arg(long = "rate-refresh-ip", env = "TASKLANE_RATE_REFRESH_IP", default_value = "60/1m", value_parser = parse::rate())]
+    #[arg(
+        long = "rate-refresh-ip",
+        env = "TASKLANE_RATE_REFRESH_IP",
+        default_value = "60/1m",
+        value_parser = parse::rate()
+    )]
     pub refresh_ip: Rate,
-    /// Attempts at presenting a one-time or refresh token (reset, verification, magic link, logout) per client IP
-    #[arg(long = "rate-token-ip", env = "TASKLANE_RATE_TOKEN_IP", default_value = "30/15m", value_parser = parse::rate())]
+    /// Attempts at presenting a one-time or refresh token (reset, verification,
+    /// magic link, logout) per client IP
+    #[arg(
+        long = "rate-token-ip",
+        env = "TASKLANE_RATE_TOKEN_IP",
+        default_value = "30/15m",
+        value_parser = parse::rate()
+    )]
     pub token_ip: Rate,
     /// IPv6 clients are counted per network of this prefix length (e.g. 64: one /64 is one client)
-    #[arg(long = "rate-ipv6-prefix", env = "TASKLANE_RATE_IPV6_PREFIX", default_value = "64", value_parser = parse::number(16u8, 128))]
+    #[arg(
+        long = "rate-ipv6-prefix",
+        env = "TASKLANE_RATE_IPV6_PREFIX",
+        default_value = "64",
+        value_parser = parse::number(16u8, 128)
+    )]
     pub ipv6_prefix: u8,
 }
 
@@ -193,15 +296,31 @@ pub struct RateSettings {
 #[command(next_help_heading = "Mail")]
 pub struct MailSettings {
     /// Base URL of links in emails
-    #[arg(long, env = "TASKLANE_PUBLIC_URL", default_value = "http://127.0.0.1:8080", value_parser = parse::public_url())]
+    #[arg(
+        long,
+        env = "TASKLANE_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080",
+        value_parser = parse::public_url()
+    )]
     pub public_url: String,
     /// Mail transport: log (print messages, links included, to the log),
     /// disabled (send nothing), file:DIR (one .eml file per message) or
     /// smtp://user:pass@host:port
-    #[arg(long, env = "TASKLANE_MAIL", default_value = "log", hide_env_values = true, value_parser = parse::mail())]
+    #[arg(
+        long,
+        env = "TASKLANE_MAIL",
+        default_value = "log",
+        hide_env_values = true,
+        value_parser = parse::mail()
+    )]
     pub mail: MailTransport,
     /// Sender of outgoing mail
-    #[arg(long, env = "TASKLANE_MAIL_FROM", default_value = "Tasklane <no-reply@localhost>", value_parser = parse::mailbox())]
+    #[arg(
+        long,
+        env = "TASKLANE_MAIL_FROM",
+        default_value = "Tasklane <no-reply@localhost>",
+        value_parser = parse::mailbox()
+    )]
     pub mail_from: String,
 }
 
@@ -220,6 +339,11 @@ pub struct LogSettings {
     #[arg(long, env = "TASKLANE_LOG", default_value = "info", value_parser = parse::log_filter())]
     pub log: String,
     /// Log format: auto (JSON in production, text otherwise), text or json
-    #[arg(long, env = "TASKLANE_LOG_FORMAT", default_value = "auto", value_parser = parse::log_format())]
+    #[arg(
+        long,
+        env = "TASKLANE_LOG_FORMAT",
+        default_value = "auto",
+        value_parser = parse::log_format()
+    )]
     pub log_format: LogFormatChoice,
 }
