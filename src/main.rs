@@ -3,16 +3,18 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use tasklane::config::{Cli, Command, Config};
+use tasklane::config::{Cli, Command, Config, ConfigError};
 use tasklane::db::migrate::{self, Direction};
 use tasklane::error::AppError;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return refused(&err),
+    };
     let command = cli.command.unwrap_or(Command::Serve);
     if command == Command::Schema {
-        print!("{}", tasklane::graphql::sdl());
-        return ExitCode::SUCCESS;
+        return schema();
     }
     let config = match Config::from_settings(&cli.settings) {
         Ok(config) => config,
@@ -51,6 +53,25 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn schema() -> ExitCode {
+    print!("{}", tasklane::graphql::sdl());
+    ExitCode::SUCCESS
+}
+
+/// A bad setting is one line naming its variable, and exit code 2; any
+/// other command-line error (or `--help`) is clap's. `schema` reads no
+/// setting, so none stops it.
+fn refused(err: &clap::Error) -> ExitCode {
+    let Some(setting) = ConfigError::from_clap(err) else {
+        err.exit()
+    };
+    if Cli::wants_schema() {
+        return schema();
+    }
+    eprintln!("tasklane: {setting}");
+    ExitCode::from(2)
 }
 
 async fn serve(config: Config) -> Result<(), AppError> {

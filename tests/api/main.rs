@@ -32,6 +32,7 @@ mod ownership;
 mod quotas;
 mod rate_limits;
 mod sessions;
+mod settings_doc;
 mod storage;
 mod structure;
 mod subscriptions;
