@@ -16,12 +16,18 @@
 //! was lost and re-established); it is then told [`Delivery::Resync`] and
 //! should reload whatever state it keeps from the database.
 //!
-//! Payloads are small JSON documents: the whole notification must stay under
-//! PostgreSQL's 8000-byte limit, so [`MAX_EVENT_BYTES`] is enforced on both
-//! backends alike.
+//! Payloads are JSON documents. A notification must stay under
+//! PostgreSQL's 8000-byte limit: [`Event::new`] refuses anything larger
+//! than [`MAX_EVENT_BYTES`] on both backends alike. Only a change event
+//! ([`Event::large`], carrying the row it wrote) may be larger, up to
+//! [`MAX_LARGE_EVENT_BYTES`]: on PostgreSQL such an event is written to the
+//! spool table in the same transaction and the notification carries a
+//! reference that every listener resolves, in order, before fanning out
+//! ([`spool`]).
 
 pub mod changes;
 pub mod postgres;
+pub mod spool;
 
 use std::sync::Arc;
 
@@ -31,6 +37,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
+use crate::db::types::Id;
 use crate::db::{Backend, Conn, DatabaseUrl, Db};
 use crate::error::{AppError, AppResult};
 
@@ -38,6 +45,9 @@ use crate::error::{AppError, AppResult};
 pub const CHANNEL: &str = "tasklane_events";
 /// Largest serialised event (topic and payload), below PostgreSQL's 8000 bytes.
 pub const MAX_EVENT_BYTES: usize = 7900;
+/// Largest serialised change event (a task of 10,000 characters of
+/// description, each escaped at worst, fits several times over).
+pub const MAX_LARGE_EVENT_BYTES: usize = 1 << 20;
 /// Events buffered per subscriber before it is told to resync.
 const BUFFER: usize = 1024;
 
@@ -49,27 +59,35 @@ pub struct Event {
 }
 
 impl Event {
+    /// An event that fits in one notification.
     pub fn new(topic: &str, payload: serde_json::Value) -> AppResult<Self> {
+        Self::at_most(topic, payload, MAX_EVENT_BYTES)
+    }
+
+    /// An event that may be larger than a notification (spooled on
+    /// PostgreSQL when it is).
+    pub fn large(topic: &str, payload: serde_json::Value) -> AppResult<Self> {
+        Self::at_most(topic, payload, MAX_LARGE_EVENT_BYTES)
+    }
+
+    fn at_most(topic: &str, payload: serde_json::Value, limit: usize) -> AppResult<Self> {
         let event = Self {
             topic: topic.to_owned(),
             payload,
         };
-        event.encode()?;
+        let bytes = event.encode()?.len();
+        if bytes > limit {
+            return Err(AppError::internal(format!(
+                "event on {topic} is {bytes} bytes, more than {limit}"
+            )));
+        }
         Ok(event)
     }
 
-    /// The wire form, refused when too large for a notification.
+    /// The wire form.
     fn encode(&self) -> AppResult<String> {
-        let text = serde_json::to_string(self)
-            .map_err(|e| AppError::internal(format!("event does not serialise: {e}")))?;
-        if text.len() > MAX_EVENT_BYTES {
-            return Err(AppError::internal(format!(
-                "event on {} is {} bytes, more than {MAX_EVENT_BYTES}",
-                self.topic,
-                text.len()
-            )));
-        }
-        Ok(text)
+        serde_json::to_string(self)
+            .map_err(|e| AppError::internal(format!("event does not serialise: {e}")))
     }
 }
 
@@ -122,22 +140,12 @@ pub struct Outbox(Vec<Event>);
 /// Queues `event` in the current transaction: on PostgreSQL a `pg_notify`,
 /// sent by the commit; on SQLite kept in `outbox` for [`EventBus::flush`].
 pub async fn stage(conn: &mut Conn<'_>, outbox: &mut Outbox, event: Event) -> AppResult<()> {
-    match conn {
-        Conn::Postgres(c) => {
-            let text = event.encode()?;
-            diesel::sql_query("SELECT pg_notify($1, $2)")
-                .bind::<Text, _>(CHANNEL)
-                .bind::<Text, _>(text)
-                .execute(*c)
-                .await?;
-        }
-        Conn::Sqlite(_) => outbox.0.push(event),
-    }
-    Ok(())
+    stage_all(conn, outbox, vec![event]).await
 }
 
-/// Queues every one of `events` in the current transaction, as [`stage`]
-/// does, in one statement on PostgreSQL.
+/// Queues every one of `events` in the current transaction, in order, as
+/// [`stage`] does: on PostgreSQL one statement notifies them all (and one
+/// more spools those too large for a notification).
 pub async fn stage_all(
     conn: &mut Conn<'_>,
     outbox: &mut Outbox,
@@ -148,13 +156,22 @@ pub async fn stage_all(
             if events.is_empty() {
                 return Ok(());
             }
-            let texts = events
-                .iter()
-                .map(Event::encode)
-                .collect::<AppResult<Vec<_>>>()?;
+            let mut notes = Vec::with_capacity(events.len());
+            let mut spooled = Vec::new();
+            for event in &events {
+                let text = event.encode()?;
+                if text.len() <= MAX_EVENT_BYTES {
+                    notes.push(text);
+                } else {
+                    let id = Id::new();
+                    notes.push(spool::reference(id));
+                    spooled.push((id.to_string(), text));
+                }
+            }
+            spool::store(c, spooled).await?;
             diesel::sql_query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
                 .bind::<Text, _>(CHANNEL)
-                .bind::<diesel::sql_types::Array<Text>, _>(texts)
+                .bind::<diesel::sql_types::Array<Text>, _>(notes)
                 .execute(*c)
                 .await?;
         }

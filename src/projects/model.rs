@@ -8,7 +8,16 @@ use crate::db::types::{Id, Timestamp};
 /// A project as stored (also the full-row insert form, for creates, restores
 /// and imports).
 #[derive(
-    Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Identifiable, Insertable,
+    Debug,
+    Clone,
+    PartialEq,
+    Queryable,
+    QueryableByName,
+    Selectable,
+    Identifiable,
+    Insertable,
+    serde::Serialize,
+    serde::Deserialize,
 )]
 #[diesel(table_name = projects)]
 pub struct ProjectRow {
