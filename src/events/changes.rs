@@ -88,6 +88,15 @@ impl Change {
         Event::large(CHANGES, payload)
     }
 
+    /// The owner of the change `event` announces, read without decoding
+    /// the rest (`None` for anything else).
+    pub fn owner_of(event: &Event) -> Option<Id> {
+        if event.topic != CHANGES {
+            return None;
+        }
+        Id::parse(event.payload.get("ownerId")?.as_str()?)
+    }
+
     /// Reads a change back from a bus event (`None` for anything else).
     pub fn from_event(event: &Event) -> Option<Self> {
         if event.topic != CHANGES {
@@ -266,6 +275,7 @@ mod tests {
             let text = serde_json::to_string(&event).expect("text");
             let back: Event = serde_json::from_str(&text).expect("parsed");
             assert_eq!(Change::from_event(&back), Some(change.clone()));
+            assert_eq!(Change::owner_of(&back), Some(row.owner_id));
             assert_eq!(Change::from_event(&event), Some(change));
         }
     }

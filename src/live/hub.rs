@@ -1,6 +1,6 @@
 //! The instance's one follower of the bus for subscriptions. Every change
 //! event carries the row its change wrote, so the hub loads nothing: it
-//! decodes each event once, hands it to its owner's lane, and the lane
+//! hands each event to its owner's lane, which decodes it once and
 //! delivers it along one path ([`deliver`]) to each subscription allowed
 //! to see it at that moment. It also keeps the open WebSocket connections,
 //! so that a revoked credential or a slow consumer closes its connection
@@ -29,7 +29,7 @@ use crate::db::Db;
 use crate::db::types::Id;
 use crate::error::{AppError, AppResult};
 use crate::events::changes::{CHANGES, Change};
-use crate::events::{Delivery, EventBus};
+use crate::events::{Delivery, Event, EventBus};
 
 pub use super::closer::{Close, Closer, close};
 pub use super::item::{Interest, Item, Work};
@@ -174,8 +174,8 @@ impl Hub {
                 let Some(inner) = weak.upgrade() else { break };
                 let hub = Hub { inner };
                 match delivery {
-                    Delivery::Event(event) => match Change::from_event(&event) {
-                        Some(change) => hub.dispatch(change),
+                    Delivery::Event(event) => match Change::owner_of(&event) {
+                        Some(owner) => hub.dispatch(owner, event),
                         None => tracing::warn!("ignored a malformed change event"),
                     },
                     Delivery::Resync => hub.dispatch_resync(),
@@ -386,12 +386,11 @@ impl Hub {
         }
     }
 
-    /// A change goes to its owner's lane, if the owner subscribes here.
-    fn dispatch(&self, change: Change) {
+    /// A change event goes to its owner's lane, if the owner subscribes here.
+    fn dispatch(&self, owner: Id, event: Arc<Event>) {
         let mut state = self.lock();
-        let owner = change.owner_id;
         if state.groups.contains_key(&owner) {
-            self.push(&mut state, owner, Work::of(change));
+            self.push(&mut state, owner, Work::Event(event));
         }
     }
 
@@ -401,7 +400,7 @@ impl Hub {
         let mut state = self.lock();
         let owners: Vec<Id> = state.groups.keys().copied().collect();
         for owner in owners {
-            self.push(&mut state, owner, Work::resync());
+            self.push(&mut state, owner, Work::Resync);
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::db::types::Id;
+use crate::events::Event;
 use crate::events::changes::{Change, ChangeType, Snapshot};
 use crate::projects::model::ProjectRow;
 use crate::tasks::model::TaskRow;
@@ -29,17 +30,26 @@ pub enum Interest {
     Operation(Id),
 }
 
-/// One piece of a user's live work: an event, announced in a project, or
+/// What a user's lane is given: a change event as the bus brought it
+/// (decoded by the lane, so that one user's events cost that user's lane),
+/// or word that events may have been missed.
+#[derive(Debug, Clone)]
+pub enum Work {
+    Event(Arc<Event>),
+    Resync,
+}
+
+/// An event as the hub delivers it: an item, announced in a project; or
 /// a resync.
 #[derive(Debug, Clone)]
-pub struct Work {
+pub struct Announced {
     /// The project a task change is announced in (a task that moved is
     /// announced in its old project too); for a project, its own id.
     pub project: Option<Id>,
     pub item: Item,
 }
 
-impl Work {
+impl Announced {
     /// The event of `change`, its row shared by every subscriber.
     pub fn of(change: Change) -> Self {
         let item = match change.row {
@@ -60,7 +70,7 @@ impl Work {
     }
 }
 
-/// What a subscription does with a piece of work.
+/// What a subscription does with an announced event.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Want {
     Send,
@@ -70,9 +80,9 @@ pub enum Want {
 }
 
 impl Interest {
-    pub fn wants(self, work: &Work) -> Want {
-        let announced = work.project;
-        match (self, &work.item) {
+    pub fn wants(self, event: &Announced) -> Want {
+        let announced = event.project;
+        match (self, &event.item) {
             (_, Item::Resync) => Want::Send,
             // A task moved to another project is announced twice: in its
             // new project (to everyone) and in its old one (to that

@@ -3,8 +3,8 @@
 //!
 //! The hub's dispatcher hands each event (already the state of its change:
 //! it carries the row that change wrote) to its owner's lane and moves on.
-//! The lane's task delivers them one after another, in the order the bus
-//! gave them, resolving the user's groups for each. A user's heavy
+//! The lane's task decodes and delivers them one after another, in the
+//! order the bus gave them, resolving the user's groups for each. A user's heavy
 //! documents and bulk writes thus cost that user's lane its time; another
 //! user's lane runs beside it.
 //!
@@ -45,7 +45,7 @@ impl Lane {
                 let Some(host) = hub.upgrade() else { break };
                 host.clone().deliver(owner, work).await;
                 if incoming.is_empty() && owed.swap(false, Ordering::AcqRel) {
-                    host.deliver(owner, Work::resync()).await;
+                    host.deliver(owner, Work::Resync).await;
                 }
             }
         });

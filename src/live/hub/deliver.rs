@@ -1,6 +1,7 @@
 //! The one delivery path. For each piece of a user's work (an event or a
 //! resync), in the lane's order:
 //!
+//! 0. a change event is decoded (once per instance: its row is then shared);
 //! 1. each of the user's groups says whether it wants it; a group whose
 //!    project was deleted ends, and its members are told so;
 //! 2. each group that wants it renders it once (its document resolved and
@@ -12,28 +13,39 @@
 use std::sync::Arc;
 
 use super::super::group::frame;
-use super::super::item::{Item, Want, Work};
+use super::super::item::{Announced, Item, Want, Work};
 use super::super::outlet::{Shared, TooSlow};
 use super::super::registry::{Member, Render, Rendered, Sink, State};
 use super::{Close, Hub, credential_revoked};
 use crate::auth::Viewer;
 use crate::db::types::Id;
+use crate::events::changes::Change;
 
 impl Hub {
     /// Delivers `work` to `owner`'s subscriptions.
     pub(super) async fn deliver(&self, owner: Id, work: Work) {
-        for (key, render) in self.wanting(owner, &work) {
+        let event = match work {
+            Work::Resync => Announced::resync(),
+            Work::Event(event) => match Change::from_event(&event) {
+                Some(change) => Announced::of(change),
+                None => {
+                    tracing::warn!("ignored a malformed change event");
+                    return;
+                }
+            },
+        };
+        for (key, render) in self.wanting(owner, &event) {
             let rendered = match render {
-                Render::Document(run) => Rendered::Payload(run(work.item.clone()).await),
-                Render::Items => Rendered::Item(work.item.clone()),
+                Render::Document(run) => Rendered::Payload(run(event.item.clone()).await),
+                Render::Items => Rendered::Item(event.item.clone()),
             };
             self.hand_out(owner, &key, &rendered);
         }
     }
 
-    /// The groups of `owner` that want `work`; the ones it ends are
+    /// The groups of `owner` that want `event`; the ones it ends are
     /// removed, their members told.
-    fn wanting(&self, owner: Id, work: &Work) -> Vec<(Arc<str>, Render)> {
+    fn wanting(&self, owner: Id, event: &Announced) -> Vec<(Arc<str>, Render)> {
         let mut state = self.lock();
         let Some(groups) = state.groups.get(&owner) else {
             return Vec::new();
@@ -41,7 +53,7 @@ impl Hub {
         let mut wanting = Vec::new();
         let mut ended = Vec::new();
         for (key, group) in groups {
-            match group.interest.wants(work) {
+            match group.interest.wants(event) {
                 Want::Send => wanting.push((key.clone(), group.render.clone())),
                 Want::End => ended.push(key.clone()),
                 Want::Skip => {}
