@@ -8,18 +8,10 @@ use crate::db::types::{Id, Timestamp};
 /// A project as stored (also the full-row insert form, for creates, restores
 /// and imports).
 #[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    Queryable,
-    QueryableByName,
-    Selectable,
-    Identifiable,
-    Insertable,
-    serde::Serialize,
-    serde::Deserialize,
+    Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Identifiable, Insertable,
 )]
 #[diesel(table_name = projects)]
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct ProjectRow {
     pub id: Id,
     pub owner_id: Id,

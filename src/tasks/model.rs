@@ -9,18 +9,10 @@ use crate::db::types::{Id, JsonDoc, Timestamp};
 /// and imports). `status`: 1 TODO, 2 IN_PROGRESS, 3 DONE; `priority`:
 /// 1 LOW … 4 URGENT; `tags`: a JSON array of strings.
 #[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    Queryable,
-    QueryableByName,
-    Selectable,
-    Identifiable,
-    Insertable,
-    serde::Serialize,
-    serde::Deserialize,
+    Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Identifiable, Insertable,
 )]
 #[diesel(table_name = tasks)]
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct TaskRow {
     pub id: Id,
     pub project_id: Id,
