@@ -401,7 +401,7 @@ pub struct Settings {
         global = true
     )]
     pub ws_max_groups_per_user: String,
-    /// Events loaded and waiting for delivery on one instance before loading waits
+    /// Events of one user waiting for delivery on one instance before that user's subscriptions resync
     #[arg(
         long,
         env = "TASKLANE_LIVE_QUEUE",

@@ -26,6 +26,7 @@
 //! ([`spool`]).
 
 pub mod changes;
+mod order;
 pub mod postgres;
 pub mod spool;
 
@@ -132,10 +133,24 @@ impl Subscription {
 }
 
 /// Events staged in a transaction, delivered by [`EventBus::flush`] after
-/// it commits (needed on SQLite only; on PostgreSQL the commit delivers them).
+/// it commits (needed on SQLite only; on PostgreSQL the commit delivers
+/// them), in commit order ([`order`]). Dropped unflushed (the transaction
+/// rolled back), its events are never delivered.
 #[derive(Debug, Default)]
 #[must_use = "flush the outbox after the commit"]
-pub struct Outbox(Vec<Event>);
+pub struct Outbox {
+    events: Vec<Event>,
+    /// Its place in commit order, taken with the first staged event.
+    turn: Option<u64>,
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        if let Some(turn) = self.turn.take() {
+            order::settle(turn, None);
+        }
+    }
+}
 
 /// Queues `event` in the current transaction: on PostgreSQL a `pg_notify`,
 /// sent by the commit; on SQLite kept in `outbox` for [`EventBus::flush`].
@@ -175,7 +190,12 @@ pub async fn stage_all(
                 .execute(*c)
                 .await?;
         }
-        Conn::Sqlite(_) => outbox.0.extend(events),
+        Conn::Sqlite(_) => {
+            if outbox.turn.is_none() && !events.is_empty() {
+                outbox.turn = Some(order::take());
+            }
+            outbox.events.extend(events);
+        }
     }
     Ok(())
 }
@@ -237,17 +257,24 @@ impl EventBus {
             let mut pooled = self.inner.db.write().await?;
             stage(&mut pooled.conn(), &mut outbox, event).await?;
         } else {
-            outbox.0.push(event);
+            outbox.events.push(event);
         }
         self.flush(outbox);
         Ok(())
     }
 
-    /// Delivers what a committed transaction staged (SQLite).
-    pub fn flush(&self, outbox: Outbox) {
-        for event in outbox.0 {
-            // No subscriber is not an error.
-            let _ = self.inner.sender.send(Message::Event(Arc::new(event)));
+    /// Delivers what a committed transaction staged (SQLite), once every
+    /// transaction that committed before it has been flushed too.
+    pub fn flush(&self, mut outbox: Outbox) {
+        let events = std::mem::take(&mut outbox.events);
+        match outbox.turn.take() {
+            Some(turn) => order::settle(turn, Some((self.inner.sender.clone(), events))),
+            None => {
+                for event in events {
+                    // No subscriber is not an error.
+                    let _ = self.inner.sender.send(Message::Event(Arc::new(event)));
+                }
+            }
         }
     }
 }
@@ -261,6 +288,36 @@ mod tests {
     fn events_larger_than_a_notification_are_refused() {
         assert!(Event::new("t", json!({ "x": "y".repeat(100) })).is_ok());
         assert!(Event::new("t", json!({ "x": "y".repeat(MAX_EVENT_BYTES) })).is_err());
+    }
+
+    #[test]
+    fn outboxes_are_delivered_in_the_order_they_staged() {
+        let (sender, mut receiver) = broadcast::channel(8);
+        let event = |n: i32| Event::new("order", json!(n)).expect("ok");
+        let staged = |n: i32| Outbox {
+            events: vec![event(n)],
+            turn: Some(order::take()),
+        };
+        let (first, rolled_back, third) = (staged(1), staged(2), staged(3));
+        let flush = |mut outbox: Outbox| {
+            let turn = outbox.turn.take().expect("a turn");
+            order::settle(
+                turn,
+                Some((sender.clone(), std::mem::take(&mut outbox.events))),
+            );
+        };
+        flush(third);
+        drop(rolled_back);
+        assert!(
+            receiver.try_recv().is_err(),
+            "the third waits for the first"
+        );
+        flush(first);
+        let mut got = Vec::new();
+        while let Ok(Message::Event(event)) = receiver.try_recv() {
+            got.push(event.payload.clone());
+        }
+        assert_eq!(got, [json!(1), json!(3)]);
     }
 
     #[tokio::test]
