@@ -9,8 +9,9 @@
 //!
 //! Inside a transaction, [`stage`] queues an event so that it is delivered
 //! only if the transaction commits: on PostgreSQL `pg_notify` does exactly
-//! that; on SQLite the event waits in an [`Outbox`] that [`EventBus::flush`]
-//! delivers after the commit.
+//! that (in commit order); on SQLite the event waits in an [`Outbox`] that
+//! [`EventBus::flush`] delivers after the commit, in commit order too
+//! ([`order`]).
 //!
 //! A subscriber can miss events (it fell behind, or the listener connection
 //! was lost and re-established); it is then told [`Delivery::Resync`] and
