@@ -9,19 +9,27 @@
 //!
 //! Inside a transaction, [`stage`] queues an event so that it is delivered
 //! only if the transaction commits: on PostgreSQL `pg_notify` does exactly
-//! that; on SQLite the event waits in an [`Outbox`] that [`EventBus::flush`]
-//! delivers after the commit.
+//! that (in commit order); on SQLite the event waits in an [`Outbox`] that
+//! [`EventBus::flush`] delivers after the commit, in commit order too
+//! ([`order`]).
 //!
 //! A subscriber can miss events (it fell behind, or the listener connection
 //! was lost and re-established); it is then told [`Delivery::Resync`] and
 //! should reload whatever state it keeps from the database.
 //!
-//! Payloads are small JSON documents: the whole notification must stay under
-//! PostgreSQL's 8000-byte limit, so [`MAX_EVENT_BYTES`] is enforced on both
-//! backends alike.
+//! Payloads are JSON documents. A notification must stay under
+//! PostgreSQL's 8000-byte limit: [`Event::new`] refuses anything larger
+//! than [`MAX_EVENT_BYTES`] on both backends alike. Only a change event
+//! ([`Event::large`], carrying the row it wrote) may be larger, up to
+//! [`MAX_LARGE_EVENT_BYTES`]: on PostgreSQL such an event is written to the
+//! spool table in the same transaction and the notification carries a
+//! reference that every listener resolves, in order, before fanning out
+//! ([`spool`]).
 
 pub mod changes;
+mod order;
 pub mod postgres;
+pub mod spool;
 
 use std::sync::Arc;
 
@@ -31,6 +39,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
+use crate::db::types::Id;
 use crate::db::{Backend, Conn, DatabaseUrl, Db};
 use crate::error::{AppError, AppResult};
 
@@ -38,6 +47,9 @@ use crate::error::{AppError, AppResult};
 pub const CHANNEL: &str = "tasklane_events";
 /// Largest serialised event (topic and payload), below PostgreSQL's 8000 bytes.
 pub const MAX_EVENT_BYTES: usize = 7900;
+/// Largest serialised change event (a task of 10,000 characters of
+/// description, each escaped at worst, fits several times over).
+pub const MAX_LARGE_EVENT_BYTES: usize = 1 << 20;
 /// Events buffered per subscriber before it is told to resync.
 const BUFFER: usize = 1024;
 
@@ -49,27 +61,35 @@ pub struct Event {
 }
 
 impl Event {
+    /// An event that fits in one notification.
     pub fn new(topic: &str, payload: serde_json::Value) -> AppResult<Self> {
+        Self::at_most(topic, payload, MAX_EVENT_BYTES)
+    }
+
+    /// An event that may be larger than a notification (spooled on
+    /// PostgreSQL when it is).
+    pub fn large(topic: &str, payload: serde_json::Value) -> AppResult<Self> {
+        Self::at_most(topic, payload, MAX_LARGE_EVENT_BYTES)
+    }
+
+    fn at_most(topic: &str, payload: serde_json::Value, limit: usize) -> AppResult<Self> {
         let event = Self {
             topic: topic.to_owned(),
             payload,
         };
-        event.encode()?;
+        let bytes = event.encode()?.len();
+        if bytes > limit {
+            return Err(AppError::internal(format!(
+                "event on {topic} is {bytes} bytes, more than {limit}"
+            )));
+        }
         Ok(event)
     }
 
-    /// The wire form, refused when too large for a notification.
+    /// The wire form.
     fn encode(&self) -> AppResult<String> {
-        let text = serde_json::to_string(self)
-            .map_err(|e| AppError::internal(format!("event does not serialise: {e}")))?;
-        if text.len() > MAX_EVENT_BYTES {
-            return Err(AppError::internal(format!(
-                "event on {} is {} bytes, more than {MAX_EVENT_BYTES}",
-                self.topic,
-                text.len()
-            )));
-        }
-        Ok(text)
+        serde_json::to_string(self)
+            .map_err(|e| AppError::internal(format!("event does not serialise: {e}")))
     }
 }
 
@@ -114,30 +134,34 @@ impl Subscription {
 }
 
 /// Events staged in a transaction, delivered by [`EventBus::flush`] after
-/// it commits (needed on SQLite only; on PostgreSQL the commit delivers them).
+/// it commits (needed on SQLite only; on PostgreSQL the commit delivers
+/// them), in commit order ([`order`]). Dropped unflushed (the transaction
+/// rolled back), its events are never delivered.
 #[derive(Debug, Default)]
 #[must_use = "flush the outbox after the commit"]
-pub struct Outbox(Vec<Event>);
+pub struct Outbox {
+    events: Vec<Event>,
+    /// Its place in commit order, taken with the first staged event.
+    turn: Option<u64>,
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        if let Some(turn) = self.turn.take() {
+            order::settle(turn, None);
+        }
+    }
+}
 
 /// Queues `event` in the current transaction: on PostgreSQL a `pg_notify`,
 /// sent by the commit; on SQLite kept in `outbox` for [`EventBus::flush`].
 pub async fn stage(conn: &mut Conn<'_>, outbox: &mut Outbox, event: Event) -> AppResult<()> {
-    match conn {
-        Conn::Postgres(c) => {
-            let text = event.encode()?;
-            diesel::sql_query("SELECT pg_notify($1, $2)")
-                .bind::<Text, _>(CHANNEL)
-                .bind::<Text, _>(text)
-                .execute(*c)
-                .await?;
-        }
-        Conn::Sqlite(_) => outbox.0.push(event),
-    }
-    Ok(())
+    stage_all(conn, outbox, vec![event]).await
 }
 
-/// Queues every one of `events` in the current transaction, as [`stage`]
-/// does, in one statement on PostgreSQL.
+/// Queues every one of `events` in the current transaction, in order, as
+/// [`stage`] does: on PostgreSQL one statement notifies them all (and one
+/// more spools those too large for a notification).
 pub async fn stage_all(
     conn: &mut Conn<'_>,
     outbox: &mut Outbox,
@@ -148,17 +172,31 @@ pub async fn stage_all(
             if events.is_empty() {
                 return Ok(());
             }
-            let texts = events
-                .iter()
-                .map(Event::encode)
-                .collect::<AppResult<Vec<_>>>()?;
+            let mut notes = Vec::with_capacity(events.len());
+            let mut spooled = Vec::new();
+            for event in &events {
+                let text = event.encode()?;
+                if text.len() <= MAX_EVENT_BYTES {
+                    notes.push(text);
+                } else {
+                    let id = Id::new();
+                    notes.push(spool::reference(id));
+                    spooled.push((id.to_string(), text));
+                }
+            }
+            spool::store(c, spooled).await?;
             diesel::sql_query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
                 .bind::<Text, _>(CHANNEL)
-                .bind::<diesel::sql_types::Array<Text>, _>(texts)
+                .bind::<diesel::sql_types::Array<Text>, _>(notes)
                 .execute(*c)
                 .await?;
         }
-        Conn::Sqlite(_) => outbox.0.extend(events),
+        Conn::Sqlite(_) => {
+            if outbox.turn.is_none() && !events.is_empty() {
+                outbox.turn = Some(order::take());
+            }
+            outbox.events.extend(events);
+        }
     }
     Ok(())
 }
@@ -220,17 +258,24 @@ impl EventBus {
             let mut pooled = self.inner.db.write().await?;
             stage(&mut pooled.conn(), &mut outbox, event).await?;
         } else {
-            outbox.0.push(event);
+            outbox.events.push(event);
         }
         self.flush(outbox);
         Ok(())
     }
 
-    /// Delivers what a committed transaction staged (SQLite).
-    pub fn flush(&self, outbox: Outbox) {
-        for event in outbox.0 {
-            // No subscriber is not an error.
-            let _ = self.inner.sender.send(Message::Event(Arc::new(event)));
+    /// Delivers what a committed transaction staged (SQLite), once every
+    /// transaction that committed before it has been flushed too.
+    pub fn flush(&self, mut outbox: Outbox) {
+        let events = std::mem::take(&mut outbox.events);
+        match outbox.turn.take() {
+            Some(turn) => order::settle(turn, Some((self.inner.sender.clone(), events))),
+            None => {
+                for event in events {
+                    // No subscriber is not an error.
+                    let _ = self.inner.sender.send(Message::Event(Arc::new(event)));
+                }
+            }
         }
     }
 }
@@ -244,6 +289,36 @@ mod tests {
     fn events_larger_than_a_notification_are_refused() {
         assert!(Event::new("t", json!({ "x": "y".repeat(100) })).is_ok());
         assert!(Event::new("t", json!({ "x": "y".repeat(MAX_EVENT_BYTES) })).is_err());
+    }
+
+    #[test]
+    fn outboxes_are_delivered_in_the_order_they_staged() {
+        let (sender, mut receiver) = broadcast::channel(8);
+        let event = |n: i32| Event::new("order", json!(n)).expect("ok");
+        let staged = |n: i32| Outbox {
+            events: vec![event(n)],
+            turn: Some(order::take()),
+        };
+        let (first, rolled_back, third) = (staged(1), staged(2), staged(3));
+        let flush = |mut outbox: Outbox| {
+            let turn = outbox.turn.take().expect("a turn");
+            order::settle(
+                turn,
+                Some((sender.clone(), std::mem::take(&mut outbox.events))),
+            );
+        };
+        flush(third);
+        drop(rolled_back);
+        assert!(
+            receiver.try_recv().is_err(),
+            "the third waits for the first"
+        );
+        flush(first);
+        let mut got = Vec::new();
+        while let Ok(Message::Event(event)) = receiver.try_recv() {
+            got.push(event.payload.clone());
+        }
+        assert_eq!(got, [json!(1), json!(3)]);
     }
 
     #[tokio::test]

@@ -1,13 +1,19 @@
 //! Live updates: the subscriptions of API.md over WebSocket. The bus
-//! ([`crate::events`]) carries ids and versions; the [`hub::Hub`] of each
-//! instance turns them into objects once and fans them out to subscribers,
-//! checking at delivery who may see what; [`graphql`] holds the
-//! `Subscription` fields. The transport is `app/graphql_ws.rs`.
+//! ([`crate::events`]) carries each change with the row it wrote; the
+//! [`hub::Hub`] of each instance decodes it once and delivers it, per user
+//! in order, to every subscription allowed to see it at delivery. [`graphql`]
+//! holds the `Subscription` fields, [`shared`] the modes their resolvers
+//! run in. The transport is `app/graphql_ws.rs`.
 
+mod closer;
 pub mod graphql;
+mod group;
 pub mod hub;
+mod item;
 mod lanes;
+mod outlet;
 pub mod pending;
+mod registry;
 pub mod shared;
 
 pub use hub::{Hub, HubLimits};

@@ -154,7 +154,7 @@ pub struct LiveLimits {
         value_parser = parse::number(1usize, 1_000_000)
     )]
     pub groups_per_user: usize,
-    /// Events loaded and waiting for delivery on one instance before loading waits
+    /// Events of one user waiting for delivery on one instance before that user's subscriptions resync
     #[arg(
         long = "live-queue",
         env = "TASKLANE_LIVE_QUEUE",

@@ -192,6 +192,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+
+    /// Change events too large for a notification (`src/events/spool.rs`).
+    event_snapshots (id) {
+        id -> DbUuid,
+        payload -> Text,
+        created_at -> DbTime,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(one_time_tokens -> users (user_id));

@@ -3,8 +3,11 @@
 //!
 //! - [`CHANGES`]: a task or project was created, updated, deleted or
 //!   restored. The payload names the object, its project, its owner and its
-//!   new version; subscribers load the object themselves (once per event and
-//!   instance) and check, per viewer, that it may still be seen.
+//!   new version, and carries the row exactly as that change wrote it (a
+//!   [`Snapshot`]), so every subscriber sees the state of that change, not
+//!   of a later one. Subscribers check, per viewer, that it may be seen.
+//!   An event too large for a notification travels through the spool
+//!   ([`super::spool`]).
 //! - [`OPERATIONS`]: an operation's counters or status changed. Subscribers
 //!   load the operation by id, through the guard.
 //!
@@ -46,8 +49,18 @@ pub enum Entity {
     Project,
 }
 
-/// One change of one object. For a project, `project_id` is its own id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The object as the change wrote it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Snapshot {
+    Task(TaskRow),
+    Project(ProjectRow),
+}
+
+/// One change of one object. For a project, `project_id` is its own id;
+/// for a task, the project it is announced in (see [`task_changes`]).
+/// Made by [`Change::task`] and [`Change::project`] from the row as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Change {
     pub entity: Entity,
@@ -57,15 +70,47 @@ pub struct Change {
     pub project_id: Id,
     pub owner_id: Id,
     pub version: i32,
+    pub row: Snapshot,
 }
 
+/// Where a task's `position` sits in an event's payload. A float read back
+/// from JSON text can be one unit in the last place off (serde_json parses
+/// for speed), so the position travels as its bits.
+const POSITION: &str = "/row/task/position";
+
 impl Change {
+    /// The bus event announcing this change.
+    pub fn event(&self) -> AppResult<Event> {
+        let mut payload = json!(self);
+        if let (Snapshot::Task(row), Some(slot)) = (&self.row, payload.pointer_mut(POSITION)) {
+            *slot = json!(row.position.map(f64::to_bits));
+        }
+        Event::large(CHANGES, payload)
+    }
+
+    /// The owner of the change `event` announces, read without decoding
+    /// the rest (`None` for anything else).
+    pub fn owner_of(event: &Event) -> Option<Id> {
+        if event.topic != CHANGES {
+            return None;
+        }
+        Id::parse(event.payload.get("ownerId")?.as_str()?)
+    }
+
     /// Reads a change back from a bus event (`None` for anything else).
     pub fn from_event(event: &Event) -> Option<Self> {
         if event.topic != CHANGES {
             return None;
         }
-        serde_json::from_value(event.payload.clone()).ok()
+        let mut payload = event.payload.clone();
+        let bits = payload
+            .pointer_mut(POSITION)
+            .and_then(|slot| slot.take().as_u64());
+        let mut change: Self = serde_json::from_value(payload).ok()?;
+        if let Snapshot::Task(row) = &mut change.row {
+            row.position = bits.map(f64::from_bits);
+        }
+        Some(change)
     }
 }
 
@@ -92,6 +137,7 @@ impl Change {
             project_id: row.project_id,
             owner_id: row.owner_id,
             version: row.version,
+            row: Snapshot::Task(row.clone()),
         }
     }
 
@@ -104,6 +150,7 @@ impl Change {
             project_id: row.id,
             owner_id: row.owner_id,
             version: row.version,
+            row: Snapshot::Project(row.clone()),
         }
     }
 }
@@ -138,7 +185,7 @@ pub async fn stage_changes(
 ) -> AppResult<()> {
     let events = changes
         .iter()
-        .map(|change| Event::new(CHANGES, json!(change)))
+        .map(Change::event)
         .collect::<AppResult<Vec<_>>>()?;
     stage_all(conn, outbox, events).await
 }
@@ -166,7 +213,7 @@ pub async fn stage_change(
     outbox: &mut Outbox,
     change: Change,
 ) -> AppResult<()> {
-    stage(conn, outbox, Event::new(CHANGES, json!(change))?).await
+    stage(conn, outbox, change.event()?).await
 }
 
 /// Stages an operation's progress in the current transaction.
@@ -191,30 +238,60 @@ mod tests {
         assert_eq!(ChangeType::of(Some(true), true), ChangeType::Updated);
     }
 
-    #[test]
-    fn a_change_survives_the_bus_and_stays_small() {
-        let change = Change {
-            entity: Entity::Task,
-            change_type: ChangeType::Restored,
+    fn task() -> TaskRow {
+        let now = crate::db::types::Timestamp::now();
+        TaskRow {
             id: Id::new(),
             project_id: Id::new(),
             owner_id: Id::new(),
+            title: "t".into(),
+            description: Some("é\u{0}\"".repeat(3000)),
+            status: 1,
+            priority: Some(2),
+            tags: crate::db::types::JsonDoc(json!(["a"])),
+            due_at: Some(now),
+            position: Some(0.1 + 0.2),
+            completed_at: None,
+            deleted_at: None,
             version: 7,
-        };
-        let event = Event::new(CHANGES, json!(change)).expect("fits");
-        assert_eq!(event.payload["type"], "RESTORED");
-        assert_eq!(event.payload["entity"], "task");
-        assert_eq!(Change::from_event(&event), Some(change));
-        assert!(event.encode().expect("encodes").len() < 250);
+            seq: 9,
+            client_id: None,
+            client_mutation_id: Some("m".into()),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn a_change_carries_its_row_through_the_bus_text_exactly() {
+        let mut row = task();
+        for position in [Some(0.1 + 0.2), Some(1.0 / 3.0), Some(-2.5e-300), None] {
+            row.position = position;
+            let change = Change::task(ChangeType::Restored, &row);
+            let event = change.event().expect("an event");
+            assert_eq!(event.payload["type"], "RESTORED");
+            assert_eq!(event.payload["entity"], "task");
+            // As the PostgreSQL listener reads it: from text.
+            let text = serde_json::to_string(&event).expect("text");
+            let back: Event = serde_json::from_str(&text).expect("parsed");
+            assert_eq!(Change::from_event(&back), Some(change.clone()));
+            assert_eq!(Change::owner_of(&back), Some(row.owner_id));
+            assert_eq!(Change::from_event(&event), Some(change));
+        }
+    }
+
+    #[test]
+    fn progress_is_not_a_change_and_stays_small() {
         let progress = Event::new(
             OPERATIONS,
             json!(Progress {
-                id: change.id,
-                owner_id: change.owner_id
+                id: Id::new(),
+                owner_id: Id::new()
             }),
         )
         .expect("fits");
         assert_eq!(Change::from_event(&progress), None);
         assert!(Progress::from_event(&progress).is_some());
+        assert!(serde_json::to_string(&progress).expect("text").len() < 250);
     }
 }

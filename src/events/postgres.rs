@@ -1,9 +1,11 @@
 //! The PostgreSQL side of the bus: one connection per instance, opened with
 //! `tokio-postgres` directly (a pooled connection can not be kept listening),
 //! that `LISTEN`s on [`CHANNEL`](super::CHANNEL) and forwards every
-//! notification in process. When the connection fails it is opened again,
-//! with a growing pause, and subscribers are told to resync (they may have
-//! missed events meanwhile).
+//! notification in process. A reference to a spooled event
+//! ([`super::spool`]) is read back on the same connection before anything
+//! after it is forwarded, so events keep their order. When the connection
+//! fails it is opened again, with a growing pause, and subscribers are told
+//! to resync (they may have missed events meanwhile).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +15,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_postgres::{AsyncMessage, NoTls};
 
-use super::{CHANNEL, Event, Message};
+use super::{CHANNEL, Event, Message, spool};
 
 const FIRST_PAUSE: Duration = Duration::from_millis(100);
 const LONGEST_PAUSE: Duration = Duration::from_secs(5);
@@ -101,7 +103,22 @@ async fn listen_once(
     if let Some(ready) = ready.take() {
         let _ = ready.send(());
     }
-    while let Some(payload) = notes.recv().await {
+    while let Some(note) = notes.recv().await {
+        let payload = match spool::referred(&note) {
+            None => note,
+            Some(id) => match resolve(&client, id).await {
+                Ok(Some(text)) => text,
+                Ok(None) => {
+                    tracing::warn!(%id, "a spooled event was pruned before it was read");
+                    let _ = sender.send(Message::Resync);
+                    continue;
+                }
+                Err(err) => {
+                    abort.abort();
+                    return Err(err);
+                }
+            },
+        };
         match serde_json::from_str::<Event>(&payload) {
             Ok(event) => {
                 let _ = sender.send(Message::Event(Arc::new(event)));
@@ -113,4 +130,15 @@ async fn listen_once(
     drop(client);
     tracing::warn!(reason = %reason, "event listener disconnected; reconnecting");
     Ok(())
+}
+
+/// The spooled event `id`, read on the listener's connection.
+async fn resolve(
+    client: &tokio_postgres::Client,
+    id: crate::db::types::Id,
+) -> Result<Option<String>, String> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, spool::resolve(client, id)).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(_) => Err("timed out reading a spooled event".into()),
+    }
 }

@@ -1,16 +1,18 @@
-//! `taskEvents` and `projectEvents`. A subscription registers with the hub
-//! and turns what the hub hands it into events; it ends when its project is
-//! deleted, and reports `RESYNC` (an error item, the stream goes on) when
-//! events may have been missed, so the client reloads.
+//! `taskEvents` and `projectEvents`. Each resolver checks its arguments,
+//! whatever its [`SubscriptionMode`], then registers with the hub (its own
+//! stream, or a join of its group) or turns a group's event into its one
+//! item. A subscription ends when its project is deleted, and reports
+//! `RESYNC` (an error item, the stream goes on) when events may have been
+//! missed, so the client reloads.
 
-use async_graphql::{Context, ID, SimpleObject, Subscription};
+use async_graphql::{Context, ErrorExtensions as _, ID, SimpleObject, Subscription};
 use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt as _};
 use tokio::sync::mpsc;
 
 use super::LiveConnection;
 use super::hub::{Interest, Item, SubscriptionGuard};
-use super::shared::{Join, JoinRequest, OneShot};
+use super::shared::SubscriptionMode;
 use crate::db::types::Id;
 use crate::error::{AppError, AppResult, code};
 use crate::events::changes::ChangeType;
@@ -70,37 +72,57 @@ pub(crate) fn connection(ctx: &Context<'_>) -> AppResult<LiveConnection> {
     })
 }
 
-use async_graphql::ErrorExtensions as _;
-
-/// A shared group's run for one event: that item, or the resync error.
-fn one_shot<T: Send + 'static>(
+/// The subscription's stream, as its mode asks, its arguments (and so
+/// `interest`) checked already. Registering with the hub needs the
+/// WebSocket connection; a group's run for one event belongs to none.
+fn open<T: Send + 'static>(
     ctx: &Context<'_>,
+    interest: Interest,
     wanted: fn(Item) -> Option<T>,
-) -> Option<BoxStream<'static, async_graphql::Result<T>>> {
-    let OneShot(item) = ctx.data_opt::<OneShot>()?;
-    let event = match item.clone() {
-        Item::Resync => Some(Err(resync())),
-        item => wanted(item).map(Ok),
-    };
-    Some(futures_util::stream::iter(event).boxed())
+) -> AppResult<BoxStream<'static, async_graphql::Result<T>>> {
+    let hub = &ctx.services().live;
+    Ok(match ctx.data_opt::<SubscriptionMode>() {
+        None | Some(SubscriptionMode::Own) => {
+            let (guard, receiver) = hub.subscribe(connection(ctx)?.id, interest)?;
+            events(guard, receiver, wanted).boxed()
+        }
+        // The group's runs deliver its events; this execution ends at once.
+        Some(SubscriptionMode::Join(join)) => {
+            let (head, id) = (join.head.clone(), join.id.clone());
+            let live = connection(ctx)?;
+            join.put(hub.join(live.id, interest, &join.template, head, id)?);
+            futures_util::stream::empty().boxed()
+        }
+        Some(SubscriptionMode::Event(item)) => {
+            let event = match item.clone() {
+                Item::Resync => Some(Err(resync())),
+                item => wanted(item).map(Ok),
+            };
+            futures_util::stream::iter(event).boxed()
+        }
+    })
 }
 
-/// A subscribe run as a join: the subscription joins its group and this
-/// execution ends at once (the group's runs deliver its events).
-fn joined<T: Send + 'static>(
-    ctx: &Context<'_>,
-    live: LiveConnection,
-    interest: Interest,
-) -> AppResult<Option<BoxStream<'static, async_graphql::Result<T>>>> {
-    let Some(join) = ctx.data_opt::<std::sync::Arc<Join>>() else {
+/// The project `taskEvents` follows: `raw` must name one of the viewer's
+/// projects, not deleted when subscribing. A group's run for one event
+/// checks it again and also accepts it deleted: its deletion ends the
+/// subscription, and events written before it may still be on their way.
+async fn followed_project(ctx: &Context<'_>, raw: Option<ID>) -> AppResult<Option<Id>> {
+    let viewer = ctx.viewer()?;
+    let Some(raw) = raw else {
         return Ok(None);
     };
-    let guard = ctx
-        .services()
-        .live
-        .join(live.id, JoinRequest { interest, join })?;
-    join.put(guard);
-    Ok(Some(futures_util::stream::empty().boxed()))
+    let not_found = || AppError::NotFound("projectId: project not found".into());
+    let id = Id::parse(&raw).ok_or_else(not_found)?;
+    let mut pooled = ctx.services().db.read().await?;
+    let mut conn = pooled.conn();
+    let found = match ctx.data_opt::<SubscriptionMode>() {
+        Some(SubscriptionMode::Event(_)) => {
+            project_store::find_project_any(&mut conn, viewer, id).await?
+        }
+        _ => project_store::find_project(&mut conn, viewer, id).await?,
+    };
+    found.map(|_| Some(id)).ok_or_else(not_found)
 }
 
 fn task_event(item: Item) -> Option<TaskEvent> {
@@ -135,32 +157,8 @@ impl ChangesSubscription {
         ctx: &Context<'_>,
         project_id: Option<ID>,
     ) -> async_graphql::Result<BoxStream<'static, async_graphql::Result<TaskEvent>>> {
-        // Checked when the group was joined.
-        if let Some(stream) = one_shot(ctx, task_event) {
-            return Ok(stream);
-        }
-        let live = connection(ctx)?;
-        let viewer = ctx.viewer()?;
-        let project = match project_id {
-            None => None,
-            Some(raw) => {
-                let not_found = || AppError::NotFound("projectId: project not found".into());
-                let id = Id::parse(&raw).ok_or_else(not_found)?;
-                let mut pooled = ctx.services().db.read().await?;
-                project_store::find_project(&mut pooled.conn(), viewer, id)
-                    .await?
-                    .ok_or_else(not_found)?;
-                Some(id)
-            }
-        };
-        if let Some(stream) = joined(ctx, live, Interest::Tasks(project))? {
-            return Ok(stream);
-        }
-        let (guard, receiver) = ctx
-            .services()
-            .live
-            .subscribe(live.id, Interest::Tasks(project))?;
-        Ok(events(guard, receiver, task_event).boxed())
+        let project = followed_project(ctx, project_id).await?;
+        Ok(open(ctx, Interest::Tasks(project), task_event)?)
     }
 
     /// Changes of the viewer's projects.
@@ -168,14 +166,7 @@ impl ChangesSubscription {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<BoxStream<'static, async_graphql::Result<ProjectEvent>>> {
-        if let Some(stream) = one_shot(ctx, project_event) {
-            return Ok(stream);
-        }
-        let live = connection(ctx)?;
-        if let Some(stream) = joined(ctx, live, Interest::Projects)? {
-            return Ok(stream);
-        }
-        let (guard, receiver) = ctx.services().live.subscribe(live.id, Interest::Projects)?;
-        Ok(events(guard, receiver, project_event).boxed())
+        ctx.viewer()?;
+        Ok(open(ctx, Interest::Projects, project_event)?)
     }
 }

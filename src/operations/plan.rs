@@ -12,7 +12,7 @@ use crate::auth::Viewer;
 use crate::db::Conn;
 use crate::db::types::{Id, JsonDoc, Timestamp};
 use crate::error::AppResult;
-use crate::events::changes::{Change, ChangeType, Entity};
+use crate::events::changes::{Change, ChangeType};
 use crate::projects::model::ProjectRow;
 use crate::projects::store as project_store;
 use crate::sync::push::{ProjectChange, TaskChange};
@@ -53,22 +53,8 @@ impl Object {
     /// The bus event for this object, having changed as `change_type`.
     pub fn change(&self, change_type: ChangeType) -> Change {
         match self {
-            Self::Task(t) => Change {
-                entity: Entity::Task,
-                change_type,
-                id: t.id,
-                project_id: t.project_id,
-                owner_id: t.owner_id,
-                version: t.version,
-            },
-            Self::Project(p) => Change {
-                entity: Entity::Project,
-                change_type,
-                id: p.id,
-                project_id: p.id,
-                owner_id: p.owner_id,
-                version: p.version,
-            },
+            Self::Task(t) => Change::task(change_type, t),
+            Self::Project(p) => Change::project(change_type, p),
         }
     }
 }

@@ -11,6 +11,7 @@ use crate::db::types::{Id, Timestamp};
     Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Identifiable, Insertable,
 )]
 #[diesel(table_name = projects)]
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct ProjectRow {
     pub id: Id,
     pub owner_id: Id,

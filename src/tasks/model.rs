@@ -12,6 +12,7 @@ use crate::db::types::{Id, JsonDoc, Timestamp};
     Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Identifiable, Insertable,
 )]
 #[diesel(table_name = tasks)]
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct TaskRow {
     pub id: Id,
     pub project_id: Id,

@@ -24,6 +24,7 @@ mod inputs;
 mod limits;
 mod listings;
 mod live_fairness;
+mod live_versions;
 mod operation_progress;
 mod operations;
 mod operations_crash;

@@ -33,7 +33,7 @@ use crate::graphql::loaders::Loaders;
 use crate::graphql::prepare::{prepare, prepare_again, selected_operation};
 use crate::live::LiveConnection;
 use crate::live::hub::SharedGuard;
-use crate::live::shared::{Join, OneShot, Template, frame, group_key};
+use crate::live::shared::{Join, SubscriptionMode, Template, frame, group_key};
 
 pub use crate::error::code::TIMEOUT;
 
@@ -179,7 +179,7 @@ fn group_run(
             let mut response = match prepare_again(request, services, &auth, &meta) {
                 Err(error) => async_graphql::Response::from_errors(vec![error]),
                 Ok(mut request) => {
-                    request = request.data(OneShot(item));
+                    request = request.data(SubscriptionMode::Event(item));
                     if let Some(viewer) = auth.viewer_opt() {
                         request =
                             request.data(Loaders::uncached(services.db.clone(), viewer.clone()));
@@ -259,7 +259,7 @@ pub(super) async fn join_group(
     let head = match template {
         Some(template) => {
             let join = Arc::new(Join::new(template, &id, data_type));
-            let mut responses = executor.run(request.data(join.clone()));
+            let mut responses = executor.run(request.data(SubscriptionMode::Join(join.clone())));
             let first = responses.next().await;
             if let Some(guard) = join.take() {
                 return Joined::Shared(guard);

@@ -1,0 +1,105 @@
+//! What the hub hands out, and which subscriptions want it.
+
+use std::sync::Arc;
+
+use crate::db::types::Id;
+use crate::events::Event;
+use crate::events::changes::{Change, ChangeType, Snapshot};
+use crate::projects::model::ProjectRow;
+use crate::tasks::model::TaskRow;
+
+/// What a subscription receives.
+#[derive(Debug, Clone)]
+pub enum Item {
+    Task(ChangeType, Arc<TaskRow>),
+    Project(ChangeType, Arc<ProjectRow>),
+    /// Events may have been missed (the bus listener reconnected).
+    Resync,
+    /// Its project was deleted: the subscription ends.
+    End,
+}
+
+/// What a subscription wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interest {
+    /// Tasks of one project, or of every visible project.
+    Tasks(Option<Id>),
+    Projects,
+    /// One operation's progress (delivered from the bus by the subscription
+    /// itself; the hub counts it and tells it to resync).
+    Operation(Id),
+}
+
+/// What a user's lane is given: a change event as the bus brought it
+/// (decoded by the lane, so that one user's events cost that user's lane),
+/// or word that events may have been missed.
+#[derive(Debug, Clone)]
+pub enum Work {
+    Event(Arc<Event>),
+    Resync,
+}
+
+/// An event as the hub delivers it: an item, announced in a project; or
+/// a resync.
+#[derive(Debug, Clone)]
+pub struct Announced {
+    /// The project a task change is announced in (a task that moved is
+    /// announced in its old project too); for a project, its own id.
+    pub project: Option<Id>,
+    pub item: Item,
+}
+
+impl Announced {
+    /// The event of `change`, its row shared by every subscriber.
+    pub fn of(change: Change) -> Self {
+        let item = match change.row {
+            Snapshot::Task(row) => Item::Task(change.change_type, Arc::new(row)),
+            Snapshot::Project(row) => Item::Project(change.change_type, Arc::new(row)),
+        };
+        Self {
+            project: Some(change.project_id),
+            item,
+        }
+    }
+
+    pub fn resync() -> Self {
+        Self {
+            project: None,
+            item: Item::Resync,
+        }
+    }
+}
+
+/// What a subscription does with an announced event.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Want {
+    Send,
+    /// The subscription ends (its project was deleted).
+    End,
+    Skip,
+}
+
+impl Interest {
+    pub fn wants(self, event: &Announced) -> Want {
+        let announced = event.project;
+        match (self, &event.item) {
+            (_, Item::Resync) => Want::Send,
+            // A task moved to another project is announced twice: in its
+            // new project (to everyone) and in its old one (to that
+            // project's subscribers, who see it leave).
+            (Self::Tasks(None), Item::Task(_, row)) if announced == Some(row.project_id) => {
+                Want::Send
+            }
+            (Self::Tasks(Some(project)), Item::Task(..)) if announced == Some(project) => {
+                Want::Send
+            }
+            (Self::Projects, Item::Project(..)) => Want::Send,
+            (Self::Tasks(Some(project)), Item::Project(ChangeType::Deleted, row))
+                if project == row.id =>
+            {
+                Want::End
+            }
+            _ => Want::Skip,
+        }
+    }
+}
