@@ -246,3 +246,109 @@ impl FromSql<DbJson, Sqlite> for JsonDoc {
         Ok(Self(serde_json::from_str(&text)?))
     }
 }
+
+// ---- enumerations stored as a code ----
+
+/// An enumeration stored as a `SMALLINT` code. [`stored_code!`] gives it
+/// Diesel's `ToSql`/`FromSql` on both backends and serde as the same code; a
+/// stored code the enumeration does not know is an error when read, never a
+/// default.
+pub trait StoredCode: Copy + Sized + 'static {
+    /// The name of the enumeration, for the error on an unknown code.
+    const KIND: &'static str;
+    /// Every value, each with its own code.
+    const ALL: &'static [Self];
+    /// The code stored for this value.
+    fn code(self) -> i16;
+
+    /// The value stored as `code`.
+    fn from_code(code: i16) -> Result<Self, UnknownCode> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|value| value.code() == code)
+            .ok_or(UnknownCode {
+                kind: Self::KIND,
+                code,
+            })
+    }
+}
+
+/// A stored code no value of the enumeration `kind` has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownCode {
+    pub kind: &'static str,
+    pub code: i16,
+}
+
+impl std::fmt::Display for UnknownCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown {} code {}", self.kind, self.code)
+    }
+}
+
+impl std::error::Error for UnknownCode {}
+
+/// Reads a stored code on either backend (the body of the `FromSql` impls).
+pub fn read_code<T: StoredCode, DB: diesel::backend::Backend>(
+    value: DB::RawValue<'_>,
+) -> deserialize::Result<T>
+where
+    i16: FromSql<sql_types::SmallInt, DB>,
+{
+    let code = <i16 as FromSql<sql_types::SmallInt, DB>>::from_sql(value)?;
+    Ok(T::from_code(code)?)
+}
+
+/// Implements Diesel's `ToSql`/`FromSql` on `SmallInt` (both backends) and
+/// serde (as the code) for a [`StoredCode`] enumeration, which must derive
+/// `AsExpression` and `FromSqlRow` with `#[diesel(sql_type = SmallInt)]`.
+#[macro_export]
+macro_rules! stored_code {
+    ($ty:ty) => {
+        impl diesel::serialize::ToSql<diesel::sql_types::SmallInt, diesel::pg::Pg> for $ty {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+            ) -> diesel::serialize::Result {
+                let code = $crate::db::types::StoredCode::code(*self);
+                std::io::Write::write_all(out, &code.to_be_bytes())?;
+                Ok(diesel::serialize::IsNull::No)
+            }
+        }
+
+        impl diesel::serialize::ToSql<diesel::sql_types::SmallInt, diesel::sqlite::Sqlite> for $ty {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, diesel::sqlite::Sqlite>,
+            ) -> diesel::serialize::Result {
+                out.set_value(i32::from($crate::db::types::StoredCode::code(*self)));
+                Ok(diesel::serialize::IsNull::No)
+            }
+        }
+
+        impl<DB> diesel::deserialize::FromSql<diesel::sql_types::SmallInt, DB> for $ty
+        where
+            DB: diesel::backend::Backend,
+            i16: diesel::deserialize::FromSql<diesel::sql_types::SmallInt, DB>,
+        {
+            fn from_sql(value: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+                $crate::db::types::read_code::<Self, DB>(value)
+            }
+        }
+
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_i16($crate::db::types::StoredCode::code(*self))
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let code = <i16 as serde::Deserialize>::deserialize(d)?;
+                <Self as $crate::db::types::StoredCode>::from_code(code)
+                    .map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}

@@ -42,21 +42,6 @@ impl Project {
     }
 }
 
-/// The project as its GraphQL fields, for `extensions.current` of a CONFLICT.
-pub fn project_json(row: &ProjectRow) -> serde_json::Value {
-    serde_json::json!({
-        "__typename": "Project",
-        "id": row.id.to_string(),
-        "name": row.name,
-        "description": row.description,
-        "archived": row.archived_at.is_some(),
-        "deletedAt": row.deleted_at.map(|t| t.to_rfc3339()),
-        "version": row.version,
-        "createdAt": row.created_at.to_rfc3339(),
-        "updatedAt": row.updated_at.to_rfc3339(),
-    })
-}
-
 #[Object]
 impl Project {
     pub(crate) async fn id(&self) -> ID {
@@ -235,7 +220,7 @@ impl ProjectsQuery {
             PageRequest::from_args(first, after, last, before, services.config.limits.page_size)?;
         let filter = filter.unwrap_or_default();
         let filter = ProjectFilterSpec {
-            search: crate::projects::validate::search("filter.search", filter.search)?,
+            search: crate::validate::search("filter.search", filter.search)?,
             archived: filter.archived,
             include_deleted: filter.include_deleted.unwrap_or(false),
         };

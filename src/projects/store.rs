@@ -112,7 +112,6 @@ pub async fn write_project(
     row: &ProjectRow,
     base_version: i32,
 ) -> AppResult<Option<ProjectRow>> {
-    let changes = row.changes();
     let written = db_run!(conn, |c| {
         diesel::update(
             projects::table
@@ -120,7 +119,7 @@ pub async fn write_project(
                 .filter(projects::owner_id.eq(viewer.user_id))
                 .filter(projects::version.eq(base_version)),
         )
-        .set(&changes)
+        .set(row)
         .returning(ProjectRow::as_returning())
         .get_result(c)
         .await

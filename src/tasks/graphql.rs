@@ -18,7 +18,7 @@ use crate::graphql::ContextExt;
 use crate::graphql::loaders::loaders;
 use crate::graphql::pagination::{OrderDirection, Page, PageInfo, PageRequest};
 use crate::projects::graphql::Project;
-use crate::projects::validate;
+use crate::validate;
 
 /// A task as GraphQL shows it (shared: a page of tasks is handed to its
 /// connection, edges and events without copying rows).
@@ -29,27 +29,6 @@ impl From<TaskRow> for Task {
     fn from(row: TaskRow) -> Self {
         Self(Arc::new(row))
     }
-}
-
-/// The task as its GraphQL fields, for `extensions.current` of a CONFLICT.
-pub fn task_json(row: &TaskRow) -> serde_json::Value {
-    serde_json::json!({
-        "__typename": "Task",
-        "id": row.id.to_string(),
-        "projectId": row.project_id.to_string(),
-        "title": row.title,
-        "description": row.description,
-        "status": TaskStatus::from_code(row.status).name(),
-        "priority": row.priority.and_then(TaskPriority::from_code).map(TaskPriority::name),
-        "tags": row.tag_list(),
-        "dueAt": row.due_at.map(|t| t.to_rfc3339()),
-        "position": row.position,
-        "completedAt": row.completed_at.map(|t| t.to_rfc3339()),
-        "deletedAt": row.deleted_at.map(|t| t.to_rfc3339()),
-        "version": row.version,
-        "createdAt": row.created_at.to_rfc3339(),
-        "updatedAt": row.updated_at.to_rfc3339(),
-    })
 }
 
 // Fields resolve one after another: they are plain reads of the row, and
@@ -74,10 +53,10 @@ impl Task {
         self.0.description.as_deref()
     }
     async fn status(&self) -> TaskStatus {
-        TaskStatus::from_code(self.0.status)
+        self.0.status
     }
     async fn priority(&self) -> Option<TaskPriority> {
-        self.0.priority.and_then(TaskPriority::from_code)
+        self.0.priority
     }
     async fn tags(&self) -> Vec<&str> {
         self.0.tags()

@@ -13,8 +13,9 @@ use crate::events::Outbox;
 use crate::events::changes::{Change, ChangeType, stage_change};
 use crate::graphql::ContextExt;
 use crate::projects::model::ProjectRow;
-use crate::projects::validate;
+use crate::projects::validate as project_rules;
 use crate::projects::writes::{self, NewProject, Reach};
+use crate::validate;
 
 #[derive(InputObject)]
 pub struct CreateProjectInput {
@@ -89,7 +90,7 @@ impl ProjectsMutation {
                 .id
                 .map(|id| validate::id("input.id", &id))
                 .transpose()?,
-            name: validate::name("input.name", &input.name)?,
+            name: project_rules::name("input.name", &input.name)?,
             description: validate::description("input.description", input.description)?,
             client_mutation_id: validate::client_mutation_id(
                 "input.clientMutationId",
@@ -130,7 +131,7 @@ impl ProjectsMutation {
             MaybeUndefined::Null => {
                 return Err(AppError::bad_input("input.name", "can not be cleared"));
             }
-            MaybeUndefined::Value(name) => Some(validate::name("input.name", &name)?),
+            MaybeUndefined::Value(name) => Some(project_rules::name("input.name", &name)?),
         };
         let description = match input.description {
             MaybeUndefined::Undefined => None,
