@@ -141,7 +141,17 @@ impl From<diesel::result::Error> for AppError {
     fn from(err: diesel::result::Error) -> Self {
         match err {
             diesel::result::Error::NotFound => Self::NotFound("Not found".into()),
-            other => Self::Internal(format!("database error: {other}")),
+            other => {
+                // The causes too: "Error deserializing field 'status'" alone
+                // would not say which value was wrong.
+                let mut detail = format!("database error: {other}");
+                let mut source = std::error::Error::source(&other);
+                while let Some(cause) = source {
+                    detail.push_str(&format!(": {cause}"));
+                    source = cause.source();
+                }
+                Self::Internal(detail)
+            }
         }
     }
 }

@@ -134,6 +134,25 @@ mod tests {
         assert!(TaskPriority::from_code(5).is_err());
     }
 
+    /// A code no status has, read from the database, fails the read (the
+    /// request then answers INTERNAL and logs it) instead of reading as TODO.
+    #[test]
+    fn an_unknown_stored_code_fails_the_read() {
+        use diesel::prelude::*;
+        let mut conn = diesel::SqliteConnection::establish(":memory:").expect("in-memory SQLite");
+        let read = |conn: &mut diesel::SqliteConnection, code: i16| {
+            diesel::select(diesel::dsl::sql::<SmallInt>(&code.to_string()))
+                .get_result::<TaskStatus>(conn)
+        };
+        assert_eq!(read(&mut conn, 3).ok(), Some(TaskStatus::Done));
+        let err = read(&mut conn, 9).err().map(crate::error::AppError::from);
+        assert!(
+            matches!(&err, Some(crate::error::AppError::Internal(detail))
+                if detail.ends_with("unknown task status code 9")),
+            "{err:?}"
+        );
+    }
+
     #[test]
     fn serde_uses_the_stored_code() {
         assert_eq!(serde_json::json!(TaskStatus::Done), serde_json::json!(3));
