@@ -42,7 +42,11 @@ pub async fn create(
         return Ok(existing);
     }
     let now = Timestamp::now();
-    let id = new.id.unwrap_or_else(Id::new);
+    // Not `unwrap_or_default`: the default id is the nil UUID.
+    let id = match new.id {
+        Some(id) => id,
+        None => Id::new(),
+    };
     let mut row = ProjectRow::new(viewer.user_id, id, new.name, new.description, now);
     row.seq = seq;
     row.client_mutation_id = new.client_mutation_id;
