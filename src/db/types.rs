@@ -161,19 +161,31 @@ impl From<serde_json::Value> for JsonDoc {
     }
 }
 
-// ---- UUID ----
+// ---- PostgreSQL: each wrapper is its native type ----
 
-impl ToSql<DbUuid, Pg> for Id {
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-        <uuid::Uuid as ToSql<sql_types::Uuid, Pg>>::to_sql(&self.0, out)
-    }
+/// `ToSql`/`FromSql` on PostgreSQL for the wrapper `$wrapper` of `$inner`,
+/// through Diesel's own impls for `$native`.
+macro_rules! pg_native {
+    ($wrapper:ident($inner:ty) as $sql:ty => $native:ty) => {
+        impl ToSql<$sql, Pg> for $wrapper {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+                <$inner as ToSql<$native, Pg>>::to_sql(&self.0, out)
+            }
+        }
+
+        impl FromSql<$sql, Pg> for $wrapper {
+            fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+                <$inner as FromSql<$native, Pg>>::from_sql(bytes).map(Self)
+            }
+        }
+    };
 }
 
-impl FromSql<DbUuid, Pg> for Id {
-    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
-        <uuid::Uuid as FromSql<sql_types::Uuid, Pg>>::from_sql(bytes).map(Self)
-    }
-}
+pg_native!(Id(uuid::Uuid) as DbUuid => sql_types::Uuid);
+pg_native!(Timestamp(DateTime<Utc>) as DbTime => sql_types::Timestamptz);
+pg_native!(JsonDoc(serde_json::Value) as DbJson => sql_types::Jsonb);
+
+// ---- SQLite: UUID ----
 
 impl ToSql<DbUuid, Sqlite> for Id {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
@@ -189,19 +201,7 @@ impl FromSql<DbUuid, Sqlite> for Id {
     }
 }
 
-// ---- time ----
-
-impl ToSql<DbTime, Pg> for Timestamp {
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-        <DateTime<Utc> as ToSql<sql_types::Timestamptz, Pg>>::to_sql(&self.0, out)
-    }
-}
-
-impl FromSql<DbTime, Pg> for Timestamp {
-    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
-        <DateTime<Utc> as FromSql<sql_types::Timestamptz, Pg>>::from_sql(bytes).map(Self)
-    }
-}
+// ---- SQLite: time ----
 
 impl ToSql<DbTime, Sqlite> for Timestamp {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
@@ -219,19 +219,7 @@ impl FromSql<DbTime, Sqlite> for Timestamp {
     }
 }
 
-// ---- JSON ----
-
-impl ToSql<DbJson, Pg> for JsonDoc {
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-        <serde_json::Value as ToSql<sql_types::Jsonb, Pg>>::to_sql(&self.0, out)
-    }
-}
-
-impl FromSql<DbJson, Pg> for JsonDoc {
-    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
-        <serde_json::Value as FromSql<sql_types::Jsonb, Pg>>::from_sql(bytes).map(Self)
-    }
-}
+// ---- SQLite: JSON ----
 
 impl ToSql<DbJson, Sqlite> for JsonDoc {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {

@@ -88,8 +88,7 @@ pub struct ProjectsQuery;
 impl ProjectsQuery {
     /// Null when missing, deleted or not the viewer's.
     async fn project(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Project>> {
-        let viewer = ctx.viewer()?;
-        let Some(id) = Id::parse(&id) else {
+        let Some((viewer, id)) = ctx.viewer_and_id(&id)? else {
             return Ok(None);
         };
         let mut pooled = ctx.services().db.read().await?;

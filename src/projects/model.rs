@@ -67,33 +67,19 @@ impl ProjectRow {
     /// The project as its GraphQL fields, for `extensions.current` of a
     /// CONFLICT.
     pub fn api_json(&self) -> serde_json::Value {
-        let view = ProjectView {
-            typename: "Project",
-            id: self.id.to_string(),
+        let fields = ProjectView {
             name: &self.name,
             description: self.description.as_deref(),
             archived: self.archived_at.is_some(),
-            deleted_at: self.deleted_at.map(|t| t.to_rfc3339()),
-            version: self.version,
-            created_at: self.created_at.to_rfc3339(),
-            updated_at: self.updated_at.to_rfc3339(),
         };
-        serde_json::to_value(view).unwrap_or_default()
+        crate::current!(self, "Project", fields)
     }
 }
 
-/// [`ProjectRow::api_json`]: the field names are the GraphQL ones.
+/// The project's own fields in [`ProjectRow::api_json`].
 #[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
 struct ProjectView<'a> {
-    #[serde(rename = "__typename")]
-    typename: &'static str,
-    id: String,
     name: &'a str,
     description: Option<&'a str>,
     archived: bool,
-    deleted_at: Option<String>,
-    version: i32,
-    created_at: String,
-    updated_at: String,
 }

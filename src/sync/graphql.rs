@@ -12,7 +12,7 @@ use crate::db::types::Id;
 use crate::error::{AppError, AppResult};
 use crate::events::Outbox;
 use crate::events::changes::stage_changes;
-use crate::graphql::ContextExt;
+use crate::graphql::{ContextExt, write_and_announce};
 use crate::projects::graphql::Project;
 use crate::projects::validate as project_rules;
 use crate::tasks::graphql::Task;
@@ -193,24 +193,20 @@ impl SyncMutation {
             .map(|(i, t)| task_change(format!("input.tasks[{i}]"), t))
             .collect::<AppResult<Vec<_>>>()?;
         let quotas = ctx.services().config.quotas;
-        let (pushed, changes, outbox) = ctx
-            .services()
-            .db
-            .transaction(|mut conn| {
-                async move {
-                    let pushed = push::push(&mut conn, &viewer, client_id, projects, tasks).await?;
-                    let created = crate::quotas::Usage::created(&pushed.changes);
-                    crate::quotas::charge(&mut conn, &viewer, &quotas, created).await?;
-                    let mut outbox = Outbox::default();
-                    stage_changes(&mut conn, &mut outbox, &pushed.changes).await?;
-                    let changes =
-                        pull::changes_since(&mut conn, &viewer, since, pull::DEFAULT_PAGE).await?;
-                    Ok((pushed, changes, outbox))
-                }
-                .scope_boxed()
-            })
-            .await?;
-        ctx.services().events.flush(outbox);
+        let (pushed, changes) = write_and_announce(ctx, |mut conn| {
+            async move {
+                let pushed = push::push(&mut conn, &viewer, client_id, projects, tasks).await?;
+                let created = crate::quotas::Usage::created(&pushed.changes);
+                crate::quotas::charge(&mut conn, &viewer, &quotas, created).await?;
+                let mut outbox = Outbox::default();
+                stage_changes(&mut conn, &mut outbox, &pushed.changes).await?;
+                let changes =
+                    pull::changes_since(&mut conn, &viewer, since, pull::DEFAULT_PAGE).await?;
+                Ok(((pushed, changes), outbox))
+            }
+            .scope_boxed()
+        })
+        .await?;
         Ok(SyncPayload {
             applied: pushed
                 .applied

@@ -267,8 +267,7 @@ pub struct TasksQuery;
 impl TasksQuery {
     /// Null when missing, deleted (or in a deleted project) or not the viewer's.
     async fn task(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Task>> {
-        let viewer = ctx.viewer()?;
-        let Some(id) = Id::parse(&id) else {
+        let Some((viewer, id)) = ctx.viewer_and_id(&id)? else {
             return Ok(None);
         };
         let mut pooled = ctx.services().db.read().await?;

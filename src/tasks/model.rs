@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::kinds::{TaskPriority, TaskStatus};
 use crate::db::schema::tasks;
 use crate::db::types::{Id, JsonDoc, Timestamp};
+use crate::error::rfc3339_opt;
 
 /// A task as stored: also the full-row insert form (creates, restores and
 /// imports) and the update form, which writes every column but the id, the
@@ -121,45 +122,34 @@ impl TaskRow {
 
     /// The task as its GraphQL fields, for `extensions.current` of a CONFLICT.
     pub fn api_json(&self) -> serde_json::Value {
-        let view = TaskView {
-            typename: "Task",
-            id: self.id.to_string(),
-            project_id: self.project_id.to_string(),
+        let fields = TaskView {
+            project_id: self.project_id,
             title: &self.title,
             description: self.description.as_deref(),
             status: self.status.name(),
             priority: self.priority.map(TaskPriority::name),
             tags: self.tags(),
-            due_at: self.due_at.map(|t| t.to_rfc3339()),
+            due_at: self.due_at,
             position: self.position,
-            completed_at: self.completed_at.map(|t| t.to_rfc3339()),
-            deleted_at: self.deleted_at.map(|t| t.to_rfc3339()),
-            version: self.version,
-            created_at: self.created_at.to_rfc3339(),
-            updated_at: self.updated_at.to_rfc3339(),
+            completed_at: self.completed_at,
         };
-        serde_json::to_value(view).unwrap_or_default()
+        crate::current!(self, "Task", fields)
     }
 }
 
-/// [`TaskRow::api_json`]: the field names are the GraphQL ones.
+/// The task's own fields in [`TaskRow::api_json`].
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct TaskView<'a> {
-    #[serde(rename = "__typename")]
-    typename: &'static str,
-    id: String,
-    project_id: String,
+    project_id: Id,
     title: &'a str,
     description: Option<&'a str>,
     status: &'static str,
     priority: Option<&'static str>,
     tags: Vec<&'a str>,
-    due_at: Option<String>,
+    #[serde(serialize_with = "rfc3339_opt")]
+    due_at: Option<Timestamp>,
     position: Option<f64>,
-    completed_at: Option<String>,
-    deleted_at: Option<String>,
-    version: i32,
-    created_at: String,
-    updated_at: String,
+    #[serde(serialize_with = "rfc3339_opt")]
+    completed_at: Option<Timestamp>,
 }

@@ -2,7 +2,6 @@
 //! takes the viewer and puts the ownership condition into the SQL.
 
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::RunQueryDsl;
 
 mod bulk;
@@ -69,7 +68,7 @@ pub async fn find_by_client_mutation_id(
     viewer: &Viewer,
     client_mutation_id: &str,
 ) -> AppResult<Option<TaskRow>> {
-    let found = db_run!(conn, |c| {
+    db_run!(conn, |c| {
         tasks::table
             .filter(tasks::owner_id.eq(viewer.user_id))
             .filter(tasks::client_mutation_id.eq(client_mutation_id))
@@ -77,8 +76,8 @@ pub async fn find_by_client_mutation_id(
             .first(c)
             .await
             .optional()
-    })?;
-    Ok(found)
+    })
+    .map_err(AppError::from)
 }
 
 /// Stores a new task of the viewer's. An id in use is BAD_USER_INPUT on `field`.
@@ -91,20 +90,7 @@ pub async fn insert_task(
     if row.owner_id != viewer.user_id {
         return Err(AppError::internal("task insert for another owner"));
     }
-    let inserted = db_run!(conn, |c| {
-        diesel::insert_into(tasks::table)
-            .values(row)
-            .returning(TaskRow::as_returning())
-            .get_result(c)
-            .await
-    });
-    match inserted {
-        Ok(row) => Ok(row),
-        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Err(
-            AppError::bad_input(field, "is already in use; choose another id"),
-        ),
-        Err(other) => Err(other.into()),
-    }
+    crate::insert_row!(conn, tasks, row, TaskRow, field)
 }
 
 /// Writes `row` over the stored task if that is still at `base_version`;
@@ -115,18 +101,5 @@ pub async fn write_task(
     row: &TaskRow,
     base_version: i32,
 ) -> AppResult<Option<TaskRow>> {
-    let written = db_run!(conn, |c| {
-        diesel::update(
-            tasks::table
-                .filter(tasks::id.eq(row.id))
-                .filter(tasks::owner_id.eq(viewer.user_id))
-                .filter(tasks::version.eq(base_version)),
-        )
-        .set(row)
-        .returning(TaskRow::as_returning())
-        .get_result(c)
-        .await
-        .optional()
-    })?;
-    Ok(written)
+    crate::update_versioned_row!(conn, tasks, row, TaskRow, viewer.user_id, base_version)
 }

@@ -11,7 +11,7 @@ use crate::db::types::{Id, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::events::Outbox;
 use crate::events::changes::{Change, ChangeType, stage_change};
-use crate::graphql::ContextExt;
+use crate::graphql::{ContextExt, write_and_announce};
 use crate::projects::model::ProjectRow;
 use crate::projects::validate as project_rules;
 use crate::projects::writes::{self, NewProject, Reach};
@@ -56,24 +56,20 @@ async fn change(
         seen.store(did, Ordering::Relaxed);
         Ok(did)
     };
-    let (row, outbox) = ctx
-        .services()
-        .db
-        .transaction(|mut conn| {
-            async move {
-                let row =
-                    writes::modify(&mut conn, &viewer, id, expected_version, reach, change).await?;
-                let mut outbox = Outbox::default();
-                if changed.load(Ordering::Relaxed) {
-                    let event = Change::project(change_type, &row);
-                    stage_change(&mut conn, &mut outbox, event).await?;
-                }
-                Ok((row, outbox))
+    let row = write_and_announce(ctx, |mut conn| {
+        async move {
+            let row =
+                writes::modify(&mut conn, &viewer, id, expected_version, reach, change).await?;
+            let mut outbox = Outbox::default();
+            if changed.load(Ordering::Relaxed) {
+                let event = Change::project(change_type, &row);
+                stage_change(&mut conn, &mut outbox, event).await?;
             }
-            .scope_boxed()
-        })
-        .await?;
-    ctx.services().events.flush(outbox);
+            Ok((row, outbox))
+        }
+        .scope_boxed()
+    })
+    .await?;
     Ok(Project::new(row))
 }
 
@@ -98,24 +94,20 @@ impl ProjectsMutation {
             )?,
         };
         let quotas = ctx.services().config.quotas;
-        let (row, outbox) = ctx
-            .services()
-            .db
-            .transaction(|mut conn| {
-                async move {
-                    let row = writes::create(&mut conn, &viewer, &quotas, new).await?;
-                    let mut outbox = Outbox::default();
-                    // A retried create returns the earlier project: not announced again.
-                    if row.version == 1 {
-                        let event = Change::project(ChangeType::Created, &row);
-                        stage_change(&mut conn, &mut outbox, event).await?;
-                    }
-                    Ok((row, outbox))
+        let row = write_and_announce(ctx, |mut conn| {
+            async move {
+                let row = writes::create(&mut conn, &viewer, &quotas, new).await?;
+                let mut outbox = Outbox::default();
+                // A retried create returns the earlier project: not announced again.
+                if row.version == 1 {
+                    let event = Change::project(ChangeType::Created, &row);
+                    stage_change(&mut conn, &mut outbox, event).await?;
                 }
-                .scope_boxed()
-            })
-            .await?;
-        ctx.services().events.flush(outbox);
+                Ok((row, outbox))
+            }
+            .scope_boxed()
+        })
+        .await?;
         Ok(Project::new(row))
     }
 

@@ -13,7 +13,7 @@ use crate::db::types::Id;
 use crate::error::{AppError, AppResult};
 use crate::events::Outbox;
 use crate::events::changes::{ChangeType, stage_changes, task_changes};
-use crate::graphql::ContextExt;
+use crate::graphql::{ContextExt, write_and_announce};
 use crate::tasks::kinds::{TaskPriority, TaskStatus};
 use crate::tasks::model::{TaskFields, TaskRow};
 use crate::tasks::store;
@@ -175,27 +175,24 @@ async fn edit(
     expected_version: Option<i32>,
     field: &'static str,
 ) -> AppResult<Vec<Task>> {
-    let (rows, outbox) = ctx
-        .services()
-        .db
-        .transaction(|mut conn| {
-            async move {
-                // A move is announced in the old project too (see `task_changes`).
-                let before = match edit.project_id {
-                    Some(_) => store::find_tasks_any(&mut conn, &viewer, &ids).await?,
-                    None => Vec::new(),
-                };
-                let rows =
-                    writes::edit(&mut conn, &viewer, &ids, &edit, expected_version, field).await?;
-                let mut outbox = Outbox::default();
-                let changes = task_changes(ChangeType::Updated, &before, &rows);
-                stage_changes(&mut conn, &mut outbox, &changes).await?;
-                Ok((rows, outbox))
-            }
-            .scope_boxed()
-        })
-        .await?;
-    Ok(delivered(ctx, rows, outbox))
+    let rows = write_and_announce(ctx, |mut conn| {
+        async move {
+            // A move is announced in the old project too (see `task_changes`).
+            let before = match edit.project_id {
+                Some(_) => store::find_tasks_any(&mut conn, &viewer, &ids).await?,
+                None => Vec::new(),
+            };
+            let rows =
+                writes::edit(&mut conn, &viewer, &ids, &edit, expected_version, field).await?;
+            let mut outbox = Outbox::default();
+            let changes = task_changes(ChangeType::Updated, &before, &rows);
+            stage_changes(&mut conn, &mut outbox, &changes).await?;
+            Ok((rows, outbox))
+        }
+        .scope_boxed()
+    })
+    .await?;
+    Ok(tasks(rows))
 }
 
 /// Stages one change event per written task.
@@ -209,9 +206,7 @@ async fn staged(
     Ok(outbox)
 }
 
-/// Delivers what a committed write staged (SQLite) and returns its tasks.
-fn delivered(ctx: &Context<'_>, rows: Vec<TaskRow>, outbox: Outbox) -> Vec<Task> {
-    ctx.services().events.flush(outbox);
+fn tasks(rows: Vec<TaskRow>) -> Vec<Task> {
     rows.into_iter().map(Task::from).collect()
 }
 
@@ -257,46 +252,39 @@ impl TasksMutation {
     ) -> AppResult<Task> {
         let viewer = ctx.viewer()?.clone();
         let id = task_id(&id)?;
-        let (rows, outbox) = ctx
-            .services()
-            .db
-            .transaction(|mut conn| {
-                async move {
-                    let rows =
-                        vec![writes::delete(&mut conn, &viewer, id, expected_version).await?];
-                    let outbox = staged(&mut conn, ChangeType::Deleted, &rows).await?;
-                    Ok((rows, outbox))
-                }
-                .scope_boxed()
-            })
-            .await?;
-        single(delivered(ctx, rows, outbox))
+        let rows = write_and_announce(ctx, |mut conn| {
+            async move {
+                let rows = vec![writes::delete(&mut conn, &viewer, id, expected_version).await?];
+                let outbox = staged(&mut conn, ChangeType::Deleted, &rows).await?;
+                Ok((rows, outbox))
+            }
+            .scope_boxed()
+        })
+        .await?;
+        single(tasks(rows))
     }
 
     async fn restore_task(&self, ctx: &Context<'_>, id: ID) -> AppResult<Task> {
         let viewer = ctx.viewer()?.clone();
         let id = task_id(&id)?;
-        let (rows, outbox) = ctx
-            .services()
-            .db
-            .transaction(|mut conn| {
-                async move {
-                    let before = store::find_task_any(&mut conn, &viewer, id).await?;
-                    let row = writes::restore(&mut conn, &viewer, id).await?;
-                    // Restoring a live task changes nothing: no event.
-                    let changed = before.is_some_and(|b| b.version != row.version);
-                    let rows = vec![row];
-                    let outbox = if changed {
-                        staged(&mut conn, ChangeType::Restored, &rows).await?
-                    } else {
-                        Outbox::default()
-                    };
-                    Ok((rows, outbox))
-                }
-                .scope_boxed()
-            })
-            .await?;
-        single(delivered(ctx, rows, outbox))
+        let rows = write_and_announce(ctx, |mut conn| {
+            async move {
+                let before = store::find_task_any(&mut conn, &viewer, id).await?;
+                let row = writes::restore(&mut conn, &viewer, id).await?;
+                // Restoring a live task changes nothing: no event.
+                let changed = before.is_some_and(|b| b.version != row.version);
+                let rows = vec![row];
+                let outbox = if changed {
+                    staged(&mut conn, ChangeType::Restored, &rows).await?
+                } else {
+                    Outbox::default()
+                };
+                Ok((rows, outbox))
+            }
+            .scope_boxed()
+        })
+        .await?;
+        single(tasks(rows))
     }
 
     /// All or nothing, at most 500.
@@ -345,21 +333,18 @@ impl TasksMutation {
     ) -> AppResult<Vec<Task>> {
         let viewer = ctx.viewer()?.clone();
         let quotas = ctx.services().config.quotas;
-        let (rows, outbox) = ctx
-            .services()
-            .db
-            .transaction(|mut conn| {
-                async move {
-                    let rows = writes::create(&mut conn, &viewer, &quotas, items).await?;
-                    // A retried create returns the earlier task; one changed
-                    // since is not announced again.
-                    let created: Vec<_> = rows.iter().filter(|r| r.version == 1).cloned().collect();
-                    let outbox = staged(&mut conn, ChangeType::Created, &created).await?;
-                    Ok((rows, outbox))
-                }
-                .scope_boxed()
-            })
-            .await?;
-        Ok(delivered(ctx, rows, outbox))
+        let rows = write_and_announce(ctx, |mut conn| {
+            async move {
+                let rows = writes::create(&mut conn, &viewer, &quotas, items).await?;
+                // A retried create returns the earlier task; one changed
+                // since is not announced again.
+                let created: Vec<_> = rows.iter().filter(|r| r.version == 1).cloned().collect();
+                let outbox = staged(&mut conn, ChangeType::Created, &created).await?;
+                Ok((rows, outbox))
+            }
+            .scope_boxed()
+        })
+        .await?;
+        Ok(tasks(rows))
     }
 }
