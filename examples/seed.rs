@@ -21,6 +21,7 @@ use tasklane::db::{Conn, DatabaseUrl, Db, PoolSettings};
 use tasklane::db_run;
 use tasklane::error::AppError;
 use tasklane::projects::model::ProjectRow;
+use tasklane::tasks::kinds::{TaskPriority, TaskStatus};
 use tasklane::tasks::model::TaskRow;
 use tasklane::users::User;
 
@@ -180,8 +181,14 @@ async fn load(conn: &mut Conn<'_>) -> Result<(), AppError> {
                 owner_id: project.owner_id,
                 title: format!("Task {t} in {}", project.name),
                 description: (t % 2 == 0).then(|| DESCRIPTION.to_owned()),
-                status: i16::try_from(1 + t % 3).unwrap_or(1),
-                priority: [Some(1), Some(2), Some(3), None][usize::try_from(t % 4).unwrap_or(3)],
+                status: [TaskStatus::Todo, TaskStatus::InProgress, TaskStatus::Done]
+                    [usize::try_from(t % 3).unwrap_or(0)],
+                priority: [
+                    Some(TaskPriority::Low),
+                    Some(TaskPriority::Medium),
+                    Some(TaskPriority::High),
+                    None,
+                ][usize::try_from(t % 4).unwrap_or(3)],
                 tags: JsonDoc(serde_json::json!(tags(t))),
                 due_at: None,
                 position: None,

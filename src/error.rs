@@ -13,6 +13,8 @@
 
 use async_graphql::ErrorExtensions as _;
 
+use crate::db::types::{Id, Timestamp};
+
 /// Codes of `extensions.code`, as API.md names them.
 pub mod code {
     pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
@@ -73,6 +75,18 @@ impl AppError {
 
     pub fn internal(detail: impl Into<String>) -> Self {
         Self::Internal(detail.into())
+    }
+
+    /// A database error, where a unique violation is BAD_USER_INPUT on
+    /// `field` saying `message`.
+    pub fn unique_as(err: diesel::result::Error, field: &str, message: &str) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match err {
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                Self::bad_input(field, message)
+            }
+            other => other.into(),
+        }
     }
 
     pub fn code(&self) -> &'static str {
@@ -141,8 +155,74 @@ impl From<diesel::result::Error> for AppError {
     fn from(err: diesel::result::Error) -> Self {
         match err {
             diesel::result::Error::NotFound => Self::NotFound("Not found".into()),
-            other => Self::Internal(format!("database error: {other}")),
+            other => {
+                // The causes too: "Error deserializing field 'status'" alone
+                // would not say which value was wrong.
+                let mut detail = format!("database error: {other}");
+                let mut source = std::error::Error::source(&other);
+                while let Some(cause) = source {
+                    detail.push_str(&format!(": {cause}"));
+                    source = cause.source();
+                }
+                Self::Internal(detail)
+            }
         }
+    }
+}
+
+/// The server's copy of an object in a CONFLICT (`extensions.current`), in
+/// its GraphQL field names: what every versioned object shows is here once,
+/// each noun's own fields are `fields`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Current<F> {
+    #[serde(rename = "__typename")]
+    pub typename: &'static str,
+    pub id: Id,
+    #[serde(flatten)]
+    pub fields: F,
+    #[serde(serialize_with = "rfc3339_opt")]
+    pub deleted_at: Option<Timestamp>,
+    pub version: i32,
+    #[serde(serialize_with = "rfc3339")]
+    pub created_at: Timestamp,
+    #[serde(serialize_with = "rfc3339")]
+    pub updated_at: Timestamp,
+}
+
+/// `Current` of `$row` (a project or task row), its own fields `$fields`,
+/// as JSON.
+#[macro_export]
+macro_rules! current {
+    ($row:expr, $typename:literal, $fields:expr) => {
+        $crate::error::Current {
+            typename: $typename,
+            id: $row.id,
+            fields: $fields,
+            deleted_at: $row.deleted_at,
+            version: $row.version,
+            created_at: $row.created_at,
+            updated_at: $row.updated_at,
+        }
+        .json()
+    };
+}
+
+impl<F: serde::Serialize> Current<F> {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+/// An instant as `to_rfc3339` writes it (`+00:00`), as CONFLICTs always have.
+pub fn rfc3339<S: serde::Serializer>(at: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&at.to_rfc3339())
+}
+
+pub fn rfc3339_opt<S: serde::Serializer>(at: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => rfc3339(at, s),
+        None => s.serialize_none(),
     }
 }
 

@@ -9,5 +9,5 @@ pub mod pagination;
 pub mod prepare;
 pub mod schema;
 
-pub use context::{ContextExt, RequestMeta, Services};
+pub use context::{ContextExt, RequestMeta, Services, write_and_announce};
 pub use schema::{AppSchema, build_schema, sdl};

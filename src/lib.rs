@@ -18,6 +18,7 @@ pub mod sync;
 pub mod tasks;
 pub mod telemetry;
 pub mod users;
+pub mod validate;
 
 pub use app::{Server, build_app, start};
 pub use config::Config;

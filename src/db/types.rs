@@ -161,19 +161,31 @@ impl From<serde_json::Value> for JsonDoc {
     }
 }
 
-// ---- UUID ----
+// ---- PostgreSQL: each wrapper is its native type ----
 
-impl ToSql<DbUuid, Pg> for Id {
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-        <uuid::Uuid as ToSql<sql_types::Uuid, Pg>>::to_sql(&self.0, out)
-    }
+/// `ToSql`/`FromSql` on PostgreSQL for the wrapper `$wrapper` of `$inner`,
+/// through Diesel's own impls for `$native`.
+macro_rules! pg_native {
+    ($wrapper:ident($inner:ty) as $sql:ty => $native:ty) => {
+        impl ToSql<$sql, Pg> for $wrapper {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+                <$inner as ToSql<$native, Pg>>::to_sql(&self.0, out)
+            }
+        }
+
+        impl FromSql<$sql, Pg> for $wrapper {
+            fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+                <$inner as FromSql<$native, Pg>>::from_sql(bytes).map(Self)
+            }
+        }
+    };
 }
 
-impl FromSql<DbUuid, Pg> for Id {
-    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
-        <uuid::Uuid as FromSql<sql_types::Uuid, Pg>>::from_sql(bytes).map(Self)
-    }
-}
+pg_native!(Id(uuid::Uuid) as DbUuid => sql_types::Uuid);
+pg_native!(Timestamp(DateTime<Utc>) as DbTime => sql_types::Timestamptz);
+pg_native!(JsonDoc(serde_json::Value) as DbJson => sql_types::Jsonb);
+
+// ---- SQLite: UUID ----
 
 impl ToSql<DbUuid, Sqlite> for Id {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
@@ -189,19 +201,7 @@ impl FromSql<DbUuid, Sqlite> for Id {
     }
 }
 
-// ---- time ----
-
-impl ToSql<DbTime, Pg> for Timestamp {
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-        <DateTime<Utc> as ToSql<sql_types::Timestamptz, Pg>>::to_sql(&self.0, out)
-    }
-}
-
-impl FromSql<DbTime, Pg> for Timestamp {
-    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
-        <DateTime<Utc> as FromSql<sql_types::Timestamptz, Pg>>::from_sql(bytes).map(Self)
-    }
-}
+// ---- SQLite: time ----
 
 impl ToSql<DbTime, Sqlite> for Timestamp {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
@@ -219,19 +219,7 @@ impl FromSql<DbTime, Sqlite> for Timestamp {
     }
 }
 
-// ---- JSON ----
-
-impl ToSql<DbJson, Pg> for JsonDoc {
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-        <serde_json::Value as ToSql<sql_types::Jsonb, Pg>>::to_sql(&self.0, out)
-    }
-}
-
-impl FromSql<DbJson, Pg> for JsonDoc {
-    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
-        <serde_json::Value as FromSql<sql_types::Jsonb, Pg>>::from_sql(bytes).map(Self)
-    }
-}
+// ---- SQLite: JSON ----
 
 impl ToSql<DbJson, Sqlite> for JsonDoc {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
@@ -245,4 +233,110 @@ impl FromSql<DbJson, Sqlite> for JsonDoc {
         let text = <String as FromSql<sql_types::Text, Sqlite>>::from_sql(value)?;
         Ok(Self(serde_json::from_str(&text)?))
     }
+}
+
+// ---- enumerations stored as a code ----
+
+/// An enumeration stored as a `SMALLINT` code. [`stored_code!`] gives it
+/// Diesel's `ToSql`/`FromSql` on both backends and serde as the same code; a
+/// stored code the enumeration does not know is an error when read, never a
+/// default.
+pub trait StoredCode: Copy + Sized + 'static {
+    /// The name of the enumeration, for the error on an unknown code.
+    const KIND: &'static str;
+    /// Every value, each with its own code.
+    const ALL: &'static [Self];
+    /// The code stored for this value.
+    fn code(self) -> i16;
+
+    /// The value stored as `code`.
+    fn from_code(code: i16) -> Result<Self, UnknownCode> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|value| value.code() == code)
+            .ok_or(UnknownCode {
+                kind: Self::KIND,
+                code,
+            })
+    }
+}
+
+/// A stored code no value of the enumeration `kind` has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownCode {
+    pub kind: &'static str,
+    pub code: i16,
+}
+
+impl std::fmt::Display for UnknownCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown {} code {}", self.kind, self.code)
+    }
+}
+
+impl std::error::Error for UnknownCode {}
+
+/// Reads a stored code on either backend (the body of the `FromSql` impls).
+pub fn read_code<T: StoredCode, DB: diesel::backend::Backend>(
+    value: DB::RawValue<'_>,
+) -> deserialize::Result<T>
+where
+    i16: FromSql<sql_types::SmallInt, DB>,
+{
+    let code = <i16 as FromSql<sql_types::SmallInt, DB>>::from_sql(value)?;
+    Ok(T::from_code(code)?)
+}
+
+/// Implements Diesel's `ToSql`/`FromSql` on `SmallInt` (both backends) and
+/// serde (as the code) for a [`StoredCode`] enumeration, which must derive
+/// `AsExpression` and `FromSqlRow` with `#[diesel(sql_type = SmallInt)]`.
+#[macro_export]
+macro_rules! stored_code {
+    ($ty:ty) => {
+        impl diesel::serialize::ToSql<diesel::sql_types::SmallInt, diesel::pg::Pg> for $ty {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, diesel::pg::Pg>,
+            ) -> diesel::serialize::Result {
+                let code = $crate::db::types::StoredCode::code(*self);
+                std::io::Write::write_all(out, &code.to_be_bytes())?;
+                Ok(diesel::serialize::IsNull::No)
+            }
+        }
+
+        impl diesel::serialize::ToSql<diesel::sql_types::SmallInt, diesel::sqlite::Sqlite> for $ty {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, diesel::sqlite::Sqlite>,
+            ) -> diesel::serialize::Result {
+                out.set_value(i32::from($crate::db::types::StoredCode::code(*self)));
+                Ok(diesel::serialize::IsNull::No)
+            }
+        }
+
+        impl<DB> diesel::deserialize::FromSql<diesel::sql_types::SmallInt, DB> for $ty
+        where
+            DB: diesel::backend::Backend,
+            i16: diesel::deserialize::FromSql<diesel::sql_types::SmallInt, DB>,
+        {
+            fn from_sql(value: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+                $crate::db::types::read_code::<Self, DB>(value)
+            }
+        }
+
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_i16($crate::db::types::StoredCode::code(*self))
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let code = <i16 as serde::Deserialize>::deserialize(d)?;
+                <Self as $crate::db::types::StoredCode>::from_code(code)
+                    .map_err(serde::de::Error::custom)
+            }
+        }
+    };
 }

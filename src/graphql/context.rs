@@ -4,14 +4,16 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use async_graphql::Context;
+use async_graphql::{Context, ID};
+use scoped_futures::ScopedBoxFuture;
 
 use crate::auth::rate_limit::Limiter;
 use crate::auth::{AuthState, Authenticator, PasswordHasher, TokenKeys, Viewer};
 use crate::config::Config;
-use crate::db::Db;
-use crate::error::AppError;
-use crate::events::EventBus;
+use crate::db::types::Id;
+use crate::db::{Conn, Db};
+use crate::error::{AppError, AppResult};
+use crate::events::{EventBus, Outbox};
 use crate::live::Hub;
 use crate::mail::Mailer;
 
@@ -44,6 +46,25 @@ pub trait ContextExt {
     /// The authenticated viewer, or UNAUTHENTICATED.
     fn viewer(&self) -> Result<&Viewer, AppError>;
     fn meta(&self) -> &RequestMeta;
+    /// The viewer and the id a client sent for a lookup: `None` when the
+    /// id is no UUID (so no object of the viewer's); UNAUTHENTICATED
+    /// without a viewer.
+    fn viewer_and_id(&self, raw: &ID) -> Result<Option<(&Viewer, Id)>, AppError> {
+        let viewer = self.viewer()?;
+        Ok(Id::parse(raw).map(|id| (viewer, id)))
+    }
+}
+
+/// Runs `work` in one write transaction; once it committed, delivers the
+/// events `work` staged, and returns the rest of what it returned.
+pub async fn write_and_announce<'a, R, F>(ctx: &Context<'_>, work: F) -> AppResult<R>
+where
+    F: for<'r> FnOnce(Conn<'r>) -> ScopedBoxFuture<'a, 'r, AppResult<(R, Outbox)>> + Send + 'a,
+    R: Send + 'a,
+{
+    let (value, outbox) = ctx.services().db.transaction(work).await?;
+    ctx.services().events.flush(outbox);
+    Ok(value)
 }
 
 static ANONYMOUS: AuthState = AuthState::Anonymous;

@@ -21,8 +21,8 @@ use crate::error::{AppError, AppResult};
 use crate::graphql::pagination::Page;
 use crate::projects::model::ProjectRow;
 use crate::projects::store as project_store;
-use crate::tasks::graphql::Task;
 use crate::tasks::list::{self as task_list, TaskFilterSpec, TaskListQuery};
+use crate::tasks::model::TaskRow;
 use crate::users::User;
 use crate::users::store as user_store;
 
@@ -37,7 +37,7 @@ pub struct Loaders {
     scope: Arc<Scope>,
     pub projects: DataLoader<ProjectLoader, HashMapCache>,
     pub owners: DataLoader<OwnerLoader, HashMapCache>,
-    project_tasks: SiblingBatch<TaskListQuery, Page<Task>>,
+    project_tasks: SiblingBatch<TaskListQuery, Page<Arc<TaskRow>>>,
     task_counts: SiblingBatch<TaskFilterSpec, i64>,
 }
 
@@ -77,7 +77,7 @@ impl Loaders {
         &self,
         siblings: &Arc<[Id]>,
         query: TaskListQuery,
-    ) -> AppResult<Arc<HashMap<Id, Page<Task>>>> {
+    ) -> AppResult<Arc<HashMap<Id, Page<Arc<TaskRow>>>>> {
         let scope = &self.scope;
         self.project_tasks
             .get(siblings, query, |query| async move {
@@ -91,7 +91,7 @@ impl Loaders {
                 .await?;
                 Ok(pages
                     .into_iter()
-                    .map(|(id, page)| (id, page.map(Task::from)))
+                    .map(|(id, page)| (id, page.map(Arc::new)))
                     .collect())
             })
             .await

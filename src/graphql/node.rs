@@ -3,7 +3,6 @@
 
 use async_graphql::{Context, ID, Interface, Object};
 
-use crate::db::types::Id;
 use crate::error::AppResult;
 use crate::graphql::ContextExt;
 use crate::operations::graphql::Operation;
@@ -31,8 +30,7 @@ pub struct NodeQuery;
 impl NodeQuery {
     /// The object with this id, if the viewer may see it.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Node>> {
-        let viewer = ctx.viewer()?;
-        let Some(id) = Id::parse(&id) else {
+        let Some((viewer, id)) = ctx.viewer_and_id(&id)? else {
             return Ok(None);
         };
         let mut pooled = ctx.services().db.read().await?;

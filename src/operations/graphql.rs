@@ -12,10 +12,10 @@ use crate::db::types::{Id, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::graphql::ContextExt;
 use crate::graphql::pagination::{Cursor, KeyValue, PageInfo};
-use crate::projects::validate as common;
 use crate::sync::graphql::{ProjectChangeInput, TaskChangeInput, project_change, task_change};
 use crate::tasks::graphql::mutations::{TaskPatch, patch_edit};
 use crate::tasks::graphql::{TaskFilter, filter_spec};
+use crate::validate as common;
 
 /// A tracked bulk job, as its owner sees it.
 #[derive(Debug, Clone)]

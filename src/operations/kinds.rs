@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::types::{Id, Timestamp};
 use crate::sync::push::{ProjectChange, TaskChange};
+use crate::tasks::kinds::{TaskPriority, TaskStatus};
 use crate::tasks::list::TaskFilterSpec;
 use crate::tasks::writes::TaskEdit;
 
@@ -139,13 +140,13 @@ impl Params {
 #[serde(rename_all = "camelCase")]
 pub struct PatchParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<i16>,
+    pub status: Option<TaskStatus>,
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "present"
     )]
-    pub priority: Option<Option<i16>>,
+    pub priority: Option<Option<TaskPriority>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub add_tags: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -206,7 +207,7 @@ mod tests {
     fn a_cleared_field_survives_storage_and_an_absent_one_stays_absent() {
         let patch = PatchParams {
             priority: Some(None),
-            status: Some(3),
+            status: Some(TaskStatus::Done),
             ..PatchParams::default()
         };
         let json = serde_json::to_value(&patch).expect("serialises");

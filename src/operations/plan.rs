@@ -17,7 +17,7 @@ use crate::projects::model::ProjectRow;
 use crate::projects::store as project_store;
 use crate::sync::push::{ProjectChange, TaskChange};
 use crate::tasks::list;
-use crate::tasks::model::{STATUS_DONE, TaskRow};
+use crate::tasks::model::TaskRow;
 use crate::tasks::store as task_store;
 use crate::tasks::writes::{self as task_writes, TaskEdit};
 
@@ -186,7 +186,7 @@ pub async fn plan(
     let tasks: HashMap<Id, TaskRow> = found.into_iter().map(|t| (t.id, t)).collect();
     project_ids.extend(tasks.values().map(|t| t.project_id));
     if let Params::Import { tasks: changes, .. } = params {
-        project_ids.extend(changes.iter().map(|t| t.project_id));
+        project_ids.extend(changes.iter().map(|t| t.fields.project_id));
     }
     if let Params::UpdateTasks { patch, .. } = params
         && let Some(target) = patch.project_id
@@ -375,19 +375,15 @@ impl Batch<'_> {
             if self.taken.contains(&id) {
                 return Ok(Outcome::Fail("the id is in use".into()));
             }
-            let row = ProjectRow {
+            let mut row = ProjectRow::new(
+                self.viewer.user_id,
                 id,
-                owner_id: self.viewer.user_id,
-                name: change.name.clone(),
-                description: change.description.clone(),
-                archived_at: change.archived.then_some(now),
-                deleted_at: change.deleted.then_some(now),
-                version: 1,
-                seq: 0,
-                client_mutation_id: None,
-                created_at: now,
-                updated_at: now,
-            };
+                change.name.clone(),
+                change.description.clone(),
+                now,
+            );
+            row.archived_at = change.archived.then_some(now);
+            row.deleted_at = change.deleted.then_some(now);
             return Ok(Outcome::Write(Write {
                 current: None,
                 next: Object::Project(row),
@@ -403,44 +399,14 @@ impl Batch<'_> {
             return Ok(Outcome::Fail("the id is in use".into()));
         }
         // The project is the viewer's, or one this import creates.
-        let project_ok = self.projects.contains_key(&change.project_id)
-            || (import.projects.contains_key(&change.project_id)
-                && !self.taken.contains(&change.project_id));
+        let project_ok = self.projects.contains_key(&change.fields.project_id)
+            || (import.projects.contains_key(&change.fields.project_id)
+                && !self.taken.contains(&change.fields.project_id));
         if !project_ok {
             return Ok(Outcome::Fail("the project is not the viewer's".into()));
         }
-        let mut row = TaskRow {
-            id,
-            project_id: change.project_id,
-            owner_id: self.viewer.user_id,
-            title: String::new(),
-            description: None,
-            status: change.status,
-            priority: None,
-            tags: task_writes::tags_json(&[]),
-            due_at: None,
-            position: None,
-            completed_at: (change.status == STATUS_DONE).then_some(now),
-            deleted_at: change.deleted.then_some(now),
-            version: 1,
-            seq: 0,
-            client_id: None,
-            client_mutation_id: None,
-            created_at: now,
-            updated_at: now,
-        };
-        let edit = TaskEdit {
-            title: Some(change.title.clone()),
-            description: Some(change.description.clone()),
-            priority: Some(change.priority),
-            tags: Some(change.tags.clone()),
-            due_at: Some(change.due_at),
-            position: Some(change.position),
-            ..TaskEdit::default()
-        };
-        if task_writes::apply(&mut row, &edit, &change.field, now).is_err() {
-            return Ok(Outcome::Fail("the task breaks a rule".into()));
-        }
+        let mut row = TaskRow::new(self.viewer.user_id, id, change.fields.clone(), now);
+        row.deleted_at = change.deleted.then_some(now);
         Ok(Outcome::Write(Write {
             current: None,
             next: Object::Task(row),

@@ -4,12 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::db::types::{Id, JsonDoc, Timestamp};
+use crate::db::types::{Id, JsonDoc, StoredCode, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::projects::model::ProjectRow;
 use crate::tasks::kinds::{TaskPriority, TaskStatus};
 use crate::tasks::model::TaskRow;
-use crate::tasks::writes::tags_json;
+use crate::tasks::model::tags_json;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -47,11 +47,8 @@ impl TaskSnapshot {
             project_id: row.project_id,
             title: row.title.clone(),
             description: row.description.clone(),
-            status: TaskStatus::from_code(row.status).name().to_owned(),
-            priority: row
-                .priority
-                .and_then(TaskPriority::from_code)
-                .map(|p| p.name().to_owned()),
+            status: row.status.name().to_owned(),
+            priority: row.priority.map(|p| p.name().to_owned()),
             tags: row.tag_list(),
             due_at: row.due_at,
             position: row.position,
@@ -71,16 +68,18 @@ impl TaskSnapshot {
 
     /// Puts these fields onto `row` (version, seq and times are the writer's).
     pub fn restore(&self, row: &mut TaskRow) -> AppResult<()> {
-        let status = [1, 2, 3]
-            .into_iter()
-            .find(|c| TaskStatus::from_code(*c).name() == self.status)
+        let status = TaskStatus::ALL
+            .iter()
+            .copied()
+            .find(|s| s.name() == self.status)
             .ok_or_else(unreadable)?;
         let priority = match &self.priority {
             None => None,
             Some(name) => Some(
-                [1, 2, 3, 4]
-                    .into_iter()
-                    .find(|c| TaskPriority::from_code(*c).is_some_and(|p| p.name() == name))
+                TaskPriority::ALL
+                    .iter()
+                    .copied()
+                    .find(|p| p.name() == name)
                     .ok_or_else(unreadable)?,
             ),
         };

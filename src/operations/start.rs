@@ -334,8 +334,8 @@ async fn check_targets(conn: &mut Conn<'_>, viewer: &Viewer, params: &Params) ->
             // A task goes into a project of this import or one of the viewer's.
             let mut outside: Vec<(String, Id)> = tasks
                 .iter()
-                .filter(|t| !projects.iter().any(|p| p.id == t.project_id))
-                .map(|t| (format!("{}.projectId", t.field), t.project_id))
+                .filter(|t| !projects.iter().any(|p| p.id == t.fields.project_id))
+                .map(|t| (format!("{}.projectId", t.field), t.fields.project_id))
                 .collect();
             let ids: Vec<Id> = outside.iter().map(|(_, id)| *id).collect();
             let found = project_store::find_projects_any(conn, viewer, &ids).await?;

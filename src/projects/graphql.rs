@@ -1,144 +1,23 @@
 //! The `Project` type and the project queries (mutations are in
 //! `graphql/mutations.rs`).
 
+pub mod fields;
 pub mod mutations;
+
+pub use crate::tasks::graphql::Project;
 
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, InputObject, Object};
-use chrono::{DateTime, Utc};
 
 use super::list::{self, ProjectFilterSpec, ProjectListQuery, ProjectOrderField, ProjectOrderSpec};
 use super::model::ProjectRow;
 use super::store;
 use crate::db::types::Id;
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::graphql::ContextExt;
 use crate::graphql::loaders::loaders;
 use crate::graphql::pagination::{OrderDirection, Page, PageInfo, PageRequest};
-use crate::tasks::graphql::{TaskConnection, TaskFilter, TaskOrder, TaskTotal, task_list_query};
-use crate::tasks::kinds::TaskStatus;
-use crate::tasks::list::TaskFilterSpec;
-use crate::users::User;
-
-/// A project as GraphQL shows it, with the projects listed beside it (its
-/// siblings), for whom its relations are loaded together.
-#[derive(Debug, Clone)]
-pub struct Project {
-    pub row: ProjectRow,
-    siblings: Arc<[Id]>,
-}
-
-impl Project {
-    /// A project on its own.
-    pub fn new(row: ProjectRow) -> Self {
-        let siblings = Arc::from([row.id]);
-        Self { row, siblings }
-    }
-
-    /// A project of a listing of `siblings`.
-    pub fn listed(row: ProjectRow, siblings: Arc<[Id]>) -> Self {
-        Self { row, siblings }
-    }
-}
-
-/// The project as its GraphQL fields, for `extensions.current` of a CONFLICT.
-pub fn project_json(row: &ProjectRow) -> serde_json::Value {
-    serde_json::json!({
-        "__typename": "Project",
-        "id": row.id.to_string(),
-        "name": row.name,
-        "description": row.description,
-        "archived": row.archived_at.is_some(),
-        "deletedAt": row.deleted_at.map(|t| t.to_rfc3339()),
-        "version": row.version,
-        "createdAt": row.created_at.to_rfc3339(),
-        "updatedAt": row.updated_at.to_rfc3339(),
-    })
-}
-
-#[Object]
-impl Project {
-    pub(crate) async fn id(&self) -> ID {
-        ID(self.row.id.to_string())
-    }
-    async fn name(&self) -> &str {
-        &self.row.name
-    }
-    async fn description(&self) -> Option<&str> {
-        self.row.description.as_deref()
-    }
-    async fn archived(&self) -> bool {
-        self.row.archived_at.is_some()
-    }
-    async fn deleted_at(&self) -> Option<DateTime<Utc>> {
-        self.row.deleted_at.map(|t| t.get())
-    }
-    async fn version(&self) -> i32 {
-        self.row.version
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.row.created_at.get()
-    }
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.row.updated_at.get()
-    }
-
-    async fn owner(&self, ctx: &Context<'_>) -> AppResult<User> {
-        loaders(ctx)?
-            .owners
-            .load_one(self.row.owner_id)
-            .await?
-            .ok_or_else(|| AppError::NotFound("Owner not found".into()))
-    }
-
-    /// The project's tasks (none while the project is deleted, unless
-    /// `filter.includeDeleted`).
-    #[expect(clippy::too_many_arguments, reason = "the Relay arguments")]
-    async fn tasks(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
-        filter: Option<TaskFilter>,
-        order_by: Option<TaskOrder>,
-    ) -> AppResult<TaskConnection> {
-        let query = task_list_query(ctx, first, after, last, before, filter, order_by)?;
-        let order = query.order;
-        if self.row.deleted_at.is_some() && !query.filter.include_deleted {
-            let page = Page::from_scan(Vec::new(), &query.page);
-            return Ok(TaskConnection::new(page, order, TaskTotal::Zero));
-        }
-        let total = TaskTotal::Project {
-            project: self.row.id,
-            siblings: self.siblings.clone(),
-            filter: query.filter.clone(),
-        };
-        let pages = loaders(ctx)?.project_tasks(&self.siblings, query).await?;
-        let page = pages.get(&self.row.id).cloned().unwrap_or(Page {
-            rows: Vec::new(),
-            has_next: false,
-            has_previous: false,
-        });
-        Ok(TaskConnection::new(page, order, total))
-    }
-
-    /// Live tasks of the project, of one status when given.
-    async fn task_count(&self, ctx: &Context<'_>, status: Option<TaskStatus>) -> AppResult<i32> {
-        if self.row.deleted_at.is_some() {
-            return Ok(0);
-        }
-        let filter = TaskFilterSpec {
-            status: status.map(|s| vec![s.code()]),
-            ..TaskFilterSpec::default()
-        };
-        let counts = loaders(ctx)?.task_counts(&self.siblings, filter).await?;
-        let n = counts.get(&self.row.id).copied().unwrap_or(0);
-        Ok(i32::try_from(n).unwrap_or(i32::MAX))
-    }
-}
 
 /// An edge; its cursor is made only when asked for.
 pub struct ProjectEdge {
@@ -152,7 +31,7 @@ impl ProjectEdge {
         &self.node
     }
     async fn cursor(&self) -> String {
-        self.order.cursor(&self.node.row)
+        self.order.cursor(self.node.row())
     }
 }
 
@@ -209,8 +88,7 @@ pub struct ProjectsQuery;
 impl ProjectsQuery {
     /// Null when missing, deleted or not the viewer's.
     async fn project(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Project>> {
-        let viewer = ctx.viewer()?;
-        let Some(id) = Id::parse(&id) else {
+        let Some((viewer, id)) = ctx.viewer_and_id(&id)? else {
             return Ok(None);
         };
         let mut pooled = ctx.services().db.read().await?;
@@ -235,7 +113,7 @@ impl ProjectsQuery {
             PageRequest::from_args(first, after, last, before, services.config.limits.page_size)?;
         let filter = filter.unwrap_or_default();
         let filter = ProjectFilterSpec {
-            search: crate::projects::validate::search("filter.search", filter.search)?,
+            search: crate::validate::search("filter.search", filter.search)?,
             archived: filter.archived,
             include_deleted: filter.include_deleted.unwrap_or(false),
         };

@@ -1,19 +1,31 @@
-//! The project row and its write form.
+//! The project row (read, insert and update form in one), and the project
+//! as the API shows it in a CONFLICT.
 
 use diesel::prelude::*;
+use serde::Serialize;
 
 use crate::db::schema::projects;
 use crate::db::types::{Id, Timestamp};
 
-/// A project as stored (also the full-row insert form, for creates, restores
-/// and imports).
+/// A project as stored: also the full-row insert form (creates, restores
+/// and imports) and the update form, which writes every column but the id,
+/// the owner, the client mutation id and the creation time (a `None` clears).
 #[derive(
-    Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Identifiable, Insertable,
+    Debug,
+    Clone,
+    PartialEq,
+    Queryable,
+    QueryableByName,
+    Selectable,
+    Identifiable,
+    Insertable,
+    AsChangeset,
 )]
-#[diesel(table_name = projects)]
+#[diesel(table_name = projects, treat_none_as_null = true)]
 #[derive(serde::Serialize, serde::Deserialize)]
 pub struct ProjectRow {
     pub id: Id,
+    #[diesel(skip_update)]
     pub owner_id: Id,
     pub name: String,
     pub description: Option<String>,
@@ -21,35 +33,54 @@ pub struct ProjectRow {
     pub deleted_at: Option<Timestamp>,
     pub version: i32,
     pub seq: i64,
+    #[diesel(skip_update)]
     pub client_mutation_id: Option<String>,
+    #[diesel(skip_update)]
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
 
 impl ProjectRow {
-    /// The write form that stores every changeable column of this row.
-    pub fn changes(&self) -> ProjectChanges {
-        ProjectChanges {
-            name: self.name.clone(),
-            description: self.description.clone(),
-            archived_at: self.archived_at,
-            deleted_at: self.deleted_at,
-            version: self.version,
-            seq: self.seq,
-            updated_at: self.updated_at,
+    /// A new live, active project of `owner_id` at version 1 (its `seq` is
+    /// the writer's).
+    pub fn new(
+        owner_id: Id,
+        id: Id,
+        name: String,
+        description: Option<String>,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id,
+            owner_id,
+            name,
+            description,
+            archived_at: None,
+            deleted_at: None,
+            version: 1,
+            seq: 0,
+            client_mutation_id: None,
+            created_at: now,
+            updated_at: now,
         }
+    }
+
+    /// The project as its GraphQL fields, for `extensions.current` of a
+    /// CONFLICT.
+    pub fn api_json(&self) -> serde_json::Value {
+        let fields = ProjectView {
+            name: &self.name,
+            description: self.description.as_deref(),
+            archived: self.archived_at.is_some(),
+        };
+        crate::current!(self, "Project", fields)
     }
 }
 
-/// Every column a write may change (NULL clears).
-#[derive(Debug, Clone, AsChangeset)]
-#[diesel(table_name = projects, treat_none_as_null = true)]
-pub struct ProjectChanges {
-    pub name: String,
-    pub description: Option<String>,
-    pub archived_at: Option<Timestamp>,
-    pub deleted_at: Option<Timestamp>,
-    pub version: i32,
-    pub seq: i64,
-    pub updated_at: Timestamp,
+/// The project's own fields in [`ProjectRow::api_json`].
+#[derive(Serialize)]
+struct ProjectView<'a> {
+    name: &'a str,
+    description: Option<&'a str>,
+    archived: bool,
 }

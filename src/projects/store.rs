@@ -2,7 +2,6 @@
 //! the ownership condition into the SQL.
 
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::RunQueryDsl;
 
 use super::model::ProjectRow;
@@ -65,7 +64,7 @@ pub async fn find_by_client_mutation_id(
     viewer: &Viewer,
     client_mutation_id: &str,
 ) -> AppResult<Option<ProjectRow>> {
-    let found = db_run!(conn, |c| {
+    db_run!(conn, |c| {
         projects::table
             .filter(projects::owner_id.eq(viewer.user_id))
             .filter(projects::client_mutation_id.eq(client_mutation_id))
@@ -73,8 +72,8 @@ pub async fn find_by_client_mutation_id(
             .first(c)
             .await
             .optional()
-    })?;
-    Ok(found)
+    })
+    .map_err(AppError::from)
 }
 
 /// Stores a new project of the viewer's. An id in use is BAD_USER_INPUT on
@@ -88,20 +87,7 @@ pub async fn insert_project(
     if row.owner_id != viewer.user_id {
         return Err(AppError::internal("project insert for another owner"));
     }
-    let inserted = db_run!(conn, |c| {
-        diesel::insert_into(projects::table)
-            .values(row)
-            .returning(ProjectRow::as_returning())
-            .get_result(c)
-            .await
-    });
-    match inserted {
-        Ok(row) => Ok(row),
-        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Err(
-            AppError::bad_input(field, "is already in use; choose another id"),
-        ),
-        Err(other) => Err(other.into()),
-    }
+    crate::insert_row!(conn, projects, row, ProjectRow, field)
 }
 
 /// Writes `row` over the stored project if that is still at `base_version`;
@@ -112,19 +98,12 @@ pub async fn write_project(
     row: &ProjectRow,
     base_version: i32,
 ) -> AppResult<Option<ProjectRow>> {
-    let changes = row.changes();
-    let written = db_run!(conn, |c| {
-        diesel::update(
-            projects::table
-                .filter(projects::id.eq(row.id))
-                .filter(projects::owner_id.eq(viewer.user_id))
-                .filter(projects::version.eq(base_version)),
-        )
-        .set(&changes)
-        .returning(ProjectRow::as_returning())
-        .get_result(c)
-        .await
-        .optional()
-    })?;
-    Ok(written)
+    crate::update_versioned_row!(
+        conn,
+        projects,
+        row,
+        ProjectRow,
+        viewer.user_id,
+        base_version
+    )
 }

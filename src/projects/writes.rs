@@ -42,22 +42,14 @@ pub async fn create(
         return Ok(existing);
     }
     let now = Timestamp::now();
-    let row = ProjectRow {
-        id: match new.id {
-            Some(id) => id,
-            None => Id::new(),
-        },
-        owner_id: viewer.user_id,
-        name: new.name,
-        description: new.description,
-        archived_at: None,
-        deleted_at: None,
-        version: 1,
-        seq,
-        client_mutation_id: new.client_mutation_id,
-        created_at: now,
-        updated_at: now,
+    // Not `unwrap_or_default`: the default id is the nil UUID.
+    let id = match new.id {
+        Some(id) => id,
+        None => Id::new(),
     };
+    let mut row = ProjectRow::new(viewer.user_id, id, new.name, new.description, now);
+    row.seq = seq;
+    row.client_mutation_id = new.client_mutation_id;
     quotas::charge(conn, viewer, quotas, Usage::projects(1)).await?;
     store::insert_project(conn, viewer, &row, "input.id").await
 }
@@ -69,7 +61,7 @@ pub fn conflict(current: &ProjectRow, expected: i32) -> AppError {
             "The project is at version {}, not {expected}",
             current.version
         ),
-        current: Some(super::graphql::project_json(current)),
+        current: Some(current.api_json()),
     }
 }
 

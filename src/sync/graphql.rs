@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use chrono::{DateTime, Utc};
 use scoped_futures::ScopedFutureExt as _;
 
 use super::push::{self, Conflict, ProjectChange, TaskChange};
@@ -13,13 +12,13 @@ use crate::db::types::Id;
 use crate::error::{AppError, AppResult};
 use crate::events::Outbox;
 use crate::events::changes::stage_changes;
-use crate::graphql::ContextExt;
+use crate::graphql::{ContextExt, write_and_announce};
 use crate::projects::graphql::Project;
-use crate::projects::validate as common;
+use crate::projects::validate as project_rules;
 use crate::tasks::graphql::Task;
-use crate::tasks::kinds::{TaskPriority, TaskStatus};
-use crate::tasks::model::STATUS_TODO;
+use crate::tasks::graphql::mutations::TaskFieldsInput;
 use crate::tasks::validate;
+use crate::validate as shared;
 
 /// A client's offline work: every change is its whole copy of the object.
 #[derive(InputObject)]
@@ -47,14 +46,8 @@ pub struct ProjectChangeInput {
 #[derive(InputObject)]
 pub struct TaskChangeInput {
     id: ID,
-    project_id: ID,
-    title: String,
-    description: Option<String>,
-    status: Option<TaskStatus>,
-    priority: Option<TaskPriority>,
-    tags: Option<Vec<String>>,
-    due_at: Option<DateTime<Utc>>,
-    position: Option<f64>,
+    #[graphql(flatten)]
+    fields: TaskFieldsInput,
     /// True deletes; false on a deleted task restores it.
     deleted: Option<bool>,
     /// The version the client last saw; null for a task it created.
@@ -130,9 +123,9 @@ fn page_size(first: Option<i32>) -> AppResult<usize> {
 pub fn project_change(field: String, input: ProjectChangeInput) -> AppResult<ProjectChange> {
     let at = |name: &str| format!("{field}.{name}");
     Ok(ProjectChange {
-        id: common::id(&at("id"), &input.id)?,
-        name: common::name(&at("name"), &input.name)?,
-        description: common::description(&at("description"), input.description)?,
+        id: shared::id(&at("id"), &input.id)?,
+        name: project_rules::name(&at("name"), &input.name)?,
+        description: shared::description(&at("description"), input.description)?,
         archived: input.archived.unwrap_or(false),
         deleted: input.deleted.unwrap_or(false),
         base_version: input.base_version,
@@ -143,15 +136,8 @@ pub fn project_change(field: String, input: ProjectChangeInput) -> AppResult<Pro
 pub fn task_change(field: String, input: TaskChangeInput) -> AppResult<TaskChange> {
     let at = |name: &str| format!("{field}.{name}");
     Ok(TaskChange {
-        id: common::id(&at("id"), &input.id)?,
-        project_id: common::id(&at("projectId"), &input.project_id)?,
-        title: validate::title(&at("title"), &input.title)?,
-        description: common::description(&at("description"), input.description)?,
-        status: input.status.map_or(STATUS_TODO, TaskStatus::code),
-        priority: input.priority.map(TaskPriority::code),
-        tags: validate::tags(&at("tags"), input.tags.as_deref().unwrap_or_default())?,
-        due_at: input.due_at.map(Into::into),
-        position: validate::position(&at("position"), input.position)?,
+        id: shared::id(&at("id"), &input.id)?,
+        fields: input.fields.check(&field)?,
         deleted: input.deleted.unwrap_or(false),
         base_version: input.base_version,
         field,
@@ -191,7 +177,7 @@ impl SyncMutation {
     async fn sync(&self, ctx: &Context<'_>, input: SyncInput) -> AppResult<SyncPayload> {
         let viewer = ctx.viewer()?.clone();
         let since = cursor::decode("input.since", input.since.as_deref())?;
-        let client_id = common::client_mutation_id("input.clientId", input.client_id)?;
+        let client_id = shared::client_mutation_id("input.clientId", input.client_id)?;
         let project_inputs = input.projects.unwrap_or_default();
         let task_inputs = input.tasks.unwrap_or_default();
         validate::bulk_size("input.projects", project_inputs.len())?;
@@ -207,24 +193,20 @@ impl SyncMutation {
             .map(|(i, t)| task_change(format!("input.tasks[{i}]"), t))
             .collect::<AppResult<Vec<_>>>()?;
         let quotas = ctx.services().config.quotas;
-        let (pushed, changes, outbox) = ctx
-            .services()
-            .db
-            .transaction(|mut conn| {
-                async move {
-                    let pushed = push::push(&mut conn, &viewer, client_id, projects, tasks).await?;
-                    let created = crate::quotas::Usage::created(&pushed.changes);
-                    crate::quotas::charge(&mut conn, &viewer, &quotas, created).await?;
-                    let mut outbox = Outbox::default();
-                    stage_changes(&mut conn, &mut outbox, &pushed.changes).await?;
-                    let changes =
-                        pull::changes_since(&mut conn, &viewer, since, pull::DEFAULT_PAGE).await?;
-                    Ok((pushed, changes, outbox))
-                }
-                .scope_boxed()
-            })
-            .await?;
-        ctx.services().events.flush(outbox);
+        let (pushed, changes) = write_and_announce(ctx, |mut conn| {
+            async move {
+                let pushed = push::push(&mut conn, &viewer, client_id, projects, tasks).await?;
+                let created = crate::quotas::Usage::created(&pushed.changes);
+                crate::quotas::charge(&mut conn, &viewer, &quotas, created).await?;
+                let mut outbox = Outbox::default();
+                stage_changes(&mut conn, &mut outbox, &pushed.changes).await?;
+                let changes =
+                    pull::changes_since(&mut conn, &viewer, since, pull::DEFAULT_PAGE).await?;
+                Ok(((pushed, changes), outbox))
+            }
+            .scope_boxed()
+        })
+        .await?;
         Ok(SyncPayload {
             applied: pushed
                 .applied

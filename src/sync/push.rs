@@ -23,7 +23,7 @@ use crate::events::changes::{Change, ChangeType, task_changes};
 use crate::projects::model::ProjectRow;
 use crate::projects::{store as project_store, writes as project_writes};
 use crate::sync::counter;
-use crate::tasks::model::{STATUS_DONE, TaskRow};
+use crate::tasks::model::{TaskFields, TaskRow};
 use crate::tasks::store as task_store;
 use crate::tasks::writes::{self as task_writes, TaskEdit};
 
@@ -44,14 +44,8 @@ pub struct ProjectChange {
 pub struct TaskChange {
     pub field: String,
     pub id: Id,
-    pub project_id: Id,
-    pub title: String,
-    pub description: Option<String>,
-    pub status: i16,
-    pub priority: Option<i16>,
-    pub tags: Vec<String>,
-    pub due_at: Option<Timestamp>,
-    pub position: Option<f64>,
+    #[serde(flatten)]
+    pub fields: TaskFields,
     pub deleted: bool,
     pub base_version: Option<i32>,
 }
@@ -120,7 +114,7 @@ pub async fn push(
     // no cursor.
     counter::lock(conn, viewer).await?;
     let mut project_ids: HashSet<Id> = projects.iter().map(|p| p.id).collect();
-    project_ids.extend(tasks.iter().map(|t| t.project_id));
+    project_ids.extend(tasks.iter().map(|t| t.fields.project_id));
     let project_ids: Vec<Id> = project_ids.into_iter().collect();
     let task_ids: Vec<Id> = tasks.iter().map(|t| t.id).collect();
     let mut plan = Plan {
@@ -248,30 +242,11 @@ fn set_project(row: &mut ProjectRow, change: &ProjectChange, now: Timestamp) {
 }
 
 fn task_matches(row: &TaskRow, change: &TaskChange) -> bool {
-    row.project_id == change.project_id
-        && row.title == change.title
-        && row.description == change.description
-        && row.status == change.status
-        && row.priority == change.priority
-        && row.tag_list() == change.tags
-        && row.due_at == change.due_at
-        && row.position == change.position
-        && row.deleted_at.is_some() == change.deleted
+    row.fields() == change.fields && row.deleted_at.is_some() == change.deleted
 }
 
 fn set_task(row: &mut TaskRow, change: &TaskChange, now: Timestamp) -> AppResult<()> {
-    let edit = TaskEdit {
-        title: Some(change.title.clone()),
-        description: Some(change.description.clone()),
-        status: Some(change.status),
-        priority: Some(change.priority),
-        tags: Some(change.tags.clone()),
-        due_at: Some(change.due_at),
-        position: Some(change.position),
-        project_id: Some(change.project_id),
-        ..TaskEdit::default()
-    };
-    task_writes::apply(row, &edit, &change.field, now)?;
+    task_writes::apply(row, &TaskEdit::replace(&change.fields), &change.field, now)?;
     row.deleted_at = if change.deleted {
         row.deleted_at.or(Some(now))
     } else {
@@ -294,19 +269,7 @@ impl Plan {
         let now = self.now;
         match (self.projects.get(&change.id), change.base_version) {
             (None, None) => {
-                let mut row = ProjectRow {
-                    id: change.id,
-                    owner_id: viewer.user_id,
-                    name: String::new(),
-                    description: None,
-                    archived_at: None,
-                    deleted_at: None,
-                    version: 1,
-                    seq: 0,
-                    client_mutation_id: None,
-                    created_at: now,
-                    updated_at: now,
-                };
+                let mut row = ProjectRow::new(viewer.user_id, change.id, String::new(), None, now);
                 set_project(&mut row, &change, now);
                 self.projects.insert(row.id, row.clone());
                 self.writes
@@ -339,7 +302,7 @@ impl Plan {
     /// The task's project must be the viewer's (a deleted one will do: the
     /// task then stays hidden with it).
     fn check_project(&self, change: &TaskChange) -> AppResult<()> {
-        if self.projects.contains_key(&change.project_id) {
+        if self.projects.contains_key(&change.fields.project_id) {
             Ok(())
         } else {
             Err(AppError::bad_input(
@@ -354,26 +317,8 @@ impl Plan {
         match (self.tasks.get(&change.id), change.base_version) {
             (None, None) => {
                 self.check_project(&change)?;
-                let mut row = TaskRow {
-                    id: change.id,
-                    project_id: change.project_id,
-                    owner_id: viewer.user_id,
-                    title: String::new(),
-                    description: None,
-                    status: change.status,
-                    priority: None,
-                    tags: task_writes::tags_json(&[]),
-                    due_at: None,
-                    position: None,
-                    completed_at: (change.status == STATUS_DONE).then_some(now),
-                    deleted_at: None,
-                    version: 1,
-                    seq: 0,
-                    client_id: self.client_id.clone(),
-                    client_mutation_id: None,
-                    created_at: now,
-                    updated_at: now,
-                };
+                let mut row = TaskRow::new(viewer.user_id, change.id, change.fields.clone(), now);
+                row.client_id.clone_from(&self.client_id);
                 set_task(&mut row, &change, now)?;
                 self.tasks.insert(row.id, row.clone());
                 self.writes
@@ -386,7 +331,7 @@ impl Plan {
             }
             (Some(current), Some(base)) if base == current.version => {
                 let current = current.clone();
-                if change.project_id != current.project_id {
+                if change.fields.project_id != current.project_id {
                     self.check_project(&change)?;
                 }
                 let mut next = current.clone();

@@ -1,24 +1,31 @@
-//! The `Task` type, task connections and the task queries (mutations are
-//! in `graphql/mutations.rs`).
+//! The `Task` type, task connections, the task queries, and the `Project`
+//! type, whose tasks join the project's own fields (`fields.rs` of
+//! projects): the two types refer to each other, so they are defined
+//! together here and both modules depend on this one, never the reverse.
+//! Mutations are in `graphql/mutations.rs`, connection arguments in
+//! `graphql/filter.rs`.
 
+pub mod filter;
 pub mod mutations;
+
+pub use filter::{TaskFilter, TaskOrder, filter_spec, task_list_query};
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, InputObject, Object};
+use async_graphql::{Context, ID, MergedObject, Object};
 use chrono::{DateTime, Utc};
 
-use super::kinds::{TaskOrderField, TaskPriority, TaskStatus};
-use super::list::{self, TaskFilterSpec, TaskListQuery, TaskOrderSpec};
+use super::kinds::{TaskPriority, TaskStatus};
+use super::list::{self, TaskFilterSpec, TaskOrderSpec};
 use super::model::TaskRow;
 use super::store;
 use crate::db::types::Id;
 use crate::error::{AppError, AppResult};
 use crate::graphql::ContextExt;
 use crate::graphql::loaders::loaders;
-use crate::graphql::pagination::{OrderDirection, Page, PageInfo, PageRequest};
-use crate::projects::graphql::Project;
-use crate::projects::validate;
+use crate::graphql::pagination::{Page, PageInfo};
+use crate::projects::graphql::fields::ProjectFields;
+use crate::projects::model::ProjectRow;
 
 /// A task as GraphQL shows it (shared: a page of tasks is handed to its
 /// connection, edges and events without copying rows).
@@ -29,27 +36,6 @@ impl From<TaskRow> for Task {
     fn from(row: TaskRow) -> Self {
         Self(Arc::new(row))
     }
-}
-
-/// The task as its GraphQL fields, for `extensions.current` of a CONFLICT.
-pub fn task_json(row: &TaskRow) -> serde_json::Value {
-    serde_json::json!({
-        "__typename": "Task",
-        "id": row.id.to_string(),
-        "projectId": row.project_id.to_string(),
-        "title": row.title,
-        "description": row.description,
-        "status": TaskStatus::from_code(row.status).name(),
-        "priority": row.priority.and_then(TaskPriority::from_code).map(TaskPriority::name),
-        "tags": row.tag_list(),
-        "dueAt": row.due_at.map(|t| t.to_rfc3339()),
-        "position": row.position,
-        "completedAt": row.completed_at.map(|t| t.to_rfc3339()),
-        "deletedAt": row.deleted_at.map(|t| t.to_rfc3339()),
-        "version": row.version,
-        "createdAt": row.created_at.to_rfc3339(),
-        "updatedAt": row.updated_at.to_rfc3339(),
-    })
 }
 
 // Fields resolve one after another: they are plain reads of the row, and
@@ -74,10 +60,10 @@ impl Task {
         self.0.description.as_deref()
     }
     async fn status(&self) -> TaskStatus {
-        TaskStatus::from_code(self.0.status)
+        self.0.status
     }
     async fn priority(&self) -> Option<TaskPriority> {
-        self.0.priority.and_then(TaskPriority::from_code)
+        self.0.priority
     }
     async fn tags(&self) -> Vec<&str> {
         self.0.tags()
@@ -183,79 +169,95 @@ impl TaskConnection {
     }
 }
 
-#[derive(InputObject, Default)]
-pub struct TaskFilter {
-    project_id: Option<ID>,
-    status: Option<Vec<TaskStatus>>,
-    priority: Option<Vec<TaskPriority>>,
-    /// Tasks carrying this tag.
-    tag: Option<String>,
-    /// Case-insensitive, in the title and description.
-    search: Option<String>,
-    /// Due strictly before this instant.
-    due_before: Option<DateTime<Utc>>,
-    /// Due at or after this instant.
-    due_after: Option<DateTime<Utc>>,
-    /// Changed at or after this instant.
-    updated_since: Option<DateTime<Utc>>,
-    include_deleted: Option<bool>,
+// A project as GraphQL shows it: its own fields, then its tasks. (A `//`
+// comment: a doc comment would become the type's description.)
+#[derive(MergedObject, Debug, Clone)]
+#[graphql(name = "Project")]
+pub struct Project(ProjectFields, ProjectTasks);
+
+impl Project {
+    /// A project on its own.
+    pub fn new(row: ProjectRow) -> Self {
+        let siblings = Arc::from([row.id]);
+        Self::listed(row, siblings)
+    }
+
+    /// A project of a listing of `siblings`.
+    pub fn listed(row: ProjectRow, siblings: Arc<[Id]>) -> Self {
+        let tasks = ProjectTasks {
+            id: row.id,
+            deleted: row.deleted_at.is_some(),
+            siblings: siblings.clone(),
+        };
+        Self(ProjectFields { row, siblings }, tasks)
+    }
+
+    pub fn row(&self) -> &ProjectRow {
+        &self.0.row
+    }
+
+    /// `Node.id` (the interface calls it by name).
+    pub(crate) async fn id(&self, ctx: &Context<'_>) -> async_graphql::Result<ID> {
+        self.0.id(ctx).await
+    }
 }
 
-#[derive(InputObject)]
-pub struct TaskOrder {
-    field: TaskOrderField,
-    direction: Option<OrderDirection>,
+/// The tasks half of `Project`.
+#[derive(Debug, Clone)]
+pub struct ProjectTasks {
+    id: Id,
+    deleted: bool,
+    siblings: Arc<[Id]>,
 }
 
-/// Checks a `TaskFilter` (fields named `filter.*` in errors).
-pub fn filter_spec(filter: TaskFilter) -> AppResult<TaskFilterSpec> {
-    Ok(TaskFilterSpec {
-        project_id: filter
-            .project_id
-            .map(|id| validate::id("filter.projectId", &id))
-            .transpose()?,
-        status: filter
-            .status
-            .map(|list| validate::enum_values("filter.status", list))
-            .transpose()?
-            .map(|list| list.into_iter().map(TaskStatus::code).collect()),
-        priority: filter
-            .priority
-            .map(|list| validate::enum_values("filter.priority", list))
-            .transpose()?
-            .map(|list| list.into_iter().map(TaskPriority::code).collect()),
-        tag: crate::tasks::validate::tag_filter("filter.tag", filter.tag)?,
-        search: validate::search("filter.search", filter.search)?,
-        due_before: filter.due_before.map(Into::into),
-        due_after: filter.due_after.map(Into::into),
-        updated_since: filter.updated_since.map(Into::into),
-        include_deleted: filter.include_deleted.unwrap_or(false),
-    })
-}
+#[Object]
+impl ProjectTasks {
+    /// The project's tasks (none while the project is deleted, unless
+    /// `filter.includeDeleted`).
+    #[expect(clippy::too_many_arguments, reason = "the Relay arguments")]
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<TaskFilter>,
+        order_by: Option<TaskOrder>,
+    ) -> AppResult<TaskConnection> {
+        let query = task_list_query(ctx, first, after, last, before, filter, order_by)?;
+        let order = query.order;
+        if self.deleted && !query.filter.include_deleted {
+            let page = Page::from_scan(Vec::new(), &query.page);
+            return Ok(TaskConnection::new(page, order, TaskTotal::Zero));
+        }
+        let total = TaskTotal::Project {
+            project: self.id,
+            siblings: self.siblings.clone(),
+            filter: query.filter.clone(),
+        };
+        let pages = loaders(ctx)?.project_tasks(&self.siblings, query).await?;
+        let page = pages.get(&self.id).cloned().unwrap_or(Page {
+            rows: Vec::new(),
+            has_next: false,
+            has_previous: false,
+        });
+        Ok(TaskConnection::new(page.map(Task), order, total))
+    }
 
-/// Checks the arguments of a task connection and makes its listing.
-pub fn task_list_query(
-    ctx: &Context<'_>,
-    first: Option<i32>,
-    after: Option<String>,
-    last: Option<i32>,
-    before: Option<String>,
-    filter: Option<TaskFilter>,
-    order_by: Option<TaskOrder>,
-) -> AppResult<TaskListQuery> {
-    let max = ctx.services().config.limits.page_size;
-    let page = PageRequest::from_args(first, after, last, before, max)?;
-    let filter = filter_spec(filter.unwrap_or_default())?;
-    let order = order_by.map_or_else(TaskOrderSpec::default, |o| TaskOrderSpec {
-        field: o.field,
-        direction: o.direction.unwrap_or_default(),
-    });
-    order.check(&page)?;
-    Ok(TaskListQuery {
-        filter,
-        order,
-        page,
-    })
+    /// Live tasks of the project, of one status when given.
+    async fn task_count(&self, ctx: &Context<'_>, status: Option<TaskStatus>) -> AppResult<i32> {
+        if self.deleted {
+            return Ok(0);
+        }
+        let filter = TaskFilterSpec {
+            status: status.map(|s| vec![s.code()]),
+            ..TaskFilterSpec::default()
+        };
+        let counts = loaders(ctx)?.task_counts(&self.siblings, filter).await?;
+        let n = counts.get(&self.id).copied().unwrap_or(0);
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
 }
 
 #[derive(Default)]
@@ -265,8 +267,7 @@ pub struct TasksQuery;
 impl TasksQuery {
     /// Null when missing, deleted (or in a deleted project) or not the viewer's.
     async fn task(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Task>> {
-        let viewer = ctx.viewer()?;
-        let Some(id) = Id::parse(&id) else {
+        let Some((viewer, id)) = ctx.viewer_and_id(&id)? else {
             return Ok(None);
         };
         let mut pooled = ctx.services().db.read().await?;

@@ -1,26 +1,40 @@
-//! The task row and its write form.
+//! The task row (read, insert and update form in one), the fields a user
+//! sets, and the task as the API shows it in a CONFLICT.
 
 use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
 
+use super::kinds::{TaskPriority, TaskStatus};
 use crate::db::schema::tasks;
 use crate::db::types::{Id, JsonDoc, Timestamp};
+use crate::error::rfc3339_opt;
 
-/// A task as stored (also the full-row insert form, for creates, restores
-/// and imports). `status`: 1 TODO, 2 IN_PROGRESS, 3 DONE; `priority`:
-/// 1 LOW … 4 URGENT; `tags`: a JSON array of strings.
+/// A task as stored: also the full-row insert form (creates, restores and
+/// imports) and the update form, which writes every column but the id, the
+/// owner, the client mutation id and the creation time (a `None` clears).
+/// `tags`: a JSON array of strings.
 #[derive(
-    Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Identifiable, Insertable,
+    Debug,
+    Clone,
+    PartialEq,
+    Queryable,
+    QueryableByName,
+    Selectable,
+    Identifiable,
+    Insertable,
+    AsChangeset,
 )]
-#[diesel(table_name = tasks)]
+#[diesel(table_name = tasks, treat_none_as_null = true)]
 #[derive(serde::Serialize, serde::Deserialize)]
 pub struct TaskRow {
     pub id: Id,
     pub project_id: Id,
+    #[diesel(skip_update)]
     pub owner_id: Id,
     pub title: String,
     pub description: Option<String>,
-    pub status: i16,
-    pub priority: Option<i16>,
+    pub status: TaskStatus,
+    pub priority: Option<TaskPriority>,
     pub tags: JsonDoc,
     pub due_at: Option<Timestamp>,
     pub position: Option<f64>,
@@ -29,15 +43,71 @@ pub struct TaskRow {
     pub version: i32,
     pub seq: i64,
     pub client_id: Option<String>,
+    #[diesel(skip_update)]
     pub client_mutation_id: Option<String>,
+    #[diesel(skip_update)]
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
 
-pub const STATUS_TODO: i16 = 1;
-pub const STATUS_DONE: i16 = 3;
+/// Every field of a task its owner sets, checked: what a create, a sync
+/// change and an import carry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskFields {
+    pub project_id: Id,
+    pub title: String,
+    pub description: Option<String>,
+    pub status: TaskStatus,
+    pub priority: Option<TaskPriority>,
+    pub tags: Vec<String>,
+    pub due_at: Option<Timestamp>,
+    pub position: Option<f64>,
+}
+
+pub fn tags_json(tags: &[String]) -> JsonDoc {
+    JsonDoc(serde_json::Value::from(tags.to_vec()))
+}
 
 impl TaskRow {
+    /// A new live task of `owner_id` at version 1 (its `seq` is the
+    /// writer's); completed now when created DONE.
+    pub fn new(owner_id: Id, id: Id, fields: TaskFields, now: Timestamp) -> Self {
+        Self {
+            id,
+            project_id: fields.project_id,
+            owner_id,
+            title: fields.title,
+            description: fields.description,
+            status: fields.status,
+            priority: fields.priority,
+            tags: tags_json(&fields.tags),
+            due_at: fields.due_at,
+            position: fields.position,
+            completed_at: (fields.status == TaskStatus::Done).then_some(now),
+            deleted_at: None,
+            version: 1,
+            seq: 0,
+            client_id: None,
+            client_mutation_id: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// The fields its owner sets, as they are now.
+    pub fn fields(&self) -> TaskFields {
+        TaskFields {
+            project_id: self.project_id,
+            title: self.title.clone(),
+            description: self.description.clone(),
+            status: self.status,
+            priority: self.priority,
+            tags: self.tag_list(),
+            due_at: self.due_at,
+            position: self.position,
+        }
+    }
+
     /// The tags as strings (anything else in the array is skipped).
     pub fn tag_list(&self) -> Vec<String> {
         self.tags().into_iter().map(str::to_owned).collect()
@@ -51,43 +121,36 @@ impl TaskRow {
             .unwrap_or_default()
     }
 
-    /// The write form that stores every changeable column of this row.
-    pub fn changes(&self) -> TaskChanges {
-        TaskChanges {
+    /// The task as its GraphQL fields, for `extensions.current` of a CONFLICT.
+    pub fn api_json(&self) -> serde_json::Value {
+        let fields = TaskView {
             project_id: self.project_id,
-            title: self.title.clone(),
-            description: self.description.clone(),
-            status: self.status,
-            priority: self.priority,
-            tags: self.tags.clone(),
+            title: &self.title,
+            description: self.description.as_deref(),
+            status: self.status.name(),
+            priority: self.priority.map(TaskPriority::name),
+            tags: self.tags(),
             due_at: self.due_at,
             position: self.position,
             completed_at: self.completed_at,
-            deleted_at: self.deleted_at,
-            version: self.version,
-            seq: self.seq,
-            client_id: self.client_id.clone(),
-            updated_at: self.updated_at,
-        }
+        };
+        crate::current!(self, "Task", fields)
     }
 }
 
-/// Every column a write may change (NULL clears).
-#[derive(Debug, Clone, AsChangeset)]
-#[diesel(table_name = tasks, treat_none_as_null = true)]
-pub struct TaskChanges {
-    pub project_id: Id,
-    pub title: String,
-    pub description: Option<String>,
-    pub status: i16,
-    pub priority: Option<i16>,
-    pub tags: JsonDoc,
-    pub due_at: Option<Timestamp>,
-    pub position: Option<f64>,
-    pub completed_at: Option<Timestamp>,
-    pub deleted_at: Option<Timestamp>,
-    pub version: i32,
-    pub seq: i64,
-    pub client_id: Option<String>,
-    pub updated_at: Timestamp,
+/// The task's own fields in [`TaskRow::api_json`].
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskView<'a> {
+    project_id: Id,
+    title: &'a str,
+    description: Option<&'a str>,
+    status: &'static str,
+    priority: Option<&'static str>,
+    tags: Vec<&'a str>,
+    #[serde(serialize_with = "rfc3339_opt")]
+    due_at: Option<Timestamp>,
+    position: Option<f64>,
+    #[serde(serialize_with = "rfc3339_opt")]
+    completed_at: Option<Timestamp>,
 }

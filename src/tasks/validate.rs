@@ -1,9 +1,10 @@
-//! Input rules of tasks (shared text rules are in `projects::validate`).
+//! Input rules of tasks (the rules shared with other nouns are in
+//! `crate::validate`).
 
 use std::collections::HashSet;
 
 use crate::error::{AppError, AppResult};
-use crate::projects::validate::text;
+use crate::validate::text;
 
 pub const TITLE_MAX: usize = 500;
 pub const TAGS_MAX: usize = 20;

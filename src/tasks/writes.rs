@@ -4,12 +4,13 @@
 
 use std::collections::HashMap;
 
-use super::model::{STATUS_DONE, TaskRow};
+use super::kinds::{TaskPriority, TaskStatus};
+use super::model::{TaskFields, TaskRow, tags_json};
 use super::store;
 use crate::auth::Viewer;
 use crate::config::Quotas;
 use crate::db::Conn;
-use crate::db::types::{Id, JsonDoc, Timestamp};
+use crate::db::types::{Id, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::projects::store as project_store;
 use crate::quotas::{self, Usage};
@@ -20,14 +21,7 @@ use crate::sync::counter;
 pub struct NewTask {
     pub field: String,
     pub id: Option<Id>,
-    pub project_id: Id,
-    pub title: String,
-    pub description: Option<String>,
-    pub status: i16,
-    pub priority: Option<i16>,
-    pub tags: Vec<String>,
-    pub due_at: Option<Timestamp>,
-    pub position: Option<f64>,
+    pub fields: TaskFields,
     pub client_mutation_id: Option<String>,
 }
 
@@ -36,14 +30,31 @@ pub struct NewTask {
 pub struct TaskEdit {
     pub title: Option<String>,
     pub description: Option<Option<String>>,
-    pub status: Option<i16>,
-    pub priority: Option<Option<i16>>,
+    pub status: Option<TaskStatus>,
+    pub priority: Option<Option<TaskPriority>>,
     pub tags: Option<Vec<String>>,
     pub add_tags: Vec<String>,
     pub remove_tags: Vec<String>,
     pub due_at: Option<Option<Timestamp>>,
     pub position: Option<Option<f64>>,
     pub project_id: Option<Id>,
+}
+
+impl TaskEdit {
+    /// The edit that sets every field to `fields`.
+    pub fn replace(fields: &TaskFields) -> Self {
+        Self {
+            title: Some(fields.title.clone()),
+            description: Some(fields.description.clone()),
+            status: Some(fields.status),
+            priority: Some(fields.priority),
+            tags: Some(fields.tags.clone()),
+            due_at: Some(fields.due_at),
+            position: Some(fields.position),
+            project_id: Some(fields.project_id),
+            ..Self::default()
+        }
+    }
 }
 
 pub fn not_found() -> AppError {
@@ -58,12 +69,8 @@ fn project_not_found(field: &str) -> AppError {
 pub fn conflict(current: &TaskRow, expected: i32) -> AppError {
     AppError::Conflict {
         message: format!("The task is at version {}, not {expected}", current.version),
-        current: Some(super::graphql::task_json(current)),
+        current: Some(current.api_json()),
     }
-}
-
-pub fn tags_json(tags: &[String]) -> JsonDoc {
-    JsonDoc(serde_json::Value::from(tags.to_vec()))
 }
 
 /// Creates the tasks, all or none. A retried item (same id or client
@@ -93,41 +100,26 @@ pub async fn create(
             out.push(existing);
             continue;
         }
-        let live = match live_projects.get(&item.project_id) {
+        let project_id = item.fields.project_id;
+        let live = match live_projects.get(&project_id) {
             Some(live) => *live,
             None => {
-                let found = project_store::find_project(conn, viewer, item.project_id).await?;
-                live_projects.insert(item.project_id, found.is_some());
+                let found = project_store::find_project(conn, viewer, project_id).await?;
+                live_projects.insert(project_id, found.is_some());
                 found.is_some()
             }
         };
         if !live {
             return Err(project_not_found(&format!("{}.projectId", item.field)));
         }
-        let seq = first_seq + i64::try_from(i).unwrap_or(0);
-        let row = TaskRow {
-            id: match item.id {
-                Some(id) => id,
-                None => Id::new(),
-            },
-            project_id: item.project_id,
-            owner_id: viewer.user_id,
-            title: item.title,
-            description: item.description,
-            status: item.status,
-            priority: item.priority,
-            tags: tags_json(&item.tags),
-            due_at: item.due_at,
-            position: item.position,
-            completed_at: (item.status == STATUS_DONE).then_some(now),
-            deleted_at: None,
-            version: 1,
-            seq,
-            client_id: None,
-            client_mutation_id: item.client_mutation_id,
-            created_at: now,
-            updated_at: now,
-        };
+        let mut row = TaskRow::new(
+            viewer.user_id,
+            item.id.unwrap_or_else(Id::new),
+            item.fields,
+            now,
+        );
+        row.seq = first_seq + i64::try_from(i).unwrap_or(0);
+        row.client_mutation_id = item.client_mutation_id;
         let field = format!("{}.id", item.field);
         out.push(store::insert_task(conn, viewer, &row, &field).await?);
         created += 1;
@@ -146,9 +138,9 @@ pub fn apply(row: &mut TaskRow, edit: &TaskEdit, field: &str, now: Timestamp) ->
         row.description = description.clone();
     }
     if let Some(status) = edit.status {
-        if status == STATUS_DONE && row.status != STATUS_DONE {
+        if status == TaskStatus::Done && row.status != TaskStatus::Done {
             row.completed_at = Some(now);
-        } else if status != STATUS_DONE {
+        } else if status != TaskStatus::Done {
             row.completed_at = None;
         }
         row.status = status;
@@ -205,20 +197,30 @@ pub async fn edit(
     let now = Timestamp::now();
     let mut out = Vec::with_capacity(ids.len());
     for (i, id) in ids.iter().enumerate() {
-        let current = store::find_task(conn, viewer, *id)
-            .await?
-            .ok_or_else(not_found)?;
-        if let Some(expected) = expected_version
-            && expected != current.version
-        {
-            return Err(conflict(&current, expected));
-        }
+        let current = live_at(conn, viewer, *id, expected_version).await?;
         let mut next = current.clone();
         apply(&mut next, edit, field, now)?;
         let seq = first_seq + i64::try_from(i).unwrap_or(0);
         out.push(write(conn, viewer, &current, next, seq, now).await?);
     }
     Ok(out)
+}
+
+/// The viewer's live task `id`: NOT_FOUND when there is none, CONFLICT
+/// when it is not at `expected_version` (if given).
+async fn live_at(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    id: Id,
+    expected_version: Option<i32>,
+) -> AppResult<TaskRow> {
+    let current = store::find_task(conn, viewer, id)
+        .await?
+        .ok_or_else(not_found)?;
+    match expected_version {
+        Some(expected) if expected != current.version => Err(conflict(&current, expected)),
+        _ => Ok(current),
+    }
 }
 
 /// Writes `next` over `current` with the next version and `seq`;
@@ -247,14 +249,7 @@ pub async fn delete(
     expected_version: Option<i32>,
 ) -> AppResult<TaskRow> {
     let seq = counter::reserve(conn, viewer, 1).await?;
-    let current = store::find_task(conn, viewer, id)
-        .await?
-        .ok_or_else(not_found)?;
-    if let Some(expected) = expected_version
-        && expected != current.version
-    {
-        return Err(conflict(&current, expected));
-    }
+    let current = live_at(conn, viewer, id, expected_version).await?;
     let now = Timestamp::now();
     let mut next = current.clone();
     next.deleted_at = Some(now);

@@ -32,7 +32,7 @@ pub async fn find_for_login(conn: &mut Conn<'_>, email: &str) -> AppResult<Optio
 
 /// The account behind a session, for issuing tokens after a refresh.
 pub async fn find_active(conn: &mut Conn<'_>, id: Id) -> AppResult<Option<User>> {
-    let found = db_run!(conn, |c| {
+    db_run!(conn, |c| {
         users::table
             .filter(users::id.eq(id))
             .filter(users::is_active.eq(true))
@@ -40,8 +40,8 @@ pub async fn find_active(conn: &mut Conn<'_>, id: Id) -> AppResult<Option<User>>
             .first(c)
             .await
             .optional()
-    })?;
-    Ok(found)
+    })
+    .map_err(AppError::from)
 }
 
 /// Creates the account and its change counter. A taken email or username is

@@ -17,6 +17,7 @@ use tasklane::db_run;
 use tasklane::operations::model::{OperationRecordRow, OperationRow};
 use tasklane::projects::model::ProjectRow;
 use tasklane::sync::model::ChangeCounterRow;
+use tasklane::tasks::kinds::{TaskPriority, TaskStatus};
 use tasklane::tasks::model::TaskRow;
 use tasklane::users::User;
 
@@ -202,8 +203,12 @@ async fn every_row_type_round_trips(backend: Backend) {
                 owner_id: user_id,
                 title: "Write the \"spec\"".into(),
                 description: full.then(|| "details".into()),
-                status: if full { 3 } else { 1 },
-                priority: full.then_some(4),
+                status: if full {
+                    TaskStatus::Done
+                } else {
+                    TaskStatus::Todo
+                },
+                priority: full.then_some(TaskPriority::Urgent),
                 tags: JsonDoc(if full {
                     json!(["a", "b c", "ü"])
                 } else {

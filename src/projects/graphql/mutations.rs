@@ -11,10 +11,11 @@ use crate::db::types::{Id, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::events::Outbox;
 use crate::events::changes::{Change, ChangeType, stage_change};
-use crate::graphql::ContextExt;
+use crate::graphql::{ContextExt, write_and_announce};
 use crate::projects::model::ProjectRow;
-use crate::projects::validate;
+use crate::projects::validate as project_rules;
 use crate::projects::writes::{self, NewProject, Reach};
+use crate::validate;
 
 #[derive(InputObject)]
 pub struct CreateProjectInput {
@@ -55,24 +56,20 @@ async fn change(
         seen.store(did, Ordering::Relaxed);
         Ok(did)
     };
-    let (row, outbox) = ctx
-        .services()
-        .db
-        .transaction(|mut conn| {
-            async move {
-                let row =
-                    writes::modify(&mut conn, &viewer, id, expected_version, reach, change).await?;
-                let mut outbox = Outbox::default();
-                if changed.load(Ordering::Relaxed) {
-                    let event = Change::project(change_type, &row);
-                    stage_change(&mut conn, &mut outbox, event).await?;
-                }
-                Ok((row, outbox))
+    let row = write_and_announce(ctx, |mut conn| {
+        async move {
+            let row =
+                writes::modify(&mut conn, &viewer, id, expected_version, reach, change).await?;
+            let mut outbox = Outbox::default();
+            if changed.load(Ordering::Relaxed) {
+                let event = Change::project(change_type, &row);
+                stage_change(&mut conn, &mut outbox, event).await?;
             }
-            .scope_boxed()
-        })
-        .await?;
-    ctx.services().events.flush(outbox);
+            Ok((row, outbox))
+        }
+        .scope_boxed()
+    })
+    .await?;
     Ok(Project::new(row))
 }
 
@@ -89,7 +86,7 @@ impl ProjectsMutation {
                 .id
                 .map(|id| validate::id("input.id", &id))
                 .transpose()?,
-            name: validate::name("input.name", &input.name)?,
+            name: project_rules::name("input.name", &input.name)?,
             description: validate::description("input.description", input.description)?,
             client_mutation_id: validate::client_mutation_id(
                 "input.clientMutationId",
@@ -97,24 +94,20 @@ impl ProjectsMutation {
             )?,
         };
         let quotas = ctx.services().config.quotas;
-        let (row, outbox) = ctx
-            .services()
-            .db
-            .transaction(|mut conn| {
-                async move {
-                    let row = writes::create(&mut conn, &viewer, &quotas, new).await?;
-                    let mut outbox = Outbox::default();
-                    // A retried create returns the earlier project: not announced again.
-                    if row.version == 1 {
-                        let event = Change::project(ChangeType::Created, &row);
-                        stage_change(&mut conn, &mut outbox, event).await?;
-                    }
-                    Ok((row, outbox))
+        let row = write_and_announce(ctx, |mut conn| {
+            async move {
+                let row = writes::create(&mut conn, &viewer, &quotas, new).await?;
+                let mut outbox = Outbox::default();
+                // A retried create returns the earlier project: not announced again.
+                if row.version == 1 {
+                    let event = Change::project(ChangeType::Created, &row);
+                    stage_change(&mut conn, &mut outbox, event).await?;
                 }
-                .scope_boxed()
-            })
-            .await?;
-        ctx.services().events.flush(outbox);
+                Ok((row, outbox))
+            }
+            .scope_boxed()
+        })
+        .await?;
         Ok(Project::new(row))
     }
 
@@ -130,7 +123,7 @@ impl ProjectsMutation {
             MaybeUndefined::Null => {
                 return Err(AppError::bad_input("input.name", "can not be cleared"));
             }
-            MaybeUndefined::Value(name) => Some(validate::name("input.name", &name)?),
+            MaybeUndefined::Value(name) => Some(project_rules::name("input.name", &name)?),
         };
         let description = match input.description {
             MaybeUndefined::Undefined => None,

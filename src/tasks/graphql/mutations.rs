@@ -13,18 +13,18 @@ use crate::db::types::Id;
 use crate::error::{AppError, AppResult};
 use crate::events::Outbox;
 use crate::events::changes::{ChangeType, stage_changes, task_changes};
-use crate::graphql::ContextExt;
-use crate::projects::validate as common;
+use crate::graphql::{ContextExt, write_and_announce};
 use crate::tasks::kinds::{TaskPriority, TaskStatus};
-use crate::tasks::model::{STATUS_TODO, TaskRow};
+use crate::tasks::model::{TaskFields, TaskRow};
 use crate::tasks::store;
 use crate::tasks::validate;
 use crate::tasks::writes::{self, NewTask, TaskEdit};
+use crate::validate as shared;
 
+/// The fields of a task a client sends whole: in a create, a sync change
+/// and an import (flattened into each input, so not a type of its own).
 #[derive(InputObject)]
-pub struct CreateTaskInput {
-    /// Chosen by the client (a UUID) for offline creation.
-    id: Option<ID>,
+pub struct TaskFieldsInput {
     project_id: ID,
     title: String,
     description: Option<String>,
@@ -33,6 +33,31 @@ pub struct CreateTaskInput {
     tags: Option<Vec<String>>,
     due_at: Option<DateTime<Utc>>,
     position: Option<f64>,
+}
+
+impl TaskFieldsInput {
+    /// Checks the fields; `field` is the input's path for errors.
+    pub fn check(self, field: &str) -> AppResult<TaskFields> {
+        let at = |name: &str| format!("{field}.{name}");
+        Ok(TaskFields {
+            project_id: shared::id(&at("projectId"), &self.project_id)?,
+            title: validate::title(&at("title"), &self.title)?,
+            description: shared::description(&at("description"), self.description)?,
+            status: self.status.unwrap_or_default(),
+            priority: self.priority,
+            tags: validate::tags(&at("tags"), self.tags.as_deref().unwrap_or_default())?,
+            due_at: self.due_at.map(Into::into),
+            position: validate::position(&at("position"), self.position)?,
+        })
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateTaskInput {
+    /// Chosen by the client (a UUID) for offline creation.
+    id: Option<ID>,
+    #[graphql(flatten)]
+    fields: TaskFieldsInput,
     /// A retried create with the same value returns the first result.
     client_mutation_id: Option<String>,
 }
@@ -65,16 +90,9 @@ pub struct TaskPatch {
 fn new_task(field: &str, input: CreateTaskInput) -> AppResult<NewTask> {
     let at = |name: &str| format!("{field}.{name}");
     Ok(NewTask {
-        id: input.id.map(|id| common::id(&at("id"), &id)).transpose()?,
-        project_id: common::id(&at("projectId"), &input.project_id)?,
-        title: validate::title(&at("title"), &input.title)?,
-        description: common::description(&at("description"), input.description)?,
-        status: input.status.map_or(STATUS_TODO, TaskStatus::code),
-        priority: input.priority.map(TaskPriority::code),
-        tags: validate::tags(&at("tags"), input.tags.as_deref().unwrap_or_default())?,
-        due_at: input.due_at.map(Into::into),
-        position: validate::position(&at("position"), input.position)?,
-        client_mutation_id: common::client_mutation_id(
+        id: input.id.map(|id| shared::id(&at("id"), &id)).transpose()?,
+        fields: input.fields.check(field)?,
+        client_mutation_id: shared::client_mutation_id(
             &at("clientMutationId"),
             input.client_mutation_id,
         )?,
@@ -105,10 +123,10 @@ fn task_edit(input: UpdateTaskInput) -> AppResult<TaskEdit> {
             .map(|t| validate::title("input.title", &t))
             .transpose()?,
         description: change(input.description)
-            .map(|d| common::description("input.description", d))
+            .map(|d| shared::description("input.description", d))
             .transpose()?,
-        status: required("input.status", input.status)?.map(TaskStatus::code),
-        priority: change(input.priority).map(|p| p.map(TaskPriority::code)),
+        status: required("input.status", input.status)?,
+        priority: change(input.priority),
         tags: change(input.tags)
             .map(|t| validate::tags("input.tags", t.as_deref().unwrap_or_default()))
             .transpose()?,
@@ -117,7 +135,7 @@ fn task_edit(input: UpdateTaskInput) -> AppResult<TaskEdit> {
             .map(|p| validate::position("input.position", p))
             .transpose()?,
         project_id: required("input.projectId", input.project_id)?
-            .map(|id| common::id("input.projectId", &id))
+            .map(|id| shared::id("input.projectId", &id))
             .transpose()?,
         ..TaskEdit::default()
     })
@@ -126,8 +144,8 @@ fn task_edit(input: UpdateTaskInput) -> AppResult<TaskEdit> {
 /// Checks a `TaskPatch` (fields named `patch.*` in errors).
 pub fn patch_edit(patch: TaskPatch) -> AppResult<TaskEdit> {
     Ok(TaskEdit {
-        status: required("patch.status", patch.status)?.map(TaskStatus::code),
-        priority: change(patch.priority).map(|p| p.map(TaskPriority::code)),
+        status: required("patch.status", patch.status)?,
+        priority: change(patch.priority),
         add_tags: validate::tags(
             "patch.addTags",
             patch.add_tags.as_deref().unwrap_or_default(),
@@ -138,7 +156,7 @@ pub fn patch_edit(patch: TaskPatch) -> AppResult<TaskEdit> {
         )?,
         due_at: change(patch.due_at).map(|d| d.map(Into::into)),
         project_id: required("patch.projectId", patch.project_id)?
-            .map(|id| common::id("patch.projectId", &id))
+            .map(|id| shared::id("patch.projectId", &id))
             .transpose()?,
         ..TaskEdit::default()
     })
@@ -157,27 +175,24 @@ async fn edit(
     expected_version: Option<i32>,
     field: &'static str,
 ) -> AppResult<Vec<Task>> {
-    let (rows, outbox) = ctx
-        .services()
-        .db
-        .transaction(|mut conn| {
-            async move {
-                // A move is announced in the old project too (see `task_changes`).
-                let before = match edit.project_id {
-                    Some(_) => store::find_tasks_any(&mut conn, &viewer, &ids).await?,
-                    None => Vec::new(),
-                };
-                let rows =
-                    writes::edit(&mut conn, &viewer, &ids, &edit, expected_version, field).await?;
-                let mut outbox = Outbox::default();
-                let changes = task_changes(ChangeType::Updated, &before, &rows);
-                stage_changes(&mut conn, &mut outbox, &changes).await?;
-                Ok((rows, outbox))
-            }
-            .scope_boxed()
-        })
-        .await?;
-    Ok(delivered(ctx, rows, outbox))
+    let rows = write_and_announce(ctx, |mut conn| {
+        async move {
+            // A move is announced in the old project too (see `task_changes`).
+            let before = match edit.project_id {
+                Some(_) => store::find_tasks_any(&mut conn, &viewer, &ids).await?,
+                None => Vec::new(),
+            };
+            let rows =
+                writes::edit(&mut conn, &viewer, &ids, &edit, expected_version, field).await?;
+            let mut outbox = Outbox::default();
+            let changes = task_changes(ChangeType::Updated, &before, &rows);
+            stage_changes(&mut conn, &mut outbox, &changes).await?;
+            Ok((rows, outbox))
+        }
+        .scope_boxed()
+    })
+    .await?;
+    Ok(tasks(rows))
 }
 
 /// Stages one change event per written task.
@@ -191,9 +206,7 @@ async fn staged(
     Ok(outbox)
 }
 
-/// Delivers what a committed write staged (SQLite) and returns its tasks.
-fn delivered(ctx: &Context<'_>, rows: Vec<TaskRow>, outbox: Outbox) -> Vec<Task> {
-    ctx.services().events.flush(outbox);
+fn tasks(rows: Vec<TaskRow>) -> Vec<Task> {
     rows.into_iter().map(Task::from).collect()
 }
 
@@ -239,46 +252,39 @@ impl TasksMutation {
     ) -> AppResult<Task> {
         let viewer = ctx.viewer()?.clone();
         let id = task_id(&id)?;
-        let (rows, outbox) = ctx
-            .services()
-            .db
-            .transaction(|mut conn| {
-                async move {
-                    let rows =
-                        vec![writes::delete(&mut conn, &viewer, id, expected_version).await?];
-                    let outbox = staged(&mut conn, ChangeType::Deleted, &rows).await?;
-                    Ok((rows, outbox))
-                }
-                .scope_boxed()
-            })
-            .await?;
-        single(delivered(ctx, rows, outbox))
+        let rows = write_and_announce(ctx, |mut conn| {
+            async move {
+                let rows = vec![writes::delete(&mut conn, &viewer, id, expected_version).await?];
+                let outbox = staged(&mut conn, ChangeType::Deleted, &rows).await?;
+                Ok((rows, outbox))
+            }
+            .scope_boxed()
+        })
+        .await?;
+        single(tasks(rows))
     }
 
     async fn restore_task(&self, ctx: &Context<'_>, id: ID) -> AppResult<Task> {
         let viewer = ctx.viewer()?.clone();
         let id = task_id(&id)?;
-        let (rows, outbox) = ctx
-            .services()
-            .db
-            .transaction(|mut conn| {
-                async move {
-                    let before = store::find_task_any(&mut conn, &viewer, id).await?;
-                    let row = writes::restore(&mut conn, &viewer, id).await?;
-                    // Restoring a live task changes nothing: no event.
-                    let changed = before.is_some_and(|b| b.version != row.version);
-                    let rows = vec![row];
-                    let outbox = if changed {
-                        staged(&mut conn, ChangeType::Restored, &rows).await?
-                    } else {
-                        Outbox::default()
-                    };
-                    Ok((rows, outbox))
-                }
-                .scope_boxed()
-            })
-            .await?;
-        single(delivered(ctx, rows, outbox))
+        let rows = write_and_announce(ctx, |mut conn| {
+            async move {
+                let before = store::find_task_any(&mut conn, &viewer, id).await?;
+                let row = writes::restore(&mut conn, &viewer, id).await?;
+                // Restoring a live task changes nothing: no event.
+                let changed = before.is_some_and(|b| b.version != row.version);
+                let rows = vec![row];
+                let outbox = if changed {
+                    staged(&mut conn, ChangeType::Restored, &rows).await?
+                } else {
+                    Outbox::default()
+                };
+                Ok((rows, outbox))
+            }
+            .scope_boxed()
+        })
+        .await?;
+        single(tasks(rows))
     }
 
     /// All or nothing, at most 500.
@@ -327,21 +333,18 @@ impl TasksMutation {
     ) -> AppResult<Vec<Task>> {
         let viewer = ctx.viewer()?.clone();
         let quotas = ctx.services().config.quotas;
-        let (rows, outbox) = ctx
-            .services()
-            .db
-            .transaction(|mut conn| {
-                async move {
-                    let rows = writes::create(&mut conn, &viewer, &quotas, items).await?;
-                    // A retried create returns the earlier task; one changed
-                    // since is not announced again.
-                    let created: Vec<_> = rows.iter().filter(|r| r.version == 1).cloned().collect();
-                    let outbox = staged(&mut conn, ChangeType::Created, &created).await?;
-                    Ok((rows, outbox))
-                }
-                .scope_boxed()
-            })
-            .await?;
-        Ok(delivered(ctx, rows, outbox))
+        let rows = write_and_announce(ctx, |mut conn| {
+            async move {
+                let rows = writes::create(&mut conn, &viewer, &quotas, items).await?;
+                // A retried create returns the earlier task; one changed
+                // since is not announced again.
+                let created: Vec<_> = rows.iter().filter(|r| r.version == 1).cloned().collect();
+                let outbox = staged(&mut conn, ChangeType::Created, &created).await?;
+                Ok((rows, outbox))
+            }
+            .scope_boxed()
+        })
+        .await?;
+        Ok(tasks(rows))
     }
 }

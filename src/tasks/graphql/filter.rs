@@ -1,0 +1,87 @@
+//! The arguments of a task connection: `TaskFilter`, `TaskOrder` and the
+//! page, checked into a listing.
+
+use async_graphql::{Context, ID, InputObject};
+use chrono::{DateTime, Utc};
+
+use crate::error::AppResult;
+use crate::graphql::ContextExt;
+use crate::graphql::pagination::{OrderDirection, PageRequest};
+use crate::tasks::kinds::{TaskOrderField, TaskPriority, TaskStatus};
+use crate::tasks::list::{TaskFilterSpec, TaskListQuery, TaskOrderSpec};
+use crate::validate;
+
+#[derive(InputObject, Default)]
+pub struct TaskFilter {
+    project_id: Option<ID>,
+    status: Option<Vec<TaskStatus>>,
+    priority: Option<Vec<TaskPriority>>,
+    /// Tasks carrying this tag.
+    tag: Option<String>,
+    /// Case-insensitive, in the title and description.
+    search: Option<String>,
+    /// Due strictly before this instant.
+    due_before: Option<DateTime<Utc>>,
+    /// Due at or after this instant.
+    due_after: Option<DateTime<Utc>>,
+    /// Changed at or after this instant.
+    updated_since: Option<DateTime<Utc>>,
+    include_deleted: Option<bool>,
+}
+
+#[derive(InputObject)]
+pub struct TaskOrder {
+    field: TaskOrderField,
+    direction: Option<OrderDirection>,
+}
+
+/// Checks a `TaskFilter` (fields named `filter.*` in errors).
+pub fn filter_spec(filter: TaskFilter) -> AppResult<TaskFilterSpec> {
+    Ok(TaskFilterSpec {
+        project_id: filter
+            .project_id
+            .map(|id| validate::id("filter.projectId", &id))
+            .transpose()?,
+        status: filter
+            .status
+            .map(|list| validate::enum_values("filter.status", list))
+            .transpose()?
+            .map(|list| list.into_iter().map(TaskStatus::code).collect()),
+        priority: filter
+            .priority
+            .map(|list| validate::enum_values("filter.priority", list))
+            .transpose()?
+            .map(|list| list.into_iter().map(TaskPriority::code).collect()),
+        tag: crate::tasks::validate::tag_filter("filter.tag", filter.tag)?,
+        search: validate::search("filter.search", filter.search)?,
+        due_before: filter.due_before.map(Into::into),
+        due_after: filter.due_after.map(Into::into),
+        updated_since: filter.updated_since.map(Into::into),
+        include_deleted: filter.include_deleted.unwrap_or(false),
+    })
+}
+
+/// Checks the arguments of a task connection and makes its listing.
+pub fn task_list_query(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+    filter: Option<TaskFilter>,
+    order_by: Option<TaskOrder>,
+) -> AppResult<TaskListQuery> {
+    let max = ctx.services().config.limits.page_size;
+    let page = PageRequest::from_args(first, after, last, before, max)?;
+    let filter = filter_spec(filter.unwrap_or_default())?;
+    let order = order_by.map_or_else(TaskOrderSpec::default, |o| TaskOrderSpec {
+        field: o.field,
+        direction: o.direction.unwrap_or_default(),
+    });
+    order.check(&page)?;
+    Ok(TaskListQuery {
+        filter,
+        order,
+        page,
+    })
+}
