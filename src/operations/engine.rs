@@ -29,6 +29,7 @@ use super::kinds::{OperationKind, OperationStatus, Params};
 use super::model::OperationRow;
 use super::plan::{self, Object, Outcome};
 use super::store;
+use super::stored;
 use crate::auth::{Scope, Viewer};
 use crate::config::{OperationLimits, Quotas};
 use crate::db::types::{Id, Timestamp};
@@ -302,11 +303,6 @@ async fn progress(conn: &mut Conn<'_>, outbox: &mut Outbox, row: &OperationRow) 
     .await
 }
 
-fn params_of(row: &OperationRow) -> AppResult<Params> {
-    serde_json::from_value(row.params.0.clone())
-        .map_err(|e| AppError::internal(format!("operation {} has unreadable params: {e}", row.id)))
-}
-
 /// One batch of the held operation `id`, inside the caller's transaction.
 async fn run_batch(
     conn: &mut Conn<'_>,
@@ -323,14 +319,14 @@ async fn run_batch(
     let viewer = owner(&op);
     // Orders this batch among the owner's writes, before reading anything.
     counter::lock(conn, &viewer).await?;
-    let params = params_of(&op)?;
+    let params = stored::decode(op.id, &op.params)?;
     let position = op.processed + op.skipped + op.failed;
     let items = store::items(conn, id, position, size).await?;
     if items.is_empty() {
         store::finish(conn, id, OperationStatus::Completed, None, now).await?;
         progress(conn, outbox, &op).await?;
         if let Params::Rollback { of } = params
-            && op.kind == OperationKind::Rollback.name()
+            && op.kind == OperationKind::Rollback
         {
             store::mark_rolled_back(conn, of).await?;
             let original = OperationRow { id: of, ..op };

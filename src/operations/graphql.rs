@@ -120,13 +120,11 @@ impl Operation {
     pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
-    async fn kind(&self) -> AppResult<OperationKind> {
-        OperationKind::parse(&self.0.kind)
-            .ok_or_else(|| AppError::internal("unknown operation kind"))
+    async fn kind(&self) -> OperationKind {
+        self.0.kind
     }
-    async fn status(&self) -> AppResult<OperationStatus> {
-        OperationStatus::parse(&self.0.status)
-            .ok_or_else(|| AppError::internal("unknown operation status"))
+    async fn status(&self) -> OperationStatus {
+        self.0.status
     }
     /// A dry run changed nothing: `total` and `preview` say what it would do.
     async fn dry_run(&self) -> bool {

@@ -6,9 +6,10 @@ use super::kinds::{OperationKind, OperationStatus, Params};
 use super::model::{OperationRecordRow, OperationRow};
 use super::plan::{self, Outcome};
 use super::store;
+use super::stored;
 use crate::auth::Viewer;
 use crate::config::{OperationLimits, Quotas};
-use crate::db::types::{Id, JsonDoc, Timestamp};
+use crate::db::types::{Id, Timestamp};
 use crate::db::{Conn, Db};
 use crate::error::{AppError, AppResult};
 use crate::events::changes::{Progress, stage_progress};
@@ -263,12 +264,10 @@ fn new_row(
     Ok(OperationRow {
         id: Id::new(),
         owner_id: viewer.user_id,
-        kind: params.kind().name().to_owned(),
-        status: status.name().to_owned(),
+        kind: params.kind(),
+        status,
         dry_run,
-        params: JsonDoc(
-            serde_json::to_value(params).map_err(|e| AppError::internal(format!("params: {e}")))?,
-        ),
+        params: stored::encode(params)?,
         total: i32::try_from(total).unwrap_or(i32::MAX),
         processed: 0,
         skipped: 0,
@@ -412,13 +411,12 @@ pub async fn check_rollback(db: &Db, viewer: &Viewer, id: Id) -> AppResult<()> {
     if original.dry_run {
         return Err(conflict("A dry run changed nothing to roll back"));
     }
-    if original.kind == OperationKind::Rollback.name() {
+    if original.kind == OperationKind::Rollback {
         return Err(conflict("A rollback can not be rolled back"));
     }
-    match OperationStatus::parse(&original.status) {
-        Some(OperationStatus::Completed | OperationStatus::Cancelled | OperationStatus::Failed) => {
-        }
-        Some(OperationStatus::RolledBack) => {
+    match original.status {
+        OperationStatus::Completed | OperationStatus::Cancelled | OperationStatus::Failed => {}
+        OperationStatus::RolledBack => {
             return Err(conflict("The operation is already rolled back"));
         }
         _ => {
