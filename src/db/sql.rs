@@ -9,9 +9,12 @@
 //! Diesel's own), so a listing of the same shape is parsed once per
 //! connection.
 
+use diesel::expression::{
+    AppearsOnTable, Expression, SelectableExpression, ValidGrouping, is_aggregate,
+};
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Double, SmallInt, Text, Untyped};
+use diesel::sql_types::{BigInt, Bool, Double, SmallInt, Text, Untyped};
 use diesel::sqlite::Sqlite;
 use diesel::{QueryResult, QueryableByName};
 use diesel_async::RunQueryDsl;
@@ -62,6 +65,11 @@ impl SqlBuilder {
         self.backend
     }
 
+    /// The text as it reads on this backend (for tests and logs).
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
     /// Appends SQL text (never text from a request).
     pub fn push(&mut self, sql: &str) -> &mut Self {
         self.sql.push_str(sql);
@@ -100,6 +108,36 @@ impl SqlBuilder {
             self.bind(value);
         }
         self.push(")")
+    }
+
+    /// `INSERT INTO table (columns) VALUES (…), (…)`: one tuple of binds per
+    /// row, `None` written as NULL. (Diesel's batch insert is one statement
+    /// per row on SQLite, and diesel-async has none there.)
+    pub fn insert_values(
+        &mut self,
+        table: &str,
+        columns: &[&str],
+        rows: impl IntoIterator<Item = Vec<Option<Bind>>>,
+    ) -> &mut Self {
+        self.push("INSERT INTO ")
+            .push(table)
+            .push(" (")
+            .push(&columns.join(", "))
+            .push(") VALUES ");
+        for (i, row) in rows.into_iter().enumerate() {
+            self.push(if i == 0 { "(" } else { ", (" });
+            for (j, value) in row.into_iter().enumerate() {
+                if j > 0 {
+                    self.push(", ");
+                }
+                match value {
+                    Some(value) => self.bind(value),
+                    None => self.push("NULL"),
+                };
+            }
+            self.push(")");
+        }
+        self
     }
 
     /// The JSON array in `column` holds the string `item`.
@@ -171,8 +209,39 @@ impl SqlBuilder {
     }
 }
 
+impl SqlBuilder {
+    /// What was built, as a piece of a Diesel query (see [`SqlFragment`]).
+    pub fn into_fragment(self) -> SqlFragment {
+        SqlFragment(self.segments)
+    }
+}
+
 /// The query a builder made, as Diesel runs it.
 struct Prepared(Vec<Segment>);
+
+/// Text and binds from a builder, given to a Diesel query as a condition
+/// (`filter`) or as the terms of its `order`: the keyset of a listing is
+/// written once ([`super::keyset`]) for the hand-built listings and the
+/// Diesel ones alike. Its columns must be on the query's table.
+#[derive(Debug, Clone)]
+pub struct SqlFragment(Vec<Segment>);
+
+impl Expression for SqlFragment {
+    type SqlType = Bool;
+}
+
+impl<QS> AppearsOnTable<QS> for SqlFragment {}
+
+impl<QS> SelectableExpression<QS> for SqlFragment {}
+
+impl ValidGrouping<()> for SqlFragment {
+    type IsAggregate = is_aggregate::Never;
+}
+
+impl QueryId for SqlFragment {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
 
 impl QueryId for Prepared {
     type QueryId = ();
@@ -186,8 +255,8 @@ impl Query for Prepared {
 impl<C> diesel::RunQueryDsl<C> for Prepared {}
 
 macro_rules! walk_segments {
-    ($db:ty) => {
-        impl QueryFragment<$db> for Prepared {
+    ($node:ty, $db:ty) => {
+        impl QueryFragment<$db> for $node {
             fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, $db>) -> QueryResult<()> {
                 for segment in &self.0 {
                     match segment {
@@ -209,8 +278,10 @@ macro_rules! walk_segments {
     };
 }
 
-walk_segments!(Pg);
-walk_segments!(Sqlite);
+walk_segments!(Prepared, Pg);
+walk_segments!(Prepared, Sqlite);
+walk_segments!(SqlFragment, Pg);
+walk_segments!(SqlFragment, Sqlite);
 
 /// A row of `SELECT COUNT(*) AS n`.
 #[derive(Debug, Clone, Copy, QueryableByName)]

@@ -1,16 +1,23 @@
 //! Project listings: filters, orderings and keyset pages.
+//!
+//! SQL text, not Diesel's DSL: the search is the same case-insensitive
+//! match as the task listing's, which the builder writes for each backend.
 
 use async_graphql::Enum;
 
 use crate::auth::Viewer;
 use crate::db::Conn;
-use crate::db::keyset::{KeyPosition, SortKey};
+use crate::db::keyset::{KeyPosition, SortKey, SqlColumn};
+use crate::db::schema::projects;
 use crate::db::sql::{Bind, CountRow, SqlBuilder};
 use crate::db::types::Timestamp;
 use crate::error::{AppError, AppResult};
 use crate::graphql::pagination::{Cursor, KeyValue, OrderDirection, Page, PageRequest};
 
 use super::model::ProjectRow;
+
+/// The alias of `projects` in every statement here.
+const PROJECT: &str = "p";
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ProjectOrderField {
@@ -38,16 +45,17 @@ impl ProjectOrderSpec {
         format!("{:?}:{:?}", self.field, self.direction)
     }
 
-    fn sort_key(&self) -> SortKey<'static> {
+    fn sort_key(&self) -> SortKey {
+        let p = Some(PROJECT);
         let column = match self.field {
-            ProjectOrderField::CreatedAt => "p.created_at",
-            ProjectOrderField::UpdatedAt => "p.updated_at",
-            ProjectOrderField::Name => "p.name",
+            ProjectOrderField::CreatedAt => SqlColumn::of::<projects::created_at>(p),
+            ProjectOrderField::UpdatedAt => SqlColumn::of::<projects::updated_at>(p),
+            ProjectOrderField::Name => SqlColumn::of::<projects::name>(p),
         };
         SortKey {
             column,
             nullable: false,
-            id_column: "p.id",
+            id_column: SqlColumn::of::<projects::id>(p),
             descending: self.direction == OrderDirection::Desc,
         }
     }
@@ -117,22 +125,16 @@ pub async fn page(
     viewer: &Viewer,
     query: &ProjectListQuery,
 ) -> AppResult<Page<ProjectRow>> {
-    let key = query.order.sort_key();
+    let (order, page) = (&query.order, &query.page);
+    let after = page.after.as_deref().map(|c| order.position("after", c));
+    let before = page.before.as_deref().map(|c| order.position("before", c));
+    let (after, before) = (after.transpose()?, before.transpose()?);
+    let key = order.sort_key();
     let mut b = SqlBuilder::new(conn.backend());
     b.push("SELECT p.* FROM projects p WHERE ");
     push_conditions(&mut b, viewer, &query.filter);
-    if let Some(after) = &query.page.after {
-        b.push(" AND ");
-        key.push_beyond(&mut b, &query.order.position("after", after)?, true);
-    }
-    if let Some(before) = &query.page.before {
-        b.push(" AND ");
-        key.push_beyond(&mut b, &query.order.position("before", before)?, false);
-    }
-    b.push(" ORDER BY ");
-    key.push_order(&mut b, query.page.backward);
-    let limit = i64::try_from(query.page.size).unwrap_or(i64::MAX - 1) + 1;
-    b.push(" LIMIT ").bind(Bind::I64(limit));
+    key.push_bounds(&mut b, after.as_ref(), before.as_ref());
+    key.push_order_limit(&mut b, page.backward, page.size);
     let rows = b.load::<ProjectRow>(conn).await?;
     Ok(Page::from_scan(rows, &query.page))
 }

@@ -1,11 +1,18 @@
 //! Task listings: filters, orderings and keyset pages, for one listing or
-//! for many projects at once (one window-function query for all parents).
+//! for many projects at once (one statement for all parents: a LATERAL
+//! join on PostgreSQL, a UNION ALL of one ordered part per project on
+//! SQLite; each part is one ordered scan of the project's index).
+//!
+//! SQL text, not Diesel's DSL: the per-project page needs LATERAL (or a
+//! compound of per-parent parts), which the DSL can not express, and the
+//! single listing shares its conditions so both keep the same plan.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use crate::auth::Viewer;
-use crate::db::keyset::{KeyPosition, SortKey};
+use crate::db::keyset::{KeyPosition, SortKey, SqlColumn};
+use crate::db::schema::tasks;
 use crate::db::sql::{Bind, CountRow, IdCountRow, IdRow, SqlBuilder};
 use crate::db::types::{Id, Timestamp};
 use crate::db::{Backend, Conn};
@@ -14,6 +21,9 @@ use crate::graphql::pagination::{Cursor, KeyValue, OrderDirection, Page, PageReq
 
 use super::kinds::TaskOrderField;
 use super::model::TaskRow;
+
+/// The alias of `tasks` in every statement here.
+const TASK: &str = "t";
 
 /// Which tasks a listing holds (besides the viewer's ownership).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -41,19 +51,20 @@ impl TaskOrderSpec {
         format!("{:?}:{:?}", self.field, self.direction)
     }
 
-    fn sort_key(&self) -> SortKey<'static> {
+    fn sort_key(&self) -> SortKey {
+        let t = Some(TASK);
         let (column, nullable) = match self.field {
-            TaskOrderField::CreatedAt => ("t.created_at", false),
-            TaskOrderField::UpdatedAt => ("t.updated_at", false),
-            TaskOrderField::Title => ("t.title", false),
-            TaskOrderField::DueAt => ("t.due_at", true),
-            TaskOrderField::Priority => ("t.priority", true),
-            TaskOrderField::Position => ("t.position", true),
+            TaskOrderField::CreatedAt => (SqlColumn::of::<tasks::created_at>(t), false),
+            TaskOrderField::UpdatedAt => (SqlColumn::of::<tasks::updated_at>(t), false),
+            TaskOrderField::Title => (SqlColumn::of::<tasks::title>(t), false),
+            TaskOrderField::DueAt => (SqlColumn::of::<tasks::due_at>(t), true),
+            TaskOrderField::Priority => (SqlColumn::of::<tasks::priority>(t), true),
+            TaskOrderField::Position => (SqlColumn::of::<tasks::position>(t), true),
         };
         SortKey {
             column,
             nullable,
-            id_column: "t.id",
+            id_column: SqlColumn::of::<tasks::id>(t),
             descending: self.direction == OrderDirection::Desc,
         }
     }
@@ -202,25 +213,19 @@ fn push_conditions(
     }
 }
 
-fn push_cursors(b: &mut SqlBuilder, query: &TaskListQuery) -> AppResult<()> {
-    let key = query.order.sort_key();
-    if let Some(after) = &query.page.after {
-        b.push(" AND ");
-        key.push_beyond(b, &query.order.position("after", after)?, true);
-    }
-    if let Some(before) = &query.page.before {
-        b.push(" AND ");
-        key.push_beyond(b, &query.order.position("before", before)?, false);
-    }
+/// The conditions of the page's cursors, then its ORDER BY and LIMIT.
+fn push_keyset(b: &mut SqlBuilder, query: &TaskListQuery) -> AppResult<()> {
+    let (order, page) = (&query.order, &query.page);
+    let after = page.after.as_deref().map(|c| order.position("after", c));
+    let before = page.before.as_deref().map(|c| order.position("before", c));
+    let key = order.sort_key();
+    key.push_bounds(b, after.transpose()?.as_ref(), before.transpose()?.as_ref());
+    key.push_order_limit(b, page.backward, page.size);
     Ok(())
 }
 
 /// SQLite refuses a compound query of more than 500 parts.
 const SQLITE_PARENTS_PER_STATEMENT: usize = 200;
-
-fn limit(page: &PageRequest) -> i64 {
-    i64::try_from(page.size).unwrap_or(i64::MAX - 1) + 1
-}
 
 /// One page of the viewer's tasks.
 pub async fn page(
@@ -231,13 +236,7 @@ pub async fn page(
     let mut b = SqlBuilder::new(conn.backend());
     b.push("SELECT t.* FROM tasks t WHERE ");
     push_conditions(&mut b, viewer, &query.filter, false);
-    push_cursors(&mut b, query)?;
-    b.push(" ORDER BY ");
-    query
-        .order
-        .sort_key()
-        .push_order(&mut b, query.page.backward);
-    b.push(" LIMIT ").bind(Bind::I64(limit(&query.page)));
+    push_keyset(&mut b, query)?;
     let rows = b.load::<TaskRow>(conn).await?;
     Ok(Page::from_scan(rows, &query.page))
 }
@@ -251,11 +250,7 @@ fn push_one_project_page(
     query: &TaskListQuery,
 ) -> AppResult<()> {
     push_conditions(b, viewer, &query.filter, true);
-    push_cursors(b, query)?;
-    b.push(" ORDER BY ");
-    query.order.sort_key().push_order(b, query.page.backward);
-    b.push(" LIMIT ").bind(Bind::I64(limit(&query.page)));
-    Ok(())
+    push_keyset(b, query)
 }
 
 /// The same page of tasks for each of `projects` (visible ones, checked by
