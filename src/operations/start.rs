@@ -25,7 +25,12 @@ pub fn not_found() -> AppError {
     AppError::NotFound("Operation not found".into())
 }
 
-async fn progress(conn: &mut Conn<'_>, outbox: &mut Outbox, row: &OperationRow) -> AppResult<()> {
+/// Stages the progress event of `row` (its counters or status changed).
+pub(super) async fn progress(
+    conn: &mut Conn<'_>,
+    outbox: &mut Outbox,
+    row: &OperationRow,
+) -> AppResult<()> {
     stage_progress(
         conn,
         outbox,

@@ -105,4 +105,3 @@ pub fn action_name(change: ChangeType) -> &'static str {
         ChangeType::Restored => "RESTORED",
     }
 }
-
