@@ -42,6 +42,16 @@ pub(super) async fn progress(
     .await
 }
 
+/// `row`, just written, with its progress event staged for the commit.
+async fn with_progress(
+    conn: &mut Conn<'_>,
+    row: OperationRow,
+) -> AppResult<(OperationRow, Outbox)> {
+    let mut outbox = Outbox::default();
+    progress(conn, &mut outbox, &row).await?;
+    Ok((row, outbox))
+}
+
 /// Checks what the kind needs from the database, fixes the items and
 /// stores the operation, PENDING for a worker. A dry run goes to
 /// [`dry_run`] instead.
@@ -92,9 +102,7 @@ pub async fn start(
                 )?;
                 store::insert(conn, &viewer, &row).await?;
                 store::insert_items(conn, row.id, &items).await?;
-                let mut outbox = Outbox::default();
-                progress(conn, &mut outbox, &row).await?;
-                Ok((row, outbox))
+                with_progress(conn, row).await
             }
             .scope_boxed()
         })
@@ -393,9 +401,7 @@ pub async fn cancel(
                     ),
                     current: None,
                 })?;
-                let mut outbox = Outbox::default();
-                progress(conn, &mut outbox, &row).await?;
-                Ok((row, outbox))
+                with_progress(conn, row).await
             }
             .scope_boxed()
         })

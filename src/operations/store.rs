@@ -23,6 +23,18 @@ use crate::db::types::{Id, Timestamp};
 use crate::db_run;
 use crate::error::{AppError, AppResult};
 
+/// The operation row that `$update` (an UPDATE) wrote, if it wrote one.
+macro_rules! updated_row {
+    ($c:expr, $update:expr) => {
+        $update
+            .returning(OperationRow::as_returning())
+            .get_result($c)
+            .await
+            .optional()
+    };
+}
+use updated_row;
+
 /// Waiting or running.
 const ACTIVE: [OperationStatus; 2] = [OperationStatus::Pending, OperationStatus::Running];
 
@@ -161,16 +173,14 @@ pub async fn complete_dry_run(
     now: Timestamp,
 ) -> AppResult<Option<OperationRow>> {
     let row = db_run!(conn, |c| {
-        diesel::update(dry_run!(viewer, id))
-            .set((
+        updated_row!(
+            c,
+            diesel::update(dry_run!(viewer, id)).set((
                 operations::status.eq(OperationStatus::Completed),
                 operations::total.eq(total),
                 operations::finished_at.eq(Some(now)),
             ))
-            .returning(OperationRow::as_returning())
-            .get_result(c)
-            .await
-            .optional()
+        )
     })?;
     Ok(row)
 }
@@ -247,20 +257,19 @@ pub async fn transition(
     let from = from.to_vec();
     let finished = (!to.is_active()).then_some(now);
     let row = db_run!(conn, |c| {
-        diesel::update(
-            operations::table
-                .filter(operations::id.eq(id))
-                .filter(operations::owner_id.eq(viewer.user_id))
-                .filter(operations::status.eq_any(from.clone())),
+        updated_row!(
+            c,
+            diesel::update(
+                operations::table
+                    .filter(operations::id.eq(id))
+                    .filter(operations::owner_id.eq(viewer.user_id))
+                    .filter(operations::status.eq_any(from.clone())),
+            )
+            .set((
+                operations::status.eq(to),
+                operations::finished_at.eq(finished),
+            ))
         )
-        .set((
-            operations::status.eq(to),
-            operations::finished_at.eq(finished),
-        ))
-        .returning(OperationRow::as_returning())
-        .get_result(c)
-        .await
-        .optional()
     })?;
     Ok(row)
 }

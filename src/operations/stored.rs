@@ -57,29 +57,23 @@ pub fn decode(operation: Id, doc: &JsonDoc) -> AppResult<Params> {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE")]
 enum V1 {
-    UpdateTasks {
-        filter: FilterV1,
-        patch: PatchV1,
-    },
-    DeleteTasks {
-        filter: FilterV1,
-    },
-    ArchiveProject {
-        project_id: Id,
-    },
-    DeleteProject {
-        project_id: Id,
-    },
-    DeduplicateTasks {
-        project_id: Option<Id>,
-    },
+    /// `{"kind": "UPDATE_TASKS", "filter": {…}, "patch": {…}}`
+    UpdateTasks { filter: FilterV1, patch: PatchV1 },
+    /// `{"kind": "DELETE_TASKS", "filter": {…}}`
+    DeleteTasks { filter: FilterV1 },
+    /// `{"kind": "ARCHIVE_PROJECT", "project_id": "…"}`
+    ArchiveProject { project_id: Id },
+    /// `{"kind": "DELETE_PROJECT", "project_id": "…"}`
+    DeleteProject { project_id: Id },
+    /// `{"kind": "DEDUPLICATE_TASKS", "project_id": "…" or null}`
+    DeduplicateTasks { project_id: Option<Id> },
+    /// `{"kind": "IMPORT", "projects": […], "tasks": […]}`
     Import {
         projects: Vec<ProjectV1>,
         tasks: Vec<TaskV1>,
     },
-    Rollback {
-        of: Id,
-    },
+    /// `{"kind": "ROLLBACK", "of": "…"}`
+    Rollback { of: Id },
 }
 
 impl V1 {

@@ -34,17 +34,23 @@ pub struct ProjectFilterSpec {
     pub include_deleted: bool,
 }
 
+/// How a listing is ordered: by `field` (then by id), in `direction`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct ProjectOrderSpec {
-    pub field: ProjectOrderField,
+pub struct ListOrder<F> {
+    pub field: F,
     pub direction: OrderDirection,
 }
 
-impl ProjectOrderSpec {
+impl<F: std::fmt::Debug> ListOrder<F> {
+    /// The name cursors carry.
     pub fn name(&self) -> String {
         format!("{:?}:{:?}", self.field, self.direction)
     }
+}
 
+pub type ProjectOrderSpec = ListOrder<ProjectOrderField>;
+
+impl ProjectOrderSpec {
     fn sort_key(&self) -> SortKey {
         let p = Some(PROJECT);
         let column = match self.field {

@@ -18,6 +18,7 @@ use crate::db::types::{Id, Timestamp};
 use crate::db::{Backend, Conn};
 use crate::error::{AppError, AppResult};
 use crate::graphql::pagination::{Cursor, KeyValue, OrderDirection, Page, PageRequest};
+use crate::projects::list::ListOrder;
 
 use super::kinds::TaskOrderField;
 use super::model::TaskRow;
@@ -39,18 +40,9 @@ pub struct TaskFilterSpec {
     pub include_deleted: bool,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct TaskOrderSpec {
-    pub field: TaskOrderField,
-    pub direction: OrderDirection,
-}
+pub type TaskOrderSpec = ListOrder<TaskOrderField>;
 
 impl TaskOrderSpec {
-    /// The name cursors carry.
-    pub fn name(&self) -> String {
-        format!("{:?}:{:?}", self.field, self.direction)
-    }
-
     fn sort_key(&self) -> SortKey {
         let t = Some(TASK);
         let (column, nullable) = match self.field {

@@ -110,17 +110,16 @@ pub async fn hold(
     now: Timestamp,
 ) -> AppResult<Option<OperationRow>> {
     let row = db_run!(conn, |c| {
-        diesel::update(
-            operations::table
-                .filter(operations::id.eq(id))
-                .filter(operations::claimed_by.eq(worker))
-                .filter(operations::status.eq(OperationStatus::Running)),
+        super::updated_row!(
+            c,
+            diesel::update(
+                operations::table
+                    .filter(operations::id.eq(id))
+                    .filter(operations::claimed_by.eq(worker))
+                    .filter(operations::status.eq(OperationStatus::Running)),
+            )
+            .set(operations::heartbeat_at.eq(now))
         )
-        .set(operations::heartbeat_at.eq(now))
-        .returning(OperationRow::as_returning())
-        .get_result(c)
-        .await
-        .optional()
     })?;
     Ok(row)
 }
