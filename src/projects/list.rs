@@ -10,7 +10,7 @@ use crate::db::Conn;
 use crate::db::keyset::{KeyPosition, SortKey, SqlColumn};
 use crate::db::schema::projects;
 use crate::db::sql::{Bind, CountRow, SqlBuilder};
-use crate::db::types::Timestamp;
+use crate::db::types::{Id, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::graphql::pagination::{Cursor, KeyValue, OrderDirection, Page, PageRequest};
 
@@ -46,6 +46,16 @@ impl<F: std::fmt::Debug> ListOrder<F> {
     pub fn name(&self) -> String {
         format!("{:?}:{:?}", self.field, self.direction)
     }
+
+    /// The cursor of the row with `key` and `id` in this order.
+    pub fn cursor_at(&self, key: KeyValue, id: Id) -> String {
+        Cursor {
+            ordering: self.name(),
+            key,
+            id,
+        }
+        .encode()
+    }
 }
 
 pub type ProjectOrderSpec = ListOrder<ProjectOrderField>;
@@ -72,12 +82,7 @@ impl ProjectOrderSpec {
             ProjectOrderField::UpdatedAt => KeyValue::Int(row.updated_at.timestamp_micros()),
             ProjectOrderField::Name => KeyValue::Text(row.name.clone()),
         };
-        Cursor {
-            ordering: self.name(),
-            key,
-            id: row.id,
-        }
-        .encode()
+        self.cursor_at(key, row.id)
     }
 
     fn position(&self, argument: &str, text: &str) -> AppResult<KeyPosition> {

@@ -104,12 +104,7 @@ impl TaskOrderSpec {
                 .map_or(KeyValue::Null, |p| KeyValue::Int(p.into())),
             TaskOrderField::Position => row.position.map_or(KeyValue::Null, KeyValue::Float),
         };
-        Cursor {
-            ordering: self.name(),
-            key,
-            id: row.id,
-        }
-        .encode()
+        self.cursor_at(key, row.id)
     }
 
     /// Where the cursor passed as `argument` points.
