@@ -240,6 +240,52 @@ fn push_one_project_page(
     push_keyset(b, query)
 }
 
+/// The statement of [`page_per_project`] for `parents`.
+fn per_project_statement(
+    backend: Backend,
+    viewer: &Viewer,
+    parents: &[Id],
+    query: &TaskListQuery,
+) -> AppResult<SqlBuilder> {
+    let mut b = SqlBuilder::new(backend);
+    match backend {
+        Backend::Postgres => {
+            b.push("SELECT t.* FROM (VALUES ");
+            for (i, id) in parents.iter().enumerate() {
+                b.push(if i == 0 { "(" } else { ", (" })
+                    .bind(Bind::Id(*id))
+                    .push(")");
+            }
+            b.push(
+                ") AS parent(id) CROSS JOIN LATERAL \
+                 (SELECT t.* FROM tasks t WHERE t.project_id = parent.id AND ",
+            );
+            push_one_project_page(&mut b, viewer, query)?;
+            b.push(") t ORDER BY t.project_id, ");
+            query
+                .order
+                .sort_key()
+                .push_order(&mut b, query.page.backward);
+        }
+        Backend::Sqlite => {
+            // SQLite has no LATERAL: one part per project. `+t.owner_id`
+            // keeps the owner test a filter, so that SQLite (which has
+            // no statistics) does not scan all the owner's tasks instead.
+            for (i, id) in parents.iter().enumerate() {
+                if i > 0 {
+                    b.push(" UNION ALL ");
+                }
+                b.push("SELECT * FROM (SELECT t.* FROM tasks t WHERE t.project_id = ")
+                    .bind(Bind::Id(*id))
+                    .push(" AND +");
+                push_one_project_page(&mut b, viewer, query)?;
+                b.push(")");
+            }
+        }
+    }
+    Ok(b)
+}
+
 /// The same page of tasks for each of `projects` (visible ones, checked by
 /// the caller), in one statement (per 200 projects on SQLite): one ordered
 /// scan of the project's index per project, cut at the page size.
@@ -249,7 +295,6 @@ pub async fn page_per_project(
     projects: &[Id],
     query: &TaskListQuery,
 ) -> AppResult<HashMap<Id, Page<TaskRow>>> {
-    let key = query.order.sort_key();
     let backward = query.page.backward;
     let mut grouped: HashMap<Id, Vec<TaskRow>> = HashMap::new();
     let statements: Vec<&[Id]> = match conn.backend() {
@@ -257,39 +302,7 @@ pub async fn page_per_project(
         Backend::Sqlite => projects.chunks(SQLITE_PARENTS_PER_STATEMENT).collect(),
     };
     for parents in statements.into_iter().filter(|p| !p.is_empty()) {
-        let mut b = SqlBuilder::new(conn.backend());
-        match conn.backend() {
-            Backend::Postgres => {
-                b.push("SELECT t.* FROM (VALUES ");
-                for (i, id) in parents.iter().enumerate() {
-                    b.push(if i == 0 { "(" } else { ", (" })
-                        .bind(Bind::Id(*id))
-                        .push(")");
-                }
-                b.push(
-                    ") AS parent(id) CROSS JOIN LATERAL \
-                     (SELECT t.* FROM tasks t WHERE t.project_id = parent.id AND ",
-                );
-                push_one_project_page(&mut b, viewer, query)?;
-                b.push(") t ORDER BY t.project_id, ");
-                key.push_order(&mut b, backward);
-            }
-            Backend::Sqlite => {
-                // SQLite has no LATERAL: one part per project. `+t.owner_id`
-                // keeps the owner test a filter, so that SQLite (which has
-                // no statistics) does not scan all the owner's tasks instead.
-                for (i, id) in parents.iter().enumerate() {
-                    if i > 0 {
-                        b.push(" UNION ALL ");
-                    }
-                    b.push("SELECT * FROM (SELECT t.* FROM tasks t WHERE t.project_id = ")
-                        .bind(Bind::Id(*id))
-                        .push(" AND +");
-                    push_one_project_page(&mut b, viewer, query)?;
-                    b.push(")");
-                }
-            }
-        }
+        let b = per_project_statement(conn.backend(), viewer, parents, query)?;
         for row in b.load::<TaskRow>(conn).await? {
             grouped.entry(row.project_id).or_default().push(row);
         }
@@ -359,4 +372,83 @@ pub async fn count_per_project(
         counts.insert(row.key, row.n);
     }
     Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Scope;
+
+    fn listing(field: TaskOrderField, direction: OrderDirection) -> TaskListQuery {
+        let order = TaskOrderSpec { field, direction };
+        let at = Timestamp::now();
+        TaskListQuery {
+            filter: TaskFilterSpec {
+                project_id: None,
+                status: Some(vec![1, 2]),
+                priority: Some(vec![3]),
+                tag: Some("home".into()),
+                search: Some("50%".into()),
+                due_before: Some(at),
+                due_after: Some(at),
+                updated_since: Some(at),
+                include_deleted: false,
+            },
+            order,
+            page: PageRequest {
+                size: 10,
+                backward: false,
+                after: Some(order.cursor_at(KeyValue::Int(3), Id::new())),
+                before: Some(order.cursor_at(KeyValue::Null, Id::new())),
+            },
+        }
+    }
+
+    const POSTGRES: &str = r"SELECT t.* FROM (VALUES ($1), ($2)) AS parent(id) CROSS JOIN LATERAL (SELECT t.* FROM tasks t WHERE t.project_id = parent.id AND t.owner_id = $3 AND t.deleted_at IS NULL AND t.status IN ($4, $5) AND t.priority IN ($6) AND t.tags @> $7 AND (lower(t.title) LIKE $8 ESCAPE '\' OR lower(COALESCE(t.description, '')) LIKE $9 ESCAPE '\') AND t.due_at < $10 AND t.due_at >= $11 AND t.updated_at >= $12 AND (t.priority IS NULL OR t.priority < $13 OR (t.priority = $14 AND t.id < $15)) AND (t.priority IS NOT NULL OR t.id > $16) ORDER BY (t.priority IS NULL) ASC, t.priority DESC, t.id DESC LIMIT $17) t ORDER BY t.project_id, (t.priority IS NULL) ASC, t.priority DESC, t.id DESC";
+    const SQLITE_PART: &str = r"SELECT * FROM (SELECT t.* FROM tasks t WHERE t.project_id = ? AND +t.owner_id = ? AND t.deleted_at IS NULL AND t.status IN (?, ?) AND t.priority IN (?) AND EXISTS (SELECT 1 FROM json_each(t.tags) AS tag WHERE tag.value = ?) AND (lower(t.title) LIKE ? ESCAPE '\' OR lower(COALESCE(t.description, '')) LIKE ? ESCAPE '\') AND t.due_at < ? AND t.due_at >= ? AND t.updated_at >= ? AND (t.priority IS NULL OR t.priority < ? OR (t.priority = ? AND t.id < ?)) AND (t.priority IS NOT NULL OR t.id > ?) ORDER BY (t.priority IS NULL) ASC, t.priority DESC, t.id DESC LIMIT ?)";
+
+    /// The statement the nested benchmark's query sends, to the letter.
+    #[test]
+    fn the_per_project_page_sends_the_same_statement() {
+        let viewer = Viewer {
+            user_id: Id::new(),
+            session_id: None,
+            api_key_id: None,
+            scopes: vec![Scope::Read],
+        };
+        let parents = [Id::new(), Id::new()];
+        let query = listing(TaskOrderField::Priority, OrderDirection::Desc);
+        let sql = |backend| {
+            let b = per_project_statement(backend, &viewer, &parents, &query).expect("builds");
+            b.sql().to_owned()
+        };
+        assert_eq!(sql(Backend::Postgres), POSTGRES);
+        assert_eq!(
+            sql(Backend::Sqlite),
+            format!("{SQLITE_PART} UNION ALL {SQLITE_PART}")
+        );
+    }
+
+    /// Also a second order, whose key is never NULL: one project, no cursor.
+    #[test]
+    fn a_page_by_title_reads_the_same_statement() {
+        let viewer = Viewer {
+            user_id: Id::new(),
+            session_id: None,
+            api_key_id: None,
+            scopes: vec![Scope::Read],
+        };
+        let mut query = listing(TaskOrderField::Title, OrderDirection::Asc);
+        query.filter = TaskFilterSpec::default();
+        query.page.after = None;
+        query.page.before = None;
+        query.page.backward = true;
+        let b =
+            per_project_statement(Backend::Sqlite, &viewer, &[Id::new()], &query).expect("builds");
+        assert_eq!(
+            b.sql(),
+            "SELECT * FROM (SELECT t.* FROM tasks t WHERE t.project_id = ? AND +t.owner_id = ? \
+             AND t.deleted_at IS NULL ORDER BY t.title DESC, t.id DESC LIMIT ?)"
+        );
+    }
 }
