@@ -7,45 +7,10 @@
 //! statement; a Diesel query takes them as [`SqlFragment`]s. Column names
 //! come from the schema ([`SqlColumn::of`]), never from a string.
 
-use diesel::Column;
-
 use super::Backend;
+pub use super::sql::SqlColumn;
 use super::sql::{Bind, SqlBuilder, SqlFragment};
 use super::types::Id;
-
-/// A column of the schema, as a listing's SQL names it: `alias.name`, or
-/// the bare name in a query of one table.
-#[derive(Debug, Clone, Copy)]
-pub struct SqlColumn {
-    alias: Option<&'static str>,
-    name: &'static str,
-}
-
-impl SqlColumn {
-    /// Column `C` of the table the query calls `alias` (`None`: by its name
-    /// alone).
-    pub fn of<C: Column>(alias: Option<&'static str>) -> Self {
-        Self {
-            alias,
-            name: C::NAME,
-        }
-    }
-
-    /// The column as the statement reads (`t.created_at`).
-    pub fn qualified(&self) -> String {
-        match self.alias {
-            Some(alias) => format!("{alias}.{}", self.name),
-            None => self.name.to_owned(),
-        }
-    }
-
-    fn push(&self, b: &mut SqlBuilder) {
-        if let Some(alias) = self.alias {
-            b.push(alias).push(".");
-        }
-        b.push(self.name);
-    }
-}
 
 /// How a listing is sorted.
 #[derive(Debug, Clone, Copy)]
@@ -78,14 +43,14 @@ impl SortKey {
         };
         if self.nullable {
             b.push("(");
-            self.column.push(b);
-            b.push(" IS NULL)")
-                .push(if reverse { " DESC, " } else { " ASC, " });
+            b.column(self.column).push(" IS NULL)").push(if reverse {
+                " DESC, "
+            } else {
+                " ASC, "
+            });
         }
-        self.column.push(b);
-        b.push(dir).push(", ");
-        self.id_column.push(b);
-        b.push(dir);
+        b.column(self.column).push(dir).push(", ");
+        b.column(self.id_column).push(dir);
     }
 
     /// Rows after `at` in this order (`later`), or before it.
@@ -95,36 +60,29 @@ impl SortKey {
         } else {
             " > "
         };
-        let (col, id) = (&self.column, &self.id_column);
+        let (col, id) = (self.column, self.id_column);
         let id_beyond = |b: &mut SqlBuilder| {
-            id.push(b);
-            b.push(cmp).bind(Bind::Id(at.id));
+            b.column(id).push(cmp).bind(Bind::Id(at.id));
         };
         b.push("(");
         match (&at.key, self.nullable, later) {
             (None, _, true) => {
-                col.push(b);
-                b.push(" IS NULL AND ");
+                b.column(col).push(" IS NULL AND ");
                 id_beyond(b);
             }
             (None, _, false) => {
-                col.push(b);
-                b.push(" IS NOT NULL OR ");
+                b.column(col).push(" IS NOT NULL OR ");
                 id_beyond(b);
             }
             (Some(key), nullable, _) => {
                 if nullable && later {
-                    col.push(b);
-                    b.push(" IS NULL OR ");
+                    b.column(col).push(" IS NULL OR ");
                 }
                 if nullable && !later {
-                    col.push(b);
-                    b.push(" IS NOT NULL AND (");
+                    b.column(col).push(" IS NOT NULL AND (");
                 }
-                col.push(b);
-                b.push(cmp).bind(key.clone()).push(" OR (");
-                col.push(b);
-                b.push(" = ").bind(key.clone()).push(" AND ");
+                b.column(col).push(cmp).bind(key.clone()).push(" OR (");
+                b.column(col).push(" = ").bind(key.clone()).push(" AND ");
                 id_beyond(b);
                 b.push(")");
                 if nullable && !later {

@@ -16,7 +16,7 @@ use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Bool, Double, SmallInt, Text, Untyped};
 use diesel::sqlite::Sqlite;
-use diesel::{QueryResult, QueryableByName};
+use diesel::{Column, QueryResult, QueryableByName};
 use diesel_async::RunQueryDsl;
 
 use super::types::{DbJson, DbTime, DbUuid, Id, JsonDoc, Timestamp};
@@ -33,6 +33,33 @@ pub enum Bind {
     I64(i64),
     I16(i16),
     F64(f64),
+}
+
+/// A column of the schema, as a listing's SQL names it: `alias.name`, or
+/// the bare name in a query of one table.
+#[derive(Debug, Clone, Copy)]
+pub struct SqlColumn {
+    alias: Option<&'static str>,
+    name: &'static str,
+}
+
+impl SqlColumn {
+    /// Column `C` of the table the query calls `alias` (`None`: by its name
+    /// alone).
+    pub fn of<C: Column>(alias: Option<&'static str>) -> Self {
+        Self {
+            alias,
+            name: C::NAME,
+        }
+    }
+
+    /// The column as the statement reads (`t.created_at`).
+    pub fn qualified(&self) -> String {
+        match self.alias {
+            Some(alias) => format!("{alias}.{}", self.name),
+            None => self.name.to_owned(),
+        }
+    }
 }
 
 /// SQL text with its binds, for one backend.
@@ -80,6 +107,14 @@ impl SqlBuilder {
         self
     }
 
+    /// Appends the name of `column`.
+    pub fn column(&mut self, column: SqlColumn) -> &mut Self {
+        if let Some(alias) = column.alias {
+            self.push(alias).push(".");
+        }
+        self.push(column.name)
+    }
+
     /// Appends a placeholder bound to `value`.
     pub fn bind(&mut self, value: Bind) -> &mut Self {
         self.segments.push(Segment::Bind(value.clone()));
@@ -95,12 +130,16 @@ impl SqlBuilder {
     }
 
     /// `column IN (…)`; false when `values` is empty.
-    pub fn in_list(&mut self, column: &str, values: impl IntoIterator<Item = Bind>) -> &mut Self {
+    pub fn in_list(
+        &mut self,
+        column: SqlColumn,
+        values: impl IntoIterator<Item = Bind>,
+    ) -> &mut Self {
         let mut values = values.into_iter().peekable();
         if values.peek().is_none() {
             return self.push("1 = 0");
         }
-        self.push(column).push(" IN (");
+        self.column(column).push(" IN (");
         for (i, value) in values.enumerate() {
             if i > 0 {
                 self.push(", ");
@@ -141,23 +180,28 @@ impl SqlBuilder {
     }
 
     /// The JSON array in `column` holds the string `item`.
-    pub fn json_array_contains(&mut self, column: &str, item: &str) -> &mut Self {
+    pub fn json_array_contains(&mut self, column: SqlColumn, item: &str) -> &mut Self {
         match self.backend {
             Backend::Postgres => {
-                self.push(column).push(" @> ");
+                self.column(column).push(" @> ");
                 self.bind(Bind::Json(JsonDoc(serde_json::json!([item]))))
             }
             Backend::Sqlite => {
                 self.push("EXISTS (SELECT 1 FROM json_each(")
-                    .push(column)
+                    .column(column)
                     .push(") AS tag WHERE tag.value = ");
                 self.bind(Bind::Text(item.to_owned())).push(")")
             }
         }
     }
 
-    /// One of `columns` contains `needle`, ignoring case.
-    pub fn contains_ignoring_case(&mut self, columns: &[&str], needle: &str) -> &mut Self {
+    /// One of `columns` contains `needle`, ignoring case; a column flagged
+    /// `true` may be NULL (it reads as empty).
+    pub fn contains_ignoring_case(
+        &mut self,
+        columns: &[(SqlColumn, bool)],
+        needle: &str,
+    ) -> &mut Self {
         let mut pattern = String::with_capacity(needle.len() + 2);
         pattern.push('%');
         for ch in needle.to_lowercase().chars() {
@@ -168,11 +212,17 @@ impl SqlBuilder {
         }
         pattern.push('%');
         self.push("(");
-        for (i, column) in columns.iter().enumerate() {
+        for (i, (column, nullable)) in columns.iter().enumerate() {
             if i > 0 {
                 self.push(" OR ");
             }
-            self.push("lower(").push(column).push(") LIKE ");
+            self.push("lower(");
+            if *nullable {
+                self.push("COALESCE(").column(*column).push(", '')");
+            } else {
+                self.column(*column);
+            }
+            self.push(") LIKE ");
             self.bind(Bind::Text(pattern.clone())).push(" ESCAPE '\\'");
         }
         self.push(")")
@@ -309,6 +359,7 @@ pub struct IdCountRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::schema::tasks;
 
     #[test]
     fn placeholders_follow_the_backend() {
@@ -326,7 +377,7 @@ mod tests {
     #[test]
     fn search_patterns_escape_wildcards() {
         let mut b = SqlBuilder::new(Backend::Sqlite);
-        b.contains_ignoring_case(&["title"], "50%_Off");
+        b.contains_ignoring_case(&[(SqlColumn::of::<tasks::title>(None), false)], "50%_Off");
         assert_eq!(b.sql, "(lower(title) LIKE ? ESCAPE '\\')");
         assert!(matches!(&b.binds[0], Bind::Text(p) if p == "%50\\%\\_off%"));
     }
@@ -334,7 +385,7 @@ mod tests {
     #[test]
     fn empty_lists_match_nothing() {
         let mut b = SqlBuilder::new(Backend::Postgres);
-        b.in_list("id", Vec::new());
+        b.in_list(SqlColumn::of::<tasks::id>(None), Vec::new());
         assert_eq!(b.sql, "1 = 0");
     }
 }

@@ -19,6 +19,13 @@ use super::model::ProjectRow;
 /// The alias of `projects` in every statement here.
 const PROJECT: &str = "p";
 
+/// Column `$c` of `projects`, as the statements here name it (`p.$c`).
+macro_rules! p {
+    ($c:ident) => {
+        SqlColumn::of::<projects::$c>(Some(PROJECT))
+    };
+}
+
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ProjectOrderField {
     #[default]
@@ -62,16 +69,15 @@ pub type ProjectOrderSpec = ListOrder<ProjectOrderField>;
 
 impl ProjectOrderSpec {
     fn sort_key(&self) -> SortKey {
-        let p = Some(PROJECT);
         let column = match self.field {
-            ProjectOrderField::CreatedAt => SqlColumn::of::<projects::created_at>(p),
-            ProjectOrderField::UpdatedAt => SqlColumn::of::<projects::updated_at>(p),
-            ProjectOrderField::Name => SqlColumn::of::<projects::name>(p),
+            ProjectOrderField::CreatedAt => p!(created_at),
+            ProjectOrderField::UpdatedAt => p!(updated_at),
+            ProjectOrderField::Name => p!(name),
         };
         SortKey {
             column,
             nullable: false,
-            id_column: SqlColumn::of::<projects::id>(p),
+            id_column: p!(id),
             descending: self.direction == OrderDirection::Desc,
         }
     }
@@ -111,22 +117,19 @@ pub struct ProjectListQuery {
 }
 
 fn push_conditions(b: &mut SqlBuilder, viewer: &Viewer, filter: &ProjectFilterSpec) {
-    b.push("p.owner_id = ").bind(Bind::Id(viewer.user_id));
+    b.column(p!(owner_id))
+        .push(" = ")
+        .bind(Bind::Id(viewer.user_id));
     if !filter.include_deleted {
-        b.push(" AND p.deleted_at IS NULL");
+        b.push(" AND ").column(p!(deleted_at)).push(" IS NULL");
     }
-    match filter.archived {
-        Some(true) => {
-            b.push(" AND p.archived_at IS NOT NULL");
-        }
-        Some(false) => {
-            b.push(" AND p.archived_at IS NULL");
-        }
-        None => {}
+    if let Some(archived) = filter.archived {
+        b.push(" AND ").column(p!(archived_at));
+        b.push(if archived { " IS NOT NULL" } else { " IS NULL" });
     }
     if let Some(search) = &filter.search {
-        b.push(" AND ")
-            .contains_ignoring_case(&["p.name", "COALESCE(p.description, '')"], search);
+        let columns = [(p!(name), false), (p!(description), true)];
+        b.push(" AND ").contains_ignoring_case(&columns, search);
     }
 }
 

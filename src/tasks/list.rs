@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use crate::auth::Viewer;
 use crate::db::keyset::{KeyPosition, SortKey, SqlColumn};
-use crate::db::schema::tasks;
+use crate::db::schema::{projects, tasks};
 use crate::db::sql::{Bind, CountRow, IdCountRow, IdRow, SqlBuilder};
 use crate::db::types::{Id, Timestamp};
 use crate::db::{Backend, Conn};
@@ -25,6 +25,20 @@ use super::model::TaskRow;
 
 /// The alias of `tasks` in every statement here.
 const TASK: &str = "t";
+
+/// Column `$c` of `tasks`, as the statements here name it (`t.$c`).
+macro_rules! t {
+    ($c:ident) => {
+        SqlColumn::of::<tasks::$c>(Some(TASK))
+    };
+}
+
+/// Column `$c` of `projects` (`p.$c`).
+macro_rules! p {
+    ($c:ident) => {
+        SqlColumn::of::<projects::$c>(Some("p"))
+    };
+}
 
 /// Which tasks a listing holds (besides the viewer's ownership).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -44,19 +58,18 @@ pub type TaskOrderSpec = ListOrder<TaskOrderField>;
 
 impl TaskOrderSpec {
     fn sort_key(&self) -> SortKey {
-        let t = Some(TASK);
         let (column, nullable) = match self.field {
-            TaskOrderField::CreatedAt => (SqlColumn::of::<tasks::created_at>(t), false),
-            TaskOrderField::UpdatedAt => (SqlColumn::of::<tasks::updated_at>(t), false),
-            TaskOrderField::Title => (SqlColumn::of::<tasks::title>(t), false),
-            TaskOrderField::DueAt => (SqlColumn::of::<tasks::due_at>(t), true),
-            TaskOrderField::Priority => (SqlColumn::of::<tasks::priority>(t), true),
-            TaskOrderField::Position => (SqlColumn::of::<tasks::position>(t), true),
+            TaskOrderField::CreatedAt => (t!(created_at), false),
+            TaskOrderField::UpdatedAt => (t!(updated_at), false),
+            TaskOrderField::Title => (t!(title), false),
+            TaskOrderField::DueAt => (t!(due_at), true),
+            TaskOrderField::Priority => (t!(priority), true),
+            TaskOrderField::Position => (t!(position), true),
         };
         SortKey {
             column,
             nullable,
-            id_column: SqlColumn::of::<tasks::id>(t),
+            id_column: t!(id),
             descending: self.direction == OrderDirection::Desc,
         }
     }
@@ -161,42 +174,52 @@ fn push_conditions(
     filter: &TaskFilterSpec,
     parent_checked: bool,
 ) {
-    b.push("t.owner_id = ").bind(Bind::Id(viewer.user_id));
+    b.column(t!(owner_id))
+        .push(" = ")
+        .bind(Bind::Id(viewer.user_id));
     if !filter.include_deleted {
-        b.push(" AND t.deleted_at IS NULL");
+        b.push(" AND ").column(t!(deleted_at)).push(" IS NULL");
         if !parent_checked {
-            b.push(
-                " AND EXISTS (SELECT 1 FROM projects p \
-                 WHERE p.id = t.project_id AND p.deleted_at IS NULL)",
-            );
+            b.push(" AND EXISTS (SELECT 1 FROM projects p WHERE ")
+                .column(p!(id))
+                .push(" = ")
+                .column(t!(project_id))
+                .push(" AND ")
+                .column(p!(deleted_at))
+                .push(" IS NULL)");
         }
     }
     if let Some(project) = filter.project_id {
-        b.push(" AND t.project_id = ").bind(Bind::Id(project));
+        b.push(" AND ").column(t!(project_id)).push(" = ");
+        b.bind(Bind::Id(project));
     }
     if let Some(status) = &filter.status {
         b.push(" AND ")
-            .in_list("t.status", status.iter().map(|s| Bind::I16(*s)));
+            .in_list(t!(status), status.iter().map(|s| Bind::I16(*s)));
     }
     if let Some(priority) = &filter.priority {
         b.push(" AND ")
-            .in_list("t.priority", priority.iter().map(|p| Bind::I16(*p)));
+            .in_list(t!(priority), priority.iter().map(|p| Bind::I16(*p)));
     }
     if let Some(tag) = &filter.tag {
-        b.push(" AND ").json_array_contains("t.tags", tag);
+        b.push(" AND ").json_array_contains(t!(tags), tag);
     }
     if let Some(search) = &filter.search {
-        b.push(" AND ")
-            .contains_ignoring_case(&["t.title", "COALESCE(t.description, '')"], search);
+        let columns = [(t!(title), false), (t!(description), true)];
+        b.push(" AND ").contains_ignoring_case(&columns, search);
     }
-    if let Some(before) = filter.due_before {
-        b.push(" AND t.due_at < ").bind(Bind::Time(before));
-    }
-    if let Some(after) = filter.due_after {
-        b.push(" AND t.due_at >= ").bind(Bind::Time(after));
-    }
-    if let Some(since) = filter.updated_since {
-        b.push(" AND t.updated_at >= ").bind(Bind::Time(since));
+    let times = [
+        (t!(due_at), " < ", filter.due_before),
+        (t!(due_at), " >= ", filter.due_after),
+        (t!(updated_at), " >= ", filter.updated_since),
+    ];
+    for (column, cmp, at) in times {
+        if let Some(at) = at {
+            b.push(" AND ")
+                .column(column)
+                .push(cmp)
+                .bind(Bind::Time(at));
+        }
     }
 }
 
@@ -256,12 +279,11 @@ fn per_project_statement(
                     .bind(Bind::Id(*id))
                     .push(")");
             }
-            b.push(
-                ") AS parent(id) CROSS JOIN LATERAL \
-                 (SELECT t.* FROM tasks t WHERE t.project_id = parent.id AND ",
-            );
+            b.push(") AS parent(id) CROSS JOIN LATERAL (SELECT t.* FROM tasks t WHERE ")
+                .column(t!(project_id))
+                .push(" = parent.id AND ");
             push_one_project_page(&mut b, viewer, query)?;
-            b.push(") t ORDER BY t.project_id, ");
+            b.push(") t ORDER BY ").column(t!(project_id)).push(", ");
             query
                 .order
                 .sort_key()
@@ -275,7 +297,9 @@ fn per_project_statement(
                 if i > 0 {
                     b.push(" UNION ALL ");
                 }
-                b.push("SELECT * FROM (SELECT t.* FROM tasks t WHERE t.project_id = ")
+                b.push("SELECT * FROM (SELECT t.* FROM tasks t WHERE ")
+                    .column(t!(project_id))
+                    .push(" = ")
                     .bind(Bind::Id(*id))
                     .push(" AND +");
                 push_one_project_page(&mut b, viewer, query)?;
@@ -333,9 +357,12 @@ pub async fn ids(
     limit: i64,
 ) -> AppResult<Vec<Id>> {
     let mut b = SqlBuilder::new(conn.backend());
-    b.push("SELECT t.id AS id FROM tasks t WHERE ");
+    b.push("SELECT ")
+        .column(t!(id))
+        .push(" AS id FROM tasks t WHERE ");
     push_conditions(&mut b, viewer, filter, false);
-    b.push(" ORDER BY t.id LIMIT ").bind(Bind::I64(limit));
+    b.push(" ORDER BY ").column(t!(id)).push(" LIMIT ");
+    b.bind(Bind::I64(limit));
     let rows = b.load::<IdRow>(conn).await?;
     Ok(rows.into_iter().map(|r| r.id).collect())
 }
@@ -361,11 +388,13 @@ pub async fn count_per_project(
     filter: &TaskFilterSpec,
 ) -> AppResult<HashMap<Id, i64>> {
     let mut b = SqlBuilder::new(conn.backend());
-    b.push("SELECT t.project_id AS key, COUNT(*) AS n FROM tasks t WHERE ");
+    b.push("SELECT ")
+        .column(t!(project_id))
+        .push(" AS key, COUNT(*) AS n FROM tasks t WHERE ");
     push_conditions(&mut b, viewer, filter, true);
     b.push(" AND ")
-        .in_list("t.project_id", projects.iter().map(|id| Bind::Id(*id)));
-    b.push(" GROUP BY t.project_id");
+        .in_list(t!(project_id), projects.iter().map(|id| Bind::Id(*id)));
+    b.push(" GROUP BY ").column(t!(project_id));
     let rows = b.load::<IdCountRow>(conn).await?;
     let mut counts: HashMap<Id, i64> = projects.iter().map(|id| (*id, 0)).collect();
     for row in rows {
