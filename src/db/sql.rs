@@ -1,8 +1,11 @@
-//! Hand-built SQL for the queries Diesel's DSL does not express well on both
-//! backends (keyset pages, window functions over several parents, dynamic
-//! filters). A [`SqlBuilder`] collects text and typed binds and owns every
-//! per-backend difference in syntax (JSON array membership, case-insensitive
-//! search), so the domain folders never see one.
+//! Hand-built SQL for the statements Diesel's DSL does not express on both
+//! backends (a page per parent through LATERAL or a UNION ALL of parts, a
+//! filter on a window function, a multi-row insert on SQLite, a claim with
+//! `FOR UPDATE SKIP LOCKED`); each caller says why in one line. A
+//! [`SqlBuilder`] collects text and typed binds and owns every per-backend
+//! difference in syntax (JSON array membership, case-insensitive search), so
+//! the domain folders never see one. Column names come from the schema
+//! ([`SqlColumn`]); [`SqlFragment`] hands built text to a Diesel query.
 //!
 //! Unlike `diesel::sql_query`, the query it runs may be kept as a prepared
 //! statement: Diesel caches it by its SQL text (the placeholders are
