@@ -27,6 +27,7 @@ mod live_fairness;
 mod operation_progress;
 mod operations;
 mod operations_crash;
+mod operations_listing;
 mod operations_stored;
 mod operations_support;
 mod ownership;
