@@ -41,7 +41,7 @@ macro_rules! p {
 }
 
 /// Which tasks a listing holds (besides the viewer's ownership).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct TaskFilterSpec {
     pub project_id: Option<Id>,
     pub status: Option<Vec<i16>>,
