@@ -8,6 +8,7 @@
 //!   counters and the heartbeat in one transaction, so a crash loses at most
 //!   the batch in flight and a restart resumes after the last committed one.
 //! - [`plan`]: what one item becomes, shared by the dry run and the real run.
+//! - [`stored`]: the versioned shape of the parameters in the database.
 //! - [`snapshot`]: the `before` / `after` of a record, and how a rollback puts
 //!   `before` back.
 
@@ -20,5 +21,6 @@ pub mod plan;
 pub mod snapshot;
 pub mod start;
 pub mod store;
+pub mod stored;
 
 pub use store::find;

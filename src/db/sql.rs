@@ -1,19 +1,25 @@
-//! Hand-built SQL for the queries Diesel's DSL does not express well on both
-//! backends (keyset pages, window functions over several parents, dynamic
-//! filters). A [`SqlBuilder`] collects text and typed binds and owns every
-//! per-backend difference in syntax (JSON array membership, case-insensitive
-//! search), so the domain folders never see one.
+//! Hand-built SQL for the statements Diesel's DSL does not express on both
+//! backends (a page per parent through LATERAL or a UNION ALL of parts, a
+//! filter on a window function, a multi-row insert on SQLite, a claim with
+//! `FOR UPDATE SKIP LOCKED`); each caller says why in one line. A
+//! [`SqlBuilder`] collects text and typed binds and owns every per-backend
+//! difference in syntax (JSON array membership, case-insensitive search), so
+//! the domain folders never see one. Column names come from the schema
+//! ([`SqlColumn`]); [`SqlFragment`] hands built text to a Diesel query.
 //!
 //! Unlike `diesel::sql_query`, the query it runs may be kept as a prepared
 //! statement: Diesel caches it by its SQL text (the placeholders are
 //! Diesel's own), so a listing of the same shape is parsed once per
 //! connection.
 
+use diesel::expression::{
+    AppearsOnTable, Expression, SelectableExpression, ValidGrouping, is_aggregate,
+};
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{BigInt, Double, SmallInt, Text, Untyped};
+use diesel::sql_types::{BigInt, Bool, Double, SmallInt, Text, Untyped};
 use diesel::sqlite::Sqlite;
-use diesel::{QueryResult, QueryableByName};
+use diesel::{Column, QueryResult, QueryableByName};
 use diesel_async::RunQueryDsl;
 
 use super::types::{DbJson, DbTime, DbUuid, Id, JsonDoc, Timestamp};
@@ -30,6 +36,33 @@ pub enum Bind {
     I64(i64),
     I16(i16),
     F64(f64),
+}
+
+/// A column of the schema, as a listing's SQL names it: `alias.name`, or
+/// the bare name in a query of one table.
+#[derive(Debug, Clone, Copy)]
+pub struct SqlColumn {
+    alias: Option<&'static str>,
+    name: &'static str,
+}
+
+impl SqlColumn {
+    /// Column `C` of the table the query calls `alias` (`None`: by its name
+    /// alone).
+    pub fn of<C: Column>(alias: Option<&'static str>) -> Self {
+        Self {
+            alias,
+            name: C::NAME,
+        }
+    }
+
+    /// The column as the statement reads (`t.created_at`).
+    pub fn qualified(&self) -> String {
+        match self.alias {
+            Some(alias) => format!("{alias}.{}", self.name),
+            None => self.name.to_owned(),
+        }
+    }
 }
 
 /// SQL text with its binds, for one backend.
@@ -62,6 +95,11 @@ impl SqlBuilder {
         self.backend
     }
 
+    /// The text as it reads on this backend (for tests and logs).
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
     /// Appends SQL text (never text from a request).
     pub fn push(&mut self, sql: &str) -> &mut Self {
         self.sql.push_str(sql);
@@ -70,6 +108,14 @@ impl SqlBuilder {
             _ => self.segments.push(Segment::Sql(sql.to_owned())),
         }
         self
+    }
+
+    /// Appends the name of `column`.
+    pub fn column(&mut self, column: SqlColumn) -> &mut Self {
+        if let Some(alias) = column.alias {
+            self.push(alias).push(".");
+        }
+        self.push(column.name)
     }
 
     /// Appends a placeholder bound to `value`.
@@ -87,12 +133,16 @@ impl SqlBuilder {
     }
 
     /// `column IN (…)`; false when `values` is empty.
-    pub fn in_list(&mut self, column: &str, values: impl IntoIterator<Item = Bind>) -> &mut Self {
+    pub fn in_list(
+        &mut self,
+        column: SqlColumn,
+        values: impl IntoIterator<Item = Bind>,
+    ) -> &mut Self {
         let mut values = values.into_iter().peekable();
         if values.peek().is_none() {
             return self.push("1 = 0");
         }
-        self.push(column).push(" IN (");
+        self.column(column).push(" IN (");
         for (i, value) in values.enumerate() {
             if i > 0 {
                 self.push(", ");
@@ -102,24 +152,59 @@ impl SqlBuilder {
         self.push(")")
     }
 
+    /// `INSERT INTO table (columns) VALUES (…), (…)`: one tuple of binds per
+    /// row, `None` written as NULL. (Diesel's batch insert is one statement
+    /// per row on SQLite, and diesel-async has none there.)
+    pub fn insert_values(
+        &mut self,
+        table: &str,
+        columns: &[&str],
+        rows: impl IntoIterator<Item = Vec<Option<Bind>>>,
+    ) -> &mut Self {
+        self.push("INSERT INTO ")
+            .push(table)
+            .push(" (")
+            .push(&columns.join(", "))
+            .push(") VALUES ");
+        for (i, row) in rows.into_iter().enumerate() {
+            self.push(if i == 0 { "(" } else { ", (" });
+            for (j, value) in row.into_iter().enumerate() {
+                if j > 0 {
+                    self.push(", ");
+                }
+                match value {
+                    Some(value) => self.bind(value),
+                    None => self.push("NULL"),
+                };
+            }
+            self.push(")");
+        }
+        self
+    }
+
     /// The JSON array in `column` holds the string `item`.
-    pub fn json_array_contains(&mut self, column: &str, item: &str) -> &mut Self {
+    pub fn json_array_contains(&mut self, column: SqlColumn, item: &str) -> &mut Self {
         match self.backend {
             Backend::Postgres => {
-                self.push(column).push(" @> ");
+                self.column(column).push(" @> ");
                 self.bind(Bind::Json(JsonDoc(serde_json::json!([item]))))
             }
             Backend::Sqlite => {
                 self.push("EXISTS (SELECT 1 FROM json_each(")
-                    .push(column)
+                    .column(column)
                     .push(") AS tag WHERE tag.value = ");
                 self.bind(Bind::Text(item.to_owned())).push(")")
             }
         }
     }
 
-    /// One of `columns` contains `needle`, ignoring case.
-    pub fn contains_ignoring_case(&mut self, columns: &[&str], needle: &str) -> &mut Self {
+    /// One of `columns` contains `needle`, ignoring case; a column flagged
+    /// `true` may be NULL (it reads as empty).
+    pub fn contains_ignoring_case(
+        &mut self,
+        columns: &[(SqlColumn, bool)],
+        needle: &str,
+    ) -> &mut Self {
         let mut pattern = String::with_capacity(needle.len() + 2);
         pattern.push('%');
         for ch in needle.to_lowercase().chars() {
@@ -130,11 +215,17 @@ impl SqlBuilder {
         }
         pattern.push('%');
         self.push("(");
-        for (i, column) in columns.iter().enumerate() {
+        for (i, (column, nullable)) in columns.iter().enumerate() {
             if i > 0 {
                 self.push(" OR ");
             }
-            self.push("lower(").push(column).push(") LIKE ");
+            self.push("lower(");
+            if *nullable {
+                self.push("COALESCE(").column(*column).push(", '')");
+            } else {
+                self.column(*column);
+            }
+            self.push(") LIKE ");
             self.bind(Bind::Text(pattern.clone())).push(" ESCAPE '\\'");
         }
         self.push(")")
@@ -171,8 +262,39 @@ impl SqlBuilder {
     }
 }
 
+impl SqlBuilder {
+    /// What was built, as a piece of a Diesel query (see [`SqlFragment`]).
+    pub fn into_fragment(self) -> SqlFragment {
+        SqlFragment(self.segments)
+    }
+}
+
 /// The query a builder made, as Diesel runs it.
 struct Prepared(Vec<Segment>);
+
+/// Text and binds from a builder, given to a Diesel query as a condition
+/// (`filter`) or as the terms of its `order`: the keyset of a listing is
+/// written once ([`super::keyset`]) for the hand-built listings and the
+/// Diesel ones alike. Its columns must be on the query's table.
+#[derive(Debug, Clone)]
+pub struct SqlFragment(Vec<Segment>);
+
+impl Expression for SqlFragment {
+    type SqlType = Bool;
+}
+
+impl<QS> AppearsOnTable<QS> for SqlFragment {}
+
+impl<QS> SelectableExpression<QS> for SqlFragment {}
+
+impl ValidGrouping<()> for SqlFragment {
+    type IsAggregate = is_aggregate::Never;
+}
+
+impl QueryId for SqlFragment {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
 
 impl QueryId for Prepared {
     type QueryId = ();
@@ -186,8 +308,8 @@ impl Query for Prepared {
 impl<C> diesel::RunQueryDsl<C> for Prepared {}
 
 macro_rules! walk_segments {
-    ($db:ty) => {
-        impl QueryFragment<$db> for Prepared {
+    ($node:ty, $db:ty) => {
+        impl QueryFragment<$db> for $node {
             fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, $db>) -> QueryResult<()> {
                 for segment in &self.0 {
                     match segment {
@@ -209,8 +331,10 @@ macro_rules! walk_segments {
     };
 }
 
-walk_segments!(Pg);
-walk_segments!(Sqlite);
+walk_segments!(Prepared, Pg);
+walk_segments!(Prepared, Sqlite);
+walk_segments!(SqlFragment, Pg);
+walk_segments!(SqlFragment, Sqlite);
 
 /// A row of `SELECT COUNT(*) AS n`.
 #[derive(Debug, Clone, Copy, QueryableByName)]
@@ -238,6 +362,7 @@ pub struct IdCountRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::schema::tasks;
 
     #[test]
     fn placeholders_follow_the_backend() {
@@ -255,7 +380,7 @@ mod tests {
     #[test]
     fn search_patterns_escape_wildcards() {
         let mut b = SqlBuilder::new(Backend::Sqlite);
-        b.contains_ignoring_case(&["title"], "50%_Off");
+        b.contains_ignoring_case(&[(SqlColumn::of::<tasks::title>(None), false)], "50%_Off");
         assert_eq!(b.sql, "(lower(title) LIKE ? ESCAPE '\\')");
         assert!(matches!(&b.binds[0], Bind::Text(p) if p == "%50\\%\\_off%"));
     }
@@ -263,7 +388,7 @@ mod tests {
     #[test]
     fn empty_lists_match_nothing() {
         let mut b = SqlBuilder::new(Backend::Postgres);
-        b.in_list("id", Vec::new());
+        b.in_list(SqlColumn::of::<tasks::id>(None), Vec::new());
         assert_eq!(b.sql, "1 = 0");
     }
 }

@@ -26,15 +26,17 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::kinds::{OperationKind, OperationStatus, Params};
-use super::model::OperationRow;
+use super::model::{OperationRecordRow, OperationRow};
 use super::plan::{self, Object, Outcome};
+use super::start::progress;
 use super::store;
+use super::stored;
 use crate::auth::{Scope, Viewer};
 use crate::config::{OperationLimits, Quotas};
 use crate::db::types::{Id, Timestamp};
 use crate::db::{Backend, Conn, Db, PoolSettings};
 use crate::error::{AppError, AppResult};
-use crate::events::changes::{OPERATIONS, Progress, stage_changes, stage_progress};
+use crate::events::changes::{Change, OPERATIONS, Progress, stage_changes};
 use crate::events::{EventBus, Outbox};
 use crate::projects::store as project_store;
 use crate::projects::writes as project_writes;
@@ -290,23 +292,6 @@ impl Runner {
     }
 }
 
-async fn progress(conn: &mut Conn<'_>, outbox: &mut Outbox, row: &OperationRow) -> AppResult<()> {
-    stage_progress(
-        conn,
-        outbox,
-        Progress {
-            id: row.id,
-            owner_id: row.owner_id,
-        },
-    )
-    .await
-}
-
-fn params_of(row: &OperationRow) -> AppResult<Params> {
-    serde_json::from_value(row.params.0.clone())
-        .map_err(|e| AppError::internal(format!("operation {} has unreadable params: {e}", row.id)))
-}
-
 /// One batch of the held operation `id`, inside the caller's transaction.
 async fn run_batch(
     conn: &mut Conn<'_>,
@@ -323,19 +308,11 @@ async fn run_batch(
     let viewer = owner(&op);
     // Orders this batch among the owner's writes, before reading anything.
     counter::lock(conn, &viewer).await?;
-    let params = params_of(&op)?;
+    let params = stored::decode(op.id, &op.params)?;
     let position = op.processed + op.skipped + op.failed;
     let items = store::items(conn, id, position, size).await?;
     if items.is_empty() {
-        store::finish(conn, id, OperationStatus::Completed, None, now).await?;
-        progress(conn, outbox, &op).await?;
-        if let Params::Rollback { of } = params
-            && op.kind == OperationKind::Rollback.name()
-        {
-            store::mark_rolled_back(conn, of).await?;
-            let original = OperationRow { id: of, ..op };
-            progress(conn, outbox, &original).await?;
-        }
+        complete(conn, outbox, op, &params, now).await?;
         return Ok(Step::Done);
     }
     let range = store::ItemRange {
@@ -348,12 +325,55 @@ async fn run_batch(
         .map(|i| (i.entity_type, i.entity_id))
         .collect();
     let outcomes = plan::plan(conn, &viewer, &params, &items, Some(range), now).await?;
+    let (records, changes) = write(conn, &viewer, &mut op, outcomes, now).await?;
+    // What this batch stores, against the owner's quotas: over one, the
+    // batch rolls back and the operation fails (see `Runner::turn`).
+    let created = Usage::created(&changes) + Usage::operation_records(records.len());
+    let quotas = super::start::quotas_for(&params, quotas);
+    quotas::charge(conn, &viewer, &quotas, created).await?;
+    stage_changes(conn, outbox, &changes).await?;
+    store::insert_records(conn, &records).await?;
+    store::save_counters(conn, &op).await?;
+    progress(conn, outbox, &op).await?;
+    Ok(Step::Continue)
+}
+
+/// Ends the held operation `op`, all its items done (and marks the
+/// original of a rollback).
+async fn complete(
+    conn: &mut Conn<'_>,
+    outbox: &mut Outbox,
+    op: OperationRow,
+    params: &Params,
+    now: Timestamp,
+) -> AppResult<()> {
+    store::finish(conn, op.id, OperationStatus::Completed, None, now).await?;
+    progress(conn, outbox, &op).await?;
+    if let Params::Rollback { of } = *params
+        && op.kind == OperationKind::Rollback
+    {
+        store::mark_rolled_back(conn, of).await?;
+        let original = OperationRow { id: of, ..op };
+        progress(conn, outbox, &original).await?;
+    }
+    Ok(())
+}
+
+/// Writes the planned outcomes of a batch with fresh `seq`s and counts
+/// them into `op`; returns their records and change events.
+async fn write(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    op: &mut OperationRow,
+    outcomes: Vec<Outcome>,
+    now: Timestamp,
+) -> AppResult<(Vec<OperationRecordRow>, Vec<Change>)> {
     let writes = outcomes
         .iter()
         .filter(|o| matches!(o, Outcome::Write(_)))
         .count();
     let mut seq = if writes > 0 {
-        counter::reserve(conn, &viewer, writes).await?
+        counter::reserve(conn, viewer, writes).await?
     } else {
         0
     };
@@ -367,7 +387,7 @@ async fn run_batch(
         match outcome {
             Outcome::Skip => op.skipped += 1,
             Outcome::Fail(reason) => {
-                tracing::debug!(operation = %id, reason, "operation item failed");
+                tracing::debug!(operation = %op.id, reason, "operation item failed");
                 op.failed += 1;
             }
             Outcome::Write(write) => {
@@ -382,8 +402,8 @@ async fn run_batch(
                     task_rows.push((next, current.version));
                     task_updates.push((write, op.processed));
                 } else {
-                    let written = apply(conn, &viewer, &write, seq, now).await?;
-                    records.push(write.record(id, op.processed, &written));
+                    let written = apply(conn, viewer, &write, seq, now).await?;
+                    records.push(write.record(op.id, op.processed, &written));
                     changes.push(written.change(write.change_type()));
                 }
                 seq += 1;
@@ -391,7 +411,7 @@ async fn run_batch(
         }
     }
     if !task_rows.is_empty() {
-        let mut written: HashMap<Id, TaskRow> = task_store::write_tasks(conn, &viewer, &task_rows)
+        let mut written: HashMap<Id, TaskRow> = task_store::write_tasks(conn, viewer, &task_rows)
             .await?
             .into_iter()
             .map(|row| (row.id, row))
@@ -404,20 +424,11 @@ async fn run_batch(
                 .remove(&current.id)
                 .ok_or_else(|| task_writes::conflict(current, current.version))?;
             let row = Object::Task(row);
-            records.push(write.record(id, number, &row));
+            records.push(write.record(op.id, number, &row));
             changes.push(row.change(write.change_type()));
         }
     }
-    // What this batch stores, against the owner's quotas: over one, the
-    // batch rolls back and the operation fails (see `Runner::turn`).
-    let created = Usage::created(&changes) + Usage::operation_records(records.len());
-    let quotas = super::start::quotas_for(&params, quotas);
-    quotas::charge(conn, &viewer, &quotas, created).await?;
-    stage_changes(conn, outbox, &changes).await?;
-    store::insert_records(conn, &records).await?;
-    store::save_counters(conn, &op).await?;
-    progress(conn, outbox, &op).await?;
-    Ok(Step::Continue)
+    Ok((records, changes))
 }
 
 /// Writes one planned insert, or a project update, with `seq`; returns the

@@ -8,6 +8,8 @@ use super::kinds::{OperationKind, OperationStatus, Params, PatchParams};
 use super::model::{OperationRecordRow, OperationRow};
 use super::start::{self, not_found};
 use super::store::{self, OperationFilterSpec};
+use crate::db::keyset::{KeyPosition, page_limit};
+use crate::db::sql::Bind;
 use crate::db::types::{Id, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::graphql::ContextExt;
@@ -111,6 +113,26 @@ fn page_size(ctx: &Context<'_>, first: Option<i32>) -> AppResult<usize> {
     }
 }
 
+/// A forward page read with one row more than `size`: its rows with their
+/// cursors, and whether more follow.
+fn cut<R>(
+    mut rows: Vec<R>,
+    size: usize,
+    has_previous_page: bool,
+    cursor: impl Fn(&R) -> String,
+) -> (Vec<(String, R)>, PageInfo) {
+    let has_next_page = rows.len() > size;
+    rows.truncate(size);
+    let page_info = PageInfo {
+        has_next_page,
+        has_previous_page,
+        start_cursor: rows.first().map(&cursor),
+        end_cursor: rows.last().map(&cursor),
+    };
+    let rows = rows.into_iter().map(|row| (cursor(&row), row)).collect();
+    (rows, page_info)
+}
+
 fn count(n: impl TryInto<i32>) -> i32 {
     n.try_into().unwrap_or(i32::MAX)
 }
@@ -120,13 +142,11 @@ impl Operation {
     pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
-    async fn kind(&self) -> AppResult<OperationKind> {
-        OperationKind::parse(&self.0.kind)
-            .ok_or_else(|| AppError::internal("unknown operation kind"))
+    async fn kind(&self) -> OperationKind {
+        self.0.kind
     }
-    async fn status(&self) -> AppResult<OperationStatus> {
-        OperationStatus::parse(&self.0.status)
-            .ok_or_else(|| AppError::internal("unknown operation status"))
+    async fn status(&self) -> OperationStatus {
+        self.0.status
     }
     /// A dry run changed nothing: `total` and `preview` say what it would do.
     async fn dry_run(&self) -> bool {
@@ -192,22 +212,14 @@ impl Operation {
         };
         let mut pooled = ctx.services().db.read().await?;
         let conn = &mut pooled.conn();
-        let limit = i64::try_from(size).unwrap_or(i64::MAX - 1) + 1;
-        let mut rows = store::records(conn, self.0.id, after_seq, limit).await?;
+        let rows = store::records(conn, self.0.id, after_seq, page_limit(size)).await?;
         let total = store::count_records(conn, self.0.id).await?;
-        let has_next = rows.len() > size;
-        rows.truncate(size);
-        let page_info = PageInfo {
-            has_next_page: has_next,
-            has_previous_page: after.is_some(),
-            start_cursor: rows.first().map(record_cursor),
-            end_cursor: rows.last().map(record_cursor),
-        };
+        let (rows, page_info) = cut(rows, size, after.is_some(), record_cursor);
         Ok(OperationRecordConnection {
             edges: rows
                 .into_iter()
-                .map(|row| OperationRecordEdge {
-                    cursor: record_cursor(&row),
+                .map(|(cursor, row)| OperationRecordEdge {
+                    cursor,
                     node: row.into(),
                 })
                 .collect(),
@@ -372,7 +384,10 @@ impl OperationsQuery {
                 };
                 let at = DateTime::from_timestamp_micros(micros)
                     .ok_or_else(|| AppError::bad_input("after", "is not a valid cursor"))?;
-                Some((Timestamp::from(at), cursor.id))
+                Some(KeyPosition {
+                    key: Some(Bind::Time(Timestamp::from(at))),
+                    id: cursor.id,
+                })
             }
         };
         let filter = filter.unwrap_or_default();
@@ -388,22 +403,14 @@ impl OperationsQuery {
         };
         let mut pooled = ctx.services().db.read().await?;
         let conn = &mut pooled.conn();
-        let limit = i64::try_from(size).unwrap_or(i64::MAX - 1) + 1;
-        let mut rows = store::page(conn, viewer, &spec, after_key, limit).await?;
+        let rows = store::page(conn, viewer, &spec, after_key.as_ref(), size).await?;
         let total = store::count(conn, viewer, &spec).await?;
-        let has_next = rows.len() > size;
-        rows.truncate(size);
-        let page_info = PageInfo {
-            has_next_page: has_next,
-            has_previous_page: after.is_some(),
-            start_cursor: rows.first().map(operation_cursor),
-            end_cursor: rows.last().map(operation_cursor),
-        };
+        let (rows, page_info) = cut(rows, size, after.is_some(), operation_cursor);
         Ok(OperationConnection {
             edges: rows
                 .into_iter()
-                .map(|row| OperationEdge {
-                    cursor: operation_cursor(&row),
+                .map(|(cursor, row)| OperationEdge {
+                    cursor,
                     node: Operation(row),
                 })
                 .collect(),

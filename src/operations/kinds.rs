@@ -1,7 +1,17 @@
 //! Kinds and states of an operation, and the parameters each kind keeps.
+//!
+//! Kind and status are Rust enums from the row to the GraphQL enum; the
+//! database keeps their names as text (`UPDATE_TASKS`, `RUNNING`, …), and a
+//! stored name this build does not know is an error when the row is read,
+//! never a default.
 
 use async_graphql::Enum;
-use serde::{Deserialize, Serialize};
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
+use diesel::pg::{Pg, PgValue};
+use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::sql_types::Text;
+use diesel::sqlite::{Sqlite, SqliteValue};
 
 use crate::db::types::{Id, Timestamp};
 use crate::sync::push::{ProjectChange, TaskChange};
@@ -9,8 +19,68 @@ use crate::tasks::kinds::{TaskPriority, TaskStatus};
 use crate::tasks::list::TaskFilterSpec;
 use crate::tasks::writes::TaskEdit;
 
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+/// The stored names of a text-mapped enum, and its Diesel mapping (the
+/// name as `Text` on both backends; an unknown name fails the read).
+macro_rules! stored_names {
+    (@one $variant:ident) => {
+        1
+    };
+    ($ty:ident, $what:literal, { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $ty {
+            pub const ALL: [Self; 0 $(+ stored_names!(@one $variant))+] = [$(Self::$variant),+];
+
+            /// The name as stored and as GraphQL shows it.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name),+
+                }
+            }
+
+            pub fn parse(name: &str) -> Option<Self> {
+                Self::ALL.into_iter().find(|v| v.name() == name)
+            }
+
+            fn from_stored(name: &str) -> deserialize::Result<Self> {
+                Self::parse(name)
+                    .ok_or_else(|| format!(concat!("unknown operation ", $what, " `{}`"), name).into())
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl ToSql<Text, Pg> for $ty {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+                <str as ToSql<Text, Pg>>::to_sql(self.name(), out)
+            }
+        }
+
+        impl ToSql<Text, Sqlite> for $ty {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+                out.set_value(self.name());
+                Ok(IsNull::No)
+            }
+        }
+
+        impl FromSql<Text, Pg> for $ty {
+            fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+                Self::from_stored(<String as FromSql<Text, Pg>>::from_sql(bytes)?.as_str())
+            }
+        }
+
+        impl FromSql<Text, Sqlite> for $ty {
+            fn from_sql(value: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+                Self::from_stored(<String as FromSql<Text, Sqlite>>::from_sql(value)?.as_str())
+            }
+        }
+    };
+}
+
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
 pub enum OperationKind {
     UpdateTasks,
     DeleteTasks,
@@ -21,35 +91,18 @@ pub enum OperationKind {
     Rollback,
 }
 
-impl OperationKind {
-    pub const ALL: [Self; 7] = [
-        Self::UpdateTasks,
-        Self::DeleteTasks,
-        Self::ArchiveProject,
-        Self::DeleteProject,
-        Self::DeduplicateTasks,
-        Self::Import,
-        Self::Rollback,
-    ];
+stored_names!(OperationKind, "kind", {
+    UpdateTasks => "UPDATE_TASKS",
+    DeleteTasks => "DELETE_TASKS",
+    ArchiveProject => "ARCHIVE_PROJECT",
+    DeleteProject => "DELETE_PROJECT",
+    DeduplicateTasks => "DEDUPLICATE_TASKS",
+    Import => "IMPORT",
+    Rollback => "ROLLBACK",
+});
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::UpdateTasks => "UPDATE_TASKS",
-            Self::DeleteTasks => "DELETE_TASKS",
-            Self::ArchiveProject => "ARCHIVE_PROJECT",
-            Self::DeleteProject => "DELETE_PROJECT",
-            Self::DeduplicateTasks => "DEDUPLICATE_TASKS",
-            Self::Import => "IMPORT",
-            Self::Rollback => "ROLLBACK",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.name() == name)
-    }
-}
-
-#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
 pub enum OperationStatus {
     Pending,
     Running,
@@ -59,41 +112,26 @@ pub enum OperationStatus {
     RolledBack,
 }
 
+stored_names!(OperationStatus, "status", {
+    Pending => "PENDING",
+    Running => "RUNNING",
+    Completed => "COMPLETED",
+    Failed => "FAILED",
+    Cancelled => "CANCELLED",
+    RolledBack => "ROLLED_BACK",
+});
+
 impl OperationStatus {
-    pub const ALL: [Self; 6] = [
-        Self::Pending,
-        Self::Running,
-        Self::Completed,
-        Self::Failed,
-        Self::Cancelled,
-        Self::RolledBack,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Pending => "PENDING",
-            Self::Running => "RUNNING",
-            Self::Completed => "COMPLETED",
-            Self::Failed => "FAILED",
-            Self::Cancelled => "CANCELLED",
-            Self::RolledBack => "ROLLED_BACK",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.name() == name)
-    }
-
     /// Still to run or running.
     pub fn is_active(self) -> bool {
         matches!(self, Self::Pending | Self::Running)
     }
 }
 
-/// The validated input of an operation, kept in `operations.params` so that
-/// any worker can run (or resume) it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE")]
+/// The validated input of an operation. It is stored as the versioned
+/// shape of [`super::stored`], never as this type, so a change here can not
+/// make a job already in the database unreadable.
+#[derive(Debug, Clone)]
 pub enum Params {
     UpdateTasks {
         filter: TaskFilterSpec,
@@ -134,40 +172,16 @@ impl Params {
     }
 }
 
-/// A checked `TaskPatch` as stored: an absent field is unchanged, a null one
-/// is cleared.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// A checked `TaskPatch`: `None` leaves a field unchanged, `Some(None)`
+/// clears it.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PatchParams {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<TaskStatus>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
-    )]
     pub priority: Option<Option<TaskPriority>>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub add_tags: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub remove_tags: Vec<String>,
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "present"
-    )]
     pub due_at: Option<Option<Timestamp>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_id: Option<Id>,
-}
-
-/// A field that is present: `null` means "clear it".
-fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 impl PatchParams {
@@ -201,21 +215,10 @@ impl PatchParams {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use diesel::prelude::*;
+    use diesel::sql_types::Text;
 
-    #[test]
-    fn a_cleared_field_survives_storage_and_an_absent_one_stays_absent() {
-        let patch = PatchParams {
-            priority: Some(None),
-            status: Some(TaskStatus::Done),
-            ..PatchParams::default()
-        };
-        let json = serde_json::to_value(&patch).expect("serialises");
-        assert_eq!(json, serde_json::json!({ "status": 3, "priority": null }));
-        let back: PatchParams = serde_json::from_value(json).expect("parses");
-        assert_eq!(back, patch);
-        assert_eq!(back.due_at, None);
-    }
+    use super::*;
 
     #[test]
     fn names_round_trip() {
@@ -225,5 +228,48 @@ mod tests {
         for status in OperationStatus::ALL {
             assert_eq!(OperationStatus::parse(status.name()), Some(status));
         }
+    }
+
+    #[derive(QueryableByName)]
+    struct Stored {
+        #[diesel(sql_type = Text)]
+        kind: OperationKind,
+        #[diesel(sql_type = Text)]
+        status: OperationStatus,
+    }
+
+    fn read(kind: &str, status: &str) -> QueryResult<Stored> {
+        let mut conn = SqliteConnection::establish(":memory:").expect("in-memory SQLite");
+        diesel::sql_query("SELECT ? AS kind, ? AS status")
+            .bind::<Text, _>(kind)
+            .bind::<Text, _>(status)
+            .get_result(&mut conn)
+    }
+
+    #[test]
+    fn stored_names_read_back_as_the_enums() {
+        let row = read("DEDUPLICATE_TASKS", "ROLLED_BACK").expect("known names");
+        assert_eq!(row.kind, OperationKind::DeduplicateTasks);
+        assert_eq!(row.status, OperationStatus::RolledBack);
+    }
+
+    #[test]
+    fn an_unknown_stored_name_is_an_error_not_a_default() {
+        let Err(err) = read("UPDATE_TASKS", "PAUSED") else {
+            panic!("an unknown status was read");
+        };
+        assert!(
+            err.to_string()
+                .contains("unknown operation status `PAUSED`"),
+            "{err}"
+        );
+        let Err(err) = read("update_tasks", "PENDING") else {
+            panic!("an unknown kind was read");
+        };
+        assert!(
+            err.to_string()
+                .contains("unknown operation kind `update_tasks`"),
+            "{err}"
+        );
     }
 }

@@ -14,7 +14,6 @@ use futures_util::stream::BoxStream;
 use tokio::sync::mpsc;
 
 use super::graphql::Operation;
-use super::kinds::OperationStatus;
 use super::model::OperationRow;
 use super::store;
 use crate::auth::Viewer;
@@ -33,10 +32,7 @@ fn not_found() -> AppError {
 
 /// Has it reached a status it leaves only by being rolled back?
 fn finished(row: &OperationRow) -> bool {
-    !matches!(
-        OperationStatus::parse(&row.status),
-        Some(OperationStatus::Pending | OperationStatus::Running)
-    )
+    !row.status.is_active()
 }
 
 async fn load(db: &Db, viewer: &Viewer, id: Id) -> AppResult<Option<OperationRow>> {

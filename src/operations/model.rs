@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use super::kinds::{OperationKind, OperationStatus};
 use crate::db::schema::{operation_items, operation_records, operations};
 use crate::db::types::{Id, JsonDoc, Timestamp};
 
@@ -10,8 +11,8 @@ use crate::db::types::{Id, JsonDoc, Timestamp};
 pub struct OperationRow {
     pub id: Id,
     pub owner_id: Id,
-    pub kind: String,
-    pub status: String,
+    pub kind: OperationKind,
+    pub status: OperationStatus,
     pub dry_run: bool,
     pub params: JsonDoc,
     pub total: i32,

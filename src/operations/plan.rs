@@ -2,108 +2,25 @@
 //! as it will be), a skip, or a failure. The dry run and the worker both
 //! plan with this module, so a dry run shows exactly what the run would do.
 
+mod object;
+mod read;
+mod rollback;
+
 use std::collections::{HashMap, HashSet};
 
+pub use self::object::{Object, Write, action_name};
 use super::kinds::Params;
 use super::model::{OperationRecordRow, PROJECT, TASK};
-use super::snapshot::{ProjectSnapshot, TaskSnapshot, version_of};
 use super::store;
 use crate::auth::Viewer;
 use crate::db::Conn;
-use crate::db::types::{Id, JsonDoc, Timestamp};
+use crate::db::types::{Id, Timestamp};
 use crate::error::AppResult;
-use crate::events::changes::{Change, ChangeType};
 use crate::projects::model::ProjectRow;
-use crate::projects::store as project_store;
 use crate::sync::push::{ProjectChange, TaskChange};
 use crate::tasks::list;
 use crate::tasks::model::TaskRow;
-use crate::tasks::store as task_store;
 use crate::tasks::writes::{self as task_writes, TaskEdit};
-
-/// An object as a plan holds it.
-#[derive(Debug, Clone)]
-pub enum Object {
-    Task(TaskRow),
-    Project(ProjectRow),
-}
-
-impl Object {
-    pub fn version(&self) -> i32 {
-        match self {
-            Self::Task(t) => t.version,
-            Self::Project(p) => p.version,
-        }
-    }
-
-    fn deleted(&self) -> bool {
-        match self {
-            Self::Task(t) => t.deleted_at.is_some(),
-            Self::Project(p) => p.deleted_at.is_some(),
-        }
-    }
-
-    pub fn snapshot(&self) -> JsonDoc {
-        match self {
-            Self::Task(t) => TaskSnapshot::json(t),
-            Self::Project(p) => ProjectSnapshot::json(p),
-        }
-    }
-
-    /// The bus event for this object, having changed as `change_type`.
-    pub fn change(&self, change_type: ChangeType) -> Change {
-        match self {
-            Self::Task(t) => Change::task(change_type, t),
-            Self::Project(p) => Change::project(change_type, p),
-        }
-    }
-}
-
-/// One planned write: `current` is `None` for a create.
-#[derive(Debug, Clone)]
-pub struct Write {
-    pub current: Option<Object>,
-    pub next: Object,
-}
-
-impl Write {
-    pub fn change_type(&self) -> ChangeType {
-        match &self.current {
-            None => ChangeType::Created,
-            Some(current) => match (current.deleted(), self.next.deleted()) {
-                (false, true) => ChangeType::Deleted,
-                (true, false) => ChangeType::Restored,
-                _ => ChangeType::Updated,
-            },
-        }
-    }
-
-    /// The record of this write, `after` being what was written.
-    pub fn record(&self, operation_id: Id, seq: i32, written: &Object) -> OperationRecordRow {
-        let (entity_type, entity_id) = match written {
-            Object::Task(t) => (TASK, t.id),
-            Object::Project(p) => (PROJECT, p.id),
-        };
-        OperationRecordRow {
-            operation_id,
-            seq,
-            entity_type: entity_type.to_owned(),
-            entity_id,
-            action: action_name(self.change_type()).to_owned(),
-            before: self.current.as_ref().map(Object::snapshot),
-            after: Some(written.snapshot()),
-        }
-    }
-}
-
-pub fn action_name(change: ChangeType) -> &'static str {
-    match change {
-        ChangeType::Created => "CREATED",
-        ChangeType::Updated => "UPDATED",
-        ChangeType::Deleted => "DELETED",
-        ChangeType::Restored => "RESTORED",
-    }
-}
 
 #[derive(Debug, Clone)]
 #[expect(
@@ -169,66 +86,7 @@ pub async fn plan(
     range: Option<store::ItemRange>,
     now: Timestamp,
 ) -> AppResult<Vec<Outcome>> {
-    let task_ids: Vec<Id> = items
-        .iter()
-        .filter(|(e, _)| e == TASK)
-        .map(|(_, id)| *id)
-        .collect();
-    let mut project_ids: Vec<Id> = items
-        .iter()
-        .filter(|(e, _)| e == PROJECT)
-        .map(|(_, id)| *id)
-        .collect();
-    let found = match range {
-        Some(range) => store::range_tasks(conn, viewer, range).await?,
-        None => task_store::find_tasks_any(conn, viewer, &task_ids).await?,
-    };
-    let tasks: HashMap<Id, TaskRow> = found.into_iter().map(|t| (t.id, t)).collect();
-    project_ids.extend(tasks.values().map(|t| t.project_id));
-    if let Params::Import { tasks: changes, .. } = params {
-        project_ids.extend(changes.iter().map(|t| t.fields.project_id));
-    }
-    if let Params::UpdateTasks { patch, .. } = params
-        && let Some(target) = patch.project_id
-    {
-        project_ids.push(target);
-    }
-    project_ids.sort_unstable();
-    project_ids.dedup();
-    let projects: HashMap<Id, ProjectRow> =
-        project_store::find_projects_any(conn, viewer, &project_ids)
-            .await?
-            .into_iter()
-            .map(|p| (p.id, p))
-            .collect();
-    let mut batch = Batch {
-        viewer,
-        now,
-        tasks,
-        projects,
-        records: HashMap::new(),
-        taken: HashSet::new(),
-    };
-    match params {
-        Params::Rollback { of } => {
-            let ids: Vec<Id> = items.iter().map(|(_, id)| *id).collect();
-            let found = match range {
-                Some(range) => store::range_records(conn, *of, range).await?,
-                None => store::records_of(conn, *of, &ids).await?,
-            };
-            batch.records = found
-                .into_iter()
-                .map(|r| ((r.entity_type.clone(), r.entity_id), r))
-                .collect();
-        }
-        Params::Import { .. } => {
-            let mut taken = store::task_ids_taken(conn, &task_ids).await?;
-            taken.extend(store::project_ids_taken(conn, &project_ids).await?);
-            batch.taken = taken.into_iter().collect();
-        }
-        _ => {}
-    }
-    let mut out = Vec::with_capacity(items.len());
+    let mut batch = Batch::read(conn, viewer, params, items, range, now).await?;
     let edit = match params {
         Params::UpdateTasks { patch, .. } => Some(patch.edit()),
         _ => None,
@@ -237,6 +95,7 @@ pub async fn plan(
         Params::Import { projects, tasks } => Some(Import::new(projects, tasks)),
         _ => None,
     };
+    let mut out = Vec::with_capacity(items.len());
     for (entity, id) in items {
         let outcome = match params {
             Params::UpdateTasks { .. } => batch.update_task(*id, edit.as_ref()),
@@ -258,17 +117,7 @@ pub async fn plan(
             Params::Rollback { .. } => batch.rollback(entity, *id)?,
             Params::DeleteTasks { .. } | Params::DeduplicateTasks { .. } => Outcome::Skip,
         };
-        // Later items of the batch see what earlier ones will have written.
-        if let Outcome::Write(write) = &outcome {
-            match &write.next {
-                Object::Task(t) => {
-                    batch.tasks.insert(t.id, t.clone());
-                }
-                Object::Project(p) => {
-                    batch.projects.insert(p.id, p.clone());
-                }
-            }
-        }
+        batch.remember(&outcome);
         out.push(outcome);
     }
     Ok(out)
@@ -300,6 +149,20 @@ struct Batch<'v> {
 }
 
 impl Batch<'_> {
+    /// Later items of the batch see what earlier ones will have written.
+    fn remember(&mut self, outcome: &Outcome) {
+        if let Outcome::Write(write) = outcome {
+            match &write.next {
+                Object::Task(t) => {
+                    self.tasks.insert(t.id, t.clone());
+                }
+                Object::Project(p) => {
+                    self.projects.insert(p.id, p.clone());
+                }
+            }
+        }
+    }
+
     fn live_project(&self, id: Id) -> Option<&ProjectRow> {
         self.projects.get(&id).filter(|p| p.deleted_at.is_none())
     }
@@ -410,47 +273,6 @@ impl Batch<'_> {
         Ok(Outcome::Write(Write {
             current: None,
             next: Object::Task(row),
-        }))
-    }
-
-    fn rollback(&self, entity: &str, id: Id) -> AppResult<Outcome> {
-        let Some(record) = self.records.get(&(entity.to_owned(), id)) else {
-            return Ok(Outcome::Skip);
-        };
-        let after_version = record.after.as_ref().and_then(version_of);
-        if entity == PROJECT {
-            let Some(current) = self.projects.get(&id) else {
-                return Ok(Outcome::Skip);
-            };
-            if Some(current.version) != after_version {
-                return Ok(Outcome::Skip);
-            }
-            let mut next = current.clone();
-            match &record.before {
-                Some(before) => ProjectSnapshot::parse(before)?.restore(&mut next),
-                None => next.deleted_at = next.deleted_at.or(Some(self.now)),
-            }
-            next.version = current.version + 1;
-            return Ok(Outcome::Write(Write {
-                current: Some(Object::Project(current.clone())),
-                next: Object::Project(next),
-            }));
-        }
-        let Some(current) = self.tasks.get(&id) else {
-            return Ok(Outcome::Skip);
-        };
-        if Some(current.version) != after_version {
-            return Ok(Outcome::Skip);
-        }
-        let mut next = current.clone();
-        match &record.before {
-            Some(before) => TaskSnapshot::parse(before)?.restore(&mut next)?,
-            None => next.deleted_at = next.deleted_at.or(Some(self.now)),
-        }
-        next.version = current.version + 1;
-        Ok(Outcome::Write(Write {
-            current: Some(Object::Task(current.clone())),
-            next: Object::Task(next),
         }))
     }
 }

@@ -6,9 +6,10 @@ use super::kinds::{OperationKind, OperationStatus, Params};
 use super::model::{OperationRecordRow, OperationRow};
 use super::plan::{self, Outcome};
 use super::store;
+use super::stored;
 use crate::auth::Viewer;
 use crate::config::{OperationLimits, Quotas};
-use crate::db::types::{Id, JsonDoc, Timestamp};
+use crate::db::types::{Id, Timestamp};
 use crate::db::{Conn, Db};
 use crate::error::{AppError, AppResult};
 use crate::events::changes::{Progress, stage_progress};
@@ -24,7 +25,12 @@ pub fn not_found() -> AppError {
     AppError::NotFound("Operation not found".into())
 }
 
-async fn progress(conn: &mut Conn<'_>, outbox: &mut Outbox, row: &OperationRow) -> AppResult<()> {
+/// Stages the progress event of `row` (its counters or status changed).
+pub(super) async fn progress(
+    conn: &mut Conn<'_>,
+    outbox: &mut Outbox,
+    row: &OperationRow,
+) -> AppResult<()> {
     stage_progress(
         conn,
         outbox,
@@ -34,6 +40,16 @@ async fn progress(conn: &mut Conn<'_>, outbox: &mut Outbox, row: &OperationRow) 
         },
     )
     .await
+}
+
+/// `row`, just written, with its progress event staged for the commit.
+async fn with_progress(
+    conn: &mut Conn<'_>,
+    row: OperationRow,
+) -> AppResult<(OperationRow, Outbox)> {
+    let mut outbox = Outbox::default();
+    progress(conn, &mut outbox, &row).await?;
+    Ok((row, outbox))
 }
 
 /// Checks what the kind needs from the database, fixes the items and
@@ -86,9 +102,7 @@ pub async fn start(
                 )?;
                 store::insert(conn, &viewer, &row).await?;
                 store::insert_items(conn, row.id, &items).await?;
-                let mut outbox = Outbox::default();
-                progress(conn, &mut outbox, &row).await?;
-                Ok((row, outbox))
+                with_progress(conn, row).await
             }
             .scope_boxed()
         })
@@ -263,12 +277,10 @@ fn new_row(
     Ok(OperationRow {
         id: Id::new(),
         owner_id: viewer.user_id,
-        kind: params.kind().name().to_owned(),
-        status: status.name().to_owned(),
+        kind: params.kind(),
+        status,
         dry_run,
-        params: JsonDoc(
-            serde_json::to_value(params).map_err(|e| AppError::internal(format!("params: {e}")))?,
-        ),
+        params: stored::encode(params)?,
         total: i32::try_from(total).unwrap_or(i32::MAX),
         processed: 0,
         skipped: 0,
@@ -389,9 +401,7 @@ pub async fn cancel(
                     ),
                     current: None,
                 })?;
-                let mut outbox = Outbox::default();
-                progress(conn, &mut outbox, &row).await?;
-                Ok((row, outbox))
+                with_progress(conn, row).await
             }
             .scope_boxed()
         })
@@ -412,13 +422,12 @@ pub async fn check_rollback(db: &Db, viewer: &Viewer, id: Id) -> AppResult<()> {
     if original.dry_run {
         return Err(conflict("A dry run changed nothing to roll back"));
     }
-    if original.kind == OperationKind::Rollback.name() {
+    if original.kind == OperationKind::Rollback {
         return Err(conflict("A rollback can not be rolled back"));
     }
-    match OperationStatus::parse(&original.status) {
-        Some(OperationStatus::Completed | OperationStatus::Cancelled | OperationStatus::Failed) => {
-        }
-        Some(OperationStatus::RolledBack) => {
+    match original.status {
+        OperationStatus::Completed | OperationStatus::Cancelled | OperationStatus::Failed => {}
+        OperationStatus::RolledBack => {
             return Err(conflict("The operation is already rolled back"));
         }
         _ => {

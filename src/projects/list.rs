@@ -1,16 +1,30 @@
 //! Project listings: filters, orderings and keyset pages.
+//!
+//! SQL text, not Diesel's DSL: the search is the same case-insensitive
+//! match as the task listing's, which the builder writes for each backend.
 
 use async_graphql::Enum;
 
 use crate::auth::Viewer;
 use crate::db::Conn;
-use crate::db::keyset::{KeyPosition, SortKey};
+use crate::db::keyset::{KeyPosition, SortKey, SqlColumn};
+use crate::db::schema::projects;
 use crate::db::sql::{Bind, CountRow, SqlBuilder};
-use crate::db::types::Timestamp;
+use crate::db::types::{Id, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::graphql::pagination::{Cursor, KeyValue, OrderDirection, Page, PageRequest};
 
 use super::model::ProjectRow;
+
+/// The alias of `projects` in every statement here.
+const PROJECT: &str = "p";
+
+/// Column `$c` of `projects`, as the statements here name it (`p.$c`).
+macro_rules! p {
+    ($c:ident) => {
+        SqlColumn::of::<projects::$c>(Some(PROJECT))
+    };
+}
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ProjectOrderField {
@@ -27,27 +41,43 @@ pub struct ProjectFilterSpec {
     pub include_deleted: bool,
 }
 
+/// How a listing is ordered: by `field` (then by id), in `direction`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct ProjectOrderSpec {
-    pub field: ProjectOrderField,
+pub struct ListOrder<F> {
+    pub field: F,
     pub direction: OrderDirection,
 }
 
-impl ProjectOrderSpec {
+impl<F: std::fmt::Debug> ListOrder<F> {
+    /// The name cursors carry.
     pub fn name(&self) -> String {
         format!("{:?}:{:?}", self.field, self.direction)
     }
 
-    fn sort_key(&self) -> SortKey<'static> {
+    /// The cursor of the row with `key` and `id` in this order.
+    pub fn cursor_at(&self, key: KeyValue, id: Id) -> String {
+        Cursor {
+            ordering: self.name(),
+            key,
+            id,
+        }
+        .encode()
+    }
+}
+
+pub type ProjectOrderSpec = ListOrder<ProjectOrderField>;
+
+impl ProjectOrderSpec {
+    fn sort_key(&self) -> SortKey {
         let column = match self.field {
-            ProjectOrderField::CreatedAt => "p.created_at",
-            ProjectOrderField::UpdatedAt => "p.updated_at",
-            ProjectOrderField::Name => "p.name",
+            ProjectOrderField::CreatedAt => p!(created_at),
+            ProjectOrderField::UpdatedAt => p!(updated_at),
+            ProjectOrderField::Name => p!(name),
         };
         SortKey {
             column,
             nullable: false,
-            id_column: "p.id",
+            id_column: p!(id),
             descending: self.direction == OrderDirection::Desc,
         }
     }
@@ -58,12 +88,7 @@ impl ProjectOrderSpec {
             ProjectOrderField::UpdatedAt => KeyValue::Int(row.updated_at.timestamp_micros()),
             ProjectOrderField::Name => KeyValue::Text(row.name.clone()),
         };
-        Cursor {
-            ordering: self.name(),
-            key,
-            id: row.id,
-        }
-        .encode()
+        self.cursor_at(key, row.id)
     }
 
     fn position(&self, argument: &str, text: &str) -> AppResult<KeyPosition> {
@@ -92,22 +117,19 @@ pub struct ProjectListQuery {
 }
 
 fn push_conditions(b: &mut SqlBuilder, viewer: &Viewer, filter: &ProjectFilterSpec) {
-    b.push("p.owner_id = ").bind(Bind::Id(viewer.user_id));
+    b.column(p!(owner_id))
+        .push(" = ")
+        .bind(Bind::Id(viewer.user_id));
     if !filter.include_deleted {
-        b.push(" AND p.deleted_at IS NULL");
+        b.push(" AND ").column(p!(deleted_at)).push(" IS NULL");
     }
-    match filter.archived {
-        Some(true) => {
-            b.push(" AND p.archived_at IS NOT NULL");
-        }
-        Some(false) => {
-            b.push(" AND p.archived_at IS NULL");
-        }
-        None => {}
+    if let Some(archived) = filter.archived {
+        b.push(" AND ").column(p!(archived_at));
+        b.push(if archived { " IS NOT NULL" } else { " IS NULL" });
     }
     if let Some(search) = &filter.search {
-        b.push(" AND ")
-            .contains_ignoring_case(&["p.name", "COALESCE(p.description, '')"], search);
+        let columns = [(p!(name), false), (p!(description), true)];
+        b.push(" AND ").contains_ignoring_case(&columns, search);
     }
 }
 
@@ -117,22 +139,16 @@ pub async fn page(
     viewer: &Viewer,
     query: &ProjectListQuery,
 ) -> AppResult<Page<ProjectRow>> {
-    let key = query.order.sort_key();
+    let (order, page) = (&query.order, &query.page);
+    let after = page.after.as_deref().map(|c| order.position("after", c));
+    let before = page.before.as_deref().map(|c| order.position("before", c));
+    let (after, before) = (after.transpose()?, before.transpose()?);
+    let key = order.sort_key();
     let mut b = SqlBuilder::new(conn.backend());
     b.push("SELECT p.* FROM projects p WHERE ");
     push_conditions(&mut b, viewer, &query.filter);
-    if let Some(after) = &query.page.after {
-        b.push(" AND ");
-        key.push_beyond(&mut b, &query.order.position("after", after)?, true);
-    }
-    if let Some(before) = &query.page.before {
-        b.push(" AND ");
-        key.push_beyond(&mut b, &query.order.position("before", before)?, false);
-    }
-    b.push(" ORDER BY ");
-    key.push_order(&mut b, query.page.backward);
-    let limit = i64::try_from(query.page.size).unwrap_or(i64::MAX - 1) + 1;
-    b.push(" LIMIT ").bind(Bind::I64(limit));
+    key.push_bounds(&mut b, after.as_ref(), before.as_ref());
+    key.push_order_limit(&mut b, page.backward, page.size);
     let rows = b.load::<ProjectRow>(conn).await?;
     Ok(Page::from_scan(rows, &query.page))
 }

@@ -1,22 +1,47 @@
 //! Task listings: filters, orderings and keyset pages, for one listing or
-//! for many projects at once (one window-function query for all parents).
+//! for many projects at once (one statement for all parents: a LATERAL
+//! join on PostgreSQL, a UNION ALL of one ordered part per project on
+//! SQLite; each part is one ordered scan of the project's index).
+//!
+//! SQL text, not Diesel's DSL: the per-project page needs LATERAL (or a
+//! compound of per-parent parts), which the DSL can not express, and the
+//! single listing shares its conditions so both keep the same plan.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use crate::auth::Viewer;
-use crate::db::keyset::{KeyPosition, SortKey};
+use crate::db::keyset::{KeyPosition, SortKey, SqlColumn};
+use crate::db::schema::{projects, tasks};
 use crate::db::sql::{Bind, CountRow, IdCountRow, IdRow, SqlBuilder};
 use crate::db::types::{Id, Timestamp};
 use crate::db::{Backend, Conn};
 use crate::error::{AppError, AppResult};
 use crate::graphql::pagination::{Cursor, KeyValue, OrderDirection, Page, PageRequest};
+use crate::projects::list::ListOrder;
 
 use super::kinds::TaskOrderField;
 use super::model::TaskRow;
 
+/// The alias of `tasks` in every statement here.
+const TASK: &str = "t";
+
+/// Column `$c` of `tasks`, as the statements here name it (`t.$c`).
+macro_rules! t {
+    ($c:ident) => {
+        SqlColumn::of::<tasks::$c>(Some(TASK))
+    };
+}
+
+/// Column `$c` of `projects` (`p.$c`).
+macro_rules! p {
+    ($c:ident) => {
+        SqlColumn::of::<projects::$c>(Some("p"))
+    };
+}
+
 /// Which tasks a listing holds (besides the viewer's ownership).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct TaskFilterSpec {
     pub project_id: Option<Id>,
     pub status: Option<Vec<i16>>,
@@ -29,31 +54,22 @@ pub struct TaskFilterSpec {
     pub include_deleted: bool,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct TaskOrderSpec {
-    pub field: TaskOrderField,
-    pub direction: OrderDirection,
-}
+pub type TaskOrderSpec = ListOrder<TaskOrderField>;
 
 impl TaskOrderSpec {
-    /// The name cursors carry.
-    pub fn name(&self) -> String {
-        format!("{:?}:{:?}", self.field, self.direction)
-    }
-
-    fn sort_key(&self) -> SortKey<'static> {
+    fn sort_key(&self) -> SortKey {
         let (column, nullable) = match self.field {
-            TaskOrderField::CreatedAt => ("t.created_at", false),
-            TaskOrderField::UpdatedAt => ("t.updated_at", false),
-            TaskOrderField::Title => ("t.title", false),
-            TaskOrderField::DueAt => ("t.due_at", true),
-            TaskOrderField::Priority => ("t.priority", true),
-            TaskOrderField::Position => ("t.position", true),
+            TaskOrderField::CreatedAt => (t!(created_at), false),
+            TaskOrderField::UpdatedAt => (t!(updated_at), false),
+            TaskOrderField::Title => (t!(title), false),
+            TaskOrderField::DueAt => (t!(due_at), true),
+            TaskOrderField::Priority => (t!(priority), true),
+            TaskOrderField::Position => (t!(position), true),
         };
         SortKey {
             column,
             nullable,
-            id_column: "t.id",
+            id_column: t!(id),
             descending: self.direction == OrderDirection::Desc,
         }
     }
@@ -101,12 +117,7 @@ impl TaskOrderSpec {
                 .map_or(KeyValue::Null, |p| KeyValue::Int(p.into())),
             TaskOrderField::Position => row.position.map_or(KeyValue::Null, KeyValue::Float),
         };
-        Cursor {
-            ordering: self.name(),
-            key,
-            id: row.id,
-        }
-        .encode()
+        self.cursor_at(key, row.id)
     }
 
     /// Where the cursor passed as `argument` points.
@@ -163,64 +174,68 @@ fn push_conditions(
     filter: &TaskFilterSpec,
     parent_checked: bool,
 ) {
-    b.push("t.owner_id = ").bind(Bind::Id(viewer.user_id));
+    b.column(t!(owner_id))
+        .push(" = ")
+        .bind(Bind::Id(viewer.user_id));
     if !filter.include_deleted {
-        b.push(" AND t.deleted_at IS NULL");
+        b.push(" AND ").column(t!(deleted_at)).push(" IS NULL");
         if !parent_checked {
-            b.push(
-                " AND EXISTS (SELECT 1 FROM projects p \
-                 WHERE p.id = t.project_id AND p.deleted_at IS NULL)",
-            );
+            b.push(" AND EXISTS (SELECT 1 FROM projects p WHERE ")
+                .column(p!(id))
+                .push(" = ")
+                .column(t!(project_id))
+                .push(" AND ")
+                .column(p!(deleted_at))
+                .push(" IS NULL)");
         }
     }
     if let Some(project) = filter.project_id {
-        b.push(" AND t.project_id = ").bind(Bind::Id(project));
+        b.push(" AND ").column(t!(project_id)).push(" = ");
+        b.bind(Bind::Id(project));
     }
     if let Some(status) = &filter.status {
         b.push(" AND ")
-            .in_list("t.status", status.iter().map(|s| Bind::I16(*s)));
+            .in_list(t!(status), status.iter().map(|s| Bind::I16(*s)));
     }
     if let Some(priority) = &filter.priority {
         b.push(" AND ")
-            .in_list("t.priority", priority.iter().map(|p| Bind::I16(*p)));
+            .in_list(t!(priority), priority.iter().map(|p| Bind::I16(*p)));
     }
     if let Some(tag) = &filter.tag {
-        b.push(" AND ").json_array_contains("t.tags", tag);
+        b.push(" AND ").json_array_contains(t!(tags), tag);
     }
     if let Some(search) = &filter.search {
-        b.push(" AND ")
-            .contains_ignoring_case(&["t.title", "COALESCE(t.description, '')"], search);
+        let columns = [(t!(title), false), (t!(description), true)];
+        b.push(" AND ").contains_ignoring_case(&columns, search);
     }
-    if let Some(before) = filter.due_before {
-        b.push(" AND t.due_at < ").bind(Bind::Time(before));
-    }
-    if let Some(after) = filter.due_after {
-        b.push(" AND t.due_at >= ").bind(Bind::Time(after));
-    }
-    if let Some(since) = filter.updated_since {
-        b.push(" AND t.updated_at >= ").bind(Bind::Time(since));
+    let times = [
+        (t!(due_at), " < ", filter.due_before),
+        (t!(due_at), " >= ", filter.due_after),
+        (t!(updated_at), " >= ", filter.updated_since),
+    ];
+    for (column, cmp, at) in times {
+        if let Some(at) = at {
+            b.push(" AND ")
+                .column(column)
+                .push(cmp)
+                .bind(Bind::Time(at));
+        }
     }
 }
 
-fn push_cursors(b: &mut SqlBuilder, query: &TaskListQuery) -> AppResult<()> {
-    let key = query.order.sort_key();
-    if let Some(after) = &query.page.after {
-        b.push(" AND ");
-        key.push_beyond(b, &query.order.position("after", after)?, true);
-    }
-    if let Some(before) = &query.page.before {
-        b.push(" AND ");
-        key.push_beyond(b, &query.order.position("before", before)?, false);
-    }
+/// The conditions of the page's cursors, then its ORDER BY and LIMIT.
+fn push_keyset(b: &mut SqlBuilder, query: &TaskListQuery) -> AppResult<()> {
+    let (order, page) = (&query.order, &query.page);
+    let after = page.after.as_deref().map(|c| order.position("after", c));
+    let before = page.before.as_deref().map(|c| order.position("before", c));
+    let key = order.sort_key();
+    key.push_bounds(b, after.transpose()?.as_ref(), before.transpose()?.as_ref());
+    key.push_order_limit(b, page.backward, page.size);
     Ok(())
 }
 
 /// SQLite refuses a compound query of more than 500 parts.
 const SQLITE_PARENTS_PER_STATEMENT: usize = 200;
-
-fn limit(page: &PageRequest) -> i64 {
-    i64::try_from(page.size).unwrap_or(i64::MAX - 1) + 1
-}
 
 /// One page of the viewer's tasks.
 pub async fn page(
@@ -231,13 +246,7 @@ pub async fn page(
     let mut b = SqlBuilder::new(conn.backend());
     b.push("SELECT t.* FROM tasks t WHERE ");
     push_conditions(&mut b, viewer, &query.filter, false);
-    push_cursors(&mut b, query)?;
-    b.push(" ORDER BY ");
-    query
-        .order
-        .sort_key()
-        .push_order(&mut b, query.page.backward);
-    b.push(" LIMIT ").bind(Bind::I64(limit(&query.page)));
+    push_keyset(&mut b, query)?;
     let rows = b.load::<TaskRow>(conn).await?;
     Ok(Page::from_scan(rows, &query.page))
 }
@@ -251,11 +260,54 @@ fn push_one_project_page(
     query: &TaskListQuery,
 ) -> AppResult<()> {
     push_conditions(b, viewer, &query.filter, true);
-    push_cursors(b, query)?;
-    b.push(" ORDER BY ");
-    query.order.sort_key().push_order(b, query.page.backward);
-    b.push(" LIMIT ").bind(Bind::I64(limit(&query.page)));
-    Ok(())
+    push_keyset(b, query)
+}
+
+/// The statement of [`page_per_project`] for `parents`.
+fn per_project_statement(
+    backend: Backend,
+    viewer: &Viewer,
+    parents: &[Id],
+    query: &TaskListQuery,
+) -> AppResult<SqlBuilder> {
+    let mut b = SqlBuilder::new(backend);
+    match backend {
+        Backend::Postgres => {
+            b.push("SELECT t.* FROM (VALUES ");
+            for (i, id) in parents.iter().enumerate() {
+                b.push(if i == 0 { "(" } else { ", (" })
+                    .bind(Bind::Id(*id))
+                    .push(")");
+            }
+            b.push(") AS parent(id) CROSS JOIN LATERAL (SELECT t.* FROM tasks t WHERE ")
+                .column(t!(project_id))
+                .push(" = parent.id AND ");
+            push_one_project_page(&mut b, viewer, query)?;
+            b.push(") t ORDER BY ").column(t!(project_id)).push(", ");
+            query
+                .order
+                .sort_key()
+                .push_order(&mut b, query.page.backward);
+        }
+        Backend::Sqlite => {
+            // SQLite has no LATERAL: one part per project. `+t.owner_id`
+            // keeps the owner test a filter, so that SQLite (which has
+            // no statistics) does not scan all the owner's tasks instead.
+            for (i, id) in parents.iter().enumerate() {
+                if i > 0 {
+                    b.push(" UNION ALL ");
+                }
+                b.push("SELECT * FROM (SELECT t.* FROM tasks t WHERE ")
+                    .column(t!(project_id))
+                    .push(" = ")
+                    .bind(Bind::Id(*id))
+                    .push(" AND +");
+                push_one_project_page(&mut b, viewer, query)?;
+                b.push(")");
+            }
+        }
+    }
+    Ok(b)
 }
 
 /// The same page of tasks for each of `projects` (visible ones, checked by
@@ -267,7 +319,6 @@ pub async fn page_per_project(
     projects: &[Id],
     query: &TaskListQuery,
 ) -> AppResult<HashMap<Id, Page<TaskRow>>> {
-    let key = query.order.sort_key();
     let backward = query.page.backward;
     let mut grouped: HashMap<Id, Vec<TaskRow>> = HashMap::new();
     let statements: Vec<&[Id]> = match conn.backend() {
@@ -275,39 +326,7 @@ pub async fn page_per_project(
         Backend::Sqlite => projects.chunks(SQLITE_PARENTS_PER_STATEMENT).collect(),
     };
     for parents in statements.into_iter().filter(|p| !p.is_empty()) {
-        let mut b = SqlBuilder::new(conn.backend());
-        match conn.backend() {
-            Backend::Postgres => {
-                b.push("SELECT t.* FROM (VALUES ");
-                for (i, id) in parents.iter().enumerate() {
-                    b.push(if i == 0 { "(" } else { ", (" })
-                        .bind(Bind::Id(*id))
-                        .push(")");
-                }
-                b.push(
-                    ") AS parent(id) CROSS JOIN LATERAL \
-                     (SELECT t.* FROM tasks t WHERE t.project_id = parent.id AND ",
-                );
-                push_one_project_page(&mut b, viewer, query)?;
-                b.push(") t ORDER BY t.project_id, ");
-                key.push_order(&mut b, backward);
-            }
-            Backend::Sqlite => {
-                // SQLite has no LATERAL: one part per project. `+t.owner_id`
-                // keeps the owner test a filter, so that SQLite (which has
-                // no statistics) does not scan all the owner's tasks instead.
-                for (i, id) in parents.iter().enumerate() {
-                    if i > 0 {
-                        b.push(" UNION ALL ");
-                    }
-                    b.push("SELECT * FROM (SELECT t.* FROM tasks t WHERE t.project_id = ")
-                        .bind(Bind::Id(*id))
-                        .push(" AND +");
-                    push_one_project_page(&mut b, viewer, query)?;
-                    b.push(")");
-                }
-            }
-        }
+        let b = per_project_statement(conn.backend(), viewer, parents, query)?;
         for row in b.load::<TaskRow>(conn).await? {
             grouped.entry(row.project_id).or_default().push(row);
         }
@@ -338,9 +357,12 @@ pub async fn ids(
     limit: i64,
 ) -> AppResult<Vec<Id>> {
     let mut b = SqlBuilder::new(conn.backend());
-    b.push("SELECT t.id AS id FROM tasks t WHERE ");
+    b.push("SELECT ")
+        .column(t!(id))
+        .push(" AS id FROM tasks t WHERE ");
     push_conditions(&mut b, viewer, filter, false);
-    b.push(" ORDER BY t.id LIMIT ").bind(Bind::I64(limit));
+    b.push(" ORDER BY ").column(t!(id)).push(" LIMIT ");
+    b.bind(Bind::I64(limit));
     let rows = b.load::<IdRow>(conn).await?;
     Ok(rows.into_iter().map(|r| r.id).collect())
 }
@@ -366,15 +388,96 @@ pub async fn count_per_project(
     filter: &TaskFilterSpec,
 ) -> AppResult<HashMap<Id, i64>> {
     let mut b = SqlBuilder::new(conn.backend());
-    b.push("SELECT t.project_id AS key, COUNT(*) AS n FROM tasks t WHERE ");
+    b.push("SELECT ")
+        .column(t!(project_id))
+        .push(" AS key, COUNT(*) AS n FROM tasks t WHERE ");
     push_conditions(&mut b, viewer, filter, true);
     b.push(" AND ")
-        .in_list("t.project_id", projects.iter().map(|id| Bind::Id(*id)));
-    b.push(" GROUP BY t.project_id");
+        .in_list(t!(project_id), projects.iter().map(|id| Bind::Id(*id)));
+    b.push(" GROUP BY ").column(t!(project_id));
     let rows = b.load::<IdCountRow>(conn).await?;
     let mut counts: HashMap<Id, i64> = projects.iter().map(|id| (*id, 0)).collect();
     for row in rows {
         counts.insert(row.key, row.n);
     }
     Ok(counts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Scope;
+
+    fn listing(field: TaskOrderField, direction: OrderDirection) -> TaskListQuery {
+        let order = TaskOrderSpec { field, direction };
+        let at = Timestamp::now();
+        TaskListQuery {
+            filter: TaskFilterSpec {
+                project_id: None,
+                status: Some(vec![1, 2]),
+                priority: Some(vec![3]),
+                tag: Some("home".into()),
+                search: Some("50%".into()),
+                due_before: Some(at),
+                due_after: Some(at),
+                updated_since: Some(at),
+                include_deleted: false,
+            },
+            order,
+            page: PageRequest {
+                size: 10,
+                backward: false,
+                after: Some(order.cursor_at(KeyValue::Int(3), Id::new())),
+                before: Some(order.cursor_at(KeyValue::Null, Id::new())),
+            },
+        }
+    }
+
+    const POSTGRES: &str = r"SELECT t.* FROM (VALUES ($1), ($2)) AS parent(id) CROSS JOIN LATERAL (SELECT t.* FROM tasks t WHERE t.project_id = parent.id AND t.owner_id = $3 AND t.deleted_at IS NULL AND t.status IN ($4, $5) AND t.priority IN ($6) AND t.tags @> $7 AND (lower(t.title) LIKE $8 ESCAPE '\' OR lower(COALESCE(t.description, '')) LIKE $9 ESCAPE '\') AND t.due_at < $10 AND t.due_at >= $11 AND t.updated_at >= $12 AND (t.priority IS NULL OR t.priority < $13 OR (t.priority = $14 AND t.id < $15)) AND (t.priority IS NOT NULL OR t.id > $16) ORDER BY (t.priority IS NULL) ASC, t.priority DESC, t.id DESC LIMIT $17) t ORDER BY t.project_id, (t.priority IS NULL) ASC, t.priority DESC, t.id DESC";
+    const SQLITE_PART: &str = r"SELECT * FROM (SELECT t.* FROM tasks t WHERE t.project_id = ? AND +t.owner_id = ? AND t.deleted_at IS NULL AND t.status IN (?, ?) AND t.priority IN (?) AND EXISTS (SELECT 1 FROM json_each(t.tags) AS tag WHERE tag.value = ?) AND (lower(t.title) LIKE ? ESCAPE '\' OR lower(COALESCE(t.description, '')) LIKE ? ESCAPE '\') AND t.due_at < ? AND t.due_at >= ? AND t.updated_at >= ? AND (t.priority IS NULL OR t.priority < ? OR (t.priority = ? AND t.id < ?)) AND (t.priority IS NOT NULL OR t.id > ?) ORDER BY (t.priority IS NULL) ASC, t.priority DESC, t.id DESC LIMIT ?)";
+
+    /// The statement the nested benchmark's query sends, to the letter.
+    #[test]
+    fn the_per_project_page_sends_the_same_statement() {
+        let viewer = Viewer {
+            user_id: Id::new(),
+            session_id: None,
+            api_key_id: None,
+            scopes: vec![Scope::Read],
+        };
+        let parents = [Id::new(), Id::new()];
+        let query = listing(TaskOrderField::Priority, OrderDirection::Desc);
+        let sql = |backend| {
+            let b = per_project_statement(backend, &viewer, &parents, &query).expect("builds");
+            b.sql().to_owned()
+        };
+        assert_eq!(sql(Backend::Postgres), POSTGRES);
+        assert_eq!(
+            sql(Backend::Sqlite),
+            format!("{SQLITE_PART} UNION ALL {SQLITE_PART}")
+        );
+    }
+
+    /// Also a second order, whose key is never NULL: one project, no cursor.
+    #[test]
+    fn a_page_by_title_reads_the_same_statement() {
+        let viewer = Viewer {
+            user_id: Id::new(),
+            session_id: None,
+            api_key_id: None,
+            scopes: vec![Scope::Read],
+        };
+        let mut query = listing(TaskOrderField::Title, OrderDirection::Asc);
+        query.filter = TaskFilterSpec::default();
+        query.page.after = None;
+        query.page.before = None;
+        query.page.backward = true;
+        let b =
+            per_project_statement(Backend::Sqlite, &viewer, &[Id::new()], &query).expect("builds");
+        assert_eq!(
+            b.sql(),
+            "SELECT * FROM (SELECT t.* FROM tasks t WHERE t.project_id = ? AND +t.owner_id = ? \
+             AND t.deleted_at IS NULL ORDER BY t.title DESC, t.id DESC LIMIT ?)"
+        );
+    }
 }

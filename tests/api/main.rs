@@ -28,6 +28,8 @@ mod live_versions;
 mod operation_progress;
 mod operations;
 mod operations_crash;
+mod operations_listing;
+mod operations_stored;
 mod operations_support;
 mod ownership;
 mod quotas;

@@ -14,6 +14,7 @@ use tasklane::db::sql::{Bind, CountRow, SqlBuilder};
 use tasklane::db::types::{Id, JsonDoc, Timestamp};
 use tasklane::db::{Db, PoolSettings};
 use tasklane::db_run;
+use tasklane::operations::kinds::{OperationKind, OperationStatus};
 use tasklane::operations::model::{OperationRecordRow, OperationRow};
 use tasklane::projects::model::ProjectRow;
 use tasklane::sync::model::ChangeCounterRow;
@@ -238,12 +239,11 @@ async fn every_row_type_round_trips(backend: Backend) {
                 id,
                 owner_id: user_id,
                 kind: if rollback_of.is_some() {
-                    "ROLLBACK"
+                    OperationKind::Rollback
                 } else {
-                    "UPDATE_TASKS"
-                }
-                .into(),
-                status: "COMPLETED".into(),
+                    OperationKind::UpdateTasks
+                },
+                status: OperationStatus::Completed,
                 dry_run: rollback_of.is_none(),
                 params: JsonDoc(
                     json!({ "filter": { "status": ["TODO"] }, "patch": { "addTags": ["x"] }, "n": 1.5 })
