@@ -9,7 +9,6 @@ use futures_util::StreamExt as _;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::bench_support::call;
 use crate::fixtures::{account, project};
 use crate::on_both_databases;
 use crate::support::{Backend, TestApp};
@@ -83,14 +82,14 @@ async fn a_client_that_stops_reading_is_told_it_was_too_slow(backend: Backend) {
                 let input: Vec<Value> = (0..50)
                     .map(|i| json!({ "projectId": project_id, "title": format!("t{i}"), "description": long }))
                     .collect();
-                call(
-                    &http,
-                    &endpoint,
-                    Some(&token),
-                    CREATE_TASKS,
-                    json!({ "input": input }),
-                )
-                .await;
+                // A write refused on a busy machine (a statement timeout)
+                // only means fewer events: the next one is tried.
+                let _ = http
+                    .post(&endpoint)
+                    .bearer_auth(&token)
+                    .json(&json!({ "query": CREATE_TASKS, "variables": { "input": input } }))
+                    .send()
+                    .await;
             }
         });
         // ... until the server gives up on it: its subscription ends.
@@ -100,7 +99,6 @@ async fn a_client_that_stops_reading_is_told_it_was_too_slow(backend: Backend) {
                 tokio::time::Instant::now() < deadline,
                 "{protocol}: the client that reads nothing was never found too slow"
             );
-            assert!(!producer.is_finished(), "the producer failed");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         producer.abort();

@@ -96,7 +96,12 @@ async fn write(
     let close = tokio::select! {
         biased;
         close = &mut asked => close.ok(),
-        () = future::poll_fn(|cx| poll_write(&mut sink, &mut waiting, cx)) => None,
+        written = future::poll_fn(|cx| poll_write(&mut sink, &mut waiting, cx)) => match written {
+            // Every sender is gone (the connection is closing): the close
+            // is still to come.
+            Ok(()) => asked.await.ok(),
+            Err(()) => None,
+        },
     };
     let Some(close) = close else {
         return false;
@@ -124,31 +129,32 @@ async fn write(
 }
 
 /// Moves queued messages into the socket, flushing once the queue is empty
-/// (what is queued together goes out with one flush); ready when the queue
-/// has ended or the socket failed. A message is taken from the queue only
-/// when the socket accepts it, so this may be stopped at any point without
-/// losing one.
+/// (what is queued together goes out with one flush); ready with `Ok` when
+/// the queue has ended (every sender gone, or closed and empty), `Err` when
+/// the socket failed. A message is taken from the queue only when the
+/// socket accepts it, so this may be stopped at any point without losing
+/// one.
 fn poll_write(
     sink: &mut Sink,
     waiting: &mut mpsc::Receiver<Message>,
     cx: &mut Context<'_>,
-) -> Poll<()> {
+) -> Poll<Result<(), ()>> {
     loop {
         match sink.poll_ready_unpin(cx) {
             Poll::Ready(Ok(())) => {}
-            Poll::Ready(Err(_)) => return Poll::Ready(()),
+            Poll::Ready(Err(_)) => return Poll::Ready(Err(())),
             Poll::Pending => return Poll::Pending,
         }
         match waiting.poll_recv(cx) {
             Poll::Ready(Some(message)) => {
                 if sink.start_send_unpin(message).is_err() {
-                    return Poll::Ready(());
+                    return Poll::Ready(Err(()));
                 }
             }
-            Poll::Ready(None) => return Poll::Ready(()),
+            Poll::Ready(None) => return Poll::Ready(Ok(())),
             Poll::Pending => {
                 return match sink.poll_flush_unpin(cx) {
-                    Poll::Ready(Err(_)) => Poll::Ready(()),
+                    Poll::Ready(Err(_)) => Poll::Ready(Err(())),
                     Poll::Ready(Ok(())) | Poll::Pending => Poll::Pending,
                 };
             }
