@@ -45,6 +45,7 @@
 
 mod connection;
 mod executor;
+mod frames;
 mod subscriptions;
 mod writer;
 

@@ -28,7 +28,8 @@ use tokio::time::{Instant, Interval};
 
 use super::super::AppState;
 use super::executor::{ConnectionExecutor, Session, is_subscription};
-use super::subscriptions::{Subscriptions, complete_frame};
+use super::frames::complete_frame;
+use super::subscriptions::Subscriptions;
 use super::writer::{Writer, queue, slow_consumer};
 use super::{CLOSE_WAIT, credential};
 use crate::auth::AuthState;

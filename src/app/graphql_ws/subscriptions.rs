@@ -9,26 +9,13 @@ use axum::extract::ws::Message;
 use futures_util::future::BoxFuture;
 use futures_util::stream::{BoxStream, FuturesUnordered};
 use futures_util::{FutureExt as _, StreamExt as _};
-use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use super::executor::{ConnectionExecutor, Joined, join_group_within};
+use super::frames::{complete_frame, completed_id};
 use super::writer::{queue, slow_consumer};
 use crate::live::hub::{Close, Closer, SharedGuard, close};
-
-pub(super) fn complete_frame(id: &str) -> String {
-    json!({ "type": "complete", "id": id }).to_string()
-}
-
-/// The id of a `complete` message the server sends.
-pub(super) fn completed_id(text: &str) -> Option<String> {
-    if !text.starts_with(r#"{"type":"complete""#) {
-        return None;
-    }
-    let value: serde_json::Value = serde_json::from_str(text).ok()?;
-    value.get("id")?.as_str().map(str::to_owned)
-}
 
 /// A subscription running on a task of its own; dropping it stops it.
 struct OwnTask {
