@@ -18,90 +18,70 @@ on_both_backends!(
     shutdown_lets_in_flight_requests_finish,
 );
 
+/// `POST /graphql`, to be completed.
+fn post(app: &TestApp) -> reqwest::RequestBuilder {
+    app.client.post(app.url("/graphql"))
+}
+
+/// `GET path`, to be completed.
+fn get(app: &TestApp, path: &str) -> reqwest::RequestBuilder {
+    app.client.get(app.url(path))
+}
+
+async fn sent(request: reqwest::RequestBuilder) -> reqwest::Response {
+    request.send().await.expect("sent")
+}
+
 async fn body_over_the_limit_is_413(app: TestApp) {
     let padding = "x".repeat(1024 * 1024 + 10);
     let body = json!({ "query": "{ __typename }", "variables": { "pad": padding } }).to_string();
-    let response = app
-        .client
-        .post(app.url("/graphql"))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("sent");
+    let response = sent(
+        post(&app)
+            .header("content-type", "application/json")
+            .body(body),
+    )
+    .await;
     assert_eq!(response.status(), 413);
     // Just under the limit is fine.
-    let ok = app
-        .client
-        .post(app.url("/graphql"))
-        .json(
-            &json!({ "query": "{ __typename }", "variables": { "pad": "x".repeat(1000 * 1000) } }),
-        )
-        .send()
-        .await
-        .expect("sent");
+    let ok = sent(post(&app).json(
+        &json!({ "query": "{ __typename }", "variables": { "pad": "x".repeat(1000 * 1000) } }),
+    ))
+    .await;
     assert_eq!(ok.status(), 200);
     // Not JSON at all: 415 for the wrong type, 400 for a broken body.
-    let wrong_type = app
-        .client
-        .post(app.url("/graphql"))
-        .header("content-type", "text/plain")
-        .body("{ __typename }")
-        .send()
-        .await
-        .expect("sent");
+    let wrong_type = sent(
+        post(&app)
+            .header("content-type", "text/plain")
+            .body("{ __typename }"),
+    )
+    .await;
     assert_eq!(wrong_type.status(), 415);
-    let broken = app
-        .client
-        .post(app.url("/graphql"))
-        .header("content-type", "application/json")
-        .body("{ not json")
-        .send()
-        .await
-        .expect("sent");
+    let broken = sent(
+        post(&app)
+            .header("content-type", "application/json")
+            .body("{ not json"),
+    )
+    .await;
     assert_eq!(broken.status(), 400);
 }
 
 async fn get_serves_queries_graphiql_and_refuses_mutations(app: TestApp) {
-    let query = app
-        .client
-        .get(app.url("/graphql"))
-        .query(&[("query", "{ __typename }")])
-        .send()
-        .await
-        .expect("sent");
+    let query = sent(get(&app, "/graphql").query(&[("query", "{ __typename }")])).await;
     assert_eq!(query.status(), 200);
     let body: Value = query.json().await.expect("json");
     assert_eq!(body["data"]["__typename"], "Query");
 
-    let mutation = app
-        .client
-        .get(app.url("/graphql"))
-        .query(&[("query", "mutation { logout }")])
-        .send()
-        .await
-        .expect("sent");
+    let mutation = sent(get(&app, "/graphql").query(&[("query", "mutation { logout }")])).await;
     assert_eq!(mutation.status(), 405);
     assert_eq!(mutation.headers()["allow"], "POST");
-    let named = app
-        .client
-        .get(app.url("/graphql"))
-        .query(&[
-            ("query", "query A { __typename } mutation B { logout }"),
-            ("operationName", "B"),
-        ])
-        .send()
-        .await
-        .expect("sent");
+    let named = sent(get(&app, "/graphql").query(&[
+        ("query", "query A { __typename } mutation B { logout }"),
+        ("operationName", "B"),
+    ]))
+    .await;
     assert_eq!(named.status(), 405);
 
-    let page = app
-        .client
-        .get(app.url("/graphql"))
-        .header("accept", "text/html")
-        .send()
-        .await
-        .expect("sent");
+    let page = sent(get(&app, "/graphql").header("accept", "text/html")).await;
     assert_eq!(page.status(), 200);
     assert!(
         page.text()
@@ -113,13 +93,10 @@ async fn get_serves_queries_graphiql_and_refuses_mutations(app: TestApp) {
 }
 
 async fn batches_run_in_order_and_are_limited(app: TestApp) {
-    let response = app
-        .client
-        .post(app.url("/graphql"))
-        .json(&json!([{ "query": "{ __typename }" }, { "query": "{ me { id } }" }]))
-        .send()
-        .await
-        .expect("sent");
+    let response = sent(
+        post(&app).json(&json!([{ "query": "{ __typename }" }, { "query": "{ me { id } }" }])),
+    )
+    .await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body[0]["data"]["__typename"], "Query", "{body}");
@@ -131,13 +108,7 @@ async fn batches_run_in_order_and_are_limited(app: TestApp) {
     let eleven: Vec<Value> = (0..11)
         .map(|_| json!({ "query": "{ __typename }" }))
         .collect();
-    let response = app
-        .client
-        .post(app.url("/graphql"))
-        .json(&eleven)
-        .send()
-        .await
-        .expect("sent");
+    let response = sent(post(&app).json(&eleven)).await;
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.expect("json");
     assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
@@ -150,8 +121,7 @@ async fn batches_run_in_order_and_are_limited(app: TestApp) {
 
 async fn graphql_response_json_answers_400_for_a_bad_document(app: TestApp) {
     let send = |accept: &'static str, query: &'static str| {
-        app.client
-            .post(app.url("/graphql"))
+        post(&app)
             .header("accept", accept)
             .json(&json!({ "query": query }))
             .send()
@@ -178,19 +148,9 @@ async fn graphql_response_json_answers_400_for_a_bad_document(app: TestApp) {
 }
 
 async fn health_ready_and_metrics_answer(app: TestApp) {
-    let health = app
-        .client
-        .get(app.url("/health"))
-        .send()
-        .await
-        .expect("sent");
+    let health = sent(get(&app, "/health")).await;
     assert_eq!(health.status(), 200);
-    let ready = app
-        .client
-        .get(app.url("/ready"))
-        .send()
-        .await
-        .expect("sent");
+    let ready = sent(get(&app, "/ready")).await;
     assert_eq!(ready.status(), 200);
     let body: Value = ready.json().await.expect("json");
     let backend = if app.db.backend == Backend::Sqlite {
@@ -202,21 +162,12 @@ async fn health_ready_and_metrics_answer(app: TestApp) {
 
     let user = app.signup("metrics@example.com").await;
     let token = user["accessToken"].as_str();
-    let me = app
-        .client
-        .post(app.url("/graphql"))
-        .json(&json!({ "query": "query Me { me { id } }", "operationName": "Me" }))
-        .send()
-        .await
-        .expect("sent");
+    let me =
+        sent(post(&app).json(&json!({ "query": "query Me { me { id } }", "operationName": "Me" })))
+            .await;
     assert_eq!(me.status(), 200);
     let _ = app.gql("query Me { me { id } }", json!({}), token).await;
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("sent");
+    let metrics = sent(get(&app, "/metrics")).await;
     assert_eq!(metrics.status(), 200);
     let text = metrics.text().await.expect("text");
     assert!(
@@ -244,7 +195,7 @@ async fn health_ready_and_metrics_answer(app: TestApp) {
 async fn every_response_has_a_request_id_and_internal_errors_carry_it(app: TestApp) {
     let user = app.signup("ids@example.com").await;
     for path in ["/health", "/ready", "/metrics"] {
-        let response = app.client.get(app.url(path)).send().await.expect("sent");
+        let response = sent(get(&app, path)).await;
         let id = response
             .headers()
             .get("x-request-id")
@@ -254,14 +205,12 @@ async fn every_response_has_a_request_id_and_internal_errors_carry_it(app: TestA
     // With the database closed, a query fails as INTERNAL: a fixed message,
     // the request id, and nothing of the cause.
     app.database().close();
-    let response = app
-        .client
-        .post(app.url("/graphql"))
-        .bearer_auth(user["accessToken"].as_str().expect("token"))
-        .json(&json!({ "query": "{ me { id } }" }))
-        .send()
-        .await
-        .expect("sent");
+    let response = sent(
+        post(&app)
+            .bearer_auth(user["accessToken"].as_str().expect("token"))
+            .json(&json!({ "query": "{ me { id } }" })),
+    )
+    .await;
     let header_id = response.headers()["x-request-id"]
         .to_str()
         .expect("ascii")
@@ -287,12 +236,7 @@ async fn ready_is_503_when_the_database_is_gone(mut app: TestApp) {
         }
         Backend::Postgres => app.db.drop_now().await,
     }
-    let response = app
-        .client
-        .get(app.url("/ready"))
-        .send()
-        .await
-        .expect("sent");
+    let response = sent(get(&app, "/ready")).await;
     assert_eq!(response.status(), 503);
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["status"], "unavailable");
@@ -301,12 +245,7 @@ async fn ready_is_503_when_the_database_is_gone(mut app: TestApp) {
         "{body}"
     );
     // The process itself is still up.
-    let health = app
-        .client
-        .get(app.url("/health"))
-        .send()
-        .await
-        .expect("sent");
+    let health = sent(get(&app, "/health")).await;
     assert_eq!(health.status(), 200);
 }
 
@@ -346,14 +285,12 @@ on_both_backends!(cors_allows_only_configured_origins);
 
 async fn cors_allows_only_configured_origins(app: TestApp) {
     // The default: same origin only, no CORS headers at all.
-    let response = app
-        .client
-        .post(app.url("/graphql"))
-        .header("origin", "https://app.example.com")
-        .json(&json!({ "query": "{ __typename }" }))
-        .send()
-        .await
-        .expect("sent");
+    let response = sent(
+        post(&app)
+            .header("origin", "https://app.example.com")
+            .json(&json!({ "query": "{ __typename }" })),
+    )
+    .await;
     assert!(
         response
             .headers()
@@ -384,13 +321,11 @@ async fn cors_allows_only_configured_origins(app: TestApp) {
         preflight.headers()["access-control-allow-origin"],
         "https://app.example.com"
     );
-    let other = app
-        .client
-        .post(app.url("/graphql"))
-        .header("origin", "https://evil.example.net")
-        .json(&json!({ "query": "{ __typename }" }))
-        .send()
-        .await
-        .expect("sent");
+    let other = sent(
+        post(&app)
+            .header("origin", "https://evil.example.net")
+            .json(&json!({ "query": "{ __typename }" })),
+    )
+    .await;
     assert!(other.headers().get("access-control-allow-origin").is_none());
 }

@@ -46,4 +46,5 @@ mod sync_support;
 mod takeover;
 mod token_attempts;
 mod writes;
+mod ws_closes;
 mod ws_support;

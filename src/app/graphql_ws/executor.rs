@@ -25,7 +25,7 @@ use tokio::sync::Semaphore;
 
 use super::super::AppState;
 use super::super::graphql_http::finish_errors;
-use super::complete_frame;
+use super::frames::complete_frame;
 use crate::auth::AuthState;
 use crate::error::{AppError, code};
 use crate::graphql::RequestMeta;
