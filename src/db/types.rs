@@ -73,18 +73,27 @@ impl Id {
     }
 }
 
-impl std::ops::Deref for Id {
-    type Target = uuid::Uuid;
-    fn deref(&self) -> &uuid::Uuid {
-        &self.0
-    }
+/// `Deref` to the wrapped value, and (unless `deref_only`) `From` it.
+macro_rules! wraps {
+    ($outer:ty, $inner:ty) => {
+        wraps!($outer, $inner, deref_only);
+        impl From<$inner> for $outer {
+            fn from(value: $inner) -> Self {
+                Self(value)
+            }
+        }
+    };
+    ($outer:ty, $inner:ty, deref_only) => {
+        impl std::ops::Deref for $outer {
+            type Target = $inner;
+            fn deref(&self) -> &$inner {
+                &self.0
+            }
+        }
+    };
 }
 
-impl From<uuid::Uuid> for Id {
-    fn from(value: uuid::Uuid) -> Self {
-        Self(value)
-    }
-}
+wraps!(Id, uuid::Uuid);
 
 impl std::fmt::Display for Id {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -128,12 +137,7 @@ impl From<DateTime<Utc>> for Timestamp {
     }
 }
 
-impl std::ops::Deref for Timestamp {
-    type Target = DateTime<Utc>;
-    fn deref(&self) -> &DateTime<Utc> {
-        &self.0
-    }
-}
+wraps!(Timestamp, DateTime<Utc>, deref_only);
 
 impl std::ops::Add<chrono::Duration> for Timestamp {
     type Output = Timestamp;
@@ -148,18 +152,7 @@ impl std::ops::Add<chrono::Duration> for Timestamp {
 #[serde(transparent)]
 pub struct JsonDoc(pub serde_json::Value);
 
-impl std::ops::Deref for JsonDoc {
-    type Target = serde_json::Value;
-    fn deref(&self) -> &serde_json::Value {
-        &self.0
-    }
-}
-
-impl From<serde_json::Value> for JsonDoc {
-    fn from(value: serde_json::Value) -> Self {
-        Self(value)
-    }
-}
+wraps!(JsonDoc, serde_json::Value);
 
 // ---- PostgreSQL: each wrapper is its native type ----
 
