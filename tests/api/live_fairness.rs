@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::fixtures::{account, ok, project};
 use crate::on_both_databases;
 use crate::support::{Backend, TestApp, error_code};
-use crate::ws_support::{TRANSPORT_WS, Ws};
+use crate::ws_support::{TRANSPORT_WS, Ws, subscriptions_reach};
 
 on_both_databases!(
     one_users_heavy_subscriptions_do_not_delay_another_users_events,
@@ -34,35 +34,6 @@ const GROUPS: usize = CONNECTIONS * PER_CONNECTION;
 /// User B's writes, each timed from its answer to its event: 100, so that
 /// the p99 is not simply the slowest one on a busy machine.
 const SAMPLES: usize = 100;
-
-/// Waits until the server has `n` active subscriptions.
-pub async fn subscriptions_reach(app: &TestApp, n: i64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let text = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
-        let now = text
-            .lines()
-            .find_map(|line| line.strip_prefix("tasklane_subscriptions "))
-            .and_then(|v| v.trim().parse::<i64>().ok())
-            .unwrap_or(0);
-        if now == n {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{now} subscriptions, never {n}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 fn p99(samples: &mut [Duration]) -> Duration {
     samples.sort();
@@ -113,7 +84,7 @@ async fn one_users_heavy_subscriptions_do_not_delay_another_users_events(backend
     }
     let mut b_ws = Ws::ready(app.addr, TRANSPORT_WS, &b.token).await;
     b_ws.subscribe("b", LIGHT, json!({ "p": b_project })).await;
-    subscriptions_reach(&app, GROUPS as i64 + 1).await;
+    subscriptions_reach(app.addr, GROUPS as i64 + 1).await;
     // Registered: a first write of B's arrives.
     let first = ok(
         &app,
@@ -233,10 +204,10 @@ async fn distinct_groups_of_a_user_are_capped(backend: Backend) {
             .subscribe(&format!("s{n}"), HEAVY, json!({ "n": n }))
             .await;
     }
-    subscriptions_reach(&app, 3).await;
+    subscriptions_reach(app.addr, 3).await;
     // The same document and variables again joins an existing group.
     second.subscribe("same", HEAVY, json!({ "n": 1 })).await;
-    subscriptions_reach(&app, 4).await;
+    subscriptions_reach(app.addr, 4).await;
     // A fourth distinct one, on any of the user's connections, is refused.
     second.subscribe("fourth", HEAVY, json!({ "n": 4 })).await;
     let refused = second.data("fourth").await;
@@ -271,9 +242,9 @@ async fn distinct_groups_of_a_user_are_capped(backend: Backend) {
 
     // Leaving a group makes room for another.
     first.send(json!({ "type": "complete", "id": "s3" })).await;
-    subscriptions_reach(&app, 3).await;
+    subscriptions_reach(app.addr, 3).await;
     second.subscribe("fifth", HEAVY, json!({ "n": 5 })).await;
-    subscriptions_reach(&app, 4).await;
+    subscriptions_reach(app.addr, 4).await;
     ok(
         &app,
         &a.token,

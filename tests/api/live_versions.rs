@@ -14,7 +14,7 @@ use crate::bench_support::call;
 use crate::fixtures::{account, project};
 use crate::on_both_databases;
 use crate::support::{Backend, TEST_SECRET, TestApp};
-use crate::ws_support::{LEGACY_WS, TRANSPORT_WS, Ws};
+use crate::ws_support::{LEGACY_WS, TRANSPORT_WS, Ws, subscriptions_reach};
 
 on_both_databases!(
     a_burst_of_updates_by_two_writers_reaches_everyone_version_by_version,
@@ -45,32 +45,6 @@ async fn two_instances(backend: Backend) -> (TestApp, Option<tasklane::Server>, 
     let second = tasklane::start(config).await.expect("second instance");
     let addr = second.addr;
     (app, Some(second), addr)
-}
-
-/// Waits until the server at `addr` has `n` active subscriptions.
-async fn subscriptions_at(addr: SocketAddr, n: i64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let text = reqwest::get(format!("http://{addr}/metrics"))
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
-        let now = text
-            .lines()
-            .find_map(|line| line.strip_prefix("tasklane_subscriptions "))
-            .and_then(|v| v.trim().parse::<i64>().ok())
-            .unwrap_or(0);
-        if now == n {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{now} subscriptions, never {n}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// The task of the next event for `id`, after checking it is one.
@@ -106,10 +80,10 @@ async fn a_burst_of_updates_by_two_writers_reaches_everyone_version_by_version(b
     subscribers[2].subscribe("s", small, json!({})).await;
     match second {
         Some(_) => {
-            subscriptions_at(app.addr, 1).await;
-            subscriptions_at(there, 2).await;
+            subscriptions_reach(app.addr, 1).await;
+            subscriptions_reach(there, 2).await;
         }
-        None => subscriptions_at(app.addr, 3).await,
+        None => subscriptions_reach(app.addr, 3).await,
     }
 
     let client = reqwest::Client::new();
@@ -162,10 +136,10 @@ async fn an_event_larger_than_a_notification_arrives_whole(backend: Backend) {
     far.subscribe("s", EVENTS, json!({ "p": p })).await;
     match second {
         Some(_) => {
-            subscriptions_at(app.addr, 1).await;
-            subscriptions_at(there, 1).await;
+            subscriptions_reach(app.addr, 1).await;
+            subscriptions_reach(there, 1).await;
         }
-        None => subscriptions_at(app.addr, 2).await,
+        None => subscriptions_reach(app.addr, 2).await,
     }
 
     // 10,000 characters, 15,000 bytes of UTF-8 and more once escaped.

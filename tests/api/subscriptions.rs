@@ -2,7 +2,6 @@
 //! write, who receives them, close codes, keep-alive, expiry, revocation,
 //! origins, limits, slow consumers, and instances sharing PostgreSQL.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -11,7 +10,9 @@ use tokio_tungstenite::tungstenite;
 use crate::bench_support::call as data_at;
 use crate::fixtures::{account, ok, project, task};
 use crate::support::{Backend, PASSWORD, TEST_SECRET, TestApp, TestDb};
-use crate::ws_support::{Ended, LEGACY_WS, TRANSPORT_WS, Ws, open, ready_small_buffer};
+use crate::ws_support::{
+    Ended, LEGACY_WS, TRANSPORT_WS, Ws, gauge, open, ready_small_buffer, subscriptions_reach,
+};
 use crate::{on_both_backends, on_both_databases};
 
 const TASK_EVENTS: &str = "subscription($p: ID) { taskEvents(projectId: $p) {
@@ -35,36 +36,6 @@ on_both_databases!(
     limits_per_connection_and_per_user,
     a_slow_consumer_is_dropped_and_others_get_everything,
 );
-
-/// A gauge's value from `/metrics` of the server at `addr`.
-async fn gauge(addr: SocketAddr, name: &str) -> i64 {
-    let text = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
-        .find_map(|line| line.strip_prefix(&format!("tasklane_{name} ")))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// Waits until the server at `addr` has `n` active subscriptions (so that
-/// what follows is not raced by the registration).
-async fn subscriptions_reach(addr: SocketAddr, n: i64) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        if gauge(addr, "subscriptions").await == n {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "never reached {n} subscriptions"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 async fn update_task(app: &TestApp, token: &str, id: &Value, title: &str) {
     ok(

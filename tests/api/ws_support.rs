@@ -200,3 +200,33 @@ impl Ws {
         }
     }
 }
+
+/// A gauge's value from `/metrics` of the server at `addr`.
+pub async fn gauge(addr: SocketAddr, name: &str) -> i64 {
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("tasklane_{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Waits until the server at `addr` has `n` active subscriptions (so that
+/// what follows is not raced by the registration).
+pub async fn subscriptions_reach(addr: SocketAddr, n: i64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        if gauge(addr, "subscriptions").await == n {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never reached {n} subscriptions"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
