@@ -42,23 +42,10 @@ pub struct DbTime;
 pub struct DbJson;
 
 /// An identifier (UUID).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Default,
-    AsExpression,
-    FromSqlRow,
-    Serialize,
-    Deserialize,
-)]
+#[derive(AsExpression, FromSqlRow, Serialize, Deserialize)]
 #[diesel(sql_type = DbUuid)]
 #[serde(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Id(pub uuid::Uuid);
 
 impl Id {
@@ -102,22 +89,10 @@ impl std::fmt::Display for Id {
 }
 
 /// An instant in UTC, kept to the microsecond (what both backends store).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    AsExpression,
-    FromSqlRow,
-    Serialize,
-    Deserialize,
-)]
+#[derive(AsExpression, FromSqlRow, Serialize, Deserialize)]
 #[diesel(sql_type = DbTime)]
 #[serde(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Timestamp(DateTime<Utc>);
 
 impl Timestamp {

@@ -53,6 +53,10 @@ pub trait ContextExt {
         let viewer = self.viewer()?;
         Ok(Id::parse(raw).map(|id| (viewer, id)))
     }
+    /// The most items a connection page may hold (`TASKLANE_MAX_PAGE_SIZE`).
+    fn page_size(&self) -> usize {
+        self.services().config.limits.page_size
+    }
 }
 
 /// Runs `work` in one write transaction; once it committed, delivers the

@@ -8,6 +8,7 @@ use super::kinds::{OperationKind, OperationStatus, Params, PatchParams};
 use super::model::{OperationRecordRow, OperationRow};
 use super::start::{self, not_found};
 use super::store::{self, OperationFilterSpec};
+use crate::auth::Viewer;
 use crate::db::keyset::{KeyPosition, page_limit};
 use crate::db::sql::Bind;
 use crate::db::types::{Id, Timestamp};
@@ -423,6 +424,30 @@ impl OperationsQuery {
 #[derive(Default)]
 pub struct OperationsMutation;
 
+/// Starts (or dry-runs) a job with the services and limits of the request.
+async fn start_job(
+    ctx: &Context<'_>,
+    viewer: &Viewer,
+    params: Params,
+    dry_run: bool,
+    rollback_of: Option<Id>,
+) -> AppResult<Operation> {
+    let services = ctx.services();
+    let config = &services.config;
+    let row = start::start(
+        &services.db,
+        &services.events,
+        &config.operations,
+        &config.quotas,
+        viewer,
+        params,
+        dry_run,
+        rollback_of,
+    )
+    .await?;
+    Ok(Operation(row))
+}
+
 #[Object]
 impl OperationsMutation {
     /// Starts a bulk job (or, with `dryRun`, shows what it would do).
@@ -433,20 +458,8 @@ impl OperationsMutation {
     ) -> AppResult<Operation> {
         let viewer = ctx.viewer()?;
         let dry_run = input.dry_run.unwrap_or(false);
-        let services = ctx.services();
-        let params = params(input, services.config.operations.max_items)?;
-        let row = start::start(
-            &services.db,
-            &services.events,
-            &services.config.operations,
-            &services.config.quotas,
-            viewer,
-            params,
-            dry_run,
-            None,
-        )
-        .await?;
-        Ok(Operation(row))
+        let params = params(input, ctx.services().config.operations.max_items)?;
+        start_job(ctx, viewer, params, dry_run, None).await
     }
 
     /// Stops a waiting or running operation between batches; what it did stays.
@@ -463,19 +476,7 @@ impl OperationsMutation {
     async fn rollback_operation(&self, ctx: &Context<'_>, id: ID) -> AppResult<Operation> {
         let viewer = ctx.viewer()?;
         let id = operation_id(&id)?;
-        let services = ctx.services();
-        start::check_rollback(&services.db, viewer, id).await?;
-        let row = start::start(
-            &services.db,
-            &services.events,
-            &services.config.operations,
-            &services.config.quotas,
-            viewer,
-            Params::Rollback { of: id },
-            false,
-            Some(id),
-        )
-        .await?;
-        Ok(Operation(row))
+        start::check_rollback(&ctx.services().db, viewer, id).await?;
+        start_job(ctx, viewer, Params::Rollback { of: id }, false, Some(id)).await
     }
 }

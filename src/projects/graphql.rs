@@ -100,17 +100,15 @@ impl ProjectsQuery {
     async fn projects(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "Forward: at most this many projects.")] first: Option<i32>,
+        #[graphql(desc = "Forward: the projects after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Backward: at most this many projects.")] last: Option<i32>,
+        #[graphql(desc = "Backward: the projects before this cursor.")] before: Option<String>,
         filter: Option<ProjectFilter>,
         order_by: Option<ProjectOrder>,
     ) -> AppResult<ProjectConnection> {
         let viewer = ctx.viewer()?;
-        let services = ctx.services();
-        let page =
-            PageRequest::from_args(first, after, last, before, services.config.limits.page_size)?;
+        let page = PageRequest::from_args(first, after, last, before, ctx.page_size())?;
         let filter = filter.unwrap_or_default();
         let filter = ProjectFilterSpec {
             search: crate::validate::search("filter.search", filter.search)?,
@@ -127,7 +125,7 @@ impl ProjectsQuery {
             page,
         };
         let page = {
-            let mut pooled = services.db.read().await?;
+            let mut pooled = ctx.services().db.read().await?;
             list::page(&mut pooled.conn(), viewer, &query).await?
         };
         if let Ok(loaders) = loaders(ctx) {

@@ -10,19 +10,9 @@ use crate::db::types::{Id, Timestamp};
 /// A project as stored: also the full-row insert form (creates, restores
 /// and imports) and the update form, which writes every column but the id,
 /// the owner, the client mutation id and the creation time (a `None` clears).
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    Queryable,
-    QueryableByName,
-    Selectable,
-    Identifiable,
-    Insertable,
-    AsChangeset,
-)]
+#[derive(Queryable, QueryableByName, Selectable, Identifiable, Insertable, AsChangeset)]
 #[diesel(table_name = projects, treat_none_as_null = true)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ProjectRow {
     pub id: Id,
     #[diesel(skip_update)]

@@ -23,7 +23,7 @@ use crate::db::types::Id;
 use crate::error::{AppError, AppResult};
 use crate::graphql::ContextExt;
 use crate::graphql::loaders::loaders;
-use crate::graphql::pagination::{Page, PageInfo};
+use crate::graphql::pagination::{Page, PageInfo, PageRequest};
 use crate::projects::graphql::fields::ProjectFields;
 use crate::projects::model::ProjectRow;
 
@@ -218,14 +218,15 @@ impl ProjectTasks {
     async fn tasks(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "Forward: at most this many of the project's tasks.")] first: Option<i32>,
+        #[graphql(desc = "Forward: the project's tasks after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Backward: at most this many of the project's tasks.")] last: Option<i32>,
+        #[graphql(desc = "Backward: project tasks before this cursor.")] before: Option<String>,
         filter: Option<TaskFilter>,
         order_by: Option<TaskOrder>,
     ) -> AppResult<TaskConnection> {
-        let query = task_list_query(ctx, first, after, last, before, filter, order_by)?;
+        let page = PageRequest::from_args(first, after, last, before, ctx.page_size())?;
+        let query = task_list_query(page, filter, order_by)?;
         let order = query.order;
         if self.deleted && !query.filter.include_deleted {
             let page = Page::from_scan(Vec::new(), &query.page);
@@ -280,15 +281,16 @@ impl TasksQuery {
     async fn tasks(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
-        last: Option<i32>,
-        before: Option<String>,
+        #[graphql(desc = "Forward: at most this many of the viewer's tasks.")] first: Option<i32>,
+        #[graphql(desc = "Forward: the viewer's tasks after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Backward: at most this many of the viewer's tasks.")] last: Option<i32>,
+        #[graphql(desc = "Backward: viewer's tasks before this cursor.")] before: Option<String>,
         filter: Option<TaskFilter>,
         order_by: Option<TaskOrder>,
     ) -> AppResult<TaskConnection> {
         let viewer = ctx.viewer()?;
-        let query = task_list_query(ctx, first, after, last, before, filter, order_by)?;
+        let page = PageRequest::from_args(first, after, last, before, ctx.page_size())?;
+        let query = task_list_query(page, filter, order_by)?;
         let page = {
             let mut pooled = ctx.services().db.read().await?;
             list::page(&mut pooled.conn(), viewer, &query).await?

@@ -13,19 +13,9 @@ use crate::error::rfc3339_opt;
 /// imports) and the update form, which writes every column but the id, the
 /// owner, the client mutation id and the creation time (a `None` clears).
 /// `tags`: a JSON array of strings.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    Queryable,
-    QueryableByName,
-    Selectable,
-    Identifiable,
-    Insertable,
-    AsChangeset,
-)]
+#[derive(Queryable, QueryableByName, Selectable, Identifiable, Insertable, AsChangeset)]
 #[diesel(table_name = tasks, treat_none_as_null = true)]
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TaskRow {
     pub id: Id,
     pub project_id: Id,

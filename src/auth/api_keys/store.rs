@@ -101,15 +101,14 @@ pub async fn count_live(conn: &mut Conn<'_>, viewer: &Viewer, now: Timestamp) ->
 
 /// The key with this hash, for authenticating a request.
 pub async fn find_by_hash(conn: &mut Conn<'_>, hash: &[u8]) -> AppResult<Option<ApiKeyRow>> {
-    let row = db_run!(conn, |c| {
+    Ok(db_run!(conn, |c| {
         api_keys::table
             .filter(api_keys::key_hash.eq(hash))
             .select(ApiKeyRow::as_select())
             .first(c)
             .await
             .optional()
-    })?;
-    Ok(row)
+    })?)
 }
 
 pub async fn touch(conn: &mut Conn<'_>, id: Id, now: Timestamp) -> AppResult<()> {

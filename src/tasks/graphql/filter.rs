@@ -1,11 +1,10 @@
 //! The arguments of a task connection: `TaskFilter`, `TaskOrder` and the
 //! page, checked into a listing.
 
-use async_graphql::{Context, ID, InputObject};
+use async_graphql::{ID, InputObject};
 use chrono::{DateTime, Utc};
 
 use crate::error::AppResult;
-use crate::graphql::ContextExt;
 use crate::graphql::pagination::{OrderDirection, PageRequest};
 use crate::tasks::kinds::{TaskOrderField, TaskPriority, TaskStatus};
 use crate::tasks::list::{TaskFilterSpec, TaskListQuery, TaskOrderSpec};
@@ -63,16 +62,10 @@ pub fn filter_spec(filter: TaskFilter) -> AppResult<TaskFilterSpec> {
 
 /// Checks the arguments of a task connection and makes its listing.
 pub fn task_list_query(
-    ctx: &Context<'_>,
-    first: Option<i32>,
-    after: Option<String>,
-    last: Option<i32>,
-    before: Option<String>,
+    page: PageRequest,
     filter: Option<TaskFilter>,
     order_by: Option<TaskOrder>,
 ) -> AppResult<TaskListQuery> {
-    let max = ctx.services().config.limits.page_size;
-    let page = PageRequest::from_args(first, after, last, before, max)?;
     let filter = filter_spec(filter.unwrap_or_default())?;
     let order = order_by.map_or_else(TaskOrderSpec::default, |o| TaskOrderSpec {
         field: o.field,
