@@ -79,3 +79,6 @@ pub fn sdl() -> String {
     };
     build_schema(None, &limits, false).sdl()
 }
+
+#[cfg(test)]
+mod task_field_places;
