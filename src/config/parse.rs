@@ -213,3 +213,65 @@ pub fn log_format() -> Rule<super::LogFormatChoice> {
         other => Err(format!("{other:?} is not one of auto, text, json")),
     })
 }
+
+/// `TASKLANE_OAUTH_REDIRECT_URIS`: comma-separated absolute URIs.
+pub fn redirect_uris() -> Rule<super::oauth::RedirectUris> {
+    Rule::new(super::oauth::RedirectUris::parse)
+}
+
+/// A provider's client secret, trimmed; empty stands for none.
+pub fn client_secret() -> Rule<SecretString> {
+    Rule::new(|raw| Ok(SecretString::from(raw.trim().to_owned())))
+}
+
+/// A provider's address: `https://`, or `http://` on a loopback address only.
+pub fn provider_url() -> Rule<String> {
+    Rule::new(check_provider_url)
+}
+
+/// See [`provider_url`]; the URL without a trailing slash.
+pub fn check_provider_url(raw: &str) -> Result<String, String> {
+    let trimmed = raw.trim().trim_end_matches('/');
+    let url = url::Url::parse(trimmed).map_err(|_| format!("{raw:?} is not a URL"))?;
+    if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "{raw:?} must not carry a user, password or fragment"
+        ));
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(trimmed.to_owned()),
+        "http" if loopback => Ok(trimmed.to_owned()),
+        "http" => Err(format!(
+            "{raw:?}: http:// is allowed on a loopback address only; use https://"
+        )),
+        _ => Err(format!("{raw:?} is not an https:// URL")),
+    }
+}
+
+/// Comma-separated names of generic OpenID Connect providers: 1 to 32 of
+/// A-Z, a-z and 0-9 each, distinct (case-insensitively), neither `google`
+/// nor `github`.
+pub fn provider_names() -> Rule<super::oauth::ProviderNames> {
+    Rule::new(|raw| {
+        let mut names: Vec<String> = Vec::new();
+        for name in raw.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let lower = name.to_ascii_lowercase();
+            if name.len() > 32 || !name.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(format!("{name:?} must be 1 to 32 of A-Z, a-z and 0-9"));
+            }
+            if lower == "google" || lower == "github" || names.contains(&lower) {
+                return Err(format!(
+                    "{name:?} is used twice (google and github are built in)"
+                ));
+            }
+            names.push(lower);
+        }
+        Ok(names)
+    })
+}

@@ -173,7 +173,7 @@ fn refused_token(purpose: Purpose) -> AppError {
 
 /// Runs `use_token` as one counted token attempt: refused when the client
 /// IP has made too many, given back when it succeeds.
-async fn token_attempt<T>(
+pub(super) async fn token_attempt<T>(
     ctx: &Context<'_>,
     use_token: impl Future<Output = AppResult<T>>,
 ) -> AppResult<T> {
