@@ -25,6 +25,8 @@ mod limits;
 mod listings;
 mod live_fairness;
 mod live_versions;
+mod oauth;
+mod oauth_fakes;
 mod operation_progress;
 mod operations;
 mod operations_crash;
