@@ -22,6 +22,8 @@ pub mod state;
 
 use std::fmt::Display;
 
+use oauth2::{CsrfToken, PkceCodeChallenge};
+
 use crate::config::{OAuthConfig, ProviderKind, ProviderSettings};
 use crate::error::{AppError, AppResult};
 
@@ -111,12 +113,20 @@ impl OAuth {
         redirect_uri: &str,
     ) -> AppResult<Started> {
         let state = crate::auth::tokens::random_token();
-        match provider.kind {
+        let csrf = CsrfToken::new(state.clone());
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, nonce) = match provider.kind {
             ProviderKind::Google | ProviderKind::Oidc => {
-                oidc::start(&self.http, provider, redirect_uri, state).await
+                oidc::authorize(&self.http, provider, redirect_uri, csrf, challenge).await?
             }
-            ProviderKind::Github => github::start(provider, redirect_uri, state),
-        }
+            ProviderKind::Github => github::authorize(provider, redirect_uri, csrf, challenge)?,
+        };
+        Ok(Started {
+            authorization_url: url.to_string(),
+            state,
+            pkce_verifier: verifier.secret().clone(),
+            nonce,
+        })
     }
 
     /// Exchanges the code and says who signed in.

@@ -31,7 +31,7 @@ pub struct OAuthSettings {
         long = "oauth-redirect-uris",
         env = "TASKLANE_OAUTH_REDIRECT_URIS",
         default_value = "",
-        value_parser = parse::redirect_uris()
+        value_parser = parse::Rule::new(RedirectUris::parse)
     )]
     pub redirect_uris: RedirectUris,
     /// Google OAuth client id (empty: Google sign-in off)
@@ -99,7 +99,7 @@ pub struct OAuthSettings {
         long = "oidc-providers",
         env = "TASKLANE_OIDC_PROVIDERS",
         default_value = "",
-        value_parser = parse::provider_names()
+        value_parser = provider_names()
     )]
     pub oidc_providers: ProviderNames,
     /// The `TASKLANE_OIDC_<NAME>_*` variables, read by name (not flags).
@@ -109,6 +109,28 @@ pub struct OAuthSettings {
 
 /// Names of one setting, as one value (see `super::Origins`).
 pub type ProviderNames = Vec<String>;
+
+/// Comma-separated names of generic OpenID Connect providers: 1 to 32 of
+/// A-Z, a-z and 0-9 each, distinct (case-insensitively), neither `google`
+/// nor `github`.
+fn provider_names() -> parse::Rule<ProviderNames> {
+    parse::Rule::new(|raw| {
+        let mut names: Vec<String> = Vec::new();
+        for name in raw.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let lower = name.to_ascii_lowercase();
+            if name.len() > 32 || !name.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(format!("{name:?} must be 1 to 32 of A-Z, a-z and 0-9"));
+            }
+            if lower == "google" || lower == "github" || names.contains(&lower) {
+                return Err(format!(
+                    "{name:?} is used twice (google and github are built in)"
+                ));
+            }
+            names.push(lower);
+        }
+        Ok(names)
+    })
+}
 
 /// What kind of protocol a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

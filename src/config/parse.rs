@@ -214,11 +214,6 @@ pub fn log_format() -> Rule<super::LogFormatChoice> {
     })
 }
 
-/// `TASKLANE_OAUTH_REDIRECT_URIS`: comma-separated absolute URIs.
-pub fn redirect_uris() -> Rule<super::oauth::RedirectUris> {
-    Rule::new(super::oauth::RedirectUris::parse)
-}
-
 /// A provider's client secret, trimmed; empty stands for none.
 pub fn client_secret() -> Rule<SecretString> {
     Rule::new(|raw| Ok(SecretString::from(raw.trim().to_owned())))
@@ -252,26 +247,4 @@ pub fn check_provider_url(raw: &str) -> Result<String, String> {
         )),
         _ => Err(format!("{raw:?} is not an https:// URL")),
     }
-}
-
-/// Comma-separated names of generic OpenID Connect providers: 1 to 32 of
-/// A-Z, a-z and 0-9 each, distinct (case-insensitively), neither `google`
-/// nor `github`.
-pub fn provider_names() -> Rule<super::oauth::ProviderNames> {
-    Rule::new(|raw| {
-        let mut names: Vec<String> = Vec::new();
-        for name in raw.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            let lower = name.to_ascii_lowercase();
-            if name.len() > 32 || !name.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                return Err(format!("{name:?} must be 1 to 32 of A-Z, a-z and 0-9"));
-            }
-            if lower == "google" || lower == "github" || names.contains(&lower) {
-                return Err(format!(
-                    "{name:?} is used twice (google and github are built in)"
-                ));
-            }
-            names.push(lower);
-        }
-        Ok(names)
-    })
 }

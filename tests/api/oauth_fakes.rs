@@ -191,28 +191,23 @@ fn client_id(headers: &HeaderMap, form: &HashMap<String, String>) -> Option<Stri
 }
 
 /// The grant of a token request whose PKCE verifier matches, used up.
-fn redeem(shared: &Shared, form: &HashMap<String, String>) -> Result<Grant, Response> {
-    let refused = || {
-        (
-            StatusCode::BAD_REQUEST,
-            Json(json!({ "error": "invalid_grant" })),
-        )
-    };
-    let code = form.get("code").ok_or_else(|| refused().into_response())?;
+fn redeem(shared: &Shared, form: &HashMap<String, String>) -> Option<Grant> {
     let grant = shared
         .codes
         .lock()
         .expect("lock")
-        .remove(code)
-        .ok_or_else(|| refused().into_response())?;
-    let verifier = form
-        .get("code_verifier")
-        .ok_or_else(|| refused().into_response())?;
+        .remove(form.get("code")?)?;
+    let verifier = form.get("code_verifier")?;
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    if challenge != grant.challenge {
-        return Err(refused().into_response());
-    }
-    Ok(grant)
+    (challenge == grant.challenge).then_some(grant)
+}
+
+fn invalid_grant() -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": "invalid_grant" })),
+    )
+        .into_response()
 }
 
 /// Waits forever or fails, as the knobs say.
@@ -238,9 +233,8 @@ async fn oidc_token(
     if let Some(response) = misbehave(&knobs).await {
         return response;
     }
-    let grant = match redeem(&shared, &form) {
-        Ok(grant) => grant,
-        Err(response) => return response,
+    let Some(grant) = redeem(&shared, &form) else {
+        return invalid_grant();
     };
     let client = client_id(&headers, &form).unwrap_or_default();
     let id_token = id_token(&shared.base, &client, &grant, &knobs);
@@ -298,9 +292,8 @@ async fn github_token(
         }))
         .into_response();
     }
-    let grant = match redeem(&shared, &form) {
-        Ok(grant) => grant,
-        Err(response) => return response,
+    let Some(grant) = redeem(&shared, &form) else {
+        return invalid_grant();
     };
     let token = format!("gho_{}", uuid::Uuid::new_v4().simple());
     shared
@@ -313,16 +306,19 @@ async fn github_token(
 }
 
 /// The person behind a GitHub API request, which must have a User-Agent.
-fn github_person(shared: &Shared, headers: &HeaderMap) -> Result<Person, Response> {
+fn github_person(
+    shared: &Shared,
+    headers: &HeaderMap,
+) -> Result<Person, (StatusCode, &'static str)> {
     if headers.get("user-agent").is_none() {
-        return Err((StatusCode::FORBIDDEN, "User-Agent required").into_response());
+        return Err((StatusCode::FORBIDDEN, "User-Agent required"));
     }
     headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .and_then(|token| shared.tokens.lock().expect("lock").get(token).cloned())
-        .ok_or_else(|| (StatusCode::UNAUTHORIZED, "Bad credentials").into_response())
+        .ok_or((StatusCode::UNAUTHORIZED, "Bad credentials"))
 }
 
 async fn github_user(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
@@ -333,7 +329,7 @@ async fn github_user(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> R
             "name": person.name,
         }))
         .into_response(),
-        Err(response) => response,
+        Err(refused) => refused.into_response(),
     }
 }
 
@@ -344,6 +340,6 @@ async fn github_emails(State(shared): State<Arc<Shared>>, headers: HeaderMap) ->
             { "email": person.email, "primary": true, "verified": person.verified },
         ]))
         .into_response(),
-        Err(response) => response,
+        Err(refused) => refused.into_response(),
     }
 }

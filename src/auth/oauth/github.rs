@@ -12,7 +12,7 @@ use oauth2::{
 use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 
-use super::{Completion, ProviderIdentity, Started, bad_redirect, provider_failed};
+use super::{Completion, ProviderIdentity, bad_redirect, provider_failed};
 use crate::config::ProviderSettings;
 use crate::error::AppResult;
 
@@ -35,26 +35,20 @@ fn client(provider: &ProviderSettings, redirect_uri: &str) -> AppResult<GithubCl
         .set_redirect_uri(redirect))
 }
 
-pub(super) fn start(
+/// The authorization URL (GitHub has no nonce).
+pub(super) fn authorize(
     provider: &ProviderSettings,
     redirect_uri: &str,
-    state: String,
-) -> AppResult<Started> {
-    let client = client(provider, redirect_uri)?;
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let csrf = state.clone();
-    let (url, _) = client
-        .authorize_url(move || CsrfToken::new(csrf))
+    state: CsrfToken,
+    challenge: PkceCodeChallenge,
+) -> AppResult<(url::Url, Option<String>)> {
+    let (url, _) = client(provider, redirect_uri)?
+        .authorize_url(move || state)
         .add_scope(Scope::new("read:user".into()))
         .add_scope(Scope::new("user:email".into()))
         .set_pkce_challenge(challenge)
         .url();
-    Ok(Started {
-        authorization_url: url.to_string(),
-        state,
-        pkce_verifier: verifier.secret().clone(),
-        nonce: None,
-    })
+    Ok((url, None))
 }
 
 #[derive(Deserialize)]

@@ -12,7 +12,7 @@ use openidconnect::{
 };
 use secrecy::ExposeSecret as _;
 
-use super::{Completion, ProviderIdentity, Started, bad_redirect, provider_failed};
+use super::{Completion, ProviderIdentity, bad_redirect, provider_failed};
 use crate::config::ProviderSettings;
 use crate::error::{AppError, AppResult};
 
@@ -41,35 +41,30 @@ fn credentials(provider: &ProviderSettings) -> (ClientId, Option<ClientSecret>) 
     )
 }
 
-pub(super) async fn start(
+/// The authorization URL and the nonce the ID token must carry.
+pub(super) async fn authorize(
     http: &reqwest::Client,
     provider: &ProviderSettings,
     redirect_uri: &str,
-    state: String,
-) -> AppResult<Started> {
+    state: CsrfToken,
+    challenge: PkceCodeChallenge,
+) -> AppResult<(url::Url, Option<String>)> {
     let redirect = redirect_url(redirect_uri)?;
     let metadata = discover(http, provider).await?;
     let (id, secret) = credentials(provider);
     let client =
         CoreClient::from_provider_metadata(metadata, id, secret).set_redirect_uri(redirect);
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let csrf = state.clone();
     let (url, _, nonce) = client
         .authorize_url(
             CoreAuthenticationFlow::AuthorizationCode,
-            move || CsrfToken::new(csrf),
+            move || state,
             Nonce::new_random,
         )
         .add_scope(Scope::new("email".into()))
         .add_scope(Scope::new("profile".into()))
         .set_pkce_challenge(challenge)
         .url();
-    Ok(Started {
-        authorization_url: url.to_string(),
-        state,
-        pkce_verifier: verifier.secret().clone(),
-        nonce: Some(nonce.secret().clone()),
-    })
+    Ok((url, Some(nonce.secret().clone())))
 }
 
 pub(super) async fn finish(

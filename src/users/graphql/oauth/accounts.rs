@@ -16,11 +16,11 @@ use crate::auth::Viewer;
 use crate::auth::oauth::identities::{self, IdentityRow, LINKED_ELSEWHERE};
 use crate::auth::oauth::state::{self, Purpose};
 use crate::auth::oauth::{BAD_STATE, Completion, ProviderIdentity};
-use crate::auth::sessions;
 use crate::db::Conn;
 use crate::db::types::{Id, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::graphql::ContextExt;
+use crate::users::graphql::sign_in::SignInSession;
 use crate::users::graphql::{AuthPayload, payload};
 use crate::users::model::NewUser;
 use crate::users::{store, validate};
@@ -70,35 +70,20 @@ pub(super) async fn sign_in(
 ) -> AppResult<AuthPayload> {
     let (provider, who) = redeem(ctx, state, code, Purpose::Login).await?;
     let services = ctx.services();
-    let user_agent = ctx.meta().user_agent.clone();
-    let ttl = services.config.refresh_token_ttl;
-    let quotas = services.config.quotas;
+    let session = SignInSession::of(ctx, device_name);
     let (user, issued) = services
         .db
         .transaction(|mut conn| {
             async move {
-                let now = Timestamp::now();
                 let user_id = match identities::find(&mut conn, &provider, &who.subject).await? {
                     Some(known) => known.user_id,
-                    None => join_or_create(&mut conn, &provider, &who, now).await?,
+                    None => join_or_create(&mut conn, &provider, &who, Timestamp::now()).await?,
                 };
                 let inactive = || AppError::unauthenticated("Account is not active");
-                if !store::lock(&mut conn, user_id).await? {
-                    return Err(inactive());
-                }
+                let issued = session.start(&mut conn, user_id, inactive()).await?;
                 let user = store::find_active(&mut conn, user_id)
                     .await?
                     .ok_or_else(inactive)?;
-                store::record_login(&mut conn, user_id, now).await?;
-                let issued = sessions::start(
-                    &mut conn,
-                    user_id,
-                    device_name.as_deref(),
-                    user_agent.as_deref(),
-                    ttl,
-                    &quotas,
-                )
-                .await?;
                 Ok((user, issued))
             }
             .scope_boxed()
