@@ -347,6 +347,48 @@ async fn an_unverified_local_account_is_never_joined(backend: Backend) {
     assert_eq!(error_code(&body), "ACCOUNT_EXISTS", "{body}");
     assert!(body["data"].is_null(), "{body}");
     assert!(env.identities(&attacker).await.is_empty(), "nothing joined");
+
+    // The attacker links a provider account of their own; once the owner
+    // proves the address (a reset), that link is gone with the sessions.
+    let own = Person::new("attacker-sub", "attacker@example.com", true);
+    let linked = env.link("corp", &own, &attacker).await;
+    assert_eq!(linked["data"]["linkOAuth"]["provider"], "corp", "{linked}");
+    let victim = reset_password(&env, "victim@example.com").await;
+    assert!(
+        env.identities(&victim).await.is_empty(),
+        "the attacker's link is gone"
+    );
+    assert_eq!(me_or_code(&env.app, &attacker).await, "UNAUTHENTICATED");
+    let back = env.sign_in("corp", &own).await;
+    let victim_id = env.app.gql("{ me { id } }", json!({}), Some(&victim)).await;
+    assert_ne!(
+        json!(signed_in(&back).1),
+        victim_id["data"]["me"]["id"],
+        "{back}"
+    );
+}
+
+/// Resets the password of `email` by mail: the new access token.
+async fn reset_password(env: &Env, email: &str) -> String {
+    let asked = env
+        .app
+        .gql(
+            "mutation($e: String!) { requestPasswordReset(email: $e) }",
+            json!({ "e": email }),
+            None,
+        )
+        .await;
+    assert_eq!(asked["errors"], Value::Null, "{asked}");
+    let mailed = token_from_mail(env.mail.path(), email, "Reset your password", 1).await;
+    let reset = env
+        .app
+        .gql(
+            "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) { accessToken } }",
+            json!({ "t": mailed, "p": PASSWORD }),
+            None,
+        )
+        .await;
+    text(&reset["data"]["resetPassword"]["accessToken"], "token").to_owned()
 }
 
 async fn linking_while_signed_in_keeps_the_session(backend: Backend) {
@@ -438,31 +480,7 @@ async fn the_last_way_to_sign_in_is_kept(backend: Backend) {
         .gql(UNLINK, json!({ "id": second_id }), Some(&token))
         .await;
     assert_eq!(gone["data"]["unlinkOAuth"], true, "{gone}");
-    let asked = env
-        .app
-        .gql(
-            "mutation { requestPasswordReset(email: \"solo@example.com\") }",
-            json!({}),
-            None,
-        )
-        .await;
-    assert_eq!(asked["errors"], Value::Null);
-    let mailed = token_from_mail(
-        env.mail.path(),
-        "solo@example.com",
-        "Reset your password",
-        1,
-    )
-    .await;
-    let reset = env
-        .app
-        .gql(
-            "mutation($t: String!, $p: String!) { resetPassword(token: $t, newPassword: $p) { accessToken } }",
-            json!({ "t": mailed, "p": PASSWORD }),
-            None,
-        )
-        .await;
-    let token = text(&reset["data"]["resetPassword"]["accessToken"], "token").to_owned();
+    let token = reset_password(&env, "solo@example.com").await;
     let last = env.app.gql(UNLINK, json!({ "id": id }), Some(&token)).await;
     assert_eq!(last["data"]["unlinkOAuth"], true, "{last}");
     assert!(env.identities(&token).await.is_empty());

@@ -106,3 +106,14 @@ pub async fn delete(conn: &mut Conn<'_>, viewer: &Viewer, id: Id) -> AppResult<b
     })?;
     Ok(deleted > 0)
 }
+
+/// Unlinks every identity of `user_id`, for the flows where a single-use
+/// token, not a viewer, proves who asks (the first proof of the address).
+pub async fn delete_all(conn: &mut Conn<'_>, user_id: Id) -> AppResult<()> {
+    db_run!(conn, |c| {
+        diesel::delete(identities::table.filter(identities::user_id.eq(user_id)))
+            .execute(c)
+            .await
+    })?;
+    Ok(())
+}
