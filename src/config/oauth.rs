@@ -121,12 +121,13 @@ fn provider_names() -> parse::Rule<ProviderNames> {
             if name.len() > 32 || !name.bytes().all(|b| b.is_ascii_alphanumeric()) {
                 return Err(format!("{name:?} must be 1 to 32 of A-Z, a-z and 0-9"));
             }
-            if lower == "google" || lower == "github" || names.contains(&lower) {
+            let taken = names.iter().any(|n| n.eq_ignore_ascii_case(name));
+            if lower == "google" || lower == "github" || taken {
                 return Err(format!(
                     "{name:?} is used twice (google and github are built in)"
                 ));
             }
-            names.push(lower);
+            names.push(name.to_owned());
         }
         Ok(names)
     })
