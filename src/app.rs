@@ -69,6 +69,7 @@ pub async fn build_app(config: Config) -> Result<(Router, Arc<AppState>), AppErr
     let events = EventBus::start(db.clone()).await;
     let auth = Authenticator::start(tokens.clone(), events.clone(), db.clone()).await?;
     let mailer = crate::mail::Mailer::new(&config.mail, &config.mail_from)?;
+    let oauth = crate::auth::oauth::OAuth::new(&config.oauth)?;
     let live = Hub::start(
         db.clone(),
         &events,
@@ -90,6 +91,7 @@ pub async fn build_app(config: Config) -> Result<(Router, Arc<AppState>), AppErr
         events,
         auth,
         mailer,
+        oauth,
         live,
     });
     let config = &services.config;

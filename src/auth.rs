@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod authenticate;
 pub mod client_ip;
 pub mod key_scope;
+pub mod oauth;
 pub mod one_time_tokens;
 pub mod password;
 pub mod rate_limit;

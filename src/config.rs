@@ -6,6 +6,7 @@
 
 mod build;
 mod limits;
+mod oauth;
 mod parse;
 #[cfg(test)]
 mod tests;
@@ -18,6 +19,9 @@ use secrecy::SecretString;
 
 pub use build::{Config, ConfigError, LogFormat};
 pub use limits::{ConnectionLimits, LiveLimits, OperationLimits, QueryLimits, Quotas};
+pub use oauth::{
+    OAuthConfig, OAuthSettings, OidcVariables, ProviderKind, ProviderSettings, RedirectUris,
+};
 
 use crate::auth::rate_limit::Rate;
 use crate::db::DatabaseUrl;
@@ -80,6 +84,8 @@ pub struct Settings {
     pub rates: RateSettings,
     #[command(flatten)]
     pub mail: MailSettings,
+    #[command(flatten)]
+    pub oauth: OAuthSettings,
     #[command(flatten)]
     pub limits: QueryLimits,
     #[command(flatten)]

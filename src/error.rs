@@ -25,6 +25,12 @@ pub mod code {
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
     /// A per-account quota would be exceeded; nothing was written.
     pub const QUOTA_EXCEEDED: &str = "QUOTA_EXCEEDED";
+    /// A provider sign-in matches an account by email that it may not
+    /// join on its own; nothing was linked.
+    pub const ACCOUNT_EXISTS: &str = "ACCOUNT_EXISTS";
+    /// A sign-in provider failed: no answer in time, an error, or an
+    /// unreadable answer.
+    pub const OAUTH_PROVIDER_ERROR: &str = "OAUTH_PROVIDER_ERROR";
     pub const INTERNAL: &str = "INTERNAL";
     /// A WebSocket operation ran past `TASKLANE_REQUEST_TIMEOUT_SECS`.
     pub const TIMEOUT: &str = "TIMEOUT";
@@ -57,6 +63,10 @@ pub enum AppError {
     /// A per-account quota (`quota` is its setting's name, e.g.
     /// `TASKLANE_QUOTA_TASKS`) of `limit` would be exceeded.
     QuotaExceeded { quota: &'static str, limit: u64 },
+    /// A provider sign-in whose email belongs to an account it may not join.
+    AccountExists(String),
+    /// A sign-in provider failed; the message is plain, the detail logged.
+    OAuthProvider(String),
     /// Anything else. The text is logged, never shown.
     Internal(String),
 }
@@ -98,6 +108,8 @@ impl AppError {
             Self::Conflict { .. } => code::CONFLICT,
             Self::RateLimited { .. } => code::RATE_LIMITED,
             Self::QuotaExceeded { .. } => code::QUOTA_EXCEEDED,
+            Self::AccountExists(_) => code::ACCOUNT_EXISTS,
+            Self::OAuthProvider(_) => code::OAUTH_PROVIDER_ERROR,
             Self::Internal(_) => code::INTERNAL,
         }
     }
@@ -109,7 +121,9 @@ impl From<AppError> for async_graphql::Error {
         match err {
             AppError::Unauthenticated(message)
             | AppError::Forbidden(message)
-            | AppError::NotFound(message) => {
+            | AppError::NotFound(message)
+            | AppError::AccountExists(message)
+            | AppError::OAuthProvider(message) => {
                 async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
             }
             AppError::BadInput { field, message } => {

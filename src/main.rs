@@ -3,15 +3,17 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use tasklane::config::{Cli, Command, Config, ConfigError};
+use tasklane::config::{Cli, Command, Config, ConfigError, OidcVariables};
 use tasklane::db::migrate::{self, Direction};
 use tasklane::error::AppError;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let mut cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => return refused(&err),
     };
+    // The generic providers' variables are named after TASKLANE_OIDC_PROVIDERS.
+    cli.settings.oauth.oidc_variables = OidcVariables::from_env();
     let command = cli.command.unwrap_or(Command::Serve);
     if command == Command::Schema {
         return schema();

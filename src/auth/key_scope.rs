@@ -8,7 +8,7 @@
 //! FORBIDDEN when any mutation of its document selects, at its root, a
 //! field of the account part of the schema ([`ACCOUNT_FIELDS`]: every root
 //! mutation of `users::graphql::UsersMutation`, which merges sign-in,
-//! account, email flows, sessions and API keys). A unit test fails when a
+//! account, email flows, provider sign-in, sessions and API keys). A unit test fails when a
 //! field is added to that object without being listed here. It fails
 //! closed: fragments at the root are followed, and one that can not be
 //! resolved counts as a forbidden field.
@@ -41,6 +41,11 @@ pub const ACCOUNT_FIELDS: &[&str] = &[
     "resetPassword",
     "requestMagicLink",
     "loginWithMagicLink",
+    // Provider sign-in and linking (`users::graphql::oauth`).
+    "startOAuth",
+    "completeOAuth",
+    "linkOAuth",
+    "unlinkOAuth",
     // Sessions (`auth::sessions::graphql`).
     "revokeSession",
     "logoutAll",

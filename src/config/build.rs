@@ -10,8 +10,8 @@ use clap::{CommandFactory, FromArgMatches};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::{
-    Cli, ConnectionLimits, LiveLimits, LogFormatChoice, OperationLimits, Origins, Proxies,
-    QueryLimits, Quotas, RateSettings, Settings,
+    Cli, ConnectionLimits, LiveLimits, LogFormatChoice, OAuthConfig, OperationLimits, Origins,
+    Proxies, QueryLimits, Quotas, RateSettings, Settings,
 };
 use crate::auth::rate_limit::RateLimits;
 use crate::db::{Backend, DatabaseUrl, PoolSettings};
@@ -33,7 +33,7 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl ConfigError {
-    fn new(variable: &str, message: impl Into<String>) -> Self {
+    pub(super) fn new(variable: &str, message: impl Into<String>) -> Self {
         Self {
             variable: variable.to_owned(),
             message: message.into(),
@@ -81,6 +81,8 @@ pub struct Config {
     pub hash_concurrency: usize,
     pub live: LiveLimits,
     pub operations: OperationLimits,
+    /// Sign-in providers and the redirect URIs frontends may use.
+    pub oauth: OAuthConfig,
     pub log: String,
     pub log_format: LogFormat,
 }
@@ -115,6 +117,7 @@ impl Config {
             LogFormatChoice::Auto | LogFormatChoice::Text => LogFormat::Text,
             LogFormatChoice::Json => LogFormat::Json,
         };
+        let oauth = s.oauth.build()?;
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         Ok(Self {
             listen: s.server.listen,
@@ -147,6 +150,7 @@ impl Config {
             hash_concurrency: s.server.hash_concurrency.unwrap_or(cpus),
             live: s.live,
             operations: s.operations,
+            oauth,
             log: s.logging.log,
             log_format,
         })

@@ -213,3 +213,38 @@ pub fn log_format() -> Rule<super::LogFormatChoice> {
         other => Err(format!("{other:?} is not one of auto, text, json")),
     })
 }
+
+/// A provider's client secret, trimmed; empty stands for none.
+pub fn client_secret() -> Rule<SecretString> {
+    Rule::new(|raw| Ok(SecretString::from(raw.trim().to_owned())))
+}
+
+/// A provider's address: `https://`, or `http://` on a loopback address only.
+pub fn provider_url() -> Rule<String> {
+    Rule::new(check_provider_url)
+}
+
+/// See [`provider_url`]; the URL without a trailing slash.
+pub fn check_provider_url(raw: &str) -> Result<String, String> {
+    let trimmed = raw.trim().trim_end_matches('/');
+    let url = url::Url::parse(trimmed).map_err(|_| format!("{raw:?} is not a URL"))?;
+    if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "{raw:?} must not carry a user, password or fragment"
+        ));
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(trimmed.to_owned()),
+        "http" if loopback => Ok(trimmed.to_owned()),
+        "http" => Err(format!(
+            "{raw:?}: http:// is allowed on a loopback address only; use https://"
+        )),
+        _ => Err(format!("{raw:?} is not an https:// URL")),
+    }
+}

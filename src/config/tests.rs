@@ -174,7 +174,68 @@ fn every_variable_is_its_flag() {
         assert!(arg.is_global_set(), "{env:?} is not global");
         count += 1;
     }
-    assert_eq!(count, 56);
+    assert_eq!(count, 66);
+}
+
+/// Sign-in providers: half-configured ones and plain-http addresses off
+/// loopback are refused naming the variable; secrets never reach `Debug`.
+#[test]
+fn sign_in_providers_are_checked_and_their_secrets_hidden() {
+    let bad = |settings: &[(&str, &str)]| config_with(settings).expect_err("refused").variable;
+    assert_eq!(
+        bad(&[("TASKLANE_OAUTH_GOOGLE_CLIENT_ID", "id")]),
+        "TASKLANE_OAUTH_GOOGLE_CLIENT_SECRET"
+    );
+    assert_eq!(
+        bad(&[("TASKLANE_OAUTH_GITHUB_CLIENT_SECRET", "s")]),
+        "TASKLANE_OAUTH_GITHUB_CLIENT_ID"
+    );
+    assert_eq!(
+        bad(&[("TASKLANE_OAUTH_GITHUB_URL", "http://github.example.com")]),
+        "TASKLANE_OAUTH_GITHUB_URL"
+    );
+    assert_eq!(
+        bad(&[("TASKLANE_OIDC_PROVIDERS", "corp,Corp")]),
+        "TASKLANE_OIDC_PROVIDERS"
+    );
+    assert_eq!(
+        bad(&[("TASKLANE_OIDC_PROVIDERS", "corp")]),
+        "TASKLANE_OIDC_CORP_CLIENT_ID"
+    );
+    let flags = [
+        "--oauth-github-client-id=gh-id",
+        "--oauth-github-client-secret=gh-secret-value",
+        "--oauth-github-url=http://127.0.0.1:9999/",
+        "--oidc-providers=Corp",
+    ];
+    let mut settings = Settings::from_flags(flags).expect("settings");
+    settings.oauth.oidc_variables = OidcVariables::from_pairs([
+        (
+            "TASKLANE_OIDC_CORP_ISSUER",
+            "https://sso.example.com/realms/x/",
+        ),
+        ("TASKLANE_OIDC_CORP_CLIENT_ID", "corp-id"),
+        ("TASKLANE_OIDC_CORP_CLIENT_SECRET", "corp-secret-value"),
+    ]);
+    let config = Config::from_settings(&settings).expect("valid");
+    let ids: Vec<&str> = config
+        .oauth
+        .providers
+        .iter()
+        .map(|p| p.id.as_str())
+        .collect();
+    assert_eq!(ids, ["github", "corp"]);
+    assert_eq!(config.oauth.providers[0].url, "http://127.0.0.1:9999");
+    assert_eq!(
+        config.oauth.providers[1].url,
+        "https://sso.example.com/realms/x"
+    );
+    assert_eq!(
+        config.oauth.providers[1].name, "Corp",
+        "the name by default"
+    );
+    let shown = format!("{config:?} {settings:?}");
+    assert!(!shown.contains("secret-value"), "{shown}");
 }
 
 #[test]

@@ -204,9 +204,43 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+
+    /// Started provider sign-ins (`src/auth/oauth/state.rs`).
+    oauth_states (state_hash) {
+        state_hash -> Binary,
+        provider -> Text,
+        purpose -> Text,
+        user_id -> Nullable<DbUuid>,
+        pkce_verifier -> Text,
+        nonce -> Nullable<Text>,
+        redirect_uri -> Text,
+        created_at -> DbTime,
+        expires_at -> DbTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+
+    /// Provider accounts linked to users (`src/auth/oauth/identities.rs`).
+    identities (id) {
+        id -> DbUuid,
+        user_id -> DbUuid,
+        provider -> Text,
+        subject -> Text,
+        email -> Nullable<Text>,
+        created_at -> DbTime,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(one_time_tokens -> users (user_id));
+diesel::joinable!(identities -> users (user_id));
 diesel::joinable!(projects -> users (owner_id));
 diesel::joinable!(tasks -> projects (project_id));
 diesel::joinable!(operation_records -> operations (operation_id));
@@ -224,4 +258,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     operation_records,
     operation_items,
     account_usage,
+    identities,
+    oauth_states,
 );

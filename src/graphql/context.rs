@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID};
 use scoped_futures::ScopedBoxFuture;
 
+use crate::auth::oauth::OAuth;
 use crate::auth::rate_limit::Limiter;
 use crate::auth::{AuthState, Authenticator, PasswordHasher, TokenKeys, Viewer};
 use crate::config::Config;
@@ -28,6 +29,8 @@ pub struct Services {
     pub auth: Arc<Authenticator>,
     pub limiter: Limiter,
     pub mailer: Mailer,
+    /// Sign-in providers.
+    pub oauth: OAuth,
     /// Subscriptions' fan-out and open WebSocket connections.
     pub live: Hub,
 }

@@ -1,9 +1,11 @@
 //! The `User` type, the auth payload, and the account roots: signing in
-//! ([`sign_in`]), the account itself ([`account`]) and the email flows
-//! ([`email`]), merged with the session and API key roots of `auth`.
+//! ([`sign_in`]), the account itself ([`account`]), the email flows
+//! ([`email`]) and provider sign-in and linking ([`oauth`]), merged with
+//! the session and API key roots of `auth`.
 
 pub mod account;
 pub mod email;
+pub mod oauth;
 pub mod sign_in;
 
 use async_graphql::{Context, ID, MergedObject, Object, SimpleObject};
@@ -76,13 +78,19 @@ pub fn payload(services: &Services, user: User, issued: Issued) -> AppResult<Aut
 }
 
 #[derive(MergedObject, Default)]
-pub struct UsersQuery(sign_in::SignInQuery, SessionsQuery, ApiKeysQuery);
+pub struct UsersQuery(
+    sign_in::SignInQuery,
+    SessionsQuery,
+    ApiKeysQuery,
+    oauth::OAuthQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct UsersMutation(
     sign_in::SignInMutation,
     account::AccountMutation,
     email::EmailMutation,
+    oauth::OAuthMutation,
     SessionsMutation,
     ApiKeysMutation,
 );

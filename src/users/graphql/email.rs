@@ -11,8 +11,9 @@
 //! (`TASKLANE_RATE_TOKEN_IP`) and given back when the token was good; a new
 //! password is hashed only once the token is known to be good. The first
 //! proof of an unverified address ends every session and API key made
-//! before it (they may be an attacker's, who signed up with the address
-//! first); so does every password reset.
+//! before it and unlinks every provider account (they may be an attacker's,
+//! who signed up with the address first); a password reset ends every
+//! session and API key.
 
 use std::sync::Arc;
 
@@ -21,10 +22,12 @@ use scoped_futures::ScopedFutureExt as _;
 use secrecy::SecretString;
 
 use super::{AuthPayload, current_user, payload};
+use crate::auth::oauth::identities;
 use crate::auth::one_time_tokens::{self, Purpose};
 use crate::auth::revocation::{self, Revoked};
 use crate::auth::sessions;
-use crate::db::types::Timestamp;
+use crate::db::Conn;
+use crate::db::types::{Id, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::graphql::{ContextExt, Services};
 use crate::users::model::User;
@@ -100,9 +103,9 @@ fn shared(ctx: &Context<'_>) -> Arc<Services> {
 
 /// Uses a token of `purpose` and starts a session for its user. With
 /// `new_password_hash` (a reset), or when this is the first proof of the
-/// address, every earlier session and API key ends; a magic link that is
-/// the first proof also removes the password, set by whoever signed up
-/// before the address was proven.
+/// address, every earlier session and API key ends; the first proof also
+/// unlinks every provider account, and when it is a magic link removes the
+/// password, set by whoever signed up before the address was proven.
 async fn sign_in_with(
     ctx: &Context<'_>,
     token: String,
@@ -131,7 +134,9 @@ async fn sign_in_with(
                 let mut revoked = Revoked::default();
                 // The mail reached its owner: the address is verified.
                 let first_proof = store::mark_verified(&mut conn, user_id, now).await?;
-                if new_password_hash.is_some() || first_proof {
+                if first_proof {
+                    void_unproven(&mut conn, user_id, &mut revoked).await?;
+                } else if new_password_hash.is_some() {
                     revocation::end_every_credential(&mut conn, user_id, &mut revoked).await?;
                 }
                 if let Some(hash) = &new_password_hash {
@@ -161,6 +166,15 @@ async fn sign_in_with(
     payload(services, user, issued)
 }
 
+/// The first proof of an address voids what was made before anyone had
+/// proven to own it: every session and API key, and every linked provider
+/// account (whoever signed up with the address first may have linked one of
+/// their own).
+async fn void_unproven(conn: &mut Conn<'_>, user_id: Id, revoked: &mut Revoked) -> AppResult<()> {
+    revocation::end_every_credential(conn, user_id, revoked).await?;
+    identities::delete_all(conn, user_id).await
+}
+
 /// The error for a token that can not be used.
 fn refused_token(purpose: Purpose) -> AppError {
     match purpose {
@@ -173,7 +187,7 @@ fn refused_token(purpose: Purpose) -> AppError {
 
 /// Runs `use_token` as one counted token attempt: refused when the client
 /// IP has made too many, given back when it succeeds.
-async fn token_attempt<T>(
+pub(super) async fn token_attempt<T>(
     ctx: &Context<'_>,
     use_token: impl Future<Output = AppResult<T>>,
 ) -> AppResult<T> {
@@ -196,7 +210,7 @@ async fn verify(ctx: &Context<'_>, token: String) -> AppResult<User> {
                     .ok_or_else(refused)?;
                 let mut revoked = Revoked::default();
                 if store::mark_verified(&mut conn, user_id, Timestamp::now()).await? {
-                    revocation::end_every_credential(&mut conn, user_id, &mut revoked).await?;
+                    void_unproven(&mut conn, user_id, &mut revoked).await?;
                 }
                 let user = store::find_active(&mut conn, user_id)
                     .await?
@@ -246,7 +260,8 @@ impl EmailMutation {
 
     /// Confirms the address with the token from the mail. The first
     /// confirmation ends every session and API key of the account made
-    /// before it. Counted against the client IP's token attempts.
+    /// before it and unlinks its provider accounts. Counted against the
+    /// client IP's token attempts.
     async fn verify_email(&self, ctx: &Context<'_>, token: String) -> AppResult<User> {
         token_attempt(ctx, verify(ctx, token)).await
     }

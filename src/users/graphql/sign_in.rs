@@ -1,12 +1,16 @@
 //! `me`, `signup`, `login`, `refreshToken`, `logout`.
 
+use std::time::Duration;
+
 use async_graphql::{Context, InputObject, Object};
 use scoped_futures::ScopedFutureExt as _;
 use secrecy::SecretString;
 
 use super::{AuthPayload, LOGIN_FAILED, current_user, payload};
 use crate::auth::revocation::Revoked;
-use crate::auth::sessions::{self, Rotation, RotationRules};
+use crate::auth::sessions::{self, Issued, Rotation, RotationRules};
+use crate::config::Quotas;
+use crate::db::Conn;
 use crate::db::types::{Id, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::graphql::ContextExt;
@@ -28,6 +32,51 @@ pub struct LoginInput {
     password: String,
     /// Shown in the session list.
     device_name: Option<String>,
+}
+
+/// What the session of a sign-in takes from the request and the settings:
+/// `login` and `completeOAuth` start theirs alike.
+pub(super) struct SignInSession {
+    device_name: Option<String>,
+    user_agent: Option<String>,
+    ttl: Duration,
+    quotas: Quotas,
+}
+
+impl SignInSession {
+    pub(super) fn of(ctx: &Context<'_>, device_name: Option<String>) -> Self {
+        let config = &ctx.services().config;
+        Self {
+            device_name,
+            user_agent: ctx.meta().user_agent.clone(),
+            ttl: config.refresh_token_ttl,
+            quotas: config.quotas,
+        }
+    }
+
+    /// Inside the caller's transaction: takes the account's row (so the
+    /// session quota holds under races), records the login and starts the
+    /// session; `gone` when the account no longer exists.
+    pub(super) async fn start(
+        &self,
+        conn: &mut Conn<'_>,
+        user_id: Id,
+        gone: AppError,
+    ) -> AppResult<Issued> {
+        if !store::lock(conn, user_id).await? {
+            return Err(gone);
+        }
+        store::record_login(conn, user_id, Timestamp::now()).await?;
+        sessions::start(
+            conn,
+            user_id,
+            self.device_name.as_deref(),
+            self.user_agent.as_deref(),
+            self.ttl,
+            &self.quotas,
+        )
+        .await
+    }
 }
 
 #[derive(Default)]
@@ -124,28 +173,14 @@ impl SignInMutation {
             _ => return Err(AppError::unauthenticated(LOGIN_FAILED)),
         };
         services.limiter.login_succeeded(attempt).await?;
-        let user_agent = ctx.meta().user_agent.clone();
-        let device_name = input.device_name;
-        let ttl = services.config.refresh_token_ttl;
-        let quotas = services.config.quotas;
+        let session = SignInSession::of(ctx, input.device_name);
         let user_id = user.id;
         let issued = services
             .db
             .transaction(|mut conn| {
                 async move {
-                    if !store::lock(&mut conn, user_id).await? {
-                        return Err(AppError::unauthenticated(LOGIN_FAILED));
-                    }
-                    store::record_login(&mut conn, user_id, Timestamp::now()).await?;
-                    sessions::start(
-                        &mut conn,
-                        user_id,
-                        device_name.as_deref(),
-                        user_agent.as_deref(),
-                        ttl,
-                        &quotas,
-                    )
-                    .await
+                    let gone = AppError::unauthenticated(LOGIN_FAILED);
+                    session.start(&mut conn, user_id, gone).await
                 }
                 .scope_boxed()
             })
