@@ -9,10 +9,12 @@ use serde_json::{Value, json};
 use crate::account_helpers::{LOGIN, text};
 use crate::oauth_fakes::{Knobs, Person};
 use crate::oauth_support::{
-    COMPLETE, LINK, REDIRECT, START, UNLINK, expire_states, setup, setup_with, signed_in,
+    COMPLETE, LINK, REDIRECT, START, UNLINK, expire_states, setup, setup_configured, setup_with,
+    signed_in,
 };
 use crate::on_both_databases;
 use crate::support::{Backend, PASSWORD, error_code, error_field};
+use tasklane::auth::rate_limit::Rate;
 
 on_both_databases!(
     bad_expired_and_replayed_states_are_refused,
@@ -21,6 +23,7 @@ on_both_databases!(
     redirect_uris_and_inputs_are_checked,
     a_provider_down_is_a_clear_error_not_a_hang,
     api_keys_can_not_use_oauth,
+    oauth_attempts_are_rate_limited_per_ip,
 );
 
 async fn bad_expired_and_replayed_states_are_refused(backend: Backend) {
@@ -329,4 +332,26 @@ fn help_shows_no_client_secret() {
         "{help}"
     );
     assert!(!help.contains("hush"), "{help}");
+}
+
+/// Each `startOAuth` is a token attempt of the client IP, and a failed
+/// completion too: past `TASKLANE_RATE_TOKEN_IP`, both are RATE_LIMITED, so
+/// one client can neither pile up stored states nor guess codes.
+async fn oauth_attempts_are_rate_limited_per_ip(backend: Backend) {
+    let env = setup_configured(backend, 10_000, |config| {
+        config.rate_limits.token_ip = Rate::parse("3/15m").expect("rate");
+    })
+    .await;
+    let person = Person::new("rl-1", "limited@example.com", true);
+    let (state, code) = env.visit("corp", &person, None).await;
+    let wrong = env.complete("no-such-state", "no-code").await;
+    assert_eq!(error_code(&wrong), "UNAUTHENTICATED", "{wrong}");
+    env.start("github", None).await;
+    let over = env
+        .app
+        .gql(START, json!({ "p": "corp", "r": REDIRECT }), None)
+        .await;
+    assert_eq!(error_code(&over), "RATE_LIMITED", "{over}");
+    let completed = env.complete(&state, &code).await;
+    assert_eq!(error_code(&completed), "RATE_LIMITED", "{completed}");
 }

@@ -4,7 +4,7 @@
 //! takes them.
 
 use serde_json::{Value, json};
-use tasklane::config::{OAuthConfig, OidcVariables, Settings};
+use tasklane::config::{Config, OAuthConfig, OidcVariables, Settings};
 
 use crate::account_helpers::{LOGIN, spawn_with_mail, text, token_from_mail};
 use crate::oauth_fakes::{FakeProvider, Person};
@@ -54,12 +54,24 @@ pub fn oauth_config(oidc: &FakeProvider, github: &FakeProvider, timeout_ms: u64)
 }
 
 pub async fn setup_with(backend: Backend, timeout_ms: u64) -> Env {
+    setup_configured(backend, timeout_ms, |_| {}).await
+}
+
+/// `setup_with`, with other settings changed by `more`.
+pub async fn setup_configured(
+    backend: Backend,
+    timeout_ms: u64,
+    more: impl FnOnce(&mut Config) + Send + 'static,
+) -> Env {
     let oidc = FakeProvider::start().await;
     let github = FakeProvider::start().await;
     let oauth = oauth_config(&oidc, &github, timeout_ms);
-    let (app, mail) = spawn_with_mail(backend, move |config| config.oauth = oauth)
-        .await
-        .expect("server starts");
+    let (app, mail) = spawn_with_mail(backend, move |config| {
+        config.oauth = oauth;
+        more(config);
+    })
+    .await
+    .expect("server starts");
     Env {
         app,
         oidc,
