@@ -19,6 +19,7 @@ use tasklane::auth::rate_limit::Rate;
 on_both_databases!(
     bad_expired_and_replayed_states_are_refused,
     a_state_is_used_once_under_a_race,
+    two_first_sign_ins_of_one_person_race_into_one_account,
     id_tokens_failing_a_check_are_refused,
     redirect_uris_and_inputs_are_checked,
     a_provider_down_is_a_clear_error_not_a_hang,
@@ -56,6 +57,28 @@ async fn a_state_is_used_once_under_a_race(backend: Backend) {
         "one succeeds: {a} {b}"
     );
     assert!(codes.contains(&"UNAUTHENTICATED"), "{a} {b}");
+}
+
+/// One person finishing two sign-ins at once (two tabs) before either
+/// made the account: both sign in, to the one account the first made.
+async fn two_first_sign_ins_of_one_person_race_into_one_account(backend: Backend) {
+    let env = setup(backend).await;
+    for round in 0..3 {
+        let person = Person::new(
+            &format!("twin-{round}"),
+            &format!("twin{round}@example.com"),
+            true,
+        );
+        let (state_a, code_a) = env.visit("corp", &person, None).await;
+        let (state_b, code_b) = env.visit("corp", &person, None).await;
+        let (a, b) = tokio::join!(
+            env.complete(&state_a, &code_a),
+            env.complete(&state_b, &code_b)
+        );
+        let (_, user_a) = signed_in(&a);
+        let (_, user_b) = signed_in(&b);
+        assert_eq!(user_a, user_b, "one account: {a} {b}");
+    }
 }
 
 async fn id_tokens_failing_a_check_are_refused(backend: Backend) {

@@ -71,26 +71,40 @@ pub(super) async fn sign_in(
     let (provider, who) = redeem(ctx, state, code, Purpose::Login).await?;
     let services = ctx.services();
     let session = SignInSession::of(ctx, device_name);
-    let (user, issued) = services
-        .db
-        .transaction(|mut conn| {
-            async move {
-                let user_id = match identities::find(&mut conn, &provider, &who.subject).await? {
-                    Some(known) => known.user_id,
-                    None => join_or_create(&mut conn, &provider, &who, Timestamp::now()).await?,
-                };
-                let inactive = || AppError::unauthenticated("Account is not active");
-                let issued = session.start(&mut conn, user_id, inactive()).await?;
-                let user = store::find_active(&mut conn, user_id)
-                    .await?
-                    .ok_or_else(inactive)?;
-                Ok((user, issued))
-            }
-            .scope_boxed()
-        })
-        .await?;
+    // A first sign-in that raced another one for the same identity or
+    // address lost on a unique key: once more, it finds what the other made.
+    let mut tries = 0;
+    let (user, issued) = loop {
+        tries += 1;
+        let (provider, who, session) = (&provider, &who, &session);
+        let attempt = services
+            .db
+            .transaction(|mut conn| {
+                async move {
+                    let user_id = match identities::find(&mut conn, provider, &who.subject).await? {
+                        Some(known) => known.user_id,
+                        None => join_or_create(&mut conn, provider, who, Timestamp::now()).await?,
+                    };
+                    let inactive = || AppError::unauthenticated("Account is not active");
+                    let issued = session.start(&mut conn, user_id, inactive()).await?;
+                    let user = store::find_active(&mut conn, user_id)
+                        .await?
+                        .ok_or_else(inactive)?;
+                    Ok((user, issued))
+                }
+                .scope_boxed()
+            })
+            .await;
+        match attempt {
+            Err(AppError::Conflict { message, .. }) if message == RACED && tries < 2 => continue,
+            other => break other?,
+        }
+    };
     payload(services, user, issued)
 }
+
+/// What a first sign-in answers when it lost a race on a unique key twice.
+const RACED: &str = "Another sign-in made this account at the same moment; try again";
 
 /// The account an unknown identity belongs to: the one with its email when
 /// both sides verified it, else a new one; ACCOUNT_EXISTS when the email's
@@ -127,7 +141,13 @@ async fn join_or_create(
                 created_at: now,
                 updated_at: now,
             };
-            let user = store::insert(conn, &new_user).await?;
+            // Its address taken since it was looked up: the race above.
+            let user = store::insert(conn, &new_user)
+                .await
+                .map_err(|err| match err {
+                    AppError::BadInput { .. } => raced(),
+                    other => other,
+                })?;
             if who.email_verified {
                 store::mark_verified(conn, user.id, now).await?;
             }
@@ -135,8 +155,20 @@ async fn join_or_create(
         }
     };
     let row = IdentityRow::new(user_id, provider, &who.subject, Some(&email));
-    identities::insert(conn, &row).await?;
+    identities::insert(conn, &row)
+        .await
+        .map_err(|err| match err {
+            AppError::Conflict { .. } => raced(),
+            other => other,
+        })?;
     Ok(user_id)
+}
+
+fn raced() -> AppError {
+    AppError::Conflict {
+        message: RACED.into(),
+        current: None,
+    }
 }
 
 /// `linkOAuth`: links the identity to the viewer; CONFLICT when it is
