@@ -21,17 +21,21 @@ pub fn id(field: &str, raw: &ID) -> AppResult<Id> {
 
 /// Trimmed text of 1 to `max` characters.
 pub fn text(field: &str, raw: &str, max: usize) -> AppResult<String> {
-    let trimmed = raw.trim();
-    if trimmed.is_empty() {
+    bounded(field, raw.trim(), max).map(str::to_owned)
+}
+
+/// `raw` as sent, when it is 1 to `max` characters.
+pub fn bounded<'a>(field: &str, raw: &'a str, max: usize) -> AppResult<&'a str> {
+    if raw.is_empty() {
         return Err(AppError::bad_input(field, "must not be empty"));
     }
-    if trimmed.chars().count() > max {
+    if raw.chars().count() > max {
         return Err(AppError::bad_input(
             field,
             format!("must be at most {max} characters"),
         ));
     }
-    Ok(trimmed.to_owned())
+    Ok(raw)
 }
 
 /// At most 10,000 characters; kept as written.

@@ -21,6 +21,7 @@ use crate::auth::oauth::state::{self, Purpose, StateRow};
 use crate::config::ProviderKind;
 use crate::error::{AppError, AppResult};
 use crate::graphql::ContextExt;
+use crate::validate::bounded;
 
 /// Longest `state` accepted (the server's own are 43 characters).
 pub const STATE_MAX: usize = 256;
@@ -86,20 +87,6 @@ impl IdentityRow {
     async fn created_at(&self) -> DateTime<Utc> {
         self.created_at.get()
     }
-}
-
-/// `raw`, when it is 1 to `max` characters; else BAD_USER_INPUT on `field`.
-fn bounded<'a>(field: &str, raw: &'a str, max: usize) -> AppResult<&'a str> {
-    if raw.is_empty() {
-        return Err(AppError::bad_input(field, "must not be empty"));
-    }
-    if raw.chars().count() > max {
-        return Err(AppError::bad_input(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    Ok(raw)
 }
 
 /// The signed-in viewer, if any; FORBIDDEN for an API key, which may
