@@ -308,3 +308,66 @@ macro_rules! stored_code {
         }
     };
 }
+
+/// The stored names of a text-mapped enum, and its Diesel mapping (the
+/// name as `Text` on both backends; an unknown name fails the read). The
+/// enum derives `AsExpression` and `FromSqlRow` with
+/// `#[diesel(sql_type = Text)]`; `$what` names it in that error.
+#[macro_export]
+macro_rules! stored_names {
+    (@one $variant:ident) => {
+        1
+    };
+    ($ty:ident, $what:literal, { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $ty {
+            pub const ALL: [Self; 0 $(+ $crate::stored_names!(@one $variant))+] = [$(Self::$variant),+];
+
+            /// The name as stored and as GraphQL shows it.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name),+
+                }
+            }
+
+            pub fn parse(name: &str) -> Option<Self> {
+                Self::ALL.into_iter().find(|v| v.name() == name)
+            }
+
+            fn from_stored(name: &str) -> ::diesel::deserialize::Result<Self> {
+                Self::parse(name)
+                    .ok_or_else(|| format!(concat!("unknown ", $what, " `{}`"), name).into())
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl ::diesel::serialize::ToSql<::diesel::sql_types::Text, ::diesel::pg::Pg> for $ty {
+            fn to_sql<'b>(&'b self, out: &mut ::diesel::serialize::Output<'b, '_, ::diesel::pg::Pg>) -> ::diesel::serialize::Result {
+                <str as ::diesel::serialize::ToSql<::diesel::sql_types::Text, ::diesel::pg::Pg>>::to_sql(self.name(), out)
+            }
+        }
+
+        impl ::diesel::serialize::ToSql<::diesel::sql_types::Text, ::diesel::sqlite::Sqlite> for $ty {
+            fn to_sql<'b>(&'b self, out: &mut ::diesel::serialize::Output<'b, '_, ::diesel::sqlite::Sqlite>) -> ::diesel::serialize::Result {
+                out.set_value(self.name());
+                Ok(::diesel::serialize::IsNull::No)
+            }
+        }
+
+        impl ::diesel::deserialize::FromSql<::diesel::sql_types::Text, ::diesel::pg::Pg> for $ty {
+            fn from_sql(bytes: ::diesel::pg::PgValue<'_>) -> ::diesel::deserialize::Result<Self> {
+                Self::from_stored(<String as ::diesel::deserialize::FromSql<::diesel::sql_types::Text, ::diesel::pg::Pg>>::from_sql(bytes)?.as_str())
+            }
+        }
+
+        impl ::diesel::deserialize::FromSql<::diesel::sql_types::Text, ::diesel::sqlite::Sqlite> for $ty {
+            fn from_sql(value: ::diesel::sqlite::SqliteValue<'_, '_, '_>) -> ::diesel::deserialize::Result<Self> {
+                Self::from_stored(<String as ::diesel::deserialize::FromSql<::diesel::sql_types::Text, ::diesel::sqlite::Sqlite>>::from_sql(value)?.as_str())
+            }
+        }
+    };
+}

@@ -6,78 +6,15 @@
 //! never a default.
 
 use async_graphql::Enum;
-use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::deserialize::FromSqlRow;
 use diesel::expression::AsExpression;
-use diesel::pg::{Pg, PgValue};
-use diesel::serialize::{self, IsNull, Output, ToSql};
 use diesel::sql_types::Text;
-use diesel::sqlite::{Sqlite, SqliteValue};
 
 use crate::db::types::{Id, Timestamp};
 use crate::sync::push::{ProjectChange, TaskChange};
 use crate::tasks::kinds::{TaskPriority, TaskStatus};
 use crate::tasks::list::TaskFilterSpec;
 use crate::tasks::writes::TaskEdit;
-
-/// The stored names of a text-mapped enum, and its Diesel mapping (the
-/// name as `Text` on both backends; an unknown name fails the read).
-macro_rules! stored_names {
-    (@one $variant:ident) => {
-        1
-    };
-    ($ty:ident, $what:literal, { $($variant:ident => $name:literal),+ $(,)? }) => {
-        impl $ty {
-            pub const ALL: [Self; 0 $(+ stored_names!(@one $variant))+] = [$(Self::$variant),+];
-
-            /// The name as stored and as GraphQL shows it.
-            pub fn name(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $name),+
-                }
-            }
-
-            pub fn parse(name: &str) -> Option<Self> {
-                Self::ALL.into_iter().find(|v| v.name() == name)
-            }
-
-            fn from_stored(name: &str) -> deserialize::Result<Self> {
-                Self::parse(name)
-                    .ok_or_else(|| format!(concat!("unknown operation ", $what, " `{}`"), name).into())
-            }
-        }
-
-        impl std::fmt::Display for $ty {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.name())
-            }
-        }
-
-        impl ToSql<Text, Pg> for $ty {
-            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-                <str as ToSql<Text, Pg>>::to_sql(self.name(), out)
-            }
-        }
-
-        impl ToSql<Text, Sqlite> for $ty {
-            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
-                out.set_value(self.name());
-                Ok(IsNull::No)
-            }
-        }
-
-        impl FromSql<Text, Pg> for $ty {
-            fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
-                Self::from_stored(<String as FromSql<Text, Pg>>::from_sql(bytes)?.as_str())
-            }
-        }
-
-        impl FromSql<Text, Sqlite> for $ty {
-            fn from_sql(value: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
-                Self::from_stored(<String as FromSql<Text, Sqlite>>::from_sql(value)?.as_str())
-            }
-        }
-    };
-}
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, AsExpression, FromSqlRow)]
 #[diesel(sql_type = Text)]
@@ -91,7 +28,7 @@ pub enum OperationKind {
     Rollback,
 }
 
-stored_names!(OperationKind, "kind", {
+crate::stored_names!(OperationKind, "operation kind", {
     UpdateTasks => "UPDATE_TASKS",
     DeleteTasks => "DELETE_TASKS",
     ArchiveProject => "ARCHIVE_PROJECT",
@@ -112,7 +49,7 @@ pub enum OperationStatus {
     RolledBack,
 }
 
-stored_names!(OperationStatus, "status", {
+crate::stored_names!(OperationStatus, "operation status", {
     Pending => "PENDING",
     Running => "RUNNING",
     Completed => "COMPLETED",

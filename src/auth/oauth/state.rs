@@ -6,7 +6,10 @@
 
 use std::time::Duration;
 
+use diesel::deserialize::FromSqlRow;
+use diesel::expression::AsExpression;
 use diesel::prelude::*;
+use diesel::sql_types::Text;
 use diesel_async::RunQueryDsl;
 
 use crate::auth::tokens::token_hash;
@@ -26,13 +29,25 @@ pub enum Purpose {
     Link(Id),
 }
 
+/// What a stored state is for, as its `purpose` column holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = Text)]
+pub enum PurposeKind {
+    Login,
+    Link,
+}
+
+crate::stored_names!(PurposeKind, "sign-in state purpose", {
+    Login => "login",
+    Link => "link",
+});
+
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = oauth_states)]
 pub struct StateRow {
     pub state_hash: Vec<u8>,
     pub provider: String,
-    /// `login` or `link`.
-    pub purpose: String,
+    pub purpose: PurposeKind,
     /// The user to link to (`link` only).
     pub user_id: Option<Id>,
     pub pkce_verifier: String,
@@ -54,13 +69,13 @@ impl StateRow {
     ) -> Self {
         let now = Timestamp::now();
         let (purpose, user_id) = match purpose {
-            Purpose::Login => ("login", None),
-            Purpose::Link(user) => ("link", Some(user)),
+            Purpose::Login => (PurposeKind::Login, None),
+            Purpose::Link(user) => (PurposeKind::Link, Some(user)),
         };
         Self {
             state_hash: token_hash(state),
             provider: provider.to_owned(),
-            purpose: purpose.to_owned(),
+            purpose,
             user_id,
             pkce_verifier,
             nonce,
@@ -72,9 +87,9 @@ impl StateRow {
     }
 
     pub fn purpose(&self) -> Option<Purpose> {
-        match (self.purpose.as_str(), self.user_id) {
-            ("login", None) => Some(Purpose::Login),
-            ("link", Some(user)) => Some(Purpose::Link(user)),
+        match (self.purpose, self.user_id) {
+            (PurposeKind::Login, None) => Some(Purpose::Login),
+            (PurposeKind::Link, Some(user)) => Some(Purpose::Link(user)),
             _ => None,
         }
     }
