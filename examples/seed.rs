@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 use diesel::ExpressionMethods as _;
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use scoped_futures::ScopedFutureExt as _;
+use tasklane::access::ProjectRole;
 use tasklane::auth::TokenKeys;
 use tasklane::db::migrate::{self, Direction};
-use tasklane::db::schema::{change_counters, projects, tasks, users};
+use tasklane::db::schema::{change_counters, project_members, projects, tasks, users};
 use tasklane::db::types::{Id, JsonDoc, Timestamp};
 use tasklane::db::{Conn, DatabaseUrl, Db, PoolSettings};
 use tasklane::db_run;
@@ -163,6 +164,19 @@ async fn load(conn: &mut Conn<'_>) -> Result<(), AppError> {
         }
     }
     insert_rows!(conn, projects::table, &project_rows);
+    // Each owner is its project's OWNER member: the guard's one access path.
+    let members: Vec<_> = project_rows
+        .iter()
+        .map(|p| {
+            (
+                project_members::project_id.eq(p.id),
+                project_members::user_id.eq(p.owner_id),
+                project_members::role.eq(ProjectRole::Owner),
+                project_members::created_at.eq(p.created_at),
+            )
+        })
+        .collect();
+    insert_rows!(conn, project_members::table, &members);
     // Task-number-major, as seed.sql: a project's tasks are spread over the table.
     let tags = |t: u64| -> Vec<&str> {
         match t % 4 {
@@ -199,6 +213,9 @@ async fn load(conn: &mut Conn<'_>) -> Result<(), AppError> {
                 client_id: None,
                 client_mutation_id: None,
                 created_at: ago(t * 5 * 3_600),
+                assignee_id: None,
+                created_by: Some(project.owner_id),
+                updated_by: Some(project.owner_id),
                 updated_at: ago((t * 7_919 + project.id.as_u128() as u64 % 7_776_000) % 7_776_000),
             });
             if batch.len() == 1_000 {

@@ -2,6 +2,7 @@
 //! SQLite or PostgreSQL. `main.rs` parses the command line and calls
 //! [`app::start`]; the tests start the same server.
 
+pub mod access;
 pub mod app;
 pub mod auth;
 pub mod config;

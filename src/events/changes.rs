@@ -259,6 +259,9 @@ mod tests {
             client_mutation_id: Some("m".into()),
             created_at: now,
             updated_at: now,
+            assignee_id: Some(Id::new()),
+            created_by: Some(Id::new()),
+            updated_by: None,
         }
     }
 

@@ -10,6 +10,7 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
+use crate::access::{self, Need};
 use crate::auth::Viewer;
 use crate::db::keyset::{KeyPosition, SortKey, SqlColumn};
 use crate::db::schema::{projects, tasks};
@@ -174,9 +175,7 @@ fn push_conditions(
     filter: &TaskFilterSpec,
     parent_checked: bool,
 ) {
-    b.column(t!(owner_id))
-        .push(" = ")
-        .bind(Bind::Id(viewer.user_id));
+    access::push_guard(b, t!(project_id), viewer, Need::Read);
     if !filter.include_deleted {
         b.push(" AND ").column(t!(deleted_at)).push(" IS NULL");
         if !parent_checked {
@@ -290,9 +289,9 @@ fn per_project_statement(
                 .push_order(&mut b, query.page.backward);
         }
         Backend::Sqlite => {
-            // SQLite has no LATERAL: one part per project. `+t.owner_id`
-            // keeps the owner test a filter, so that SQLite (which has
-            // no statistics) does not scan all the owner's tasks instead.
+            // SQLite has no LATERAL: one part per project. `+t.project_id`
+            // keeps the guard's membership test a filter, so that SQLite
+            // (which has no statistics) does not plan around it.
             for (i, id) in parents.iter().enumerate() {
                 if i > 0 {
                     b.push(" UNION ALL ");

@@ -38,6 +38,16 @@ pub struct TaskRow {
     #[diesel(skip_update)]
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// A member of the project (checked when set).
+    #[serde(default)]
+    pub assignee_id: Option<Id>,
+    /// Who made it (`None` for an account since deleted).
+    #[diesel(skip_update)]
+    #[serde(default)]
+    pub created_by: Option<Id>,
+    /// Who wrote it last (`None` for an account since deleted).
+    #[serde(default)]
+    pub updated_by: Option<Id>,
 }
 
 /// Every field of a task its owner sets, checked: what a create, a sync
@@ -59,9 +69,9 @@ pub fn tags_json(tags: &[String]) -> JsonDoc {
 }
 
 impl TaskRow {
-    /// A new live task of `owner_id` at version 1 (its `seq` is the
-    /// writer's); completed now when created DONE.
-    pub fn new(owner_id: Id, id: Id, fields: TaskFields, now: Timestamp) -> Self {
+    /// A new live task at version 1 in a project of `owner_id`, made by
+    /// `author` (its `seq` is the writer's); completed now when created DONE.
+    pub fn new(owner_id: Id, author: Id, id: Id, fields: TaskFields, now: Timestamp) -> Self {
         Self {
             id,
             project_id: fields.project_id,
@@ -81,6 +91,9 @@ impl TaskRow {
             client_mutation_id: None,
             created_at: now,
             updated_at: now,
+            assignee_id: None,
+            created_by: Some(author),
+            updated_by: Some(author),
         }
     }
 

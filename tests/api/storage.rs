@@ -225,6 +225,9 @@ async fn every_row_type_round_trips(backend: Backend) {
                 client_mutation_id: full.then(|| "m-2".into()),
                 created_at: now,
                 updated_at: later,
+                assignee_id: full.then_some(user_id),
+                created_by: Some(user_id),
+                updated_by: full.then_some(user_id),
             },
             TaskRow,
             tasks::id.eq(task_id)

@@ -67,18 +67,18 @@ fn api_names() -> Vec<String> {
 #[test]
 fn an_update_carries_every_field() {
     let now = at(1);
-    let mut row = TaskRow::new(Id::new(), Id::new(), other(), now);
+    let mut row = TaskRow::new(Id::new(), Id::new(), Id::new(), other(), now);
     apply(&mut row, &TaskEdit::replace(&full()), "input", now).expect("applies");
     assert_eq!(row.fields(), full());
 }
 
 #[test]
 fn a_snapshot_restores_every_field() {
-    let mut before = TaskRow::new(Id::new(), Id::new(), full(), at(1));
+    let mut before = TaskRow::new(Id::new(), Id::new(), Id::new(), full(), at(1));
     before.completed_at = Some(at(2));
     before.deleted_at = Some(at(4));
     let stored = TaskSnapshot::json(&before);
-    let mut row = TaskRow::new(Id::new(), Id::new(), other(), at(5));
+    let mut row = TaskRow::new(Id::new(), Id::new(), Id::new(), other(), at(5));
     TaskSnapshot::parse(&stored)
         .and_then(|snapshot| snapshot.restore(&mut row))
         .expect("restores");
@@ -89,7 +89,7 @@ fn a_snapshot_restores_every_field() {
 
 #[test]
 fn a_conflicts_current_shows_every_field() {
-    let row = TaskRow::new(Id::new(), Id::new(), full(), at(1));
+    let row = TaskRow::new(Id::new(), Id::new(), Id::new(), full(), at(1));
     let current = row.api_json();
     for name in api_names() {
         assert!(current.get(&name).is_some(), "`current` lacks {name}");

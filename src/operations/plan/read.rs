@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::Batch;
+use crate::access;
 use crate::auth::Viewer;
 use crate::db::Conn;
 use crate::db::types::{Id, Timestamp};
@@ -59,11 +60,16 @@ impl<'v> Batch<'v> {
                 .into_iter()
                 .map(|p| (p.id, p))
                 .collect();
+        let roles = access::roles(conn, viewer, &project_ids)
+            .await?
+            .into_iter()
+            .collect();
         let mut batch = Batch {
             viewer,
             now,
             tasks,
             projects,
+            roles,
             records: HashMap::new(),
             taken: HashSet::new(),
         };
