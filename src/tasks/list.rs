@@ -432,8 +432,8 @@ mod tests {
         }
     }
 
-    const POSTGRES: &str = r"SELECT t.* FROM (VALUES ($1), ($2)) AS parent(id) CROSS JOIN LATERAL (SELECT t.* FROM tasks t WHERE t.project_id = parent.id AND t.owner_id = $3 AND t.deleted_at IS NULL AND t.status IN ($4, $5) AND t.priority IN ($6) AND t.tags @> $7 AND (lower(t.title) LIKE $8 ESCAPE '\' OR lower(COALESCE(t.description, '')) LIKE $9 ESCAPE '\') AND t.due_at < $10 AND t.due_at >= $11 AND t.updated_at >= $12 AND (t.priority IS NULL OR t.priority < $13 OR (t.priority = $14 AND t.id < $15)) AND (t.priority IS NOT NULL OR t.id > $16) ORDER BY (t.priority IS NULL) ASC, t.priority DESC, t.id DESC LIMIT $17) t ORDER BY t.project_id, (t.priority IS NULL) ASC, t.priority DESC, t.id DESC";
-    const SQLITE_PART: &str = r"SELECT * FROM (SELECT t.* FROM tasks t WHERE t.project_id = ? AND +t.owner_id = ? AND t.deleted_at IS NULL AND t.status IN (?, ?) AND t.priority IN (?) AND EXISTS (SELECT 1 FROM json_each(t.tags) AS tag WHERE tag.value = ?) AND (lower(t.title) LIKE ? ESCAPE '\' OR lower(COALESCE(t.description, '')) LIKE ? ESCAPE '\') AND t.due_at < ? AND t.due_at >= ? AND t.updated_at >= ? AND (t.priority IS NULL OR t.priority < ? OR (t.priority = ? AND t.id < ?)) AND (t.priority IS NOT NULL OR t.id > ?) ORDER BY (t.priority IS NULL) ASC, t.priority DESC, t.id DESC LIMIT ?)";
+    const POSTGRES: &str = r"SELECT t.* FROM (VALUES ($1), ($2)) AS parent(id) CROSS JOIN LATERAL (SELECT t.* FROM tasks t WHERE t.project_id = parent.id AND t.project_id IN (SELECT m.project_id FROM project_members m WHERE m.user_id = $3) AND t.deleted_at IS NULL AND t.status IN ($4, $5) AND t.priority IN ($6) AND t.tags @> $7 AND (lower(t.title) LIKE $8 ESCAPE '\' OR lower(COALESCE(t.description, '')) LIKE $9 ESCAPE '\') AND t.due_at < $10 AND t.due_at >= $11 AND t.updated_at >= $12 AND (t.priority IS NULL OR t.priority < $13 OR (t.priority = $14 AND t.id < $15)) AND (t.priority IS NOT NULL OR t.id > $16) ORDER BY (t.priority IS NULL) ASC, t.priority DESC, t.id DESC LIMIT $17) t ORDER BY t.project_id, (t.priority IS NULL) ASC, t.priority DESC, t.id DESC";
+    const SQLITE_PART: &str = r"SELECT * FROM (SELECT t.* FROM tasks t WHERE t.project_id = ? AND +t.project_id IN (SELECT m.project_id FROM project_members m WHERE m.user_id = ?) AND t.deleted_at IS NULL AND t.status IN (?, ?) AND t.priority IN (?) AND EXISTS (SELECT 1 FROM json_each(t.tags) AS tag WHERE tag.value = ?) AND (lower(t.title) LIKE ? ESCAPE '\' OR lower(COALESCE(t.description, '')) LIKE ? ESCAPE '\') AND t.due_at < ? AND t.due_at >= ? AND t.updated_at >= ? AND (t.priority IS NULL OR t.priority < ? OR (t.priority = ? AND t.id < ?)) AND (t.priority IS NOT NULL OR t.id > ?) ORDER BY (t.priority IS NULL) ASC, t.priority DESC, t.id DESC LIMIT ?)";
 
     /// The statement the nested benchmark's query sends, to the letter.
     #[test]
@@ -475,7 +475,8 @@ mod tests {
             per_project_statement(Backend::Sqlite, &viewer, &[Id::new()], &query).expect("builds");
         assert_eq!(
             b.sql(),
-            "SELECT * FROM (SELECT t.* FROM tasks t WHERE t.project_id = ? AND +t.owner_id = ? \
+            "SELECT * FROM (SELECT t.* FROM tasks t WHERE t.project_id = ? AND +t.project_id IN \
+             (SELECT m.project_id FROM project_members m WHERE m.user_id = ?) \
              AND t.deleted_at IS NULL ORDER BY t.title DESC, t.id DESC LIMIT ?)"
         );
     }
