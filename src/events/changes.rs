@@ -39,6 +39,22 @@ pub enum ChangeType {
     Updated,
     Deleted,
     Restored,
+    /// A user became a member of the project.
+    MemberAdded,
+    /// A member left or was removed.
+    MemberRemoved,
+    /// A member's role changed.
+    RoleChanged,
+}
+
+/// The member a membership change is about, as it is after the change (for
+/// a removal: as it was).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberChange {
+    pub user_id: Id,
+    pub role: crate::access::ProjectRole,
+    pub since: crate::db::types::Timestamp,
 }
 
 /// Which kind of object changed.
@@ -71,6 +87,10 @@ pub struct Change {
     pub owner_id: Id,
     pub version: i32,
     pub row: Snapshot,
+    /// Set for the membership changes (MEMBER_ADDED, MEMBER_REMOVED,
+    /// ROLE_CHANGED): whom it is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<MemberChange>,
 }
 
 /// Where a task's `position` sits in an event's payload. A float read back
@@ -95,6 +115,29 @@ impl Change {
             return None;
         }
         Id::parse(event.payload.get("ownerId")?.as_str()?)
+    }
+
+    /// The project the change `event` announces is announced in, read
+    /// without decoding the rest (`None` for anything else).
+    pub fn project_of(event: &Event) -> Option<Id> {
+        if event.topic != CHANGES {
+            return None;
+        }
+        Id::parse(event.payload.get("projectId")?.as_str()?)
+    }
+
+    /// Does `event` announce a membership change? (Read without decoding
+    /// the rest.)
+    pub fn is_membership(event: &Event) -> bool {
+        event.topic == CHANGES && event.payload.get("member").is_some_and(|m| !m.is_null())
+    }
+
+    /// A membership change of `project` (as it is), about `member`.
+    pub fn membership(change_type: ChangeType, project: &ProjectRow, member: MemberChange) -> Self {
+        Self {
+            member: Some(member),
+            ..Self::project(change_type, project)
+        }
     }
 
     /// Reads a change back from a bus event (`None` for anything else).
@@ -138,6 +181,7 @@ impl Change {
             owner_id: row.owner_id,
             version: row.version,
             row: Snapshot::Task(row.clone()),
+            member: None,
         }
     }
 
@@ -151,6 +195,7 @@ impl Change {
             owner_id: row.owner_id,
             version: row.version,
             row: Snapshot::Project(row.clone()),
+            member: None,
         }
     }
 }

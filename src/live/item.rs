@@ -32,11 +32,14 @@ pub enum Interest {
 
 /// What a user's lane is given: a change event as the bus brought it
 /// (decoded by the lane, so that one user's events cost that user's lane),
-/// or word that events may have been missed.
+/// word that events may have been missed, or that a project was lost.
 #[derive(Debug, Clone)]
 pub enum Work {
     Event(Arc<Event>),
     Resync,
+    /// The user is no longer a member of this project: its subscriptions
+    /// to that project's tasks end.
+    Lost(Id),
 }
 
 /// An event as the hub delivers it: an item, announced in a project; or
@@ -59,6 +62,14 @@ impl Announced {
         Self {
             project: Some(change.project_id),
             item,
+        }
+    }
+
+    /// The user lost `project`: its subscriptions there end.
+    pub fn lost(project: Id) -> Self {
+        Self {
+            project: Some(project),
+            item: Item::End,
         }
     }
 
@@ -99,6 +110,7 @@ impl Interest {
             {
                 Want::End
             }
+            (Self::Tasks(Some(project)), Item::End) if announced == Some(project) => Want::End,
             _ => Want::Skip,
         }
     }
