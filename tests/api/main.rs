@@ -46,6 +46,7 @@ mod subscriptions;
 mod sync;
 mod sync_concurrency;
 mod sync_property;
+mod sync_sharing;
 mod sync_support;
 mod takeover;
 mod token_attempts;
