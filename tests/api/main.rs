@@ -38,6 +38,7 @@ mod operations_support;
 mod ownership;
 mod quotas;
 mod rate_limits;
+mod roles;
 mod sessions;
 mod settings_doc;
 mod storage;

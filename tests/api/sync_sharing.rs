@@ -44,7 +44,7 @@ fn id_of(value: &Value) -> Id {
 }
 
 /// Makes `user` a member of `project` with `role`, or no member (`None`).
-async fn set_member(app: &TestApp, project: &Value, user: &Value, role: Option<ProjectRole>) {
+pub async fn set_member(app: &TestApp, project: &Value, user: &Value, role: Option<ProjectRole>) {
     let (project, user) = (id_of(project), id_of(user));
     app.database()
         .transaction(|mut conn| {
