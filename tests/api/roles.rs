@@ -9,6 +9,8 @@
 //! so no cell sees what another changed. Membership is set in the database
 //! (`sync_sharing::set_member`): the invitation API has tests of its own.
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use tasklane::access::ProjectRole;
 
@@ -16,8 +18,9 @@ use crate::fixtures::{Account, account, ok, project, task};
 use crate::on_both_backends;
 use crate::support::TestApp;
 use crate::sync_sharing::set_member;
+use crate::ws_support::{TRANSPORT_WS, Ws, subscriptions_reach};
 
-on_both_backends!(every_role_gets_what_it_may);
+on_both_backends!(every_role_gets_what_it_may, subscriptions_follow_the_role);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Who {
@@ -410,4 +413,69 @@ async fn every_role_gets_what_it_may(app: TestApp) {
         wrong.join("\n")
     );
     assert_eq!(cells, cases().len() * EVERYONE.len());
+}
+
+const TASK_EVENTS: &str = "subscription($p: ID) { taskEvents(projectId: $p) {
+    type task { id title project { id } } } }";
+
+/// Subscriptions follow the same rule: every member receives a shared
+/// project's events (whoever wrote them), through `taskEvents(projectId)`
+/// and through the unscoped `taskEvents`; a former member and a stranger
+/// can not name the project (NOT_FOUND) and receive nothing of it.
+async fn subscriptions_follow_the_role(app: TestApp) {
+    let people = People {
+        owner: account(&app, "owner@example.com").await,
+        editor: account(&app, "editor@example.com").await,
+        viewer: account(&app, "viewer@example.com").await,
+        former: account(&app, "former@example.com").await,
+        stranger: account(&app, "stranger@example.com").await,
+    };
+    let ids = objects(&app, &people).await;
+    let mut members = Vec::new();
+    for who in [Who::Owner, Who::Editor, Who::Viewer] {
+        let mut ws = Ws::ready(app.addr, TRANSPORT_WS, people.token(who).expect("token")).await;
+        ws.subscribe("one", TASK_EVENTS, json!({ "p": ids["$P"] }))
+            .await;
+        ws.subscribe("all", TASK_EVENTS, json!({})).await;
+        members.push((who, ws));
+    }
+    let mut outsiders = Vec::new();
+    for who in [Who::Former, Who::Stranger] {
+        let mut ws = Ws::ready(app.addr, TRANSPORT_WS, people.token(who).expect("token")).await;
+        ws.subscribe("one", TASK_EVENTS, json!({ "p": ids["$P"] }))
+            .await;
+        let payload = ws.data("one").await;
+        assert_eq!(
+            payload["errors"][0]["extensions"]["code"], "NOT_FOUND",
+            "{who:?}: {payload}"
+        );
+        assert_eq!(ws.next().await.expect("complete")["type"], "complete");
+        ws.subscribe("all", TASK_EVENTS, json!({})).await;
+        outsiders.push((who, ws));
+    }
+    subscriptions_reach(app.addr, 8).await;
+    // The editor writes; every member hears it, twice (both subscriptions).
+    ok(
+        &app,
+        people.token(Who::Editor).expect("token"),
+        "mutation($id: ID!) { updateTask(id: $id, input: { title: \"by the editor\" }) { id } }",
+        json!({ "id": ids["$T"] }),
+    )
+    .await;
+    for (who, ws) in &mut members {
+        let mut heard = Vec::new();
+        for _ in 0..2 {
+            let message = ws.next().await.expect("an event");
+            let task = &message["payload"]["data"]["taskEvents"]["task"];
+            assert_eq!(task["title"], "by the editor", "{who:?}: {message}");
+            heard.push(message["id"].as_str().expect("id").to_owned());
+        }
+        heard.sort();
+        assert_eq!(heard, ["all", "one"], "{who:?}");
+    }
+    for (who, ws) in &mut outsiders {
+        if let Some(message) = ws.next_within(Duration::from_millis(300)).await {
+            panic!("{who:?} heard {message:?}");
+        }
+    }
 }
