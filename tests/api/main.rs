@@ -41,6 +41,7 @@ mod rate_limits;
 mod roles;
 mod sessions;
 mod settings_doc;
+mod sharing_operations;
 mod storage;
 mod structure;
 mod subscriptions;
