@@ -187,6 +187,37 @@ pub async fn require(
     check(role(conn, viewer, project).await?, need, missing)
 }
 
+/// The pairs `(project, user)` among `projects` × `users` where the user
+/// is a member of the project (any role): who may be a task's assignee.
+/// The caller has checked the viewer's own access to the projects.
+pub async fn memberships(
+    conn: &mut Conn<'_>,
+    projects: &[Id],
+    users: &[Id],
+) -> AppResult<Vec<(Id, Id)>> {
+    if projects.is_empty() || users.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found = db_run!(conn, |c| {
+        project_members::table
+            .filter(project_members::project_id.eq_any(projects))
+            .filter(project_members::user_id.eq_any(users))
+            .select((project_members::project_id, project_members::user_id))
+            .load::<(Id, Id)>(c)
+            .await
+    })?;
+    Ok(found)
+}
+
+/// The users among `users` who are members of `project` (any role).
+pub async fn members_among(conn: &mut Conn<'_>, project: Id, users: &[Id]) -> AppResult<Vec<Id>> {
+    Ok(memberships(conn, &[project], users)
+        .await?
+        .into_iter()
+        .map(|(_, user)| user)
+        .collect())
+}
+
 /// The address `user` has proven (its verified email, lower-cased as
 /// stored); `None` while unverified. Invitations reach a user through it.
 pub async fn verified_email(conn: &mut Conn<'_>, user: Id) -> AppResult<Option<String>> {

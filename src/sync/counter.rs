@@ -81,7 +81,7 @@ impl Streams {
         let more = Self::reserve_one(conn, project, 1).await?;
         self.next.extend(more.next);
         self.take(project)
-            .ok_or_else(|| crate::projects::writes::not_found())
+            .ok_or_else(crate::projects::writes::not_found)
     }
 
     /// The next reserved `seq` of `project`, if one is left.

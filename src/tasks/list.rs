@@ -53,6 +53,10 @@ pub struct TaskFilterSpec {
     pub due_after: Option<Timestamp>,
     pub updated_since: Option<Timestamp>,
     pub include_deleted: bool,
+    /// Assigned to this user.
+    pub assignee_id: Option<Id>,
+    /// Assigned to the viewer (of the listing: an operation's owner).
+    pub assigned_to_me: bool,
 }
 
 pub type TaskOrderSpec = ListOrder<TaskOrderField>;
@@ -191,6 +195,14 @@ fn push_conditions(
     if let Some(project) = filter.project_id {
         b.push(" AND ").column(t!(project_id)).push(" = ");
         b.bind(Bind::Id(project));
+    }
+    let assignees = [
+        filter.assignee_id,
+        filter.assigned_to_me.then_some(viewer.user_id),
+    ];
+    for assignee in assignees.into_iter().flatten() {
+        b.push(" AND ").column(t!(assignee_id)).push(" = ");
+        b.bind(Bind::Id(assignee));
     }
     if let Some(status) = &filter.status {
         b.push(" AND ")
@@ -421,6 +433,8 @@ mod tests {
                 due_after: Some(at),
                 updated_since: Some(at),
                 include_deleted: false,
+                assignee_id: None,
+                assigned_to_me: false,
             },
             order,
             page: PageRequest {
@@ -432,8 +446,8 @@ mod tests {
         }
     }
 
-    const POSTGRES: &str = r"SELECT t.* FROM (VALUES ($1), ($2)) AS parent(id) CROSS JOIN LATERAL (SELECT t.* FROM tasks t WHERE t.project_id = parent.id AND t.owner_id = $3 AND t.deleted_at IS NULL AND t.status IN ($4, $5) AND t.priority IN ($6) AND t.tags @> $7 AND (lower(t.title) LIKE $8 ESCAPE '\' OR lower(COALESCE(t.description, '')) LIKE $9 ESCAPE '\') AND t.due_at < $10 AND t.due_at >= $11 AND t.updated_at >= $12 AND (t.priority IS NULL OR t.priority < $13 OR (t.priority = $14 AND t.id < $15)) AND (t.priority IS NOT NULL OR t.id > $16) ORDER BY (t.priority IS NULL) ASC, t.priority DESC, t.id DESC LIMIT $17) t ORDER BY t.project_id, (t.priority IS NULL) ASC, t.priority DESC, t.id DESC";
-    const SQLITE_PART: &str = r"SELECT * FROM (SELECT t.* FROM tasks t WHERE t.project_id = ? AND +t.owner_id = ? AND t.deleted_at IS NULL AND t.status IN (?, ?) AND t.priority IN (?) AND EXISTS (SELECT 1 FROM json_each(t.tags) AS tag WHERE tag.value = ?) AND (lower(t.title) LIKE ? ESCAPE '\' OR lower(COALESCE(t.description, '')) LIKE ? ESCAPE '\') AND t.due_at < ? AND t.due_at >= ? AND t.updated_at >= ? AND (t.priority IS NULL OR t.priority < ? OR (t.priority = ? AND t.id < ?)) AND (t.priority IS NOT NULL OR t.id > ?) ORDER BY (t.priority IS NULL) ASC, t.priority DESC, t.id DESC LIMIT ?)";
+    const POSTGRES: &str = r"SELECT t.* FROM (VALUES ($1), ($2)) AS parent(id) CROSS JOIN LATERAL (SELECT t.* FROM tasks t WHERE t.project_id = parent.id AND t.project_id IN (SELECT m.project_id FROM project_members m WHERE m.user_id = $3) AND t.deleted_at IS NULL AND t.status IN ($4, $5) AND t.priority IN ($6) AND t.tags @> $7 AND (lower(t.title) LIKE $8 ESCAPE '\' OR lower(COALESCE(t.description, '')) LIKE $9 ESCAPE '\') AND t.due_at < $10 AND t.due_at >= $11 AND t.updated_at >= $12 AND (t.priority IS NULL OR t.priority < $13 OR (t.priority = $14 AND t.id < $15)) AND (t.priority IS NOT NULL OR t.id > $16) ORDER BY (t.priority IS NULL) ASC, t.priority DESC, t.id DESC LIMIT $17) t ORDER BY t.project_id, (t.priority IS NULL) ASC, t.priority DESC, t.id DESC";
+    const SQLITE_PART: &str = r"SELECT * FROM (SELECT t.* FROM tasks t WHERE t.project_id = ? AND +t.project_id IN (SELECT m.project_id FROM project_members m WHERE m.user_id = ?) AND t.deleted_at IS NULL AND t.status IN (?, ?) AND t.priority IN (?) AND EXISTS (SELECT 1 FROM json_each(t.tags) AS tag WHERE tag.value = ?) AND (lower(t.title) LIKE ? ESCAPE '\' OR lower(COALESCE(t.description, '')) LIKE ? ESCAPE '\') AND t.due_at < ? AND t.due_at >= ? AND t.updated_at >= ? AND (t.priority IS NULL OR t.priority < ? OR (t.priority = ? AND t.id < ?)) AND (t.priority IS NOT NULL OR t.id > ?) ORDER BY (t.priority IS NULL) ASC, t.priority DESC, t.id DESC LIMIT ?)";
 
     /// The statement the nested benchmark's query sends, to the letter.
     #[test]
@@ -457,6 +471,31 @@ mod tests {
         );
     }
 
+    /// `assigneeId` and `assignedToMe` each add one condition; the latter
+    /// binds the viewer.
+    #[test]
+    fn assignee_filters_are_conditions_on_the_assignee() {
+        let viewer = Viewer {
+            user_id: Id::new(),
+            session_id: None,
+            api_key_id: None,
+            scopes: vec![Scope::Read],
+        };
+        let mut b = SqlBuilder::new(Backend::Sqlite);
+        let filter = TaskFilterSpec {
+            assignee_id: Some(Id::new()),
+            assigned_to_me: true,
+            include_deleted: true,
+            ..TaskFilterSpec::default()
+        };
+        push_conditions(&mut b, &viewer, &filter, true);
+        assert_eq!(
+            b.sql(),
+            "t.project_id IN (SELECT m.project_id FROM project_members m WHERE m.user_id = ?) \
+             AND t.assignee_id = ? AND t.assignee_id = ?"
+        );
+    }
+
     /// Also a second order, whose key is never NULL: one project, no cursor.
     #[test]
     fn a_page_by_title_reads_the_same_statement() {
@@ -475,7 +514,8 @@ mod tests {
             per_project_statement(Backend::Sqlite, &viewer, &[Id::new()], &query).expect("builds");
         assert_eq!(
             b.sql(),
-            "SELECT * FROM (SELECT t.* FROM tasks t WHERE t.project_id = ? AND +t.owner_id = ? \
+            "SELECT * FROM (SELECT t.* FROM tasks t WHERE t.project_id = ? AND +t.project_id IN \
+             (SELECT m.project_id FROM project_members m WHERE m.user_id = ?) \
              AND t.deleted_at IS NULL ORDER BY t.title DESC, t.id DESC LIMIT ?)"
         );
     }
