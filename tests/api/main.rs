@@ -9,6 +9,7 @@ mod support;
 mod account;
 mod account_helpers;
 mod api_keys;
+mod assignees;
 
 mod auth;
 mod cli;
@@ -40,6 +41,7 @@ mod quotas;
 mod rate_limits;
 mod sessions;
 mod settings_doc;
+mod sharing_support;
 mod storage;
 mod structure;
 mod subscriptions;
