@@ -471,31 +471,6 @@ mod tests {
         );
     }
 
-    /// `assigneeId` and `assignedToMe` each add one condition; the latter
-    /// binds the viewer.
-    #[test]
-    fn assignee_filters_are_conditions_on_the_assignee() {
-        let viewer = Viewer {
-            user_id: Id::new(),
-            session_id: None,
-            api_key_id: None,
-            scopes: vec![Scope::Read],
-        };
-        let mut b = SqlBuilder::new(Backend::Sqlite);
-        let filter = TaskFilterSpec {
-            assignee_id: Some(Id::new()),
-            assigned_to_me: true,
-            include_deleted: true,
-            ..TaskFilterSpec::default()
-        };
-        push_conditions(&mut b, &viewer, &filter, true);
-        assert_eq!(
-            b.sql(),
-            "t.project_id IN (SELECT m.project_id FROM project_members m WHERE m.user_id = ?) \
-             AND t.assignee_id = ? AND t.assignee_id = ?"
-        );
-    }
-
     /// Also a second order, whose key is never NULL: one project, no cursor.
     #[test]
     fn a_page_by_title_reads_the_same_statement() {
