@@ -8,7 +8,7 @@ use tasklane::access::ProjectRole;
 
 use crate::fixtures::{Account, account, ids, ok, project, task};
 use crate::on_both_backends;
-use crate::operations_support::{start, wait};
+use crate::operations_support::{rollback, start, wait};
 use crate::sharing_support::{share, unshare};
 use crate::support::{TestApp, error_code, error_field};
 use crate::sync_support::sync;
@@ -178,6 +178,19 @@ async fn an_assignee_must_be_a_member_on_single_writes(app: TestApp) {
     )
     .await;
     assert_eq!(data["updateTask"]["assignee"]["id"], bob.id.as_str());
+    // A CONFLICT's `current` shows the assignee.
+    let body = app
+        .gql(
+            &update_task(),
+            json!({ "id": t["id"], "input": { "title": "late", "expectedVersion": 1 } }),
+            Some(&alice.token),
+        )
+        .await;
+    assert_eq!(error_code(&body), "CONFLICT", "{body}");
+    assert_eq!(
+        body["errors"][0]["extensions"]["current"]["assigneeId"],
+        bob.id.as_str()
+    );
 
     // A move keeps the assignee only into a project it is a member of.
     let other = project(&app, &alice.token, "Alice only").await;
@@ -396,6 +409,22 @@ async fn an_assignee_must_be_a_member_in_sync_and_operations(app: TestApp) {
         &alice.token,
         "query($p: ID!) { tasks(filter: { projectId: $p, assignedToMe: true }) { totalCount } }",
         json!({ "p": pid }),
+    )
+    .await;
+    assert_eq!(data["tasks"]["totalCount"], 2);
+
+    // Its rollback gives both tasks their assignee back (Bob).
+    let back = rollback(&app, &alice.token, &op["id"]).await;
+    let back = wait(&app, &alice.token, &back["id"]).await;
+    assert_eq!(
+        (back["processed"].clone(), back["failed"].clone()),
+        (json!(2), json!(0))
+    );
+    let data = ok(
+        &app,
+        &alice.token,
+        "query($p: ID!, $b: ID!) { tasks(filter: { projectId: $p, assigneeId: $b }) { totalCount } }",
+        json!({ "p": pid, "b": bob.id }),
     )
     .await;
     assert_eq!(data["tasks"]["totalCount"], 2);
