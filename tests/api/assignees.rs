@@ -576,6 +576,43 @@ async fn people_on_a_task_are_shown_to_fellow_members_only(app: TestApp) {
         seen["assignee"],
         json!({ "id": bob.id, "displayName": "Bob", "email": "bob@example.com", "username": null })
     );
+    // Through a sync push and an operation of his too.
+    ok(
+        &app,
+        &alice.token,
+        &update_task(),
+        json!({ "id": t["id"], "input": { "title": "Alice again" } }),
+    )
+    .await;
+    let version = seen["version"].as_i64().expect("version") + 1;
+    let pushed = sync(
+        &app,
+        &bob.token,
+        json!({ "tasks": [{ "id": t["id"], "projectId": pid, "title": "synced by Bob",
+            "status": "DONE", "assigneeId": bob.id, "baseVersion": version }] }),
+    )
+    .await;
+    assert_eq!(pushed["applied"], json!([t["id"]]), "{pushed}");
+    let data = ok(&app, &alice.token, &read_task(), json!({ "id": t["id"] })).await;
+    assert_eq!(data["task"]["updatedBy"]["id"], bob.id.as_str());
+    ok(
+        &app,
+        &alice.token,
+        &update_task(),
+        json!({ "id": t["id"], "input": { "title": "Alice again" } }),
+    )
+    .await;
+    let op = start(
+        &app,
+        &bob.token,
+        json!({ "kind": "UPDATE_TASKS", "filter": { "projectId": pid }, "patch": { "priority": "HIGH" } }),
+    )
+    .await;
+    let op = wait(&app, &bob.token, &op["id"]).await;
+    assert_eq!(op["processed"], 1, "{op}");
+    let data = ok(&app, &alice.token, &read_task(), json!({ "id": t["id"] })).await;
+    assert_eq!(data["task"]["updatedBy"]["id"], bob.id.as_str());
+
     // Bob sees his own username.
     let data = ok(&app, &bob.token, &read_task(), json!({ "id": t["id"] })).await;
     assert_eq!(data["task"]["assignee"]["username"], "bobby");
