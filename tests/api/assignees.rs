@@ -17,6 +17,7 @@ on_both_backends!(
     an_assignee_must_be_a_member_on_single_writes,
     an_assignee_must_be_a_member_on_bulk_writes,
     an_assignee_must_be_a_member_in_sync_and_operations,
+    a_rollback_does_not_give_a_task_back_to_a_former_member,
     filters_select_by_assignee,
     people_on_a_task_are_shown_to_fellow_members_only,
     each_role_does_what_it_may_with_tasks,
@@ -428,6 +429,42 @@ async fn an_assignee_must_be_a_member_in_sync_and_operations(app: TestApp) {
     )
     .await;
     assert_eq!(data["tasks"]["totalCount"], 2);
+}
+
+async fn a_rollback_does_not_give_a_task_back_to_a_former_member(app: TestApp) {
+    let Team {
+        alice,
+        bob,
+        project: p,
+        ..
+    } = team(&app).await;
+    let pid = p["id"].clone();
+    let t = task(
+        &app,
+        &alice.token,
+        &pid,
+        "Bob's",
+        json!({ "assigneeId": bob.id }),
+    )
+    .await;
+    let op = start(
+        &app,
+        &alice.token,
+        json!({ "kind": "UPDATE_TASKS", "filter": { "projectId": pid },
+            "patch": { "assigneeId": alice.id } }),
+    )
+    .await;
+    let op = wait(&app, &alice.token, &op["id"]).await;
+    assert_eq!(op["processed"], 1, "{op}");
+    unshare(&app, str_of(&pid), &bob.id).await;
+    let back = rollback(&app, &alice.token, &op["id"]).await;
+    let back = wait(&app, &alice.token, &back["id"]).await;
+    assert_eq!(
+        (back["processed"].clone(), back["failed"].clone()),
+        (json!(0), json!(1))
+    );
+    let data = ok(&app, &alice.token, &read_task(), json!({ "id": t["id"] })).await;
+    assert_eq!(data["task"]["assignee"]["id"], alice.id.as_str());
 }
 
 async fn filters_select_by_assignee(app: TestApp) {
