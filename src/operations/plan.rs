@@ -153,6 +153,9 @@ struct Batch<'v> {
     records: HashMap<(String, Id), OperationRecordRow>,
     /// Import: ids already in use (by anyone).
     taken: HashSet<Id>,
+    /// `(project, user)`: the members among the assignees the batch may
+    /// write (the viewer in a project the batch creates).
+    members: HashSet<(Id, Id)>,
 }
 
 /// The projects' streams a batch's writes take `seq`s in, and how many:
@@ -186,6 +189,7 @@ impl Batch<'_> {
                 Object::Project(p) => {
                     if write.current.is_none() {
                         self.roles.insert(p.id, ProjectRole::Owner);
+                        self.members.insert((p.id, self.viewer.user_id));
                     }
                     self.projects.insert(p.id, p.clone());
                 }
@@ -196,10 +200,23 @@ impl Batch<'_> {
     /// The guard over a planned write: the viewer's role must allow it in
     /// every project it touches (for a project's deletion or restore, the
     /// OWNER's), else the item fails. A new project is the viewer's own.
+    /// An assignee the write sets (or a moved task keeps) must be a member
+    /// of the task's project, else the item fails too.
     fn permit(&self, outcome: Outcome) -> Outcome {
         let Outcome::Write(write) = &outcome else {
             return outcome;
         };
+        if let Object::Task(next) = &write.next {
+            let current = match &write.current {
+                Some(Object::Task(current)) => Some(current),
+                _ => None,
+            };
+            if let Some(user) = task_writes::assignee_to_check(current, next)
+                && !self.members.contains(&(next.project_id, user))
+            {
+                return Outcome::Fail("the assignee is not a member of the project".into());
+            }
+        }
         let allows = |project: Id, need: Need| {
             self.roles
                 .get(&project)

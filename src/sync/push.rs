@@ -99,6 +99,9 @@ struct Plan {
     now: Timestamp,
     /// The pushing client: recorded on the tasks it writes.
     client_id: Option<String>,
+    /// `(project, user)`: the members among the assignees the changes name
+    /// (the viewer alone in a project this push creates).
+    members: HashSet<(Id, Id)>,
 }
 
 /// Applies the changes, projects first (so tasks may name a project created
@@ -124,6 +127,7 @@ pub async fn push(
     project_ids.extend(tasks.iter().map(|t| t.fields.project_id));
     let project_ids: Vec<Id> = project_ids.into_iter().collect();
     let task_ids: Vec<Id> = tasks.iter().map(|t| t.id).collect();
+    let assignees: Vec<Id> = tasks.iter().filter_map(|t| t.fields.assignee_id).collect();
     let mut plan = Plan {
         projects: project_store::find_projects_any(conn, viewer, &project_ids)
             .await?
@@ -144,6 +148,10 @@ pub async fn push(
         out: Pushed::default(),
         now: Timestamp::now(),
         client_id,
+        members: access::memberships(conn, &project_ids, &assignees)
+            .await?
+            .into_iter()
+            .collect(),
     };
     for change in projects {
         plan.project(viewer, change);
@@ -314,6 +322,7 @@ impl Plan {
                 set_project(&mut row, &change, now);
                 self.projects.insert(row.id, row.clone());
                 self.roles.insert(row.id, ProjectRole::Owner);
+                self.members.insert((row.id, viewer.user_id));
                 self.writes
                     .push(Write::InsertProject(row, format!("{}.id", change.field)));
                 self.out.applied.push(change.id);
@@ -362,6 +371,22 @@ impl Plan {
         }
     }
 
+    /// An assignee `next` sets (or keeps as it moves) must be a member of
+    /// its project: else BAD_USER_INPUT on the change's `assigneeId`.
+    fn check_assignee(
+        &self,
+        current: Option<&TaskRow>,
+        next: &TaskRow,
+        field: &str,
+    ) -> AppResult<()> {
+        match task_writes::assignee_to_check(current, next) {
+            Some(user) if !self.members.contains(&(next.project_id, user)) => {
+                Err(task_writes::not_a_member(field))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Does the viewer's role in `project` allow `need`?
     fn allows(&self, project: Id, need: Need) -> bool {
         self.roles
@@ -382,6 +407,7 @@ impl Plan {
                     TaskRow::new(owner, viewer.user_id, change.id, change.fields.clone(), now);
                 row.client_id.clone_from(&self.client_id);
                 set_task(&mut row, &change, now)?;
+                self.check_assignee(None, &row, &change.field)?;
                 self.tasks.insert(row.id, row.clone());
                 self.writes
                     .push(Write::InsertTask(row, format!("{}.id", change.field)));
@@ -406,6 +432,7 @@ impl Plan {
                 }
                 let mut next = current.clone();
                 set_task(&mut next, &change, now)?;
+                self.check_assignee(Some(&current), &next, &change.field)?;
                 next.client_id.clone_from(&self.client_id);
                 next.version = current.version + 1;
                 next.updated_at = now;

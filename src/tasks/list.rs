@@ -53,6 +53,10 @@ pub struct TaskFilterSpec {
     pub due_after: Option<Timestamp>,
     pub updated_since: Option<Timestamp>,
     pub include_deleted: bool,
+    /// Assigned to this user.
+    pub assignee_id: Option<Id>,
+    /// Assigned to the viewer (of the listing: an operation's owner).
+    pub assigned_to_me: bool,
 }
 
 pub type TaskOrderSpec = ListOrder<TaskOrderField>;
@@ -191,6 +195,14 @@ fn push_conditions(
     if let Some(project) = filter.project_id {
         b.push(" AND ").column(t!(project_id)).push(" = ");
         b.bind(Bind::Id(project));
+    }
+    let assignees = [
+        filter.assignee_id,
+        filter.assigned_to_me.then_some(viewer.user_id),
+    ];
+    for assignee in assignees.into_iter().flatten() {
+        b.push(" AND ").column(t!(assignee_id)).push(" = ");
+        b.bind(Bind::Id(assignee));
     }
     if let Some(status) = &filter.status {
         b.push(" AND ")
@@ -421,6 +433,8 @@ mod tests {
                 due_after: Some(at),
                 updated_since: Some(at),
                 include_deleted: false,
+                assignee_id: None,
+                assigned_to_me: false,
             },
             order,
             page: PageRequest {

@@ -62,6 +62,10 @@ pub struct TaskFields {
     pub tags: Vec<String>,
     pub due_at: Option<Timestamp>,
     pub position: Option<f64>,
+    /// A member of the project (any role), checked at each write that sets
+    /// it or moves the task (see `writes::assignee_to_check`).
+    #[serde(default)]
+    pub assignee_id: Option<Id>,
 }
 
 pub fn tags_json(tags: &[String]) -> JsonDoc {
@@ -91,7 +95,7 @@ impl TaskRow {
             client_mutation_id: None,
             created_at: now,
             updated_at: now,
-            assignee_id: None,
+            assignee_id: fields.assignee_id,
             created_by: Some(author),
             updated_by: Some(author),
         }
@@ -108,6 +112,7 @@ impl TaskRow {
             tags: self.tag_list(),
             due_at: self.due_at,
             position: self.position,
+            assignee_id: self.assignee_id,
         }
     }
 
@@ -136,6 +141,7 @@ impl TaskRow {
             due_at: self.due_at,
             position: self.position,
             completed_at: self.completed_at,
+            assignee_id: self.assignee_id,
         };
         crate::current!(self, "Task", fields)
     }
@@ -156,4 +162,5 @@ struct TaskView<'a> {
     position: Option<f64>,
     #[serde(serialize_with = "rfc3339_opt")]
     completed_at: Option<Timestamp>,
+    assignee_id: Option<Id>,
 }

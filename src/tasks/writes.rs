@@ -3,7 +3,8 @@
 //! streams, then check versions and write with a conditional UPDATE, so a
 //! stale write can never land.
 
-use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 
 use super::kinds::{TaskPriority, TaskStatus};
 use super::model::{TaskFields, TaskRow, tags_json};
@@ -41,6 +42,7 @@ pub struct TaskEdit {
     pub due_at: Option<Option<Timestamp>>,
     pub position: Option<Option<f64>>,
     pub project_id: Option<Id>,
+    pub assignee_id: Option<Option<Id>>,
 }
 
 impl TaskEdit {
@@ -55,6 +57,7 @@ impl TaskEdit {
             due_at: Some(fields.due_at),
             position: Some(fields.position),
             project_id: Some(fields.project_id),
+            assignee_id: Some(fields.assignee_id),
             ..Self::default()
         }
     }
@@ -102,11 +105,19 @@ pub async fn create(
     let mut projects: HashMap<Id, ProjectRow> = HashMap::new();
     for item in &items {
         let id = item.fields.project_id;
-        if !projects.contains_key(&id) {
+        if let Entry::Vacant(vacant) = projects.entry(id) {
             let field = format!("{}.projectId", item.field);
-            projects.insert(id, writable_project(conn, viewer, id, &field).await?);
+            vacant.insert(writable_project(conn, viewer, id, &field).await?);
         }
     }
+    let assignees: Vec<(String, Id, Id)> = items
+        .iter()
+        .filter_map(|item| {
+            let assignee = item.fields.assignee_id?;
+            Some((item.field.clone(), item.fields.project_id, assignee))
+        })
+        .collect();
+    check_assignees(conn, &assignees).await?;
     let counts = counter::per_project(items.iter().map(|i| i.fields.project_id));
     let mut streams = Streams::reserve(conn, &counts).await?;
     let now = Timestamp::now();
@@ -187,7 +198,53 @@ pub fn apply(row: &mut TaskRow, edit: &TaskEdit, field: &str, now: Timestamp) ->
     if let Some(project_id) = edit.project_id {
         row.project_id = project_id;
     }
+    if let Some(assignee_id) = edit.assignee_id {
+        row.assignee_id = assignee_id;
+    }
     Ok(())
+}
+
+/// The assignee a write of `next` (over `current`; `None` for a new task)
+/// must check is a member of `next`'s project: one it sets, or one a task
+/// keeps as it moves to another project. `None`: nothing to check (an
+/// assignee left as it was stays, even once no longer a member).
+pub fn assignee_to_check(current: Option<&TaskRow>, next: &TaskRow) -> Option<Id> {
+    let assignee = next.assignee_id?;
+    match current {
+        Some(c) if c.assignee_id == Some(assignee) && c.project_id == next.project_id => None,
+        _ => Some(assignee),
+    }
+}
+
+/// BAD_USER_INPUT on `{field}.assigneeId`: the assignee is not a member of
+/// the task's project.
+pub fn not_a_member(field: &str) -> AppError {
+    AppError::bad_input(
+        format!("{field}.assigneeId"),
+        "must be a member of the task's project",
+    )
+}
+
+/// Checks that each `(field, project, assignee)` names a member of the
+/// project (one query per project): else BAD_USER_INPUT on the first
+/// one's `{field}.assigneeId`.
+pub async fn check_assignees(conn: &mut Conn<'_>, checks: &[(String, Id, Id)]) -> AppResult<()> {
+    let mut wanted: HashMap<Id, Vec<Id>> = HashMap::new();
+    for (_, project, user) in checks {
+        wanted.entry(*project).or_default().push(*user);
+    }
+    let mut members: HashSet<(Id, Id)> = HashSet::new();
+    for (project, users) in wanted {
+        let found = access::members_among(conn, project, &users).await?;
+        members.extend(found.into_iter().map(|user| (project, user)));
+    }
+    match checks
+        .iter()
+        .find(|(_, project, user)| !members.contains(&(*project, *user)))
+    {
+        Some((field, ..)) => Err(not_a_member(field)),
+        None => Ok(()),
+    }
 }
 
 /// Changes each of `ids` (live tasks of the viewer's) with `edit`, all or
@@ -220,11 +277,20 @@ pub async fn edit(
     }
     let mut streams = Streams::reserve(conn, &counts).await?;
     let now = Timestamp::now();
-    let mut out = Vec::with_capacity(ids.len());
+    let mut planned = Vec::with_capacity(ids.len());
+    let mut assignees = Vec::new();
     for id in ids {
         let current = live_at(conn, viewer, *id, expected_version).await?;
         let mut next = current.clone();
         apply(&mut next, edit, field, now)?;
+        if let Some(assignee) = assignee_to_check(Some(&current), &next) {
+            assignees.push((field.to_owned(), next.project_id, assignee));
+        }
+        planned.push((current, next));
+    }
+    check_assignees(conn, &assignees).await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for (current, next) in planned {
         out.push(write(conn, viewer, &current, next, &mut streams, now).await?);
     }
     Ok(out)

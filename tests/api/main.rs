@@ -9,6 +9,7 @@ mod support;
 mod account;
 mod account_helpers;
 mod api_keys;
+mod assignees;
 
 mod auth;
 mod cli;
@@ -42,6 +43,7 @@ mod roles;
 mod sessions;
 mod settings_doc;
 mod sharing_operations;
+mod sharing_support;
 mod storage;
 mod structure;
 mod subscriptions;

@@ -16,8 +16,8 @@ use tasklane::access::ProjectRole;
 
 use crate::fixtures::{Account, account, ok, project, task};
 use crate::on_both_backends;
+use crate::sharing_support::set_member;
 use crate::support::TestApp;
-use crate::sync_sharing::set_member;
 use crate::ws_support::{TRANSPORT_WS, Ws, subscriptions_reach};
 
 on_both_backends!(every_role_gets_what_it_may, subscriptions_follow_the_role);

@@ -8,8 +8,8 @@ use tasklane::operations::engine::Worker;
 
 use crate::fixtures::{account, ok, project, task};
 use crate::operations_support::{rollback, start, wait};
+use crate::sharing_support::set_member;
 use crate::support::{Backend, TestApp};
-use crate::sync_sharing::set_member;
 use crate::{on_both_backends, on_both_databases};
 
 on_both_backends!(a_rollback_never_reverts_another_members_later_change);

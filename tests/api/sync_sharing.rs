@@ -12,8 +12,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use scoped_futures::ScopedFutureExt as _;
@@ -21,14 +19,13 @@ use serde_json::{Value, json};
 use tasklane::access::ProjectRole;
 use tasklane::auth::Viewer;
 use tasklane::db::Backend;
-use tasklane::db::schema::project_members;
-use tasklane::db::types::{Id, Timestamp};
-use tasklane::db_run;
+use tasklane::db::types::Id;
 use tasklane::tasks::writes::{self, TaskEdit};
 use tokio::sync::oneshot;
 
 use crate::fixtures::{Account, account, project, task};
 use crate::on_both_backends;
+use crate::sharing_support::set_member;
 use crate::support::TestApp;
 use crate::sync_support::{changes, update_task};
 
@@ -41,44 +38,6 @@ on_both_backends!(
 
 fn id_of(value: &Value) -> Id {
     Id::from(uuid::Uuid::parse_str(value.as_str().expect("id")).expect("uuid"))
-}
-
-/// Makes `user` a member of `project` with `role`, or no member (`None`).
-pub async fn set_member(app: &TestApp, project: &Value, user: &Value, role: Option<ProjectRole>) {
-    let (project, user) = (id_of(project), id_of(user));
-    app.database()
-        .transaction(|mut conn| {
-            async move {
-                let conn = &mut conn;
-                db_run!(conn, |c| {
-                    diesel::delete(
-                        project_members::table
-                            .filter(project_members::project_id.eq(project))
-                            .filter(project_members::user_id.eq(user)),
-                    )
-                    .execute(c)
-                    .await
-                })?;
-                if let Some(role) = role {
-                    let row = (
-                        project_members::project_id.eq(project),
-                        project_members::user_id.eq(user),
-                        project_members::role.eq(role),
-                        project_members::created_at.eq(Timestamp::now()),
-                    );
-                    db_run!(conn, |c| {
-                        diesel::insert_into(project_members::table)
-                            .values(row)
-                            .execute(c)
-                            .await
-                    })?;
-                }
-                Ok(())
-            }
-            .scope_boxed()
-        })
-        .await
-        .expect("membership set");
 }
 
 fn ids(set: &Value, field: &str) -> Vec<Value> {

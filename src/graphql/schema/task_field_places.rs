@@ -27,6 +27,7 @@ fn full() -> TaskFields {
         tags: vec!["a".into(), "b".into()],
         due_at: Some(at(3)),
         position: Some(2.5),
+        assignee_id: Some(Id(uuid::Uuid::from_u128(2))),
     }
 }
 
@@ -40,6 +41,7 @@ fn other() -> TaskFields {
         tags: Vec::new(),
         due_at: None,
         position: None,
+        assignee_id: None,
     }
 }
 
@@ -116,9 +118,10 @@ fn the_schema_has_every_field() {
     ] {
         let fields = block(head);
         for name in api_names() {
-            // `Task` shows its project as an object.
+            // `Task` shows its project and its assignee as objects.
             let shown = match (head.starts_with("type"), name.as_str()) {
                 (true, "projectId") => "project".to_owned(),
+                (true, "assigneeId") => "assignee".to_owned(),
                 _ => name,
             };
             assert!(

@@ -163,6 +163,7 @@ mod tests {
                 tags: Vec::new(),
                 due_at: None,
                 position: None,
+                assignee_id: None,
             },
             Timestamp::now(),
         );
