@@ -20,9 +20,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Viewer;
 use crate::db::Conn;
-use crate::db::schema::project_members;
+use crate::db::schema::{invitations, project_members, users};
 use crate::db::sql::{Bind, SqlBuilder, SqlColumn};
-use crate::db::types::Id;
+use crate::db::types::{Id, Timestamp};
 use crate::db_run;
 use crate::error::{AppError, AppResult};
 
@@ -185,6 +185,66 @@ pub async fn require(
     missing: impl FnOnce() -> AppError,
 ) -> AppResult<ProjectRole> {
     check(role(conn, viewer, project).await?, need, missing)
+}
+
+/// The address `user` has proven (its verified email, lower-cased as
+/// stored); `None` while unverified. Invitations reach a user through it.
+pub async fn verified_email(conn: &mut Conn<'_>, user: Id) -> AppResult<Option<String>> {
+    let found: Option<String> = db_run!(conn, |c| {
+        users::table
+            .filter(users::id.eq(user))
+            .filter(users::email_verified_at.is_not_null())
+            .select(users::email)
+            .first(c)
+            .await
+            .optional()
+    })?;
+    Ok(found.map(|email| email.to_lowercase()))
+}
+
+/// The users among `ids` the viewer may see (id, display name, email):
+/// itself, a fellow member (a user it shares a project with, whatever
+/// either's role), and whoever invited it by a pending invitation to its
+/// verified address. Anyone else answers as if there were no such user.
+pub async fn visible_users(conn: &mut Conn<'_>, viewer: &Viewer, ids: &[Id]) -> AppResult<Vec<Id>> {
+    let me = viewer.user_id;
+    let fellow = diesel::alias!(project_members as fellow);
+    let mut found: Vec<Id> = db_run!(conn, |c| {
+        fellow
+            .filter(fellow.field(project_members::user_id).eq_any(ids))
+            .filter(
+                fellow
+                    .field(project_members::project_id)
+                    .eq_any(visible_projects(me)),
+            )
+            .select(fellow.field(project_members::user_id))
+            .distinct()
+            .load::<Id>(c)
+            .await
+    })?;
+    if ids.contains(&me) {
+        found.push(me);
+    }
+    let unexplained = ids.iter().any(|id| !found.contains(id));
+    if unexplained && let Some(email) = verified_email(conn, me).await? {
+        let now = Timestamp::now();
+        let inviters: Vec<Id> = db_run!(conn, |c| {
+            invitations::table
+                .filter(invitations::invited_by.eq_any(ids))
+                .filter(invitations::email.eq(&email))
+                .filter(invitations::accepted_at.is_null())
+                .filter(invitations::declined_at.is_null())
+                .filter(invitations::revoked_at.is_null())
+                .filter(invitations::expires_at.gt(now))
+                .select(invitations::invited_by)
+                .load::<Id>(c)
+                .await
+        })?;
+        found.extend(inviters);
+    }
+    found.sort_by_key(|id| id.0);
+    found.dedup();
+    Ok(found)
 }
 
 #[cfg(test)]
