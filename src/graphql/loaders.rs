@@ -37,6 +37,8 @@ pub struct Loaders {
     scope: Arc<Scope>,
     pub projects: DataLoader<ProjectLoader, HashMapCache>,
     pub owners: DataLoader<OwnerLoader, HashMapCache>,
+    /// Owners, roles and members (`crate::members`).
+    pub members: crate::members::loaders::MemberLoaders,
     project_tasks: SiblingBatch<TaskListQuery, Page<Arc<TaskRow>>>,
     task_counts: SiblingBatch<TaskFilterSpec, i64>,
 }
@@ -48,10 +50,12 @@ impl Loaders {
         let loaders = Self::new(db, viewer);
         loaders.projects.enable_all_cache(false);
         loaders.owners.enable_all_cache(false);
+        loaders.members.disable_cache();
         loaders
     }
 
     pub fn new(db: Db, viewer: Viewer) -> Self {
+        let members = crate::members::loaders::MemberLoaders::new(db.clone(), viewer.clone());
         let scope = Arc::new(Scope { db, viewer });
         Self {
             projects: DataLoader::with_cache(
@@ -64,6 +68,7 @@ impl Loaders {
                 tokio::spawn,
                 HashMapCache::default(),
             ),
+            members,
             project_tasks: SiblingBatch::default(),
             task_counts: SiblingBatch::default(),
             scope,
