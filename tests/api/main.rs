@@ -40,6 +40,7 @@ mod quotas;
 mod rate_limits;
 mod sessions;
 mod settings_doc;
+mod sharing;
 mod storage;
 mod structure;
 mod subscriptions;
