@@ -77,16 +77,11 @@ pub async fn owners(
     Ok(found)
 }
 
-/// The users among `ids` the viewer may see (`access::visible_users`).
-pub async fn visible(conn: &mut Conn<'_>, viewer: &Viewer, ids: &[Id]) -> AppResult<Vec<User>> {
-    let visible = access::visible_users(conn, viewer, ids).await?;
-    named(conn, &visible).await
-}
-
 /// The users `ids`, for a caller that holds the right to show them: a
 /// membership event names its member, and it reaches only viewers
 /// allowed to see that project's membership when it is delivered (the
-/// member may have just left, so `visible` would no longer show it).
+/// member may have just left, so `access::visible_users` would no longer
+/// show it).
 pub async fn named(conn: &mut Conn<'_>, ids: &[Id]) -> AppResult<Vec<User>> {
     if ids.is_empty() {
         return Ok(Vec::new());

@@ -46,6 +46,7 @@ on_both_databases!(
     members_pending_invitations_and_invites_are_limited,
     owners_manage_roles_removal_and_transfer_others_leave,
     membership_changes_reach_project_events,
+    visible_users_are_oneself_fellow_members_and_inviters,
 );
 
 /// Invites `email` to `project` as `role` with `owner`'s token; the body.
@@ -842,4 +843,73 @@ async fn membership_changes_reach_project_events(backend: Backend) {
         (&json!("UPDATED"), &Value::Null),
         "{payload}"
     );
+}
+
+async fn visible_users_are_oneself_fellow_members_and_inviters(backend: Backend) {
+    use tasklane::access::visible_users;
+    use tasklane::auth::Viewer;
+    use tasklane::db::types::Id;
+
+    let (app, dir) = spawn_with_mail(backend, |_| {}).await.expect("app");
+    let owner = account(&app, "owner@example.com").await;
+    let member = account(&app, "member@example.com").await;
+    let other = account(&app, "other@example.com").await;
+    let invitee = verified_account(&app, dir.path(), "invitee@example.com").await;
+    let p = project(&app, &owner.token, "P").await;
+    join(
+        &app,
+        dir.path(),
+        &owner,
+        &p["id"],
+        &member,
+        "member-mail@example.com",
+        "VIEWER",
+    )
+    .await;
+    // `other` invites the invitee to a project of its own.
+    let q = project(&app, &other.token, "Q").await;
+    let body = invite(
+        &app,
+        &other.token,
+        &q["id"],
+        "invitee@example.com",
+        "VIEWER",
+    )
+    .await;
+    let invitation = body["data"]["inviteToProject"]["id"].clone();
+    let id = |a: &Account| Id::parse(&a.id).expect("uuid");
+    let everyone = [id(&owner), id(&member), id(&other), id(&invitee)];
+    let visible_to = |who: Id| {
+        let db = app.database().clone();
+        async move {
+            let mut pooled = db.read().await.expect("connection");
+            let mut found = visible_users(
+                &mut pooled.conn(),
+                &Viewer::of_session(who, Id::new()),
+                &everyone,
+            )
+            .await
+            .expect("visible");
+            found.sort_by_key(|u| everyone.iter().position(|e| e == u));
+            found
+        }
+    };
+    assert_eq!(visible_to(id(&owner)).await, vec![id(&owner), id(&member)]);
+    assert_eq!(visible_to(id(&member)).await, vec![id(&owner), id(&member)]);
+    assert_eq!(
+        visible_to(id(&other)).await,
+        vec![id(&other)],
+        "an invitee is not shown to its inviter"
+    );
+    assert_eq!(
+        visible_to(id(&invitee)).await,
+        vec![id(&other), id(&invitee)]
+    );
+    // Declined: the inviter is a stranger again.
+    ok(&app, &invitee.token, DECLINE, json!({ "id": invitation })).await;
+    assert_eq!(visible_to(id(&invitee)).await, vec![id(&invitee)]);
+    // A member who leaves sees only itself.
+    ok(&app, &member.token, LEAVE, json!({ "p": p["id"] })).await;
+    assert_eq!(visible_to(id(&member)).await, vec![id(&member)]);
+    assert_eq!(visible_to(id(&owner)).await, vec![id(&owner)]);
 }
