@@ -47,6 +47,7 @@ on_both_databases!(
     owners_manage_roles_removal_and_transfer_others_leave,
     membership_changes_reach_project_events,
     visible_users_are_oneself_fellow_members_and_inviters,
+    a_transfer_moves_the_tasks_and_is_announced,
 );
 
 /// Invites `email` to `project` as `role` with `owner`'s token; the body.
@@ -912,4 +913,91 @@ async fn visible_users_are_oneself_fellow_members_and_inviters(backend: Backend)
     ok(&app, &member.token, LEAVE, json!({ "p": p["id"] })).await;
     assert_eq!(visible_to(id(&member)).await, vec![id(&member)]);
     assert_eq!(visible_to(id(&owner)).await, vec![id(&owner)]);
+}
+
+async fn a_transfer_moves_the_tasks_and_is_announced(backend: Backend) {
+    use diesel::{ExpressionMethods as _, QueryDsl as _};
+    use diesel_async::RunQueryDsl as _;
+    use tasklane::db::schema::{projects, tasks};
+    use tasklane::db::types::Id;
+
+    let (app, dir) = spawn_with_mail(backend, |_| {}).await.expect("app");
+    let owner = account(&app, "owner@example.com").await;
+    let heir = account(&app, "heir@example.com").await;
+    let p = project(&app, &owner.token, "Estate").await;
+    crate::fixtures::task(&app, &owner.token, &p["id"], "kept", json!({})).await;
+    join(
+        &app,
+        dir.path(),
+        &owner,
+        &p["id"],
+        &heir,
+        "heir-mail@example.com",
+        "EDITOR",
+    )
+    .await;
+    let mut ws = Ws::ready(app.addr, TRANSPORT_WS, &heir.token).await;
+    ws.subscribe(
+        "p",
+        "subscription { projectEvents { type project { id version owner { id } }
+            member { role user { id } } } }",
+        json!({}),
+    )
+    .await;
+    subscriptions_reach(app.addr, 1).await;
+    let data = ok(
+        &app,
+        &owner.token,
+        TRANSFER,
+        json!({ "p": p["id"], "u": heir.id }),
+    )
+    .await;
+    let version = data["transferOwnership"]["version"].clone();
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let payload = ws.data("p").await;
+        assert_eq!(payload["errors"], Value::Null, "{payload}");
+        let e = payload["data"]["projectEvents"].clone();
+        assert_eq!(e["project"]["id"], p["id"], "{e}");
+        assert_eq!(e["project"]["owner"]["id"], json!(heir.id), "{e}");
+        seen.push((e["type"].clone(), e["member"].clone()));
+    }
+    assert_eq!(
+        seen,
+        vec![
+            (json!("UPDATED"), Value::Null),
+            (
+                json!("ROLE_CHANGED"),
+                json!({ "role": "EDITOR", "user": { "id": owner.id } })
+            ),
+            (
+                json!("ROLE_CHANGED"),
+                json!({ "role": "OWNER", "user": { "id": heir.id } })
+            ),
+        ]
+    );
+    assert_eq!(version, json!(2));
+    // The project's tasks belong to the new owner too.
+    let heir_id = Id::parse(&heir.id).expect("uuid");
+    let project_id = Id::parse(p["id"].as_str().expect("id")).expect("uuid");
+    let mut pooled = app.database().read().await.expect("connection");
+    let mut conn = pooled.conn();
+    let owners: Vec<Id> = tasklane::db_run!(&mut conn, |c| {
+        tasks::table
+            .filter(tasks::project_id.eq(project_id))
+            .select(tasks::owner_id)
+            .load(c)
+            .await
+    })
+    .expect("tasks");
+    assert_eq!(owners, vec![heir_id]);
+    let owner_id: Id = tasklane::db_run!(&mut conn, |c| {
+        projects::table
+            .filter(projects::id.eq(project_id))
+            .select(projects::owner_id)
+            .first(c)
+            .await
+    })
+    .expect("project");
+    assert_eq!(owner_id, heir_id);
 }
