@@ -91,6 +91,16 @@ pub fn writable_projects(user: Id) -> _ {
         .select(project_members::project_id)
 }
 
+/// The projects `user` manages: those where it is the OWNER.
+#[diesel::dsl::auto_type(no_type_alias)]
+pub fn managed_projects(user: Id) -> _ {
+    let owner: ProjectRole = ProjectRole::Owner;
+    project_members::table
+        .filter(project_members::user_id.eq(user))
+        .filter(project_members::role.eq(owner))
+        .select(project_members::project_id)
+}
+
 /// The start of the membership subquery in hand-built SQL; the user
 /// follows, then [`role_condition`].
 const MEMBER_PROJECTS: &str = " IN (SELECT m.project_id FROM project_members m WHERE m.user_id = ";

@@ -12,6 +12,7 @@ pub mod events;
 pub mod graphql;
 pub mod live;
 pub mod mail;
+pub mod members;
 pub mod operations;
 pub mod projects;
 pub mod quotas;

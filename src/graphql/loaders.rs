@@ -41,6 +41,8 @@ pub struct Loaders {
     /// Users the viewer may see, by id (a task's assignee, creator, last
     /// writer).
     pub users: DataLoader<UserLoader, HashMapCache>,
+    /// Owners, roles and members (`crate::members`).
+    pub members: crate::members::loaders::MemberLoaders,
     project_tasks: SiblingBatch<TaskListQuery, Page<Arc<TaskRow>>>,
     task_counts: SiblingBatch<TaskFilterSpec, i64>,
 }
@@ -53,10 +55,12 @@ impl Loaders {
         loaders.projects.enable_all_cache(false);
         loaders.owners.enable_all_cache(false);
         loaders.users.enable_all_cache(false);
+        loaders.members.disable_cache();
         loaders
     }
 
     pub fn new(db: Db, viewer: Viewer) -> Self {
+        let members = crate::members::loaders::MemberLoaders::new(db.clone(), viewer.clone());
         let scope = Arc::new(Scope { db, viewer });
         Self {
             projects: DataLoader::with_cache(
@@ -74,6 +78,7 @@ impl Loaders {
                 tokio::spawn,
                 HashMapCache::default(),
             ),
+            members,
             project_tasks: SiblingBatch::default(),
             task_counts: SiblingBatch::default(),
             scope,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::db::types::Id;
 use crate::events::Event;
-use crate::events::changes::{Change, ChangeType, Snapshot};
+use crate::events::changes::{Change, ChangeType, MemberChange, Snapshot};
 use crate::projects::model::ProjectRow;
 use crate::tasks::model::TaskRow;
 
@@ -13,6 +13,9 @@ use crate::tasks::model::TaskRow;
 pub enum Item {
     Task(ChangeType, Arc<TaskRow>),
     Project(ChangeType, Arc<ProjectRow>),
+    /// A membership change of the project (`MEMBER_ADDED`,
+    /// `MEMBER_REMOVED`, `ROLE_CHANGED`): the project as it is, and the member.
+    Member(ChangeType, Arc<ProjectRow>, MemberChange),
     /// Events may have been missed (the bus listener reconnected).
     Resync,
     /// Its project was deleted: the subscription ends.
@@ -55,9 +58,12 @@ pub struct Announced {
 impl Announced {
     /// The event of `change`, its row shared by every subscriber.
     pub fn of(change: Change) -> Self {
-        let item = match change.row {
-            Snapshot::Task(row) => Item::Task(change.change_type, Arc::new(row)),
-            Snapshot::Project(row) => Item::Project(change.change_type, Arc::new(row)),
+        let item = match (change.row, change.member) {
+            (Snapshot::Task(row), _) => Item::Task(change.change_type, Arc::new(row)),
+            (Snapshot::Project(row), Some(member)) => {
+                Item::Member(change.change_type, Arc::new(row), member)
+            }
+            (Snapshot::Project(row), None) => Item::Project(change.change_type, Arc::new(row)),
         };
         Self {
             project: Some(change.project_id),
@@ -104,7 +110,7 @@ impl Interest {
             (Self::Tasks(Some(project)), Item::Task(..)) if announced == Some(project) => {
                 Want::Send
             }
-            (Self::Projects, Item::Project(..)) => Want::Send,
+            (Self::Projects, Item::Project(..) | Item::Member(..)) => Want::Send,
             (Self::Tasks(Some(project)), Item::Project(ChangeType::Deleted, row))
                 if project == row.id =>
             {

@@ -42,6 +42,7 @@ mod rate_limits;
 mod roles;
 mod sessions;
 mod settings_doc;
+mod sharing;
 mod sharing_live;
 mod sharing_operations;
 mod sharing_support;
