@@ -134,7 +134,6 @@ impl Change {
         event.topic == CHANGES && event.payload.get("member").is_some_and(|m| !m.is_null())
     }
 
-
     /// Reads a change back from a bus event (`None` for anything else).
     pub fn from_event(event: &Event) -> Option<Self> {
         if event.topic != CHANGES {

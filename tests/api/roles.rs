@@ -258,6 +258,101 @@ fn cases() -> Vec<Case> {
             expect: WRITE,
         },
         Case {
+            name: "project members, viewerRole, invitations",
+            query: "query($id: ID!) { project(id: $id) { viewerRole owner { id }
+                members(first: 10) { edges { node { role user { id } } } } invitations { id } } }",
+            variables: json!({ "id": "$P" }),
+            field: "project",
+            expect: READ,
+        },
+        Case {
+            name: "inviteToProject",
+            query: "mutation($p: ID!, $e: String!) { inviteToProject(input: { projectId: $p,
+                email: $e, role: VIEWER }) { id } }",
+            variables: json!({ "p": "$P", "e": "$EMAIL" }),
+            field: "inviteToProject",
+            expect: MANAGE,
+        },
+        Case {
+            name: "revokeInvitation",
+            query: "mutation($id: ID!) { revokeInvitation(id: $id) }",
+            variables: json!({ "id": "$I" }),
+            field: "revokeInvitation",
+            expect: MANAGE,
+        },
+        // The invitation names an address none of them has: only its
+        // holder may accept or decline it, whatever its role elsewhere.
+        Case {
+            name: "acceptInvitation by id",
+            query: "mutation($id: ID!) { acceptInvitation(id: $id) { id } }",
+            variables: json!({ "id": "$I" }),
+            field: "acceptInvitation",
+            expect: [
+                NotFound,
+                NotFound,
+                NotFound,
+                NotFound,
+                NotFound,
+                Unauthenticated,
+            ],
+        },
+        Case {
+            name: "declineInvitation",
+            query: "mutation($id: ID!) { declineInvitation(id: $id) }",
+            variables: json!({ "id": "$I" }),
+            field: "declineInvitation",
+            expect: [
+                NotFound,
+                NotFound,
+                NotFound,
+                NotFound,
+                NotFound,
+                Unauthenticated,
+            ],
+        },
+        Case {
+            name: "myInvitations",
+            query: "{ myInvitations { id projectId } }",
+            variables: json!({}),
+            field: "myInvitations",
+            expect: [
+                Unlisted,
+                Unlisted,
+                Unlisted,
+                Unlisted,
+                Unlisted,
+                Unauthenticated,
+            ],
+        },
+        Case {
+            name: "updateMemberRole",
+            query: "mutation($p: ID!, $u: ID!) { updateMemberRole(projectId: $p, userId: $u, role: EDITOR) { role } }",
+            variables: json!({ "p": "$P", "u": "$V" }),
+            field: "updateMemberRole",
+            expect: MANAGE,
+        },
+        Case {
+            name: "removeMember",
+            query: "mutation($p: ID!, $u: ID!) { removeMember(projectId: $p, userId: $u) }",
+            variables: json!({ "p": "$P", "u": "$V" }),
+            field: "removeMember",
+            expect: MANAGE,
+        },
+        Case {
+            name: "transferOwnership",
+            query: "mutation($p: ID!, $u: ID!) { transferOwnership(projectId: $p, userId: $u) { id } }",
+            variables: json!({ "p": "$P", "u": "$E" }),
+            field: "transferOwnership",
+            expect: MANAGE,
+        },
+        Case {
+            name: "leaveProject",
+            query: "mutation($p: ID!) { leaveProject(projectId: $p) }",
+            variables: json!({ "p": "$P" }),
+            field: "leaveProject",
+            expect: [BadInput, Ok, Ok, NotFound, NotFound, Unauthenticated],
+        },
+        Case {
             name: "startOperation IMPORT",
             query: operation,
             variables: json!({ "input": { "kind": "IMPORT", "importData": { "projects": [], "tasks": [
@@ -317,7 +412,22 @@ async fn objects(app: &TestApp, people: &People) -> Value {
         set_member(app, p, &json!(people.former.id), None).await;
     }
     json!({ "$P": live["id"], "$DP": gone["id"], "$T": t["id"], "$DT": dt["id"],
-        "$NEW": uuid::Uuid::new_v4().to_string() })
+        "$NEW": uuid::Uuid::new_v4().to_string(), "$E": people.editor.id, "$V": people.viewer.id,
+        "$EMAIL": format!("{}@example.com", uuid::Uuid::new_v4().simple()) })
+}
+
+/// A pending invitation of the cell's project, made by its owner.
+async fn invitation(app: &TestApp, people: &People, project: &Value) -> Value {
+    let email = format!("{}@example.com", uuid::Uuid::new_v4().simple());
+    ok(
+        app,
+        &people.owner.token,
+        "mutation($p: ID!, $e: String!) { inviteToProject(input: { projectId: $p, email: $e,
+            role: EDITOR }) { id } }",
+        json!({ "p": project, "e": email }),
+    )
+    .await["inviteToProject"]["id"]
+        .clone()
 }
 
 /// `template` with each placeholder string replaced by the cell's id.
@@ -356,10 +466,12 @@ fn answer(body: &Value, field: &str, project: &Value) -> Expect {
     }
     let text = data.to_string();
     match field {
-        "projects" | "tasks" | "changes" => match text.contains(project.as_str().expect("id")) {
-            true => Listed,
-            false => Unlisted,
-        },
+        "projects" | "tasks" | "changes" | "myInvitations" => {
+            match text.contains(project.as_str().expect("id")) {
+                true => Listed,
+                false => Unlisted,
+            }
+        }
         _ => Ok,
     }
 }
@@ -376,7 +488,10 @@ async fn every_role_gets_what_it_may(app: TestApp) {
     let mut wrong = Vec::new();
     for case in cases() {
         for (who, expected) in EVERYONE.into_iter().zip(case.expect) {
-            let ids = objects(&app, &people).await;
+            let mut ids = objects(&app, &people).await;
+            if case.variables.to_string().contains("$I") {
+                ids["$I"] = invitation(&app, &people, &ids["$P"]).await;
+            }
             let body = app
                 .gql(case.query, fill(&case.variables, &ids), people.token(who))
                 .await;
