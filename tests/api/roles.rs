@@ -373,6 +373,16 @@ struct People {
 }
 
 impl People {
+    async fn sign_up(app: &TestApp) -> Self {
+        Self {
+            owner: account(app, "owner@example.com").await,
+            editor: account(app, "editor@example.com").await,
+            viewer: account(app, "viewer@example.com").await,
+            former: account(app, "former@example.com").await,
+            stranger: account(app, "stranger@example.com").await,
+        }
+    }
+
     fn token(&self, who: Who) -> Option<&str> {
         let account = match who {
             Who::Owner => &self.owner,
@@ -477,13 +487,7 @@ fn answer(body: &Value, field: &str, project: &Value) -> Expect {
 }
 
 async fn every_role_gets_what_it_may(app: TestApp) {
-    let people = People {
-        owner: account(&app, "owner@example.com").await,
-        editor: account(&app, "editor@example.com").await,
-        viewer: account(&app, "viewer@example.com").await,
-        former: account(&app, "former@example.com").await,
-        stranger: account(&app, "stranger@example.com").await,
-    };
+    let people = People::sign_up(&app).await;
     let mut cells = 0;
     let mut wrong = Vec::new();
     for case in cases() {
@@ -538,13 +542,7 @@ const TASK_EVENTS: &str = "subscription($p: ID) { taskEvents(projectId: $p) {
 /// and through the unscoped `taskEvents`; a former member and a stranger
 /// can not name the project (NOT_FOUND) and receive nothing of it.
 async fn subscriptions_follow_the_role(app: TestApp) {
-    let people = People {
-        owner: account(&app, "owner@example.com").await,
-        editor: account(&app, "editor@example.com").await,
-        viewer: account(&app, "viewer@example.com").await,
-        former: account(&app, "former@example.com").await,
-        stranger: account(&app, "stranger@example.com").await,
-    };
+    let people = People::sign_up(&app).await;
     let ids = objects(&app, &people).await;
     let mut members = Vec::new();
     for who in [Who::Owner, Who::Editor, Who::Viewer] {

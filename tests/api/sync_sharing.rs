@@ -2,26 +2,20 @@
 //! cursor says where the client stands in each: a project shared since the
 //! cursor arrives whole (its rows' `seq`s are below anything the client has
 //! seen elsewhere), a project lost is reported in `revokedProjectIds`, a
-//! task that moved to a project the member can not see in `removedTaskIds`,
-//! and one member's cursor never skips another member's write.
+//! task that moved to a project the member can not see in `removedTaskIds`
+//! (that one member's cursor never skips another member's write is in
+//! `sync_concurrency.rs`).
 //!
 //! Membership is set here straight in the database (the invitation API is
 //! tested in `sharing.rs`): what is tested is the pull.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use scoped_futures::ScopedFutureExt as _;
 use serde_json::{Value, json};
 use tasklane::access::ProjectRole;
-use tasklane::auth::Viewer;
 use tasklane::db::Backend;
-use tasklane::db::types::Id;
-use tasklane::tasks::writes::{self, TaskEdit};
-use tokio::sync::oneshot;
 
 use crate::fixtures::{Account, account, project, task};
 use crate::on_both_backends;
@@ -32,13 +26,8 @@ use crate::sync_support::{changes, update_task};
 on_both_backends!(
     a_shared_project_arrives_whole_and_a_lost_one_is_revoked,
     a_task_moved_out_of_sight_is_removed,
-    another_members_late_commit_is_not_skipped,
     random_grants_revokes_and_writes_converge
 );
-
-fn id_of(value: &Value) -> Id {
-    Id::from(uuid::Uuid::parse_str(value.as_str().expect("id")).expect("uuid"))
-}
 
 fn ids(set: &Value, field: &str) -> Vec<Value> {
     set[field].as_array().expect(field).to_vec()
@@ -154,82 +143,6 @@ async fn a_task_moved_out_of_sight_is_removed(app: TestApp) {
     let back = changes(&app, &member.token, &gone["cursor"], None).await;
     assert_eq!(ids_of(&back, "tasks"), vec![moving["id"].clone()]);
     assert_eq!(ids(&back, "removedTaskIds"), Vec::<Value>::new());
-}
-
-/// As `a_change_that_commits_late_is_not_skipped`, with two members: the
-/// member's write holds its commit while the owner writes the same shared
-/// project and the owner pulls; the owner's cursor must not pass the
-/// member's change.
-async fn another_members_late_commit_is_not_skipped(app: TestApp) {
-    let app = Arc::new(app);
-    let owner = account(&app, "owner@example.com").await;
-    let member = account(&app, "member@example.com").await;
-    let p = project(&app, &owner.token, "Shared").await;
-    set_member(&app, &p["id"], &json!(member.id), Some(ProjectRole::Editor)).await;
-    let held = task(&app, &owner.token, &p["id"], "held", json!({})).await;
-    let other = task(&app, &owner.token, &p["id"], "other", json!({})).await;
-    let start = changes(&app, &owner.token, &Value::Null, None).await;
-    let viewer = Viewer::of_session(id_of(&json!(member.id)), Id::new());
-    let (release_tx, release_rx) = oneshot::channel::<()>();
-    let (written_tx, written_rx) = oneshot::channel::<()>();
-    let db = app.database().clone();
-    let held_id = id_of(&held["id"]);
-    let holder = tokio::spawn(async move {
-        db.transaction(|mut conn| {
-            async move {
-                let edit = TaskEdit {
-                    title: Some("the member's, committed late".into()),
-                    ..TaskEdit::default()
-                };
-                writes::edit(&mut conn, &viewer, &[held_id], &edit, None, "input").await?;
-                let _ = written_tx.send(());
-                let _ = release_rx.await;
-                Ok(())
-            }
-            .scope_boxed()
-        })
-        .await
-    });
-    written_rx.await.expect("the held write happened");
-    let writer = {
-        let (app, token, id) = (app.clone(), owner.token.clone(), other["id"].clone());
-        tokio::spawn(
-            async move { update_task(&app, &token, &id, json!({ "title": "quick" })).await },
-        )
-    };
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let during = changes(&app, &owner.token, &start["cursor"], None).await;
-    release_tx.send(()).expect("holder waits");
-    holder
-        .await
-        .expect("holder")
-        .expect("held transaction commits");
-    writer.await.expect("writer");
-    let mut seen: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    let mut page = during;
-    loop {
-        for t in page["tasks"].as_array().expect("tasks") {
-            let id = t["id"].as_str().expect("id").to_owned();
-            seen.entry(id)
-                .or_default()
-                .push(t["version"].as_i64().expect("version"));
-        }
-        if page["hasMore"] == false && !seen.is_empty() && seen.len() == 2 {
-            break;
-        }
-        let next = changes(&app, &owner.token, &page["cursor"], None).await;
-        if next["tasks"].as_array().expect("tasks").is_empty() && next["hasMore"] == false {
-            break;
-        }
-        page = next;
-    }
-    for id in [&held["id"], &other["id"]] {
-        assert_eq!(
-            seen.get(id.as_str().expect("id")),
-            Some(&vec![2]),
-            "{id}: every change seen once: {seen:?}"
-        );
-    }
 }
 
 /// One step of the property test.
