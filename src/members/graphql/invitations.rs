@@ -14,7 +14,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, InputObject, Object};
 use scoped_futures::ScopedFutureExt as _;
 
-use super::Invitation;
+use super::{Invitation, take};
 use crate::access::{self, Need, ProjectRole};
 use crate::auth::Viewer;
 use crate::auth::oauth::identities;
@@ -232,13 +232,12 @@ impl InvitationsMutation {
         }
         let services = ctx.services();
         {
+            // Checked before the invitation counts against the inviter.
             let mut pooled = services.db.read().await?;
-            let mut conn = pooled.conn();
-            writes::reachable(
-                &mut conn,
+            access::require(
+                &mut pooled.conn(),
                 &viewer,
                 project,
-                Reach::Live,
                 Need::Manage,
                 writes::not_found,
             )
@@ -257,18 +256,7 @@ impl InvitationsMutation {
         let role = input.role;
         let shown = write_and_announce(ctx, |mut conn| {
             async move {
-                if !store::lock_project(&mut conn, project).await? {
-                    return Err(writes::not_found());
-                }
-                writes::reachable(
-                    &mut conn,
-                    &viewer,
-                    project,
-                    Reach::Live,
-                    Need::Manage,
-                    writes::not_found,
-                )
-                .await?;
+                take(&mut conn, &viewer, project, Reach::Live, Need::Manage).await?;
                 if store::has_member_with_email(&mut conn, project, &email).await? {
                     return Err(AppError::bad_input("input.email", "is already a member"));
                 }
