@@ -48,6 +48,7 @@ on_both_databases!(
     membership_changes_reach_project_events,
     visible_users_are_oneself_fellow_members_and_inviters,
     a_transfer_moves_the_tasks_and_is_announced,
+    an_api_key_joins_without_verifying_the_address,
 );
 
 /// Invites `email` to `project` as `role` with `owner`'s token; the body.
@@ -966,4 +967,33 @@ async fn a_transfer_moves_the_tasks_and_is_announced(backend: Backend) {
     })
     .expect("project");
     assert_eq!(owner_id, heir_id);
+}
+
+async fn an_api_key_joins_without_verifying_the_address(backend: Backend) {
+    let (app, dir) = spawn_with_mail(backend, |_| {}).await.expect("app");
+    let owner = account(&app, "owner@example.com").await;
+    let invitee = account(&app, "keyed@example.com").await;
+    let p = project(&app, &owner.token, "P").await;
+    let key = ok(
+        &app,
+        &invitee.token,
+        "mutation { createApiKey(input: {name: \"bot\", scopes: [READ, WRITE]}) { secret } }",
+        json!({}),
+    )
+    .await["createApiKey"]["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    invite(&app, &owner.token, &p["id"], "keyed@example.com", "EDITOR").await;
+    let token = mailed(dir.path(), "keyed@example.com", 1).await;
+    let body = accept(&app, &key, Some(&token), None).await;
+    assert_eq!(
+        body["data"]["acceptInvitation"]["viewerRole"], "EDITOR",
+        "{body}"
+    );
+    // The address stays unverified (an API key may not prove it), and no
+    // credential ended.
+    let me = ok(&app, &invitee.token, "{ me { emailVerified } }", json!({})).await;
+    assert_eq!(me["me"]["emailVerified"], false);
+    assert_eq!(shared(&app, &key, &p["id"]).await["viewerRole"], "EDITOR");
 }

@@ -185,7 +185,9 @@ async fn accept(ctx: &Context<'_>, proof: Proof) -> AppResult<Project> {
 
 /// The mailed token reached the invited address: when that is the
 /// account's own, still unverified, it is verified now (the first proof,
-/// which voids what was made before it, as `verifyEmail` does).
+/// which voids what was made before it, as `verifyEmail` does). Not for
+/// an API key, which may not touch the account's address
+/// (`auth::key_scope`): its acceptance joins the project only.
 async fn verify_by_invitation(
     conn: &mut Conn<'_>,
     viewer: &Viewer,
@@ -193,6 +195,9 @@ async fn verify_by_invitation(
     now: Timestamp,
     revoked: &mut Revoked,
 ) -> AppResult<()> {
+    if viewer.api_key_id.is_some() {
+        return Ok(());
+    }
     let Some(user) = user_store::find_active(conn, viewer.user_id).await? else {
         return Ok(());
     };
