@@ -224,13 +224,14 @@ impl Invitation {
 }
 
 /// `Project.invitations`: the pending invitations of `project` when the
-/// viewer owns it, else none.
+/// viewer owns it, else none (loaded for every project shown at once).
 pub async fn project_invitations(ctx: &Context<'_>, project: Id) -> AppResult<Vec<Invitation>> {
-    let viewer = ctx.viewer()?;
-    let mut pooled = ctx.services().db.read().await?;
-    let found =
-        invitation_store::pending_of_projects(&mut pooled.conn(), viewer, &[project]).await?;
-    Ok(found.into_iter().map(Invitation).collect())
+    let found = loaders(ctx)?.members.invitations.load_one(project).await?;
+    Ok(found
+        .unwrap_or_default()
+        .into_iter()
+        .map(Invitation)
+        .collect())
 }
 
 #[derive(Default)]

@@ -604,6 +604,30 @@ async fn owners_manage_roles_removal_and_transfer_others_leave(backend: Backend)
         );
     }
     assert_eq!(shared(&app, &stranger.token, pid).await, Value::Null);
+    // Listed together, each project has its own invitations.
+    let side = project(&app, &owner.token, "Side").await;
+    invite(
+        &app,
+        &owner.token,
+        &side["id"],
+        "side@example.com",
+        "EDITOR",
+    )
+    .await;
+    let listed = ok(
+        &app,
+        &owner.token,
+        "{ projects(orderBy: {field: NAME}) { edges { node { name invitations { email } } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        listed["projects"]["edges"],
+        json!([
+            { "node": { "name": "Side", "invitations": [{ "email": "side@example.com" }] } },
+            { "node": { "name": "Team", "invitations": [{ "email": "pending@example.com" }] } },
+        ])
+    );
 
     let on = |user: &Account| json!({ "p": pid, "u": user.id });
     let set = |user: &Account, role: &str| json!({ "p": pid, "u": user.id, "r": role });
