@@ -348,6 +348,15 @@ async fn invitations_by_id_need_the_verified_address(backend: Backend) {
     ] {
         assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
     }
+    // Anonymous: none of it.
+    for (query, vars) in [
+        (MINE, json!({})),
+        (ACCEPT, json!({ "id": carols })),
+        (DECLINE, json!({ "id": carols })),
+    ] {
+        let body = app.gql(query, vars, None).await;
+        assert_eq!(error_code(&body), "UNAUTHENTICATED", "{body}");
+    }
     // Exactly one of token and id.
     let both = accept(&app, &invitee.token, Some("t"), Some(&carols)).await;
     assert_eq!(
