@@ -445,10 +445,12 @@ async fn replaced_revoked_and_expired_invitations_are_refused(backend: Backend) 
     assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
 
     // Inviting again replaces the pending invitation: the first link stops working.
+    // (Each mail is read before the next is sent: they go out in the
+    // background, so two sent at once may land in either order.)
     invite(&app, &owner.token, &p["id"], "x@example.com", "VIEWER").await;
+    let first_token = mailed(dir.path(), "x@example.com", 1).await;
     let body = invite(&app, &owner.token, &p["id"], "x@example.com", "EDITOR").await;
     let second = body["data"]["inviteToProject"]["id"].clone();
-    let first_token = mailed(dir.path(), "x@example.com", 1).await;
     let second_token = mailed(dir.path(), "x@example.com", 2).await;
     let seen = shared(&app, &owner.token, &p["id"]).await;
     assert_eq!(
