@@ -17,14 +17,34 @@ use chrono::{DateTime, Utc};
 use super::invitations::{self as invitation_store, Shown};
 use super::model::MemberRow;
 use super::store::{self, MemberKey};
-use crate::access::{self, ProjectRole};
+use crate::access::{self, Need, ProjectRole};
+use crate::auth::Viewer;
+use crate::db::Conn;
 use crate::db::types::{Id, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::events::changes::MemberChange;
 use crate::graphql::ContextExt;
 use crate::graphql::loaders::loaders;
 use crate::graphql::pagination::{Cursor, KeyValue, Page, PageInfo, PageRequest};
+use crate::projects::model::ProjectRow;
+use crate::projects::writes::{self, Reach};
 use crate::users::User;
+
+/// Takes `project` for this transaction and checks that the viewer's role
+/// there allows `need` (NOT_FOUND for a stranger, FORBIDDEN when it falls
+/// short); the project as it is.
+pub(crate) async fn take(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    project: Id,
+    reach: Reach,
+    need: Need,
+) -> AppResult<ProjectRow> {
+    if !store::lock_project(conn, project).await? {
+        return Err(writes::not_found());
+    }
+    writes::reachable(conn, viewer, project, reach, need, writes::not_found).await
+}
 
 /// The one ordering of members: since, then user id.
 const MEMBER_ORDER: &str = "SINCE:ASC";
@@ -204,13 +224,14 @@ impl Invitation {
 }
 
 /// `Project.invitations`: the pending invitations of `project` when the
-/// viewer owns it, else none.
+/// viewer owns it, else none (loaded for every project shown at once).
 pub async fn project_invitations(ctx: &Context<'_>, project: Id) -> AppResult<Vec<Invitation>> {
-    let viewer = ctx.viewer()?;
-    let mut pooled = ctx.services().db.read().await?;
-    let found =
-        invitation_store::pending_of_projects(&mut pooled.conn(), viewer, &[project]).await?;
-    Ok(found.into_iter().map(Invitation).collect())
+    let found = loaders(ctx)?.members.invitations.load_one(project).await?;
+    Ok(found
+        .unwrap_or_default()
+        .into_iter()
+        .map(Invitation)
+        .collect())
 }
 
 #[derive(Default)]

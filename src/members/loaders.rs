@@ -1,13 +1,15 @@
 //! The request's loaders of membership, kept in `graphql::loaders::Loaders`
 //! (made per request, so no cache outlives its viewer): a project's owner
-//! and the viewer's role in a project, both batched over the projects a
-//! response shows, and the users named by membership events.
+//! the viewer's role in a project and a project's pending invitations,
+//! each batched over the projects a response shows, and the users named
+//! by membership events.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 
+use super::invitations::{self, Shown};
 use super::store;
 use crate::access::{self, ProjectRole};
 use crate::auth::Viewer;
@@ -29,6 +31,8 @@ pub struct MemberLoaders {
     pub roles: DataLoader<ViewerRole, HashMapCache>,
     /// A user named by a membership event, by user id.
     pub named: DataLoader<NamedUser, HashMapCache>,
+    /// The pending invitations of each project the viewer owns.
+    pub invitations: DataLoader<PendingInvitations, HashMapCache>,
 }
 
 impl MemberLoaders {
@@ -45,7 +49,16 @@ impl MemberLoaders {
                 tokio::spawn,
                 HashMapCache::default(),
             ),
-            named: DataLoader::with_cache(NamedUser(scope), tokio::spawn, HashMapCache::default()),
+            named: DataLoader::with_cache(
+                NamedUser(scope.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
+            invitations: DataLoader::with_cache(
+                PendingInvitations(scope),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
         }
     }
 
@@ -55,6 +68,7 @@ impl MemberLoaders {
         self.owners.enable_all_cache(false);
         self.roles.enable_all_cache(false);
         self.named.enable_all_cache(false);
+        self.invitations.enable_all_cache(false);
     }
 }
 
@@ -97,5 +111,28 @@ impl Loader<Id> for NamedUser {
         let mut pooled = self.0.db.read().await?;
         let found = store::named(&mut pooled.conn(), keys).await?;
         Ok(found.into_iter().map(|user| (user.id, user)).collect())
+    }
+}
+
+/// The pending invitations of each project the viewer owns, oldest first
+/// (none for the others).
+pub struct PendingInvitations(Arc<Scope>);
+
+impl Loader<Id> for PendingInvitations {
+    type Value = Vec<Shown>;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[Id]) -> Result<HashMap<Id, Vec<Shown>>, AppError> {
+        let mut pooled = self.0.db.read().await?;
+        let found =
+            invitations::pending_of_projects(&mut pooled.conn(), &self.0.viewer, keys).await?;
+        let mut per_project: HashMap<Id, Vec<Shown>> = HashMap::new();
+        for shown in found {
+            per_project
+                .entry(shown.0.project_id)
+                .or_default()
+                .push(shown);
+        }
+        Ok(per_project)
     }
 }

@@ -36,13 +36,3 @@ pub struct InvitationRow {
     pub declined_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
 }
-
-impl InvitationRow {
-    /// Not accepted, declined, revoked or expired at `now`.
-    pub fn is_pending(&self, now: Timestamp) -> bool {
-        self.accepted_at.is_none()
-            && self.declined_at.is_none()
-            && self.revoked_at.is_none()
-            && self.expires_at > now
-    }
-}

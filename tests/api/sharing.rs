@@ -48,6 +48,7 @@ on_both_databases!(
     membership_changes_reach_project_events,
     visible_users_are_oneself_fellow_members_and_inviters,
     a_transfer_moves_the_tasks_and_is_announced,
+    an_api_key_joins_without_verifying_the_address,
 );
 
 /// Invites `email` to `project` as `role` with `owner`'s token; the body.
@@ -118,6 +119,18 @@ async fn join(
         body["data"]["acceptInvitation"]["viewerRole"], role,
         "{body}"
     );
+}
+
+/// The error code and field of a document `who` runs, which must fail.
+async fn refusal(app: &TestApp, who: &Account, query: &str, variables: Value) -> (String, String) {
+    let body = app.gql(query, variables, Some(&who.token)).await;
+    assert!(
+        body["data"]
+            .as_object()
+            .is_none_or(|d| d.values().all(Value::is_null)),
+        "{body}"
+    );
+    (error_code(&body).to_owned(), error_field(&body).to_owned())
 }
 
 /// The project as `who` sees it (`null` when it sees none).
@@ -335,6 +348,15 @@ async fn invitations_by_id_need_the_verified_address(backend: Backend) {
     ] {
         assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
     }
+    // Anonymous: none of it.
+    for (query, vars) in [
+        (MINE, json!({})),
+        (ACCEPT, json!({ "id": carols })),
+        (DECLINE, json!({ "id": carols })),
+    ] {
+        let body = app.gql(query, vars, None).await;
+        assert_eq!(error_code(&body), "UNAUTHENTICATED", "{body}");
+    }
     // Exactly one of token and id.
     let both = accept(&app, &invitee.token, Some("t"), Some(&carols)).await;
     assert_eq!(
@@ -423,10 +445,12 @@ async fn replaced_revoked_and_expired_invitations_are_refused(backend: Backend) 
     assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
 
     // Inviting again replaces the pending invitation: the first link stops working.
+    // (Each mail is read before the next is sent: they go out in the
+    // background, so two sent at once may land in either order.)
     invite(&app, &owner.token, &p["id"], "x@example.com", "VIEWER").await;
+    let first_token = mailed(dir.path(), "x@example.com", 1).await;
     let body = invite(&app, &owner.token, &p["id"], "x@example.com", "EDITOR").await;
     let second = body["data"]["inviteToProject"]["id"].clone();
-    let first_token = mailed(dir.path(), "x@example.com", 1).await;
     let second_token = mailed(dir.path(), "x@example.com", 2).await;
     let seen = shared(&app, &owner.token, &p["id"]).await;
     assert_eq!(
@@ -591,41 +615,59 @@ async fn owners_manage_roles_removal_and_transfer_others_leave(backend: Backend)
         );
     }
     assert_eq!(shared(&app, &stranger.token, pid).await, Value::Null);
+    // Listed together, each project has its own invitations.
+    let side = project(&app, &owner.token, "Side").await;
+    invite(
+        &app,
+        &owner.token,
+        &side["id"],
+        "side@example.com",
+        "EDITOR",
+    )
+    .await;
+    let listed = ok(
+        &app,
+        &owner.token,
+        "{ projects(orderBy: {field: NAME}) { edges { node { name invitations { email } } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        listed["projects"]["edges"],
+        json!([
+            { "node": { "name": "Side", "invitations": [{ "email": "side@example.com" }] } },
+            { "node": { "name": "Team", "invitations": [{ "email": "pending@example.com" }] } },
+        ])
+    );
 
-    let vars = |user: &Account, role: &str| json!({ "p": pid, "u": user.id, "r": role });
+    let on = |user: &Account| json!({ "p": pid, "u": user.id });
+    let set = |user: &Account, role: &str| json!({ "p": pid, "u": user.id, "r": role });
     // Owner-only mutations: FORBIDDEN to members, NOT_FOUND to strangers.
     for (who, code) in [
         (&editor, "FORBIDDEN"),
         (&viewer, "FORBIDDEN"),
         (&stranger, "NOT_FOUND"),
     ] {
-        for body in [
-            app.gql(SET_ROLE, vars(&viewer, "EDITOR"), Some(&who.token))
-                .await,
-            app.gql(
-                REMOVE,
-                json!({ "p": pid, "u": viewer.id }),
-                Some(&who.token),
-            )
-            .await,
-            app.gql(
-                TRANSFER,
-                json!({ "p": pid, "u": editor.id }),
-                Some(&who.token),
-            )
-            .await,
-            invite(&app, &who.token, pid, "more@example.com", "VIEWER").await,
+        for (query, vars) in [
+            (SET_ROLE, set(&viewer, "EDITOR")),
+            (REMOVE, on(&viewer)),
+            (TRANSFER, on(&editor)),
+            (
+                INVITE,
+                json!({ "input": { "projectId": pid, "email": "more@example.com", "role": "VIEWER" } }),
+            ),
         ] {
-            assert_eq!(error_code(&body), code, "{body}");
+            assert_eq!(refusal(&app, who, query, vars).await.0, code, "{query}");
         }
     }
-    let body = app
-        .gql(LEAVE, json!({ "p": pid }), Some(&stranger.token))
-        .await;
-    assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
+    let left = json!({ "p": pid });
+    assert_eq!(
+        refusal(&app, &stranger, LEAVE, left.clone()).await.0,
+        "NOT_FOUND"
+    );
 
     // Roles.
-    let data = ok(&app, &owner.token, SET_ROLE, vars(&viewer, "EDITOR")).await;
+    let data = ok(&app, &owner.token, SET_ROLE, set(&viewer, "EDITOR")).await;
     let member = &data["updateMemberRole"];
     assert_eq!(
         (&member["role"], &member["user"]["id"]),
@@ -635,41 +677,29 @@ async fn owners_manage_roles_removal_and_transfer_others_leave(backend: Backend)
         shared(&app, &viewer.token, pid).await["viewerRole"],
         "EDITOR"
     );
-    ok(&app, &owner.token, SET_ROLE, vars(&viewer, "VIEWER")).await;
-    let body = app
-        .gql(SET_ROLE, vars(&viewer, "OWNER"), Some(&owner.token))
-        .await;
+    ok(&app, &owner.token, SET_ROLE, set(&viewer, "VIEWER")).await;
+    let bad = |field: &str| ("BAD_USER_INPUT".to_owned(), field.to_owned());
     assert_eq!(
-        (error_code(&body), error_field(&body)),
-        ("BAD_USER_INPUT", "role")
+        refusal(&app, &owner, SET_ROLE, set(&viewer, "OWNER")).await,
+        bad("role")
     );
-    let body = app
-        .gql(SET_ROLE, vars(&owner, "EDITOR"), Some(&owner.token))
-        .await;
     assert_eq!(
-        (error_code(&body), error_field(&body)),
-        ("BAD_USER_INPUT", "userId")
+        refusal(&app, &owner, SET_ROLE, set(&owner, "EDITOR")).await,
+        bad("userId")
     );
-    let body = app
-        .gql(SET_ROLE, vars(&stranger, "EDITOR"), Some(&owner.token))
-        .await;
-    assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
+    assert_eq!(
+        refusal(&app, &owner, SET_ROLE, set(&stranger, "EDITOR"))
+            .await
+            .0,
+        "NOT_FOUND"
+    );
 
     // Removal and leaving.
-    let body = app
-        .gql(
-            REMOVE,
-            json!({ "p": pid, "u": owner.id }),
-            Some(&owner.token),
-        )
-        .await;
     assert_eq!(
-        (error_code(&body), error_field(&body)),
-        ("BAD_USER_INPUT", "userId")
+        refusal(&app, &owner, REMOVE, on(&owner)).await,
+        bad("userId")
     );
-    let body = app
-        .gql(LEAVE, json!({ "p": pid }), Some(&owner.token))
-        .await;
+    let body = app.gql(LEAVE, left.clone(), Some(&owner.token)).await;
     assert_eq!(
         (error_code(&body), error_field(&body)),
         ("BAD_USER_INPUT", "projectId")
@@ -680,50 +710,32 @@ async fn owners_manage_roles_removal_and_transfer_others_leave(backend: Backend)
             .unwrap_or_default()
             .contains("transferOwnership")
     );
-    let data = ok(&app, &viewer.token, LEAVE, json!({ "p": pid })).await;
-    assert_eq!(data["leaveProject"], true);
+    assert_eq!(
+        ok(&app, &viewer.token, LEAVE, left.clone()).await["leaveProject"],
+        true
+    );
     assert_eq!(shared(&app, &viewer.token, pid).await, Value::Null);
-    let body = app
-        .gql(LEAVE, json!({ "p": pid }), Some(&viewer.token))
-        .await;
-    assert_eq!(error_code(&body), "NOT_FOUND", "a former member: {body}");
-    let body = app
-        .gql(
-            REMOVE,
-            json!({ "p": pid, "u": viewer.id }),
-            Some(&owner.token),
-        )
-        .await;
-    assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
+    assert_eq!(
+        refusal(&app, &viewer, LEAVE, left).await.0,
+        "NOT_FOUND",
+        "a former member"
+    );
+    assert_eq!(
+        refusal(&app, &owner, REMOVE, on(&viewer)).await.0,
+        "NOT_FOUND"
+    );
 
     // Transfer: to a member only, not to oneself.
-    let body = app
-        .gql(
-            TRANSFER,
-            json!({ "p": pid, "u": stranger.id }),
-            Some(&owner.token),
-        )
-        .await;
-    assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
-    let body = app
-        .gql(
-            TRANSFER,
-            json!({ "p": pid, "u": owner.id }),
-            Some(&owner.token),
-        )
-        .await;
     assert_eq!(
-        (error_code(&body), error_field(&body)),
-        ("BAD_USER_INPUT", "userId")
+        refusal(&app, &owner, TRANSFER, on(&stranger)).await.0,
+        "NOT_FOUND"
+    );
+    assert_eq!(
+        refusal(&app, &owner, TRANSFER, on(&owner)).await,
+        bad("userId")
     );
     let before = p["version"].as_i64().expect("version");
-    let data = ok(
-        &app,
-        &owner.token,
-        TRANSFER,
-        json!({ "p": pid, "u": editor.id }),
-    )
-    .await;
+    let data = ok(&app, &owner.token, TRANSFER, on(&editor)).await;
     let moved = &data["transferOwnership"];
     assert_eq!(
         (&moved["owner"]["id"], &moved["viewerRole"]),
@@ -731,34 +743,24 @@ async fn owners_manage_roles_removal_and_transfer_others_leave(backend: Backend)
         "{moved}"
     );
     assert_eq!(moved["version"].as_i64(), Some(before + 1));
-    let seen = shared(&app, &editor.token, pid).await;
-    assert_eq!(seen["viewerRole"], "OWNER");
-    // The former owner is an editor now: owner-only mutations are FORBIDDEN,
-    // and it may leave.
-    let body = app
-        .gql(
-            REMOVE,
-            json!({ "p": pid, "u": editor.id }),
-            Some(&owner.token),
-        )
-        .await;
-    assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
-    let body = app
-        .gql(
-            TRANSFER,
-            json!({ "p": pid, "u": owner.id }),
-            Some(&owner.token),
-        )
-        .await;
-    assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
-    let data = ok(
-        &app,
-        &editor.token,
-        REMOVE,
-        json!({ "p": pid, "u": owner.id }),
-    )
-    .await;
-    assert_eq!(data["removeMember"], true);
+    assert_eq!(
+        shared(&app, &editor.token, pid).await["viewerRole"],
+        "OWNER"
+    );
+    // The former owner is an editor now: owner-only mutations are
+    // FORBIDDEN, and the new owner may remove it.
+    assert_eq!(
+        refusal(&app, &owner, REMOVE, on(&editor)).await.0,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        refusal(&app, &owner, TRANSFER, on(&owner)).await.0,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        ok(&app, &editor.token, REMOVE, on(&owner)).await["removeMember"],
+        true
+    );
     assert_eq!(shared(&app, &owner.token, pid).await, Value::Null);
     assert_eq!(
         member_ids(&shared(&app, &editor.token, pid).await),
@@ -1000,4 +1002,33 @@ async fn a_transfer_moves_the_tasks_and_is_announced(backend: Backend) {
     })
     .expect("project");
     assert_eq!(owner_id, heir_id);
+}
+
+async fn an_api_key_joins_without_verifying_the_address(backend: Backend) {
+    let (app, dir) = spawn_with_mail(backend, |_| {}).await.expect("app");
+    let owner = account(&app, "owner@example.com").await;
+    let invitee = account(&app, "keyed@example.com").await;
+    let p = project(&app, &owner.token, "P").await;
+    let key = ok(
+        &app,
+        &invitee.token,
+        "mutation { createApiKey(input: {name: \"bot\", scopes: [READ, WRITE]}) { secret } }",
+        json!({}),
+    )
+    .await["createApiKey"]["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    invite(&app, &owner.token, &p["id"], "keyed@example.com", "EDITOR").await;
+    let token = mailed(dir.path(), "keyed@example.com", 1).await;
+    let body = accept(&app, &key, Some(&token), None).await;
+    assert_eq!(
+        body["data"]["acceptInvitation"]["viewerRole"], "EDITOR",
+        "{body}"
+    );
+    // The address stays unverified (an API key may not prove it), and no
+    // credential ended.
+    let me = ok(&app, &invitee.token, "{ me { emailVerified } }", json!({})).await;
+    assert_eq!(me["me"]["emailVerified"], false);
+    assert_eq!(shared(&app, &key, &p["id"]).await["viewerRole"], "EDITOR");
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, InputObject, Object};
 use scoped_futures::ScopedFutureExt as _;
 
-use super::Invitation;
+use super::{Invitation, take};
 use crate::access::{self, Need, ProjectRole};
 use crate::auth::Viewer;
 use crate::auth::oauth::identities;
@@ -185,7 +185,9 @@ async fn accept(ctx: &Context<'_>, proof: Proof) -> AppResult<Project> {
 
 /// The mailed token reached the invited address: when that is the
 /// account's own, still unverified, it is verified now (the first proof,
-/// which voids what was made before it, as `verifyEmail` does).
+/// which voids what was made before it, as `verifyEmail` does). Not for
+/// an API key, which may not touch the account's address
+/// (`auth::key_scope`): its acceptance joins the project only.
 async fn verify_by_invitation(
     conn: &mut Conn<'_>,
     viewer: &Viewer,
@@ -193,6 +195,9 @@ async fn verify_by_invitation(
     now: Timestamp,
     revoked: &mut Revoked,
 ) -> AppResult<()> {
+    if viewer.api_key_id.is_some() {
+        return Ok(());
+    }
     let Some(user) = user_store::find_active(conn, viewer.user_id).await? else {
         return Ok(());
     };
@@ -232,13 +237,12 @@ impl InvitationsMutation {
         }
         let services = ctx.services();
         {
+            // Checked before the invitation counts against the inviter.
             let mut pooled = services.db.read().await?;
-            let mut conn = pooled.conn();
-            writes::reachable(
-                &mut conn,
+            access::require(
+                &mut pooled.conn(),
                 &viewer,
                 project,
-                Reach::Live,
                 Need::Manage,
                 writes::not_found,
             )
@@ -257,18 +261,7 @@ impl InvitationsMutation {
         let role = input.role;
         let shown = write_and_announce(ctx, |mut conn| {
             async move {
-                if !store::lock_project(&mut conn, project).await? {
-                    return Err(writes::not_found());
-                }
-                writes::reachable(
-                    &mut conn,
-                    &viewer,
-                    project,
-                    Reach::Live,
-                    Need::Manage,
-                    writes::not_found,
-                )
-                .await?;
+                take(&mut conn, &viewer, project, Reach::Live, Need::Manage).await?;
                 if store::has_member_with_email(&mut conn, project, &email).await? {
                     return Err(AppError::bad_input("input.email", "is already a member"));
                 }

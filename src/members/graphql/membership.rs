@@ -9,9 +9,8 @@
 use async_graphql::{Context, ID, Object};
 use scoped_futures::ScopedFutureExt as _;
 
-use super::ProjectMember;
+use super::{ProjectMember, take};
 use crate::access::{Need, ProjectRole};
-use crate::auth::Viewer;
 use crate::db::Conn;
 use crate::db::types::Id;
 use crate::error::{AppError, AppResult};
@@ -31,22 +30,6 @@ fn ids(project: &ID, user: &ID) -> AppResult<(Id, Id)> {
     let project = Id::parse(project).ok_or_else(writes::not_found)?;
     let user = Id::parse(user).ok_or_else(store::not_a_member)?;
     Ok((project, user))
-}
-
-/// Takes `project` for this transaction and checks that the viewer's role
-/// there allows `need` (NOT_FOUND for a stranger, FORBIDDEN when it falls
-/// short); the project as it is.
-async fn take(
-    conn: &mut Conn<'_>,
-    viewer: &Viewer,
-    project: Id,
-    reach: Reach,
-    need: Need,
-) -> AppResult<ProjectRow> {
-    if !store::lock_project(conn, project).await? {
-        return Err(writes::not_found());
-    }
-    writes::reachable(conn, viewer, project, reach, need, writes::not_found).await
 }
 
 /// The member `user` of `project`, other than its owner (`what` says
