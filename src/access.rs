@@ -124,6 +124,30 @@ pub fn push_guard(b: &mut SqlBuilder, project_column: SqlColumn, viewer: &Viewer
         .push(role_condition(need));
 }
 
+/// One project of a hand-built statement: an expression of it (e.g.
+/// `parent.id` in a lateral join) or a bound id.
+#[derive(Debug, Clone, Copy)]
+pub enum ProjectRef {
+    Expr(&'static str),
+    Id(Id),
+}
+
+/// Pushes `EXISTS (…)`: the viewer may see (write, manage, as `need` says)
+/// the one project `project`. For a statement that reads one project's
+/// rows, this tests the membership once instead of the project of every
+/// row (which, on SQLite, would build the viewer's whole list of projects
+/// for each part of a per-project statement).
+pub fn push_project_guard(b: &mut SqlBuilder, project: ProjectRef, viewer: &Viewer, need: Need) {
+    b.push("EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = ");
+    match project {
+        ProjectRef::Expr(expr) => b.push(expr),
+        ProjectRef::Id(id) => b.bind(Bind::Id(id)),
+    };
+    b.push(" AND m.user_id = ")
+        .bind(Bind::Id(viewer.user_id))
+        .push(role_condition(need));
+}
+
 /// The same condition as [`push_guard`] as text, the user given as the
 /// placeholder `user_param` (for a statement built once, e.g. `$1`).
 pub fn guard_sql(project_column: &str, user_param: &str, need: Need) -> String {
