@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Nested-query benchmark, side by side in one run, the systems' runs interleaved:
-#   Tasklane on PostgreSQL, Tasklane on SQLite, PostGraphile v4, and the raw-SQL limit.
-# The query: projects(first:10){ … tasks(first:20){ … id title status tags } } as seeded user 7.
+#   Tasklane on PostgreSQL, Tasklane on SQLite, PostGraphile v4 and v5, and the raw-SQL limit.
+# The ratios count against the faster PostGraphile of the sitting.
+# The query: projects(first:10){ … tasks(first:20){ … id title status tags } } as seeded user 7,
+# and as a user who owns nothing but is an EDITOR of 100 projects of other owners (the sharing
+# case: its rps should stay within 20 % of the owner's).
 #
 # Usage (as root, PostgreSQL on 127.0.0.1:5432 with trust auth for `postgres`):
 #   benches/nested.sh
-# Environment (optional): C=32 DUR=20 RUNS=3 WARMUP=5 USER_N=7
+# Environment (optional): C=32 DUR=20 RUNS=3 WARMUP=5 USER_N=7 MEMBER_OF=100
+#   SKIP_MEMBER=1 leaves out the sharing case.
 #   BENCH_DIR=../shared/bench (the shared harness: gql-load.sh, sql-limit.sh, peers)
 #   SKIP_PEERS=1 runs Tasklane only.
 #   BASE_BIN=/path/to/older/tasklane also serves that build (both backends, same data)
@@ -27,6 +31,7 @@ PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   "$BENCH_DIR/peer-postgraphile.sh" stop >/dev/null 2>&1 || true
+  "$BENCH_DIR/peer-postgraphile5.sh" stop >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
 
@@ -40,9 +45,12 @@ SEED=$ROOT/target/release/examples/seed
 
 echo "== seed Tasklane (1,000 users x 10 projects x 20 tasks) on both backends"
 "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS tasklane_bench WITH (FORCE)" -c "CREATE DATABASE tasklane_bench"
-PG_TOKEN=$(TASKLANE_JWT_SECRET=$SECRET "$SEED" "$PG_URL" "$USER_N")
+MEMBER_OF=${MEMBER_OF:-100}
+TOKENS=$(TASKLANE_JWT_SECRET=$SECRET "$SEED" "$PG_URL" "$USER_N" "$MEMBER_OF")
+PG_TOKEN=$(sed -n 1p <<<"$TOKENS") PG_MEMBER_TOKEN=$(sed -n 2p <<<"$TOKENS")
 rm -rf "$SQLITE_DIR" && mkdir -p "$SQLITE_DIR"
-SQLITE_TOKEN=$(TASKLANE_JWT_SECRET=$SECRET "$SEED" "sqlite://$SQLITE_DIR/tasklane.db" "$USER_N")
+TOKENS=$(TASKLANE_JWT_SECRET=$SECRET "$SEED" "sqlite://$SQLITE_DIR/tasklane.db" "$USER_N" "$MEMBER_OF")
+SQLITE_TOKEN=$(sed -n 1p <<<"$TOKENS") SQLITE_MEMBER_TOKEN=$(sed -n 2p <<<"$TOKENS")
 
 QUERY='query ProjectsWithTasks { projects(first: 10) { edges { node { id name tasks(first: 20) { edges { node { id title status tags } } } } } } }'
 printf '{"query":"%s"}' "$QUERY" > "$OUT/tasklane.json"
@@ -73,6 +81,7 @@ if [ "${SKIP_PEERS:-0}" != 1 ]; then
     "${PSQL[@]}" -d peerbench -f "$BENCH_DIR/seed.sql"
   fi
   "$BENCH_DIR/peer-postgraphile.sh" start
+  "$BENCH_DIR/peer-postgraphile5.sh" start
   PGL_TOKEN=$(node "$BENCH_DIR/mint-jwt.mjs" "$USER_N")
 fi
 once() { # NAME URL TOKEN BODY WARMUP
@@ -84,6 +93,10 @@ for r in $(seq 1 "$RUNS"); do
   echo "== round $r of $RUNS"
   once tasklane-postgres http://127.0.0.1:8181/graphql "$PG_TOKEN" "$OUT/tasklane.json" "$warm"
   once tasklane-sqlite http://127.0.0.1:8182/graphql "$SQLITE_TOKEN" "$OUT/tasklane.json" "$warm"
+  if [ "${SKIP_MEMBER:-0}" != 1 ]; then
+    once member-postgres http://127.0.0.1:8181/graphql "$PG_MEMBER_TOKEN" "$OUT/tasklane.json" "$warm"
+    once member-sqlite http://127.0.0.1:8182/graphql "$SQLITE_MEMBER_TOKEN" "$OUT/tasklane.json" "$warm"
+  fi
   if [ -n "${BASE_BIN:-}" ]; then
     once base-postgres http://127.0.0.1:8183/graphql "$PG_TOKEN" "$OUT/tasklane.json" "$warm"
     once base-sqlite http://127.0.0.1:8184/graphql "$SQLITE_TOKEN" "$OUT/tasklane.json" "$warm"
@@ -91,11 +104,16 @@ for r in $(seq 1 "$RUNS"); do
   if [ "${SKIP_PEERS:-0}" != 1 ]; then
     once postgraphile http://127.0.0.1:5000/graphql "$PGL_TOKEN" \
       "$BENCH_DIR/queries/projects-with-tasks.postgraphile.json" "$warm"
+    once postgraphile5 http://127.0.0.1:5002/graphql "$PGL_TOKEN" \
+      "$BENCH_DIR/queries/projects-with-tasks.postgraphile.json" "$warm"
     RUNS=1 "$BENCH_DIR/sql-limit.sh" "$BENCH_DIR/pgbench/ideal-lateral.sql" "$C" "$DUR" > "$OUT/last.txt"
     sed -n "s/^RUN 1: /RUN $r: /p" "$OUT/last.txt" | tee -a "$OUT/sql-limit.txt" | sed "s/^/sql-limit /"
   fi
 done
-if [ "${SKIP_PEERS:-0}" != 1 ]; then "$BENCH_DIR/peer-postgraphile.sh" stop; fi
+if [ "${SKIP_PEERS:-0}" != 1 ]; then
+  "$BENCH_DIR/peer-postgraphile.sh" stop
+  "$BENCH_DIR/peer-postgraphile5.sh" stop
+fi
 
 echo
 echo "== summary (c=$C, ${DUR} s, median of $RUNS runs)"
@@ -111,20 +129,28 @@ def median(name):
     if not runs:
         return None
     return tuple(statistics.median(float(r[i]) for r in runs) for i in range(3))
-rows = {n: median(n) for n in ["tasklane-postgres", "tasklane-sqlite", "base-postgres", "base-sqlite", "postgraphile", "sql-limit"]}
+rows = {n: median(n) for n in ["tasklane-postgres", "tasklane-sqlite", "member-postgres", "member-sqlite", "base-postgres", "base-sqlite", "postgraphile", "postgraphile5", "sql-limit"]}
 for n, v in rows.items():
     if v:
         print(f"{n:18s} {v[0]:9.1f} rps   p50 {v[1]:7.1f} ms   p99 {v[2]:7.1f} ms")
-pg, lite, peer, limit = (rows[k] for k in ["tasklane-postgres", "tasklane-sqlite", "postgraphile", "sql-limit"])
+pg, lite, limit = (rows[k] for k in ["tasklane-postgres", "tasklane-sqlite", "sql-limit"])
+peers = [(k, rows[k]) for k in ["postgraphile", "postgraphile5"] if rows[k]]
+peer_name, peer = max(peers, key=lambda p: p[1][0]) if peers else (None, None)
+if peer_name:
+    print(f"faster peer: {peer_name}")
 def check(label, value, target):
     print(f"{label:48s} {value:6.2f}  (target {target}) {'met' if eval(f'{value} {target}') else 'MISSED'}")
 if pg and peer:
-    check("Tasklane/PostgreSQL rps / PostGraphile rps", pg[0] / peer[0], ">= 3")
-    check("Tasklane/PostgreSQL p99 / PostGraphile p99", pg[2] / peer[2], "<= 0.5")
+    check("Tasklane/PostgreSQL rps / faster PostGraphile rps", pg[0] / peer[0], ">= 3")
+    check("Tasklane/PostgreSQL p99 / faster PostGraphile p99", pg[2] / peer[2], "<= 0.5")
 if pg and limit:
     check("Tasklane/PostgreSQL rps / raw-SQL limit tps", pg[0] / limit[0], ">= 0.5")
 if pg and lite:
     check("Tasklane/SQLite rps / Tasklane/PostgreSQL rps", lite[0] / pg[0], ">= 1")
+for backend, owner in (("postgres", pg), ("sqlite", lite)):
+    member = rows["member-" + backend]
+    if owner and member:
+        check(f"member of 100 projects / owner rps ({backend})", member[0] / owner[0], ">= 0.8")
 for backend, new in (("postgres", pg), ("sqlite", lite)):
     base = rows["base-" + backend]
     if new and base:

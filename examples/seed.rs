@@ -1,10 +1,13 @@
 //! Loads the benchmark data set into either backend: the shape of
 //! `../shared/bench/seed.sql` (1,000 users x 10 projects x 20 tasks), with
 //! user n's id `00000000-0000-4000-8000-<n, 12 digits>`, then prints an
-//! access token for one user.
+//! access token for one user. With a third argument M, one more user (n =
+//! 1,001) owns nothing but is an EDITOR of M projects of other owners, as
+//! many tasks in each; a second line prints its token (the sharing case of
+//! `benches/nested.sh`).
 //!
 //! ```sh
-//! TASKLANE_JWT_SECRET=... cargo run --release --example seed -- sqlite:///tmp/bench.db 7
+//! TASKLANE_JWT_SECRET=... cargo run --release --example seed -- sqlite:///tmp/bench.db 7 100
 //! ```
 //! Existing users, projects and tasks in that database are deleted first.
 
@@ -13,9 +16,10 @@ use std::time::{Duration, Instant};
 use diesel::ExpressionMethods as _;
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
 use scoped_futures::ScopedFutureExt as _;
+use tasklane::access::ProjectRole;
 use tasklane::auth::TokenKeys;
 use tasklane::db::migrate::{self, Direction};
-use tasklane::db::schema::{change_counters, projects, tasks, users};
+use tasklane::db::schema::{change_counters, project_members, projects, tasks, users};
 use tasklane::db::types::{Id, JsonDoc, Timestamp};
 use tasklane::db::{Conn, DatabaseUrl, Db, PoolSettings};
 use tasklane::db_run;
@@ -74,6 +78,7 @@ async fn main() -> Result<(), String> {
     let mut args = std::env::args().skip(1);
     let url = args.next().ok_or("usage: seed DATABASE_URL [USER_N]")?;
     let token_for: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(7);
+    let member_of: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(0);
     let url = DatabaseUrl::parse(&url)?;
     let started = Instant::now();
     migrate::run(&url, Direction::Up).await.map_err(describe)?;
@@ -83,14 +88,18 @@ async fn main() -> Result<(), String> {
         statement_timeout: Duration::from_secs(600),
     };
     let db = Db::connect(&url, &settings).map_err(describe)?;
-    db.transaction(|mut conn| async move { load(&mut conn).await }.scope_boxed())
-        .await
-        .map_err(describe)?;
+    db.transaction(|mut conn| {
+        async move { load(&mut conn, token_for, member_of).await }.scope_boxed()
+    })
+    .await
+    .map_err(describe)?;
     if let tasklane::db::Backend::Postgres = db.backend() {
         let mut pooled = db.write().await.map_err(describe)?;
         let mut conn = pooled.conn();
         db_run!(&mut conn, |c| c
-            .batch_execute("ANALYZE users; ANALYZE projects; ANALYZE tasks")
+            .batch_execute(
+                "ANALYZE users; ANALYZE projects; ANALYZE project_members; ANALYZE tasks"
+            )
             .await)
         .map_err(|e| e.to_string())?;
     }
@@ -107,10 +116,19 @@ async fn main() -> Result<(), String> {
         .issue(decimal_id(token_for), Id::new())
         .map_err(describe)?;
     println!("{token}");
+    if member_of > 0 {
+        let token = keys
+            .issue(decimal_id(MEMBER), Id::new())
+            .map_err(describe)?;
+        println!("{token}");
+    }
     Ok(())
 }
 
-async fn load(conn: &mut Conn<'_>) -> Result<(), AppError> {
+/// The sharing case's user: a member of other owners' projects only.
+const MEMBER: u64 = USERS + 1;
+
+async fn load(conn: &mut Conn<'_>, token_for: u64, member_of: usize) -> Result<(), AppError> {
     db_run!(conn, |c| {
         diesel::delete(tasks::table).execute(c).await?;
         diesel::delete(projects::table).execute(c).await?;
@@ -119,7 +137,8 @@ async fn load(conn: &mut Conn<'_>) -> Result<(), AppError> {
     })?;
     let now = Timestamp::now();
     let ago = |secs: u64| now + chrono::Duration::seconds(-i64::try_from(secs).unwrap_or(0));
-    let users_rows: Vec<User> = (1..=USERS)
+    let last = if member_of > 0 { MEMBER } else { USERS };
+    let users_rows: Vec<User> = (1..=last)
         .map(|n| User {
             id: decimal_id(n),
             email: format!("user{n}@example.com"),
@@ -145,7 +164,7 @@ async fn load(conn: &mut Conn<'_>) -> Result<(), AppError> {
         .collect();
     insert_rows!(conn, change_counters::table, &counters);
     let mut project_rows = Vec::new();
-    for user in &users_rows {
+    for user in users_rows.iter().filter(|u| u.id != decimal_id(MEMBER)) {
         for p in 1..=PROJECTS_PER_USER {
             project_rows.push(ProjectRow {
                 id: Id(uuid::Uuid::new_v4()),
@@ -163,6 +182,35 @@ async fn load(conn: &mut Conn<'_>) -> Result<(), AppError> {
         }
     }
     insert_rows!(conn, projects::table, &project_rows);
+    // Each owner is its project's OWNER member: the guard's one access path.
+    let members: Vec<_> = project_rows
+        .iter()
+        .map(|p| {
+            (
+                project_members::project_id.eq(p.id),
+                project_members::user_id.eq(p.owner_id),
+                project_members::role.eq(ProjectRole::Owner),
+                project_members::created_at.eq(p.created_at),
+            )
+        })
+        .collect();
+    insert_rows!(conn, project_members::table, &members);
+    // The sharing case: an EDITOR of the first `member_of` projects whose
+    // owner is not the benchmark's owner.
+    let shared: Vec<_> = project_rows
+        .iter()
+        .filter(|p| p.owner_id != decimal_id(token_for))
+        .take(member_of)
+        .map(|p| {
+            (
+                project_members::project_id.eq(p.id),
+                project_members::user_id.eq(decimal_id(MEMBER)),
+                project_members::role.eq(ProjectRole::Editor),
+                project_members::created_at.eq(p.created_at),
+            )
+        })
+        .collect();
+    insert_rows!(conn, project_members::table, &shared);
     // Task-number-major, as seed.sql: a project's tasks are spread over the table.
     let tags = |t: u64| -> Vec<&str> {
         match t % 4 {
@@ -199,6 +247,9 @@ async fn load(conn: &mut Conn<'_>) -> Result<(), AppError> {
                 client_id: None,
                 client_mutation_id: None,
                 created_at: ago(t * 5 * 3_600),
+                assignee_id: None,
+                created_by: Some(project.owner_id),
+                updated_by: Some(project.owner_id),
                 updated_at: ago((t * 7_919 + project.id.as_u128() as u64 % 7_776_000) % 7_776_000),
             });
             if batch.len() == 1_000 {

@@ -18,7 +18,9 @@ use clap::{ArgAction, Args, Parser, Subcommand};
 use secrecy::SecretString;
 
 pub use build::{Config, ConfigError, LogFormat};
-pub use limits::{ConnectionLimits, LiveLimits, OperationLimits, QueryLimits, Quotas};
+pub use limits::{
+    ConnectionLimits, LiveLimits, OperationLimits, QueryLimits, Quotas, SharingLimits,
+};
 pub use oauth::{
     OAuthConfig, OAuthSettings, OidcVariables, ProviderKind, ProviderSettings, RedirectUris,
 };
@@ -94,6 +96,8 @@ pub struct Settings {
     pub quotas: Quotas,
     #[command(flatten)]
     pub operations: OperationLimits,
+    #[command(flatten)]
+    pub sharing: SharingLimits,
     #[command(flatten)]
     pub logging: LogSettings,
 }
@@ -288,6 +292,14 @@ pub struct RateSettings {
         value_parser = parse::rate()
     )]
     pub token_ip: Rate,
+    /// Invitations to projects (inviteToProject) per inviting user
+    #[arg(
+        long = "rate-invite-user",
+        env = "TASKLANE_RATE_INVITE_USER",
+        default_value = "20/1h",
+        value_parser = parse::rate()
+    )]
+    pub invite_user: Rate,
     /// IPv6 clients are counted per network of this prefix length (e.g. 64: one /64 is one client)
     #[arg(
         long = "rate-ipv6-prefix",

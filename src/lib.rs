@@ -2,6 +2,7 @@
 //! SQLite or PostgreSQL. `main.rs` parses the command line and calls
 //! [`app::start`]; the tests start the same server.
 
+pub mod access;
 pub mod app;
 pub mod auth;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod events;
 pub mod graphql;
 pub mod live;
 pub mod mail;
+pub mod members;
 pub mod operations;
 pub mod projects;
 pub mod quotas;

@@ -14,6 +14,7 @@ mod lanes;
 mod outlet;
 pub mod pending;
 mod registry;
+mod roster;
 pub mod shared;
 
 pub use hub::{Hub, HubLimits};

@@ -164,9 +164,40 @@ impl Mailer {
     }
 }
 
+/// Subject of an invitation mail.
+pub const INVITATION_SUBJECT: &str = "You are invited to a project on Tasklane";
+
+/// The mail of an invitation to `project` by `inviter`: a single-use link
+/// to `{public_url}/accept-invitation?token=…`, valid `lifetime_hours`.
+pub fn invitation_letter(
+    public_url: &str,
+    project: &str,
+    inviter: &str,
+    token: &str,
+    lifetime_hours: u64,
+) -> (&'static str, String) {
+    let body = format!(
+        "{inviter} invites you to the project \"{project}\" on Tasklane. To join it, \
+         sign in (or sign up with this address) and open this link:\n\n\
+         {public_url}/accept-invitation?token={token}\n\n\
+         The link works once, for {lifetime_hours} hours. If you do not want to join, ignore this message.\n"
+    );
+    (INVITATION_SUBJECT, body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_invitation_carries_a_link_under_the_public_url() {
+        let (subject, body) =
+            invitation_letter("https://app.example.com", "Garden", "Ada", "abc-_1", 168);
+        assert_eq!(subject, INVITATION_SUBJECT);
+        assert!(body.contains("https://app.example.com/accept-invitation?token=abc-_1\n"));
+        assert!(body.contains("Ada invites you to the project \"Garden\""));
+        assert!(body.contains("168 hours"));
+    }
 
     #[test]
     fn transports_parse_and_smtp_passwords_are_hidden() {

@@ -11,8 +11,9 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     Cli, ConnectionLimits, LiveLimits, LogFormatChoice, OAuthConfig, OperationLimits, Origins,
-    Proxies, QueryLimits, Quotas, RateSettings, Settings,
+    Proxies, QueryLimits, Quotas, RateSettings, Settings, SharingLimits,
 };
+use crate::auth::rate_limit::Rate;
 use crate::auth::rate_limit::RateLimits;
 use crate::db::{Backend, DatabaseUrl, PoolSettings};
 use crate::mail::MailTransport;
@@ -81,6 +82,10 @@ pub struct Config {
     pub hash_concurrency: usize,
     pub live: LiveLimits,
     pub operations: OperationLimits,
+    /// Invitation lifetime, member and invitation limits of a project.
+    pub sharing: SharingLimits,
+    /// Invitations per inviting user (`TASKLANE_RATE_INVITE_USER`).
+    pub invite_rate: Rate,
     /// Sign-in providers and the redirect URIs frontends may use.
     pub oauth: OAuthConfig,
     pub log: String,
@@ -150,6 +155,8 @@ impl Config {
             hash_concurrency: s.server.hash_concurrency.unwrap_or(cpus),
             live: s.live,
             operations: s.operations,
+            sharing: s.sharing,
+            invite_rate: s.rates.invite_user,
             oauth,
             log: s.logging.log,
             log_format,

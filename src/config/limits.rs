@@ -265,3 +265,33 @@ pub struct OperationLimits {
     )]
     pub worker: bool,
 }
+
+/// Limits of sharing: invitations and members of one project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Args)]
+#[command(next_help_heading = "Sharing")]
+pub struct SharingLimits {
+    /// Lifetime of an invitation to a project, in hours
+    #[arg(
+        long = "invitation-ttl-hours",
+        env = "TASKLANE_INVITATION_TTL_HOURS",
+        default_value = "168",
+        value_parser = parse::hours(1, 24 * 365)
+    )]
+    pub invitation_ttl: Duration,
+    /// Most members one project may have, its owner included
+    #[arg(
+        long = "project-max-members",
+        env = "TASKLANE_PROJECT_MAX_MEMBERS",
+        default_value = "100",
+        value_parser = parse::number(1u64, 1_000_000)
+    )]
+    pub max_members: u64,
+    /// Most pending invitations one project may have
+    #[arg(
+        long = "project-max-pending-invitations",
+        env = "TASKLANE_PROJECT_MAX_PENDING_INVITATIONS",
+        default_value = "50",
+        value_parser = parse::number(1u64, 1_000_000)
+    )]
+    pub max_pending_invitations: u64,
+}

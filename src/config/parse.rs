@@ -99,6 +99,11 @@ pub fn secs(min: u64, max: u64) -> Rule<Duration> {
     number(min, max).map(Duration::from_secs)
 }
 
+/// A duration given in hours, from `min` to `max` of them.
+pub fn hours(min: u64, max: u64) -> Rule<Duration> {
+    number(min, max).map(|hours| Duration::from_secs(hours * 3600))
+}
+
 /// A duration given in days, from `min` to `max` of them.
 pub fn days(min: u64, max: u64) -> Rule<Duration> {
     number(min, max).map(|days| Duration::from_secs(days * 86_400))

@@ -174,7 +174,40 @@ fn every_variable_is_its_flag() {
         assert!(arg.is_global_set(), "{env:?} is not global");
         count += 1;
     }
-    assert_eq!(count, 66);
+    assert_eq!(count, 70);
+}
+
+/// Sharing: the documented defaults, hours as durations, and refusals
+/// that name the variable.
+#[test]
+fn sharing_settings_have_their_defaults_and_rules() {
+    let config = config_with(&[]).expect("defaults");
+    assert_eq!(
+        config.sharing.invitation_ttl,
+        Duration::from_secs(168 * 3600)
+    );
+    assert_eq!(config.sharing.max_members, 100);
+    assert_eq!(config.sharing.max_pending_invitations, 50);
+    assert_eq!(
+        (config.invite_rate.max, config.invite_rate.window),
+        (20, Duration::from_secs(3600))
+    );
+    let config = config_with(&[
+        ("TASKLANE_INVITATION_TTL_HOURS", "2"),
+        ("TASKLANE_RATE_INVITE_USER", "3/1m"),
+    ])
+    .expect("valid");
+    assert_eq!(config.sharing.invitation_ttl, Duration::from_secs(7200));
+    assert_eq!(config.invite_rate.max, 3);
+    for (variable, value) in [
+        ("TASKLANE_INVITATION_TTL_HOURS", "0"),
+        ("TASKLANE_PROJECT_MAX_MEMBERS", "0"),
+        ("TASKLANE_PROJECT_MAX_PENDING_INVITATIONS", "many"),
+        ("TASKLANE_RATE_INVITE_USER", "20"),
+    ] {
+        let refused = config_with(&[(variable, value)]).expect_err("refused");
+        assert_eq!(refused.variable, variable);
+    }
 }
 
 /// Sign-in providers: half-configured ones and plain-http addresses off

@@ -23,16 +23,16 @@ macro_rules! insert_row {
 }
 
 /// Writes `$row` (a `&$Row`, its update form) over the stored row of the
-/// same id and `$owner` if that is still at `$base` version; `None` when it
-/// is not (or is not `$owner`'s).
+/// same id if that is still at `$base` version and `$guard` (the viewer's
+/// write access, from `crate::access`) holds for it; `None` when not.
 #[macro_export]
 macro_rules! update_versioned_row {
-    ($conn:expr, $table:ident, $row:expr, $Row:ty, $owner:expr, $base:expr) => {
+    ($conn:expr, $table:ident, $row:expr, $Row:ty, $guard:expr, $base:expr) => {
         $crate::db_run!($conn, |c| {
             diesel::update(
                 $table::table
                     .filter($table::id.eq($row.id))
-                    .filter($table::owner_id.eq($owner))
+                    .filter($guard)
                     .filter($table::version.eq($base)),
             )
             .set($row)

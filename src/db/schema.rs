@@ -98,6 +98,7 @@ diesel::table! {
         client_mutation_id -> Nullable<Text>,
         created_at -> DbTime,
         updated_at -> DbTime,
+        last_seq -> BigInt,
     }
 }
 
@@ -124,6 +125,51 @@ diesel::table! {
         client_mutation_id -> Nullable<Text>,
         created_at -> DbTime,
         updated_at -> DbTime,
+        assignee_id -> Nullable<DbUuid>,
+        created_by -> Nullable<DbUuid>,
+        updated_by -> Nullable<DbUuid>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+
+    project_members (project_id, user_id) {
+        project_id -> DbUuid,
+        user_id -> DbUuid,
+        role -> Text,
+        created_at -> DbTime,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+
+    invitations (id) {
+        id -> DbUuid,
+        project_id -> DbUuid,
+        email -> Text,
+        role -> Text,
+        invited_by -> DbUuid,
+        token_hash -> Binary,
+        created_at -> DbTime,
+        expires_at -> DbTime,
+        accepted_at -> Nullable<DbTime>,
+        declined_at -> Nullable<DbTime>,
+        revoked_at -> Nullable<DbTime>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+
+    task_departures (project_id, task_id) {
+        project_id -> DbUuid,
+        task_id -> DbUuid,
+        seq -> BigInt,
     }
 }
 
@@ -243,6 +289,8 @@ diesel::joinable!(one_time_tokens -> users (user_id));
 diesel::joinable!(identities -> users (user_id));
 diesel::joinable!(projects -> users (owner_id));
 diesel::joinable!(tasks -> projects (project_id));
+diesel::joinable!(project_members -> projects (project_id));
+diesel::joinable!(invitations -> projects (project_id));
 diesel::joinable!(operation_records -> operations (operation_id));
 diesel::joinable!(operation_items -> operations (operation_id));
 
@@ -260,4 +308,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     account_usage,
     identities,
     oauth_states,
+    project_members,
+    invitations,
+    task_departures,
 );

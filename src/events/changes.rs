@@ -20,8 +20,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Event, Outbox, stage, stage_all};
+use crate::access::ProjectRole;
 use crate::db::Conn;
-use crate::db::types::Id;
+use crate::db::types::{Id, Timestamp};
 use crate::error::AppResult;
 use crate::projects::model::ProjectRow;
 use crate::tasks::model::TaskRow;
@@ -31,7 +32,9 @@ pub const CHANGES: &str = "changes";
 /// Topic of operation progress.
 pub const OPERATIONS: &str = "operations";
 
-/// What happened to the object (the GraphQL `ChangeType`).
+/// What happened to the object (the GraphQL `ChangeType`). The last three
+/// are membership changes of a project, announced with the project and the
+/// member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, async_graphql::Enum)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ChangeType {
@@ -39,6 +42,22 @@ pub enum ChangeType {
     Updated,
     Deleted,
     Restored,
+    /// A user became a member (an invitation was accepted).
+    MemberAdded,
+    /// A member was removed or left.
+    MemberRemoved,
+    /// A member's role changed (also both sides of an ownership transfer).
+    RoleChanged,
+}
+
+/// The member a membership change is about: who, its role (after the
+/// change; for a removal, the role it had) and since when it is a member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberChange {
+    pub user_id: Id,
+    pub role: ProjectRole,
+    pub since: Timestamp,
 }
 
 /// Which kind of object changed.
@@ -71,6 +90,9 @@ pub struct Change {
     pub owner_id: Id,
     pub version: i32,
     pub row: Snapshot,
+    /// Set for a membership change only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<MemberChange>,
 }
 
 /// Where a task's `position` sits in an event's payload. A float read back
@@ -95,6 +117,21 @@ impl Change {
             return None;
         }
         Id::parse(event.payload.get("ownerId")?.as_str()?)
+    }
+
+    /// The project the change `event` announces is announced in, read
+    /// without decoding the rest (`None` for anything else).
+    pub fn project_of(event: &Event) -> Option<Id> {
+        if event.topic != CHANGES {
+            return None;
+        }
+        Id::parse(event.payload.get("projectId")?.as_str()?)
+    }
+
+    /// Does `event` announce a membership change? (Read without decoding
+    /// the rest.)
+    pub fn is_membership(event: &Event) -> bool {
+        event.topic == CHANGES && event.payload.get("member").is_some_and(|m| !m.is_null())
     }
 
     /// Reads a change back from a bus event (`None` for anything else).
@@ -138,6 +175,7 @@ impl Change {
             owner_id: row.owner_id,
             version: row.version,
             row: Snapshot::Task(row.clone()),
+            member: None,
         }
     }
 
@@ -151,6 +189,17 @@ impl Change {
             owner_id: row.owner_id,
             version: row.version,
             row: Snapshot::Project(row.clone()),
+            member: None,
+        }
+    }
+
+    /// A membership change (`MemberAdded`, `MemberRemoved`, `RoleChanged`)
+    /// of `member` in the project `row`, announced with the project as it
+    /// is: membership takes no `seq`, the project row is unchanged.
+    pub fn membership(change_type: ChangeType, row: &ProjectRow, member: MemberChange) -> Self {
+        Self {
+            member: Some(member),
+            ..Self::project(change_type, row)
         }
     }
 }
@@ -259,6 +308,9 @@ mod tests {
             client_mutation_id: Some("m".into()),
             created_at: now,
             updated_at: now,
+            assignee_id: Some(Id::new()),
+            created_by: Some(Id::new()),
+            updated_by: None,
         }
     }
 
@@ -278,6 +330,29 @@ mod tests {
             assert_eq!(Change::owner_of(&back), Some(row.owner_id));
             assert_eq!(Change::from_event(&event), Some(change));
         }
+    }
+
+    #[test]
+    fn a_membership_change_carries_its_member_and_others_carry_none() {
+        let now = crate::db::types::Timestamp::now();
+        let project = ProjectRow::new(Id::new(), Id::new(), "p".into(), None, now);
+        let member = MemberChange {
+            user_id: Id::new(),
+            role: ProjectRole::Editor,
+            since: now,
+        };
+        let change = Change::membership(ChangeType::MemberAdded, &project, member);
+        let event = change.event().expect("an event");
+        assert_eq!(event.payload["type"], "MEMBER_ADDED");
+        assert_eq!(event.payload["member"]["role"], "EDITOR");
+        assert_eq!(Change::from_event(&event), Some(change));
+        // A change written before the field existed still reads.
+        let plain = Change::project(ChangeType::Updated, &project);
+        let mut payload = plain.event().expect("an event").payload;
+        assert!(payload.get("member").is_none());
+        payload.as_object_mut().map(|o| o.remove("member"));
+        let old = Event::large(CHANGES, payload).expect("event");
+        assert_eq!(Change::from_event(&old).map(|c| c.member), Some(None));
     }
 
     #[test]

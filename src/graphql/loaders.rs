@@ -1,5 +1,6 @@
 //! Loaders, made for each request (so no cache outlives its viewer), one
-//! per relation: project by id and a project's owner (DataLoaders), a page
+//! per relation: project by id, a project's owner and a user the viewer
+//! may see (DataLoaders), a page
 //! of tasks per project (one window-function query for every parent) and
 //! task counts per project (sibling batches). Each runs its store function
 //! with the request's viewer.
@@ -37,6 +38,11 @@ pub struct Loaders {
     scope: Arc<Scope>,
     pub projects: DataLoader<ProjectLoader, HashMapCache>,
     pub owners: DataLoader<OwnerLoader, HashMapCache>,
+    /// Users the viewer may see, by id (a task's assignee, creator, last
+    /// writer).
+    pub users: DataLoader<UserLoader, HashMapCache>,
+    /// Owners, roles and members (`crate::members`).
+    pub members: crate::members::loaders::MemberLoaders,
     project_tasks: SiblingBatch<TaskListQuery, Page<Arc<TaskRow>>>,
     task_counts: SiblingBatch<TaskFilterSpec, i64>,
 }
@@ -48,10 +54,13 @@ impl Loaders {
         let loaders = Self::new(db, viewer);
         loaders.projects.enable_all_cache(false);
         loaders.owners.enable_all_cache(false);
+        loaders.users.enable_all_cache(false);
+        loaders.members.disable_cache();
         loaders
     }
 
     pub fn new(db: Db, viewer: Viewer) -> Self {
+        let members = crate::members::loaders::MemberLoaders::new(db.clone(), viewer.clone());
         let scope = Arc::new(Scope { db, viewer });
         Self {
             projects: DataLoader::with_cache(
@@ -64,6 +73,12 @@ impl Loaders {
                 tokio::spawn,
                 HashMapCache::default(),
             ),
+            users: DataLoader::with_cache(
+                UserLoader(scope.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
+            members,
             project_tasks: SiblingBatch::default(),
             task_counts: SiblingBatch::default(),
             scope,
@@ -196,5 +211,20 @@ impl Loader<Id> for OwnerLoader {
         let mut pooled = self.0.db.read().await?;
         let user = user_store::find_viewer(&mut pooled.conn(), viewer).await?;
         Ok(user.into_iter().map(|u| (u.id, u)).collect())
+    }
+}
+
+/// A user by id, if the viewer may see it: itself or a fellow member (see
+/// `access::visible_users`); anyone else is missing.
+pub struct UserLoader(Arc<Scope>);
+
+impl Loader<Id> for UserLoader {
+    type Value = User;
+    type Error = AppError;
+
+    async fn load(&self, keys: &[Id]) -> Result<HashMap<Id, User>, AppError> {
+        let mut pooled = self.0.db.read().await?;
+        let users = user_store::find_visible(&mut pooled.conn(), &self.0.viewer, keys).await?;
+        Ok(users.into_iter().map(|u| (u.id, u)).collect())
     }
 }

@@ -8,6 +8,7 @@ use super::Services;
 use super::node::NodeQuery;
 use crate::config::QueryLimits;
 use crate::live::graphql::ChangesSubscription;
+use crate::members::graphql::{InvitationsMutation, MembersQuery, MembershipMutation};
 use crate::operations::graphql::{OperationsMutation, OperationsQuery};
 use crate::operations::live::OperationsSubscription;
 use crate::projects::graphql::ProjectsQuery;
@@ -25,6 +26,7 @@ pub struct Query(
     TasksQuery,
     SyncQuery,
     OperationsQuery,
+    MembersQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -34,6 +36,8 @@ pub struct Mutation(
     TasksMutation,
     SyncMutation,
     OperationsMutation,
+    InvitationsMutation,
+    MembershipMutation,
 );
 
 // One more subscription root is one more field here.

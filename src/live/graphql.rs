@@ -17,6 +17,7 @@ use crate::db::types::Id;
 use crate::error::{AppError, AppResult, code};
 use crate::events::changes::ChangeType;
 use crate::graphql::ContextExt;
+use crate::members::graphql::ProjectMember;
 use crate::projects::graphql::Project;
 use crate::projects::store as project_store;
 use crate::tasks::graphql::Task;
@@ -33,6 +34,10 @@ pub struct ProjectEvent {
     #[graphql(name = "type")]
     change_type: ChangeType,
     project: Project,
+    /// The member a MEMBER_ADDED, MEMBER_REMOVED or ROLE_CHANGED is about
+    /// (its role after the change; for a removal, the role it had); null
+    /// for the other types.
+    member: Option<ProjectMember>,
 }
 
 fn resync() -> async_graphql::Error {
@@ -140,6 +145,12 @@ fn project_event(item: Item) -> Option<ProjectEvent> {
         Item::Project(change_type, row) => Some(ProjectEvent {
             change_type,
             project: Project::new((*row).clone()),
+            member: None,
+        }),
+        Item::Member(change_type, row, member) => Some(ProjectEvent {
+            change_type,
+            project: Project::new((*row).clone()),
+            member: Some(ProjectMember::of_change(&member)),
         }),
         _ => None,
     }

@@ -1,6 +1,7 @@
 //! The instance's one follower of the bus for subscriptions. Every change
-//! event carries the row its change wrote, so the hub loads nothing: it
-//! hands each event to its owner's lane, which decodes it once and
+//! event carries the row its change wrote, so the hub loads no rows: it
+//! hands each event to the lane of every member of its project (the
+//! [`Roster`](super::roster) knows them), which decodes it once and
 //! delivers it along one path ([`deliver`]) to each subscription allowed
 //! to see it at that moment. It also keeps the open WebSocket connections,
 //! so that a revoked credential or a slow consumer closes its connection
@@ -22,6 +23,7 @@ use tokio::sync::mpsc;
 use super::group::Template;
 use super::lanes::{Host, Lane};
 use super::registry::{Connection, Group, Member, Render, Sink, State};
+use super::roster::Roster;
 use crate::auth::Authenticator;
 use crate::auth::Viewer;
 use crate::auth::revocation::{self, revoked_ids};
@@ -49,6 +51,8 @@ pub struct HubLimits {
 
 struct Inner {
     state: Mutex<State>,
+    db: Db,
+    roster: Roster,
     next_id: AtomicU64,
     limits: HubLimits,
     auth: Arc<Authenticator>,
@@ -151,12 +155,14 @@ fn credential_revoked(viewer: &Viewer, revoked: impl Fn(Id) -> bool) -> bool {
 }
 
 impl Hub {
-    /// Starts following the bus. (`_db` is kept for the callers: the hub
-    /// reads nothing from the database since events carry their rows.)
-    pub fn start(_db: Db, bus: &EventBus, auth: Arc<Authenticator>, limits: HubLimits) -> Self {
+    /// Starts following the bus. (`db` is read only for the members of a
+    /// project the roster does not know yet.)
+    pub fn start(db: Db, bus: &EventBus, auth: Arc<Authenticator>, limits: HubLimits) -> Self {
         let hub = Self {
             inner: Arc::new(Inner {
                 state: Mutex::new(State::default()),
+                db,
+                roster: Roster::default(),
                 next_id: AtomicU64::new(1),
                 limits,
                 auth,
@@ -168,17 +174,18 @@ impl Hub {
         let mut revocations = bus.subscribe(revocation::TOPIC);
         // The tasks hold the hub weakly, so it ends with the app.
         let weak = Arc::downgrade(&hub.inner);
-        // The dispatcher: each change goes to its owner's lane at once.
+        // The dispatcher: each change goes to its project's members' lanes.
         tokio::spawn(async move {
             while let Some(delivery) = changes.recv().await {
                 let Some(inner) = weak.upgrade() else { break };
                 let hub = Hub { inner };
                 match delivery {
-                    Delivery::Event(event) => match Change::owner_of(&event) {
-                        Some(owner) => hub.dispatch(owner, event),
-                        None => tracing::warn!("ignored a malformed change event"),
-                    },
-                    Delivery::Resync => hub.dispatch_resync(),
+                    Delivery::Event(event) => hub.route(event).await,
+                    Delivery::Resync => {
+                        // Membership events may be among the missed ones.
+                        hub.inner.roster.clear();
+                        hub.dispatch_resync();
+                    }
                 }
             }
         });
@@ -386,11 +393,47 @@ impl Hub {
         }
     }
 
-    /// A change event goes to its owner's lane, if the owner subscribes here.
-    fn dispatch(&self, owner: Id, event: Arc<Event>) {
+    /// Hands a change event to the lane of each member of its project who
+    /// subscribes here; a membership change first updates the roster (and
+    /// tells a removed member's lane that the project is lost).
+    async fn route(&self, event: Arc<Event>) {
+        let Some(project) = Change::project_of(&event) else {
+            tracing::warn!("ignored a malformed change event");
+            return;
+        };
+        if self.lock().groups.is_empty() {
+            return;
+        }
+        let members = match self.inner.roster.members(&self.inner.db, project).await {
+            Ok(members) => members,
+            Err(err) => {
+                // Nobody can be told what they may see: all reload.
+                tracing::warn!(error = ?err, "could not read a project's members");
+                self.dispatch_resync();
+                return;
+            }
+        };
+        let mut lost = None;
+        if Change::is_membership(&event)
+            && let Some(change) = Change::from_event(&event)
+        {
+            lost = self.inner.roster.apply(&change);
+        }
+        // (A removed member is in `members`, read before the removal; the
+        // check at delivery passes it by.)
+        for user in members.keys() {
+            self.dispatch(*user, Work::Event(event.clone()));
+        }
+        if let Some(user) = lost {
+            self.dispatch(user, Work::Lost(project));
+        }
+    }
+
+    /// Hands `work` to `user`'s lane, if the user subscribes here.
+    fn dispatch(&self, user: Id, work: Work) {
         let mut state = self.lock();
-        if state.groups.contains_key(&owner) {
-            self.push(&mut state, owner, Work::Event(event));
+        if state.groups.contains_key(&user) {
+            self.push(&mut state, user, work);
         }
     }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::db::types::Id;
 use crate::events::Event;
-use crate::events::changes::{Change, ChangeType, Snapshot};
+use crate::events::changes::{Change, ChangeType, MemberChange, Snapshot};
 use crate::projects::model::ProjectRow;
 use crate::tasks::model::TaskRow;
 
@@ -13,6 +13,9 @@ use crate::tasks::model::TaskRow;
 pub enum Item {
     Task(ChangeType, Arc<TaskRow>),
     Project(ChangeType, Arc<ProjectRow>),
+    /// A membership change of the project (`MEMBER_ADDED`,
+    /// `MEMBER_REMOVED`, `ROLE_CHANGED`): the project as it is, and the member.
+    Member(ChangeType, Arc<ProjectRow>, MemberChange),
     /// Events may have been missed (the bus listener reconnected).
     Resync,
     /// Its project was deleted: the subscription ends.
@@ -32,11 +35,14 @@ pub enum Interest {
 
 /// What a user's lane is given: a change event as the bus brought it
 /// (decoded by the lane, so that one user's events cost that user's lane),
-/// or word that events may have been missed.
+/// word that events may have been missed, or that a project was lost.
 #[derive(Debug, Clone)]
 pub enum Work {
     Event(Arc<Event>),
     Resync,
+    /// The user is no longer a member of this project: its subscriptions
+    /// to that project's tasks end.
+    Lost(Id),
 }
 
 /// An event as the hub delivers it: an item, announced in a project; or
@@ -52,13 +58,24 @@ pub struct Announced {
 impl Announced {
     /// The event of `change`, its row shared by every subscriber.
     pub fn of(change: Change) -> Self {
-        let item = match change.row {
-            Snapshot::Task(row) => Item::Task(change.change_type, Arc::new(row)),
-            Snapshot::Project(row) => Item::Project(change.change_type, Arc::new(row)),
+        let item = match (change.row, change.member) {
+            (Snapshot::Task(row), _) => Item::Task(change.change_type, Arc::new(row)),
+            (Snapshot::Project(row), Some(member)) => {
+                Item::Member(change.change_type, Arc::new(row), member)
+            }
+            (Snapshot::Project(row), None) => Item::Project(change.change_type, Arc::new(row)),
         };
         Self {
             project: Some(change.project_id),
             item,
+        }
+    }
+
+    /// The user lost `project`: its subscriptions there end.
+    pub fn lost(project: Id) -> Self {
+        Self {
+            project: Some(project),
+            item: Item::End,
         }
     }
 
@@ -93,12 +110,13 @@ impl Interest {
             (Self::Tasks(Some(project)), Item::Task(..)) if announced == Some(project) => {
                 Want::Send
             }
-            (Self::Projects, Item::Project(..)) => Want::Send,
+            (Self::Projects, Item::Project(..) | Item::Member(..)) => Want::Send,
             (Self::Tasks(Some(project)), Item::Project(ChangeType::Deleted, row))
                 if project == row.id =>
             {
                 Want::End
             }
+            (Self::Tasks(Some(project)), Item::End) if announced == Some(project) => Want::End,
             _ => Want::Skip,
         }
     }

@@ -41,7 +41,7 @@ use crate::events::{EventBus, Outbox};
 use crate::projects::store as project_store;
 use crate::projects::writes as project_writes;
 use crate::quotas::{self, Usage};
-use crate::sync::counter;
+use crate::sync::counter::{self, Streams};
 use crate::tasks::model::TaskRow;
 use crate::tasks::store as task_store;
 use crate::tasks::writes as task_writes;
@@ -368,15 +368,15 @@ async fn write(
     outcomes: Vec<Outcome>,
     now: Timestamp,
 ) -> AppResult<(Vec<OperationRecordRow>, Vec<Change>)> {
-    let writes = outcomes
+    let planned: Vec<&plan::Write> = outcomes
         .iter()
-        .filter(|o| matches!(o, Outcome::Write(_)))
-        .count();
-    let mut seq = if writes > 0 {
-        counter::reserve(conn, viewer, writes).await?
-    } else {
-        0
-    };
+        .filter_map(|o| match o {
+            Outcome::Write(write) => Some(write),
+            _ => None,
+        })
+        .collect();
+    let writes = planned.len();
+    let mut streams = Streams::reserve(conn, &plan::streams_of(&planned)).await?;
     let mut records = Vec::with_capacity(writes);
     let mut changes = Vec::with_capacity(writes);
     // Task updates (most of any batch) are written together at the end:
@@ -397,16 +397,21 @@ async fn write(
                 {
                     let mut next = next.clone();
                     next.version = current.version + 1;
-                    next.seq = seq;
+                    next.seq = streams.next(conn, next.project_id).await?;
                     next.updated_at = now;
+                    next.updated_by = Some(viewer.user_id);
+                    if next.project_id != current.project_id {
+                        let seq = streams.next(conn, current.project_id).await?;
+                        task_store::mark_departure(conn, current.project_id, current.id, seq)
+                            .await?;
+                    }
                     task_rows.push((next, current.version));
                     task_updates.push((write, op.processed));
                 } else {
-                    let written = apply(conn, viewer, &write, seq, now).await?;
+                    let written = apply(conn, viewer, &write, &mut streams, now).await?;
                     records.push(write.record(op.id, op.processed, &written));
                     changes.push(written.change(write.change_type()));
                 }
-                seq += 1;
             }
         }
     }
@@ -431,39 +436,36 @@ async fn write(
     Ok((records, changes))
 }
 
-/// Writes one planned insert, or a project update, with `seq`; returns the
-/// row as stored.
+/// Writes one planned insert, or a project update, with the next `seq` of
+/// its project's stream; returns the row as stored.
 async fn apply(
     conn: &mut Conn<'_>,
     viewer: &Viewer,
     write: &plan::Write,
-    seq: i64,
+    streams: &mut Streams,
     now: Timestamp,
 ) -> AppResult<Object> {
     // Task updates are written together by `run_batch`, not here.
     Ok(match (&write.current, &write.next) {
         (None, Object::Task(next)) => {
             let mut row = next.clone();
-            row.seq = seq;
+            row.seq = streams.next(conn, row.project_id).await?;
             Object::Task(task_store::insert_task(conn, viewer, &row, "importData.tasks").await?)
         }
         (Some(Object::Project(current)), Object::Project(next)) => {
             let mut row = next.clone();
             row.version = current.version + 1;
-            row.seq = seq;
+            row.seq = streams.next(conn, row.id).await?;
             row.updated_at = now;
             let written = project_store::write_project(conn, viewer, &row, current.version)
                 .await?
                 .ok_or_else(|| project_writes::conflict(current, current.version))?;
             Object::Project(written)
         }
-        (None, Object::Project(next)) => {
-            let mut row = next.clone();
-            row.seq = seq;
-            Object::Project(
-                project_store::insert_project(conn, viewer, &row, "importData.projects").await?,
-            )
-        }
+        (None, Object::Project(next)) => Object::Project(
+            // The first change of its own stream.
+            project_store::insert_project(conn, viewer, next, "importData.projects").await?,
+        ),
         _ => {
             return Err(AppError::internal(
                 "a planned write changes the kind of object",

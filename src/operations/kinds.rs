@@ -119,6 +119,7 @@ pub struct PatchParams {
     pub remove_tags: Vec<String>,
     pub due_at: Option<Option<Timestamp>>,
     pub project_id: Option<Id>,
+    pub assignee_id: Option<Option<Id>>,
 }
 
 impl PatchParams {
@@ -130,6 +131,7 @@ impl PatchParams {
             remove_tags: edit.remove_tags.clone(),
             due_at: edit.due_at,
             project_id: edit.project_id,
+            assignee_id: edit.assignee_id,
         }
     }
 
@@ -141,6 +143,7 @@ impl PatchParams {
             remove_tags: self.remove_tags.clone(),
             due_at: self.due_at,
             project_id: self.project_id,
+            assignee_id: self.assignee_id,
             ..TaskEdit::default()
         }
     }

@@ -6,17 +6,19 @@ mod object;
 mod read;
 mod rollback;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 pub use self::object::{Object, Write, action_name};
 use super::kinds::Params;
 use super::model::{OperationRecordRow, PROJECT, TASK};
 use super::store;
+use crate::access::{Need, ProjectRole};
 use crate::auth::Viewer;
 use crate::db::Conn;
 use crate::db::types::{Id, Timestamp};
 use crate::error::AppResult;
 use crate::projects::model::ProjectRow;
+use crate::sync::counter;
 use crate::sync::push::{ProjectChange, TaskChange};
 use crate::tasks::list;
 use crate::tasks::model::TaskRow;
@@ -117,6 +119,7 @@ pub async fn plan(
             Params::Rollback { .. } => batch.rollback(entity, *id)?,
             Params::DeleteTasks { .. } | Params::DeduplicateTasks { .. } => Outcome::Skip,
         };
+        let outcome = batch.permit(outcome);
         batch.remember(&outcome);
         out.push(outcome);
     }
@@ -142,10 +145,37 @@ struct Batch<'v> {
     now: Timestamp,
     tasks: HashMap<Id, TaskRow>,
     projects: HashMap<Id, ProjectRow>,
+    /// The viewer's role in each project of `projects`, read with them at
+    /// every batch: a member demoted or removed since the operation
+    /// started writes there no more.
+    roles: HashMap<Id, ProjectRole>,
     /// Rollback: the original records, by entity.
     records: HashMap<(String, Id), OperationRecordRow>,
     /// Import: ids already in use (by anyone).
     taken: HashSet<Id>,
+    /// `(project, user)`: the members among the assignees the batch may
+    /// write (the viewer in a project the batch creates).
+    members: HashSet<(Id, Id)>,
+}
+
+/// The projects' streams a batch's writes take `seq`s in, and how many:
+/// a task's (new) project, a project's own (but a new project's first
+/// change, whose `seq` is fixed), and a moved task's old project too.
+pub fn streams_of(writes: &[&Write]) -> BTreeMap<Id, usize> {
+    counter::per_project(
+        writes
+            .iter()
+            .flat_map(|write| match (&write.current, &write.next) {
+                (Some(Object::Task(current)), Object::Task(next))
+                    if current.project_id != next.project_id =>
+                {
+                    vec![next.project_id, current.project_id]
+                }
+                (_, Object::Task(next)) => vec![next.project_id],
+                (Some(_), Object::Project(next)) => vec![next.id],
+                (None, Object::Project(_)) => vec![],
+            }),
+    )
 }
 
 impl Batch<'_> {
@@ -157,9 +187,59 @@ impl Batch<'_> {
                     self.tasks.insert(t.id, t.clone());
                 }
                 Object::Project(p) => {
+                    if write.current.is_none() {
+                        self.roles.insert(p.id, ProjectRole::Owner);
+                        self.members.insert((p.id, self.viewer.user_id));
+                    }
                     self.projects.insert(p.id, p.clone());
                 }
             }
+        }
+    }
+
+    /// The guard over a planned write: the viewer's role must allow it in
+    /// every project it touches (for a project's deletion or restore, the
+    /// OWNER's), else the item fails. A new project is the viewer's own.
+    /// An assignee the write sets (or a moved task keeps) must be a member
+    /// of the task's project, else the item fails too.
+    fn permit(&self, outcome: Outcome) -> Outcome {
+        let Outcome::Write(write) = &outcome else {
+            return outcome;
+        };
+        if let Object::Task(next) = &write.next {
+            let current = match &write.current {
+                Some(Object::Task(current)) => Some(current),
+                _ => None,
+            };
+            if let Some(user) = task_writes::assignee_to_check(current, next)
+                && !self.members.contains(&(next.project_id, user))
+            {
+                return Outcome::Fail("the assignee is not a member of the project".into());
+            }
+        }
+        let allows = |project: Id, need: Need| {
+            self.roles
+                .get(&project)
+                .is_some_and(|role| role.allows(need))
+        };
+        let permitted = match (&write.current, &write.next) {
+            (Some(Object::Task(current)), Object::Task(next)) => {
+                allows(current.project_id, Need::Write) && allows(next.project_id, Need::Write)
+            }
+            (None, Object::Task(next)) => allows(next.project_id, Need::Write),
+            (Some(Object::Project(current)), Object::Project(next)) => {
+                let need = match current.deleted_at.is_some() == next.deleted_at.is_some() {
+                    true => Need::Write,
+                    false => Need::Manage,
+                };
+                allows(current.id, need)
+            }
+            (None, Object::Project(_)) => true,
+            _ => false,
+        };
+        match permitted {
+            true => outcome,
+            false => Outcome::Fail("the viewer's role in the project does not allow it".into()),
         }
     }
 
@@ -261,14 +341,20 @@ impl Batch<'_> {
         if self.taken.contains(&id) {
             return Ok(Outcome::Fail("the id is in use".into()));
         }
-        // The project is the viewer's, or one this import creates.
+        // A project the viewer sees, or one this import creates.
         let project_ok = self.projects.contains_key(&change.fields.project_id)
             || (import.projects.contains_key(&change.fields.project_id)
                 && !self.taken.contains(&change.fields.project_id));
         if !project_ok {
-            return Ok(Outcome::Fail("the project is not the viewer's".into()));
+            return Ok(Outcome::Fail("the viewer can not see the project".into()));
         }
-        let mut row = TaskRow::new(self.viewer.user_id, id, change.fields.clone(), now);
+        // A project the viewer sees has its owner; one this import creates
+        // will be the viewer's.
+        let owner = self
+            .projects
+            .get(&change.fields.project_id)
+            .map_or(self.viewer.user_id, |p| p.owner_id);
+        let mut row = TaskRow::new(owner, self.viewer.user_id, id, change.fields.clone(), now);
         row.deleted_at = change.deleted.then_some(now);
         Ok(Outcome::Write(Write {
             current: None,

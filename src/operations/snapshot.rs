@@ -25,6 +25,9 @@ pub struct TaskSnapshot {
     pub completed_at: Option<Timestamp>,
     pub deleted_at: Option<Timestamp>,
     pub version: i32,
+    /// Absent in records kept before assignees (when no task had one).
+    #[serde(default)]
+    pub assignee_id: Option<Id>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,6 +58,7 @@ impl TaskSnapshot {
             completed_at: row.completed_at,
             deleted_at: row.deleted_at,
             version: row.version,
+            assignee_id: row.assignee_id,
         }
     }
 
@@ -93,6 +97,7 @@ impl TaskSnapshot {
         row.position = self.position;
         row.completed_at = self.completed_at;
         row.deleted_at = self.deleted_at;
+        row.assignee_id = self.assignee_id;
         Ok(())
     }
 }

@@ -7,6 +7,7 @@ use super::model::{OperationRecordRow, OperationRow};
 use super::plan::{self, Outcome};
 use super::store;
 use super::stored;
+use crate::access::{self, Need};
 use crate::auth::Viewer;
 use crate::config::{OperationLimits, Quotas};
 use crate::db::types::{Id, Timestamp};
@@ -15,6 +16,7 @@ use crate::error::{AppError, AppResult};
 use crate::events::changes::{Progress, stage_progress};
 use crate::events::{EventBus, Outbox};
 use crate::projects::store as project_store;
+use crate::projects::writes::{Reach, reachable};
 use crate::quotas::{self, Usage};
 use crate::sync::counter;
 
@@ -334,37 +336,57 @@ fn items_field(params: &Params) -> &'static str {
 
 /// The projects an operation names must be the viewer's and live.
 async fn check_targets(conn: &mut Conn<'_>, viewer: &Viewer, params: &Params) -> AppResult<()> {
+    // Tasks picked by a filter on one project: the viewer must write there.
+    if let Params::UpdateTasks { filter, .. } | Params::DeleteTasks { filter } = params
+        && let Some(id) = filter.project_id
+    {
+        reachable(conn, viewer, id, Reach::Live, Need::Write, || {
+            AppError::NotFound("input.filter.projectId: project not found".into())
+        })
+        .await?;
+    }
     let named = match params {
-        Params::UpdateTasks { patch, .. } => {
-            patch.project_id.map(|id| ("input.patch.projectId", id))
+        Params::UpdateTasks { patch, .. } => patch
+            .project_id
+            .map(|id| ("input.patch.projectId", id, Need::Write)),
+        Params::ArchiveProject { project_id } => {
+            Some(("input.projectId", *project_id, Need::Write))
         }
-        Params::ArchiveProject { project_id } | Params::DeleteProject { project_id } => {
-            Some(("input.projectId", *project_id))
+        Params::DeleteProject { project_id } => {
+            Some(("input.projectId", *project_id, Need::Manage))
         }
-        Params::DeduplicateTasks { project_id } => project_id.map(|id| ("input.projectId", id)),
+        Params::DeduplicateTasks { project_id } => {
+            project_id.map(|id| ("input.projectId", id, Need::Write))
+        }
         Params::Import { projects, tasks } => {
-            // A task goes into a project of this import or one of the viewer's.
-            let mut outside: Vec<(String, Id)> = tasks
+            // A task goes into a project of this import or one the viewer
+            // may write.
+            let outside: Vec<(String, Id)> = tasks
                 .iter()
                 .filter(|t| !projects.iter().any(|p| p.id == t.fields.project_id))
                 .map(|t| (format!("{}.projectId", t.field), t.fields.project_id))
                 .collect();
             let ids: Vec<Id> = outside.iter().map(|(_, id)| *id).collect();
             let found = project_store::find_projects_any(conn, viewer, &ids).await?;
-            outside.retain(|(_, id)| !found.iter().any(|p| p.id == *id));
-            if let Some((field, _)) = outside.into_iter().next() {
-                return Err(AppError::bad_input(field, "project not found"));
+            let roles = access::roles(conn, viewer, &ids).await?;
+            for (field, id) in outside {
+                if !found.iter().any(|p| p.id == id) {
+                    return Err(AppError::bad_input(field, "project not found"));
+                }
+                let role = roles.iter().find(|(p, _)| *p == id).map(|(_, r)| *r);
+                access::check(role, Need::Write, || {
+                    AppError::bad_input(field.clone(), "project not found")
+                })?;
             }
             None
         }
         _ => None,
     };
-    if let Some((field, id)) = named
-        && project_store::find_project(conn, viewer, id)
-            .await?
-            .is_none()
-    {
-        return Err(AppError::NotFound(format!("{field}: project not found")));
+    if let Some((field, id, need)) = named {
+        reachable(conn, viewer, id, Reach::Live, need, || {
+            AppError::NotFound(format!("{field}: project not found"))
+        })
+        .await?;
     }
     Ok(())
 }

@@ -138,6 +138,11 @@ struct FilterV1 {
     due_after: Option<Timestamp>,
     updated_since: Option<Timestamp>,
     include_deleted: bool,
+    /// Absent in filters stored before assignees.
+    #[serde(default)]
+    assignee_id: Option<Id>,
+    #[serde(default)]
+    assigned_to_me: bool,
 }
 
 impl From<&TaskFilterSpec> for FilterV1 {
@@ -152,6 +157,8 @@ impl From<&TaskFilterSpec> for FilterV1 {
             due_after: f.due_after,
             updated_since: f.updated_since,
             include_deleted: f.include_deleted,
+            assignee_id: f.assignee_id,
+            assigned_to_me: f.assigned_to_me,
         }
     }
 }
@@ -168,6 +175,8 @@ impl From<FilterV1> for TaskFilterSpec {
             due_after: f.due_after,
             updated_since: f.updated_since,
             include_deleted: f.include_deleted,
+            assignee_id: f.assignee_id,
+            assigned_to_me: f.assigned_to_me,
         }
     }
 }
@@ -197,6 +206,12 @@ struct PatchV1 {
     due_at: Option<Option<Timestamp>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     project_id: Option<Id>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    assignee_id: Option<Option<Id>>,
 }
 
 /// A key that is present: `null` means "clear it".
@@ -217,6 +232,7 @@ impl From<&PatchParams> for PatchV1 {
             remove_tags: p.remove_tags.clone(),
             due_at: p.due_at,
             project_id: p.project_id,
+            assignee_id: p.assignee_id,
         }
     }
 }
@@ -230,6 +246,7 @@ impl From<PatchV1> for PatchParams {
             remove_tags: p.remove_tags,
             due_at: p.due_at,
             project_id: p.project_id,
+            assignee_id: p.assignee_id,
         }
     }
 }
@@ -287,6 +304,9 @@ struct TaskV1 {
     tags: Vec<String>,
     due_at: Option<Timestamp>,
     position: Option<f64>,
+    /// Absent in imports stored before assignees.
+    #[serde(default)]
+    assignee_id: Option<Id>,
     deleted: bool,
     base_version: Option<i32>,
 }
@@ -305,6 +325,7 @@ impl From<&TaskChange> for TaskV1 {
             tags: f.tags,
             due_at: f.due_at,
             position: f.position,
+            assignee_id: f.assignee_id,
             deleted: t.deleted,
             base_version: t.base_version,
         }
@@ -325,6 +346,7 @@ impl From<TaskV1> for TaskChange {
                 tags: t.tags,
                 due_at: t.due_at,
                 position: t.position,
+                assignee_id: t.assignee_id,
             },
             deleted: t.deleted,
             base_version: t.base_version,
@@ -363,6 +385,45 @@ mod tests {
     }
 
     #[test]
+    fn assignees_survive_storage_and_old_imports_have_none() {
+        let patch = PatchParams {
+            assignee_id: Some(None),
+            ..PatchParams::default()
+        };
+        let json = serde_json::to_value(PatchV1::from(&patch)).expect("serialises");
+        assert_eq!(json, json!({ "assigneeId": null }));
+        let filter = TaskFilterSpec {
+            assignee_id: Some(id()),
+            assigned_to_me: true,
+            ..TaskFilterSpec::default()
+        };
+        let params = Params::UpdateTasks {
+            filter,
+            patch: PatchParams {
+                assignee_id: Some(Some(id())),
+                ..PatchParams::default()
+            },
+        };
+        let Params::UpdateTasks { filter, patch } = round_trip(&params) else {
+            panic!("not an update");
+        };
+        assert_eq!(filter.assignee_id, Some(id()));
+        assert!(filter.assigned_to_me);
+        assert_eq!(patch.assignee_id, Some(Some(id())));
+        let old = JsonDoc(json!({
+            "kind": "IMPORT",
+            "projects": [],
+            "tasks": [{ "field": "input.importData.tasks[0]", "id": ID, "project_id": ID,
+                "title": "t", "description": null, "status": 1, "priority": null, "tags": [],
+                "due_at": null, "position": null, "deleted": false, "base_version": null }]
+        }));
+        let Params::Import { tasks, .. } = decode(id(), &old).expect("decodes") else {
+            panic!("not an import");
+        };
+        assert_eq!(tasks[0].fields.assignee_id, None);
+    }
+
+    #[test]
     fn new_documents_carry_the_version_and_the_shape_of_version_1() {
         let params = Params::ArchiveProject { project_id: id() };
         let doc = encode(&params).expect("encodes");
@@ -391,6 +452,9 @@ mod tests {
         assert_eq!(filter.status, Some(vec![1, 2]));
         assert_eq!(filter.tag.as_deref(), Some("a"));
         assert!(filter.due_after.is_some());
+        // Stored before assignees: neither key, neither condition.
+        assert_eq!(filter.assignee_id, None);
+        assert!(!filter.assigned_to_me);
         assert_eq!(patch.status, Some(TaskStatus::Done));
         assert_eq!(patch.priority, Some(None));
         assert_eq!(patch.add_tags, vec!["x".to_owned()]);

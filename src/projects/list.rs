@@ -5,6 +5,7 @@
 
 use async_graphql::Enum;
 
+use crate::access::{self, Need};
 use crate::auth::Viewer;
 use crate::db::Conn;
 use crate::db::keyset::{KeyPosition, SortKey, SqlColumn};
@@ -117,9 +118,7 @@ pub struct ProjectListQuery {
 }
 
 fn push_conditions(b: &mut SqlBuilder, viewer: &Viewer, filter: &ProjectFilterSpec) {
-    b.column(p!(owner_id))
-        .push(" = ")
-        .bind(Bind::Id(viewer.user_id));
+    access::push_guard(b, p!(id), viewer, Need::Read);
     if !filter.include_deleted {
         b.push(" AND ").column(p!(deleted_at)).push(" IS NULL");
     }

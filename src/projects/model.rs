@@ -30,9 +30,13 @@ pub struct ProjectRow {
     pub updated_at: Timestamp,
 }
 
+/// The `seq` of a new project: the first of its own change stream, whose
+/// counter (`projects.last_seq`) starts there.
+pub const FIRST_SEQ: i64 = 1;
+
 impl ProjectRow {
-    /// A new live, active project of `owner_id` at version 1 (its `seq` is
-    /// the writer's).
+    /// A new live, active project of `owner_id` at version 1, the first
+    /// change of its stream.
     pub fn new(
         owner_id: Id,
         id: Id,
@@ -48,7 +52,7 @@ impl ProjectRow {
             archived_at: None,
             deleted_at: None,
             version: 1,
-            seq: 0,
+            seq: FIRST_SEQ,
             client_mutation_id: None,
             created_at: now,
             updated_at: now,

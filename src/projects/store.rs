@@ -1,18 +1,20 @@
 //! All SQL for single projects. Every function takes the viewer and puts
-//! the ownership condition into the SQL.
+//! its access condition (from `crate::access`) into the SQL.
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::model::ProjectRow;
+use crate::access::ProjectRole;
+use crate::access::{visible_projects, writable_projects};
 use crate::auth::Viewer;
 use crate::db::Conn;
-use crate::db::schema::projects;
+use crate::db::schema::{project_members, projects};
 use crate::db::types::Id;
 use crate::db_run;
 use crate::error::{AppError, AppResult};
 
-/// The viewer's project, unless deleted.
+/// A project the viewer may see, unless deleted.
 pub async fn find_project(
     conn: &mut Conn<'_>,
     viewer: &Viewer,
@@ -23,7 +25,7 @@ pub async fn find_project(
         .filter(|p| p.deleted_at.is_none()))
 }
 
-/// The viewer's project, deleted or not.
+/// A project the viewer may see, deleted or not.
 pub async fn find_project_any(
     conn: &mut Conn<'_>,
     viewer: &Viewer,
@@ -32,7 +34,7 @@ pub async fn find_project_any(
     let found = db_run!(conn, |c| {
         projects::table
             .filter(projects::id.eq(id))
-            .filter(projects::owner_id.eq(viewer.user_id))
+            .filter(projects::id.eq_any(visible_projects(viewer.user_id)))
             .select(ProjectRow::as_select())
             .first(c)
             .await
@@ -41,7 +43,7 @@ pub async fn find_project_any(
     Ok(found)
 }
 
-/// The viewer's projects among `ids`, deleted or not.
+/// The projects among `ids` the viewer may see, deleted or not.
 pub async fn find_projects_any(
     conn: &mut Conn<'_>,
     viewer: &Viewer,
@@ -50,7 +52,7 @@ pub async fn find_projects_any(
     let found = db_run!(conn, |c| {
         projects::table
             .filter(projects::id.eq_any(ids))
-            .filter(projects::owner_id.eq(viewer.user_id))
+            .filter(projects::id.eq_any(visible_projects(viewer.user_id)))
             .select(ProjectRow::as_select())
             .load(c)
             .await
@@ -58,7 +60,8 @@ pub async fn find_projects_any(
     Ok(found)
 }
 
-/// The viewer's project created with this client mutation id.
+/// The project the viewer created with this client mutation id (and
+/// still owns and sees).
 pub async fn find_by_client_mutation_id(
     conn: &mut Conn<'_>,
     viewer: &Viewer,
@@ -67,6 +70,7 @@ pub async fn find_by_client_mutation_id(
     db_run!(conn, |c| {
         projects::table
             .filter(projects::owner_id.eq(viewer.user_id))
+            .filter(projects::id.eq_any(visible_projects(viewer.user_id)))
             .filter(projects::client_mutation_id.eq(client_mutation_id))
             .select(ProjectRow::as_select())
             .first(c)
@@ -76,8 +80,8 @@ pub async fn find_by_client_mutation_id(
     .map_err(AppError::from)
 }
 
-/// Stores a new project of the viewer's. An id in use is BAD_USER_INPUT on
-/// `field`.
+/// Stores a new project of the viewer's, with the viewer as its OWNER
+/// member. An id in use is BAD_USER_INPUT on `field`.
 pub async fn insert_project(
     conn: &mut Conn<'_>,
     viewer: &Viewer,
@@ -87,11 +91,24 @@ pub async fn insert_project(
     if row.owner_id != viewer.user_id {
         return Err(AppError::internal("project insert for another owner"));
     }
-    crate::insert_row!(conn, projects, row, ProjectRow, field)
+    let stored = crate::insert_row!(conn, projects, row, ProjectRow, field)?;
+    let member = (
+        project_members::project_id.eq(row.id),
+        project_members::user_id.eq(viewer.user_id),
+        project_members::role.eq(ProjectRole::Owner),
+        project_members::created_at.eq(row.created_at),
+    );
+    db_run!(conn, |c| {
+        diesel::insert_into(project_members::table)
+            .values(member)
+            .execute(c)
+            .await
+    })?;
+    Ok(stored)
 }
 
 /// Writes `row` over the stored project if that is still at `base_version`;
-/// `None` when it is not (or is not the viewer's).
+/// `None` when it is not (or the viewer may not write it).
 pub async fn write_project(
     conn: &mut Conn<'_>,
     viewer: &Viewer,
@@ -103,7 +120,7 @@ pub async fn write_project(
         projects,
         row,
         ProjectRow,
-        viewer.user_id,
+        projects::id.eq_any(writable_projects(viewer.user_id)),
         base_version
     )
 }

@@ -1,16 +1,18 @@
-//! Project writes, each run inside the caller's transaction: take a `seq`
-//! from the owner's change counter first, then check the version and write
-//! with a conditional UPDATE, so a stale write can never land.
+//! Project writes, each run inside the caller's transaction: check the
+//! viewer's role, take a `seq` in the project's change stream, then check
+//! the version and write with a conditional UPDATE, so a stale write can
+//! never land.
 
 use super::model::ProjectRow;
 use super::store;
+use crate::access::{self, Need};
 use crate::auth::Viewer;
 use crate::config::Quotas;
 use crate::db::Conn;
 use crate::db::types::{Id, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::quotas::{self, Usage};
-use crate::sync::counter;
+use crate::sync::counter::Streams;
 
 /// A validated `CreateProjectInput`.
 #[derive(Debug, Clone)]
@@ -30,7 +32,6 @@ pub async fn create(
     quotas: &Quotas,
     new: NewProject,
 ) -> AppResult<ProjectRow> {
-    let seq = counter::reserve(conn, viewer, 1).await?;
     if let Some(id) = new.id
         && let Some(existing) = store::find_project_any(conn, viewer, id).await?
     {
@@ -48,7 +49,6 @@ pub async fn create(
         None => Id::new(),
     };
     let mut row = ProjectRow::new(viewer.user_id, id, new.name, new.description, now);
-    row.seq = seq;
     row.client_mutation_id = new.client_mutation_id;
     quotas::charge(conn, viewer, quotas, Usage::projects(1)).await?;
     store::insert_project(conn, viewer, &row, "input.id").await
@@ -74,17 +74,42 @@ pub enum Reach {
     Any,
 }
 
-/// Changes the viewer's project `id` with `change`, which says whether it
-/// changed anything; a real change bumps `version` and takes a new `seq`.
+/// A project the viewer may see whose role allows `need`: NOT_FOUND when
+/// it sees none (or, for `Reach::Live`, a deleted one), FORBIDDEN when its
+/// role falls short.
+pub async fn reachable(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    id: Id,
+    reach: Reach,
+    need: Need,
+    missing: impl Fn() -> AppError,
+) -> AppResult<ProjectRow> {
+    let found = store::find_project_any(conn, viewer, id)
+        .await?
+        .filter(|p| reach == Reach::Any || p.deleted_at.is_none())
+        .ok_or_else(&missing)?;
+    access::require(conn, viewer, id, need, missing).await?;
+    Ok(found)
+}
+
+/// Changes project `id` with `change`, which says whether it changed
+/// anything; a real change bumps `version` and takes a new `seq`. The
+/// viewer's role must allow `need`.
 pub async fn modify(
     conn: &mut Conn<'_>,
     viewer: &Viewer,
     id: Id,
     expected_version: Option<i32>,
-    reach: Reach,
+    (reach, need): (Reach, Need),
     change: impl FnOnce(&mut ProjectRow, Timestamp) -> AppResult<bool> + Send,
 ) -> AppResult<ProjectRow> {
-    let seq = counter::reserve(conn, viewer, 1).await?;
+    reachable(conn, viewer, id, reach, need, not_found).await?;
+    let seq = Streams::reserve_one(conn, id, 1)
+        .await?
+        .next(conn, id)
+        .await?;
+    // Read again now that the project's stream is held.
     let current = store::find_project_any(conn, viewer, id)
         .await?
         .filter(|p| reach == Reach::Any || p.deleted_at.is_none())

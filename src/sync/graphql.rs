@@ -54,12 +54,20 @@ pub struct TaskChangeInput {
     base_version: Option<i32>,
 }
 
-/// Changes after a cursor, in `seq` order, tombstones included. A task of a
-/// deleted project arrives as it is; the project arrives deleted.
+/// Changes after a cursor, tombstones included, in order within each
+/// project. A task of a deleted project arrives as it is; the project
+/// arrives deleted. A project shared with the viewer since the cursor
+/// arrives whole, with its tasks.
 #[derive(SimpleObject)]
 pub struct ChangeSet {
     projects: Vec<Project>,
     tasks: Vec<Task>,
+    /// Projects the viewer has lost access to since the cursor: drop them
+    /// and their tasks.
+    revoked_project_ids: Vec<ID>,
+    /// Tasks that moved from one of the viewer's projects to a project it
+    /// can not see: drop them.
+    removed_task_ids: Vec<ID>,
     /// Pass as `since` to continue.
     cursor: String,
     /// More changes wait after `cursor`.
@@ -85,6 +93,10 @@ pub struct SyncPayload {
     changes: ChangeSet,
 }
 
+fn ids(ids: Vec<Id>) -> Vec<ID> {
+    ids.into_iter().map(|id| ID(id.to_string())).collect()
+}
+
 fn change_set(changes: pull::Changes) -> ChangeSet {
     let siblings: Arc<[Id]> = changes.projects.iter().map(|p| p.id).collect();
     ChangeSet {
@@ -94,7 +106,9 @@ fn change_set(changes: pull::Changes) -> ChangeSet {
             .map(|row| Project::listed(row, siblings.clone()))
             .collect(),
         tasks: changes.tasks.into_iter().map(Task::from).collect(),
-        cursor: cursor::encode(changes.last_seq),
+        revoked_project_ids: ids(changes.revoked),
+        removed_task_ids: ids(changes.departed),
+        cursor: cursor::encode(&changes.position),
         has_more: changes.has_more,
     }
 }
@@ -161,7 +175,7 @@ impl SyncQuery {
         let since = cursor::decode("since", since.as_deref())?;
         let first = page_size(first)?;
         let mut pooled = ctx.services().db.read().await?;
-        let changes = pull::changes_since(&mut pooled.conn(), viewer, since, first).await?;
+        let changes = pull::changes_since(&mut pooled.conn(), viewer, &since, first).await?;
         Ok(change_set(changes))
     }
 }
@@ -201,18 +215,14 @@ impl SyncMutation {
                 let mut outbox = Outbox::default();
                 stage_changes(&mut conn, &mut outbox, &pushed.changes).await?;
                 let changes =
-                    pull::changes_since(&mut conn, &viewer, since, pull::DEFAULT_PAGE).await?;
+                    pull::changes_since(&mut conn, &viewer, &since, pull::DEFAULT_PAGE).await?;
                 Ok(((pushed, changes), outbox))
             }
             .scope_boxed()
         })
         .await?;
         Ok(SyncPayload {
-            applied: pushed
-                .applied
-                .into_iter()
-                .map(|id| ID(id.to_string()))
-                .collect(),
+            applied: ids(pushed.applied),
             conflicts: pushed.conflicts.into_iter().map(conflict).collect(),
             changes: change_set(changes),
         })

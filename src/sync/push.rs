@@ -8,13 +8,17 @@
 //! - base version equal to the server's: applied (a new version and `seq`);
 //! - stale base: a conflict carrying the server's copy, reason `deleted`
 //!   when the server deleted it, else `updated` — unless the server copy
-//!   already equals the change (a retried sync), which counts as applied.
+//!   already equals the change (a retried sync), which counts as applied;
+//! - a change the viewer's role does not allow (a VIEWER's edit, an
+//!   EDITOR's delete of a project): a conflict, reason `forbidden`, with
+//!   the server's copy, so an offline client demoted meanwhile can drop it.
 //!
 //! So a retry never applies anything twice: what the first attempt wrote is
 //! what the retry finds.
 
 use std::collections::{HashMap, HashSet};
 
+use crate::access::{self, Need, ProjectRole};
 use crate::auth::Viewer;
 use crate::db::Conn;
 use crate::db::types::{Id, Timestamp};
@@ -22,7 +26,7 @@ use crate::error::{AppError, AppResult};
 use crate::events::changes::{Change, ChangeType, task_changes};
 use crate::projects::model::ProjectRow;
 use crate::projects::{store as project_store, writes as project_writes};
-use crate::sync::counter;
+use crate::sync::counter::{self, Streams};
 use crate::tasks::model::{TaskFields, TaskRow};
 use crate::tasks::store as task_store;
 use crate::tasks::writes::{self as task_writes, TaskEdit};
@@ -85,6 +89,8 @@ enum Write {
 /// plans: the server copy of every object it names.
 struct Plan {
     projects: HashMap<Id, ProjectRow>,
+    /// The viewer's role in each project it names (OWNER in one it creates).
+    roles: HashMap<Id, ProjectRole>,
     tasks: HashMap<Id, TaskRow>,
     writes: Vec<Write>,
     /// Task updates, `(next, current)`: written together at the end.
@@ -93,11 +99,15 @@ struct Plan {
     now: Timestamp,
     /// The pushing client: recorded on the tasks it writes.
     client_id: Option<String>,
+    /// `(project, user)`: the members among the assignees the changes name
+    /// (the viewer alone in a project this push creates).
+    members: HashSet<(Id, Id)>,
 }
 
 /// Applies the changes, projects first (so tasks may name a project created
 /// in the same push). Every decision is made on rows read after taking the
-/// counter row; then one reservation covers the rows to write.
+/// counter row; then the rows to write take their `seq`s in their
+/// projects' streams.
 pub async fn push(
     conn: &mut Conn<'_>,
     viewer: &Viewer,
@@ -117,11 +127,16 @@ pub async fn push(
     project_ids.extend(tasks.iter().map(|t| t.fields.project_id));
     let project_ids: Vec<Id> = project_ids.into_iter().collect();
     let task_ids: Vec<Id> = tasks.iter().map(|t| t.id).collect();
+    let assignees: Vec<Id> = tasks.iter().filter_map(|t| t.fields.assignee_id).collect();
     let mut plan = Plan {
         projects: project_store::find_projects_any(conn, viewer, &project_ids)
             .await?
             .into_iter()
             .map(|row| (row.id, row))
+            .collect(),
+        roles: access::roles(conn, viewer, &project_ids)
+            .await?
+            .into_iter()
             .collect(),
         tasks: task_store::find_tasks_any(conn, viewer, &task_ids)
             .await?
@@ -133,6 +148,10 @@ pub async fn push(
         out: Pushed::default(),
         now: Timestamp::now(),
         client_id,
+        members: access::memberships(conn, &project_ids, &assignees)
+            .await?
+            .into_iter()
+            .collect(),
     };
     for change in projects {
         plan.project(viewer, change);
@@ -140,24 +159,40 @@ pub async fn push(
     for change in tasks {
         plan.task(viewer, change)?;
     }
-    let count = plan.writes.len() + plan.task_updates.len();
-    if count > 0 {
-        let mut seq = counter::reserve(conn, viewer, count).await?;
-        for write in plan.writes {
-            plan.out
-                .changes
-                .push(apply(conn, viewer, write, seq).await?);
-            seq += 1;
-        }
-        // After the rest (projects they may move to included), in one
-        // statement on PostgreSQL.
-        for (next, _) in &mut plan.task_updates {
-            next.seq = seq;
-            seq += 1;
-        }
-        let changes = update_tasks(conn, viewer, plan.task_updates).await?;
-        plan.out.changes.extend(changes);
+    let streams = plan.writes.iter().filter_map(|write| match write {
+        // A new project's row is the first of its own stream.
+        Write::InsertProject(..) => None,
+        Write::UpdateProject { next, .. } => Some(next.id),
+        Write::InsertTask(row, _) => Some(row.project_id),
+    });
+    let moved = plan
+        .task_updates
+        .iter()
+        .filter(|(next, current)| next.project_id != current.project_id)
+        .map(|(_, current)| current.project_id);
+    let counts = counter::per_project(
+        streams
+            .chain(plan.task_updates.iter().map(|(next, _)| next.project_id))
+            .chain(moved),
+    );
+    let mut streams = Streams::reserve(conn, &counts).await?;
+    for write in plan.writes {
+        plan.out
+            .changes
+            .push(apply(conn, viewer, write, &mut streams).await?);
     }
+    // After the rest (projects they may move to included), in one
+    // statement on PostgreSQL.
+    for (next, current) in &mut plan.task_updates {
+        next.seq = streams.next(conn, next.project_id).await?;
+        next.updated_by = Some(viewer.user_id);
+        if next.project_id != current.project_id {
+            let seq = streams.next(conn, current.project_id).await?;
+            task_store::mark_departure(conn, current.project_id, current.id, seq).await?;
+        }
+    }
+    let changes = update_tasks(conn, viewer, plan.task_updates).await?;
+    plan.out.changes.extend(changes);
     Ok(plan.out)
 }
 
@@ -195,15 +230,19 @@ async fn update_tasks(
     Ok(changes)
 }
 
-async fn apply(conn: &mut Conn<'_>, viewer: &Viewer, write: Write, seq: i64) -> AppResult<Change> {
+async fn apply(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    write: Write,
+    streams: &mut Streams,
+) -> AppResult<Change> {
     let change = match write {
-        Write::InsertProject(mut row, field) => {
-            row.seq = seq;
+        Write::InsertProject(row, field) => {
             let row = project_store::insert_project(conn, viewer, &row, &field).await?;
             Change::project(ChangeType::Created, &row)
         }
         Write::UpdateProject { current, mut next } => {
-            next.seq = seq;
+            next.seq = streams.next(conn, next.id).await?;
             let row = project_store::write_project(conn, viewer, &next, current.version)
                 .await?
                 .ok_or_else(|| project_writes::conflict(&current, current.version))?;
@@ -211,7 +250,7 @@ async fn apply(conn: &mut Conn<'_>, viewer: &Viewer, write: Write, seq: i64) -> 
             Change::project(kind, &row)
         }
         Write::InsertTask(mut row, field) => {
-            row.seq = seq;
+            row.seq = streams.next(conn, row.project_id).await?;
             let row = task_store::insert_task(conn, viewer, &row, &field).await?;
             Change::task(ChangeType::Created, &row)
         }
@@ -255,6 +294,16 @@ fn set_task(row: &mut TaskRow, change: &TaskChange, now: Timestamp) -> AppResult
     Ok(())
 }
 
+/// A change the viewer's role does not allow, with the server's copy.
+fn forbidden(id: Id, project: Option<ProjectRow>, task: Option<TaskRow>) -> Conflict {
+    Conflict {
+        id,
+        reason: "forbidden",
+        project,
+        task,
+    }
+}
+
 fn missing(id: Id) -> Conflict {
     Conflict {
         id,
@@ -272,6 +321,8 @@ impl Plan {
                 let mut row = ProjectRow::new(viewer.user_id, change.id, String::new(), None, now);
                 set_project(&mut row, &change, now);
                 self.projects.insert(row.id, row.clone());
+                self.roles.insert(row.id, ProjectRole::Owner);
+                self.members.insert((row.id, viewer.user_id));
                 self.writes
                     .push(Write::InsertProject(row, format!("{}.id", change.field)));
                 self.out.applied.push(change.id);
@@ -281,6 +332,15 @@ impl Plan {
                 self.out.applied.push(change.id);
             }
             (Some(current), Some(base)) if base == current.version => {
+                let need = match current.deleted_at.is_some() == change.deleted {
+                    true => Need::Write,
+                    false => Need::Manage,
+                };
+                if !self.allows(current.id, need) {
+                    let copy = Some(current.clone());
+                    self.out.conflicts.push(forbidden(change.id, copy, None));
+                    return;
+                }
                 let current = current.clone();
                 let mut next = current.clone();
                 set_project(&mut next, &change, now);
@@ -299,27 +359,55 @@ impl Plan {
         }
     }
 
-    /// The task's project must be the viewer's (a deleted one will do: the
-    /// task then stays hidden with it).
-    fn check_project(&self, change: &TaskChange) -> AppResult<()> {
-        if self.projects.contains_key(&change.fields.project_id) {
-            Ok(())
-        } else {
-            Err(AppError::bad_input(
+    /// The task's project must be one the viewer sees (a deleted one will
+    /// do: the task then stays hidden with it); returns its owner.
+    fn check_project(&self, change: &TaskChange) -> AppResult<Id> {
+        match self.projects.get(&change.fields.project_id) {
+            Some(project) => Ok(project.owner_id),
+            None => Err(AppError::bad_input(
                 format!("{}.projectId", change.field),
                 "project not found",
-            ))
+            )),
         }
+    }
+
+    /// An assignee `next` sets (or keeps as it moves) must be a member of
+    /// its project: else BAD_USER_INPUT on the change's `assigneeId`.
+    fn check_assignee(
+        &self,
+        current: Option<&TaskRow>,
+        next: &TaskRow,
+        field: &str,
+    ) -> AppResult<()> {
+        match task_writes::assignee_to_check(current, next) {
+            Some(user) if !self.members.contains(&(next.project_id, user)) => {
+                Err(task_writes::not_a_member(field))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Does the viewer's role in `project` allow `need`?
+    fn allows(&self, project: Id, need: Need) -> bool {
+        self.roles
+            .get(&project)
+            .is_some_and(|role| role.allows(need))
     }
 
     fn task(&mut self, viewer: &Viewer, change: TaskChange) -> AppResult<()> {
         let now = self.now;
         match (self.tasks.get(&change.id), change.base_version) {
             (None, None) => {
-                self.check_project(&change)?;
-                let mut row = TaskRow::new(viewer.user_id, change.id, change.fields.clone(), now);
+                let owner = self.check_project(&change)?;
+                if !self.allows(change.fields.project_id, Need::Write) {
+                    self.out.conflicts.push(forbidden(change.id, None, None));
+                    return Ok(());
+                }
+                let mut row =
+                    TaskRow::new(owner, viewer.user_id, change.id, change.fields.clone(), now);
                 row.client_id.clone_from(&self.client_id);
                 set_task(&mut row, &change, now)?;
+                self.check_assignee(None, &row, &change.field)?;
                 self.tasks.insert(row.id, row.clone());
                 self.writes
                     .push(Write::InsertTask(row, format!("{}.id", change.field)));
@@ -334,8 +422,17 @@ impl Plan {
                 if change.fields.project_id != current.project_id {
                     self.check_project(&change)?;
                 }
+                if !self.allows(current.project_id, Need::Write)
+                    || !self.allows(change.fields.project_id, Need::Write)
+                {
+                    self.out
+                        .conflicts
+                        .push(forbidden(change.id, None, Some(current)));
+                    return Ok(());
+                }
                 let mut next = current.clone();
                 set_task(&mut next, &change, now)?;
+                self.check_assignee(Some(&current), &next, &change.field)?;
                 next.client_id.clone_from(&self.client_id);
                 next.version = current.version + 1;
                 next.updated_at = now;

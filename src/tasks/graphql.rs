@@ -26,6 +26,7 @@ use crate::graphql::loaders::loaders;
 use crate::graphql::pagination::{Page, PageInfo, PageRequest};
 use crate::projects::graphql::fields::ProjectFields;
 use crate::projects::model::ProjectRow;
+use crate::users::User;
 
 /// A task as GraphQL shows it (shared: a page of tasks is handed to its
 /// connection, edges and events without copying rows).
@@ -88,6 +89,27 @@ impl Task {
     }
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at.get()
+    }
+    /// A member of the project; null when none, or when the viewer may not
+    /// see that user (no longer a fellow member).
+    async fn assignee(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
+        user(ctx, self.0.assignee_id).await
+    }
+    /// Who made it; null when unknown or not visible to the viewer.
+    async fn created_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
+        user(ctx, self.0.created_by).await
+    }
+    /// Who changed it last; null when unknown or not visible to the viewer.
+    async fn updated_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
+        user(ctx, self.0.updated_by).await
+    }
+}
+
+/// The user `id`, if there is one and the viewer may see it.
+async fn user(ctx: &Context<'_>, id: Option<Id>) -> AppResult<Option<User>> {
+    match id {
+        Some(id) => loaders(ctx)?.users.load_one(id).await,
+        None => Ok(None),
     }
 }
 

@@ -10,6 +10,7 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
+use crate::access::{self, Need, ProjectRef};
 use crate::auth::Viewer;
 use crate::db::keyset::{KeyPosition, SortKey, SqlColumn};
 use crate::db::schema::{projects, tasks};
@@ -52,6 +53,10 @@ pub struct TaskFilterSpec {
     pub due_after: Option<Timestamp>,
     pub updated_since: Option<Timestamp>,
     pub include_deleted: bool,
+    /// Assigned to this user.
+    pub assignee_id: Option<Id>,
+    /// Assigned to the viewer (of the listing: an operation's owner).
+    pub assigned_to_me: bool,
 }
 
 pub type TaskOrderSpec = ListOrder<TaskOrderField>;
@@ -166,20 +171,30 @@ pub struct TaskListQuery {
     pub page: PageRequest,
 }
 
-/// The viewer's tasks that `filter` selects. `parent_checked`: the caller
-/// has already made sure the project is visible (not deleted).
-fn push_conditions(
-    b: &mut SqlBuilder,
-    viewer: &Viewer,
-    filter: &TaskFilterSpec,
-    parent_checked: bool,
-) {
-    b.column(t!(owner_id))
-        .push(" = ")
-        .bind(Bind::Id(viewer.user_id));
+/// How a statement applies the guard to the tasks it reads.
+#[derive(Debug, Clone, Copy)]
+enum Guard {
+    /// Each row's project must be one the viewer sees, and live.
+    Rows,
+    /// Each row's project must be one the viewer sees; the caller has
+    /// made sure the projects named are live.
+    LiveProjects,
+    /// The rows are of this one project, which the caller has made sure is
+    /// live: the viewer's membership is tested once.
+    Project(ProjectRef),
+}
+
+/// The viewer's tasks that `filter` selects, guarded as `guard` says.
+fn push_conditions(b: &mut SqlBuilder, viewer: &Viewer, filter: &TaskFilterSpec, guard: Guard) {
+    match guard {
+        Guard::Project(project) => access::push_project_guard(b, project, viewer, Need::Read),
+        Guard::Rows | Guard::LiveProjects => {
+            access::push_guard(b, t!(project_id), viewer, Need::Read);
+        }
+    }
     if !filter.include_deleted {
         b.push(" AND ").column(t!(deleted_at)).push(" IS NULL");
-        if !parent_checked {
+        if let Guard::Rows = guard {
             b.push(" AND EXISTS (SELECT 1 FROM projects p WHERE ")
                 .column(p!(id))
                 .push(" = ")
@@ -192,6 +207,14 @@ fn push_conditions(
     if let Some(project) = filter.project_id {
         b.push(" AND ").column(t!(project_id)).push(" = ");
         b.bind(Bind::Id(project));
+    }
+    let assignees = [
+        filter.assignee_id,
+        filter.assigned_to_me.then_some(viewer.user_id),
+    ];
+    for assignee in assignees.into_iter().flatten() {
+        b.push(" AND ").column(t!(assignee_id)).push(" = ");
+        b.bind(Bind::Id(assignee));
     }
     if let Some(status) = &filter.status {
         b.push(" AND ")
@@ -245,7 +268,7 @@ pub async fn page(
 ) -> AppResult<Page<TaskRow>> {
     let mut b = SqlBuilder::new(conn.backend());
     b.push("SELECT t.* FROM tasks t WHERE ");
-    push_conditions(&mut b, viewer, &query.filter, false);
+    push_conditions(&mut b, viewer, &query.filter, Guard::Rows);
     push_keyset(&mut b, query)?;
     let rows = b.load::<TaskRow>(conn).await?;
     Ok(Page::from_scan(rows, &query.page))
@@ -257,9 +280,10 @@ pub async fn page(
 fn push_one_project_page(
     b: &mut SqlBuilder,
     viewer: &Viewer,
+    project: ProjectRef,
     query: &TaskListQuery,
 ) -> AppResult<()> {
-    push_conditions(b, viewer, &query.filter, true);
+    push_conditions(b, viewer, &query.filter, Guard::Project(project));
     push_keyset(b, query)
 }
 
@@ -282,7 +306,7 @@ fn per_project_statement(
             b.push(") AS parent(id) CROSS JOIN LATERAL (SELECT t.* FROM tasks t WHERE ")
                 .column(t!(project_id))
                 .push(" = parent.id AND ");
-            push_one_project_page(&mut b, viewer, query)?;
+            push_one_project_page(&mut b, viewer, ProjectRef::Expr("parent.id"), query)?;
             b.push(") t ORDER BY ").column(t!(project_id)).push(", ");
             query
                 .order
@@ -290,9 +314,7 @@ fn per_project_statement(
                 .push_order(&mut b, query.page.backward);
         }
         Backend::Sqlite => {
-            // SQLite has no LATERAL: one part per project. `+t.owner_id`
-            // keeps the owner test a filter, so that SQLite (which has
-            // no statistics) does not scan all the owner's tasks instead.
+            // SQLite has no LATERAL: one part per project.
             for (i, id) in parents.iter().enumerate() {
                 if i > 0 {
                     b.push(" UNION ALL ");
@@ -301,8 +323,8 @@ fn per_project_statement(
                     .column(t!(project_id))
                     .push(" = ")
                     .bind(Bind::Id(*id))
-                    .push(" AND +");
-                push_one_project_page(&mut b, viewer, query)?;
+                    .push(" AND ");
+                push_one_project_page(&mut b, viewer, ProjectRef::Id(*id), query)?;
                 b.push(")");
             }
         }
@@ -360,7 +382,7 @@ pub async fn ids(
     b.push("SELECT ")
         .column(t!(id))
         .push(" AS id FROM tasks t WHERE ");
-    push_conditions(&mut b, viewer, filter, false);
+    push_conditions(&mut b, viewer, filter, Guard::Rows);
     b.push(" ORDER BY ").column(t!(id)).push(" LIMIT ");
     b.bind(Bind::I64(limit));
     let rows = b.load::<IdRow>(conn).await?;
@@ -375,7 +397,7 @@ pub async fn count(
 ) -> AppResult<i64> {
     let mut b = SqlBuilder::new(conn.backend());
     b.push("SELECT COUNT(*) AS n FROM tasks t WHERE ");
-    push_conditions(&mut b, viewer, filter, false);
+    push_conditions(&mut b, viewer, filter, Guard::Rows);
     let rows = b.load::<CountRow>(conn).await?;
     Ok(rows.first().map_or(0, |r| r.n))
 }
@@ -391,7 +413,7 @@ pub async fn count_per_project(
     b.push("SELECT ")
         .column(t!(project_id))
         .push(" AS key, COUNT(*) AS n FROM tasks t WHERE ");
-    push_conditions(&mut b, viewer, filter, true);
+    push_conditions(&mut b, viewer, filter, Guard::LiveProjects);
     b.push(" AND ")
         .in_list(t!(project_id), projects.iter().map(|id| Bind::Id(*id)));
     b.push(" GROUP BY ").column(t!(project_id));
@@ -404,80 +426,4 @@ pub async fn count_per_project(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::auth::Scope;
-
-    fn listing(field: TaskOrderField, direction: OrderDirection) -> TaskListQuery {
-        let order = TaskOrderSpec { field, direction };
-        let at = Timestamp::now();
-        TaskListQuery {
-            filter: TaskFilterSpec {
-                project_id: None,
-                status: Some(vec![1, 2]),
-                priority: Some(vec![3]),
-                tag: Some("home".into()),
-                search: Some("50%".into()),
-                due_before: Some(at),
-                due_after: Some(at),
-                updated_since: Some(at),
-                include_deleted: false,
-            },
-            order,
-            page: PageRequest {
-                size: 10,
-                backward: false,
-                after: Some(order.cursor_at(KeyValue::Int(3), Id::new())),
-                before: Some(order.cursor_at(KeyValue::Null, Id::new())),
-            },
-        }
-    }
-
-    const POSTGRES: &str = r"SELECT t.* FROM (VALUES ($1), ($2)) AS parent(id) CROSS JOIN LATERAL (SELECT t.* FROM tasks t WHERE t.project_id = parent.id AND t.owner_id = $3 AND t.deleted_at IS NULL AND t.status IN ($4, $5) AND t.priority IN ($6) AND t.tags @> $7 AND (lower(t.title) LIKE $8 ESCAPE '\' OR lower(COALESCE(t.description, '')) LIKE $9 ESCAPE '\') AND t.due_at < $10 AND t.due_at >= $11 AND t.updated_at >= $12 AND (t.priority IS NULL OR t.priority < $13 OR (t.priority = $14 AND t.id < $15)) AND (t.priority IS NOT NULL OR t.id > $16) ORDER BY (t.priority IS NULL) ASC, t.priority DESC, t.id DESC LIMIT $17) t ORDER BY t.project_id, (t.priority IS NULL) ASC, t.priority DESC, t.id DESC";
-    const SQLITE_PART: &str = r"SELECT * FROM (SELECT t.* FROM tasks t WHERE t.project_id = ? AND +t.owner_id = ? AND t.deleted_at IS NULL AND t.status IN (?, ?) AND t.priority IN (?) AND EXISTS (SELECT 1 FROM json_each(t.tags) AS tag WHERE tag.value = ?) AND (lower(t.title) LIKE ? ESCAPE '\' OR lower(COALESCE(t.description, '')) LIKE ? ESCAPE '\') AND t.due_at < ? AND t.due_at >= ? AND t.updated_at >= ? AND (t.priority IS NULL OR t.priority < ? OR (t.priority = ? AND t.id < ?)) AND (t.priority IS NOT NULL OR t.id > ?) ORDER BY (t.priority IS NULL) ASC, t.priority DESC, t.id DESC LIMIT ?)";
-
-    /// The statement the nested benchmark's query sends, to the letter.
-    #[test]
-    fn the_per_project_page_sends_the_same_statement() {
-        let viewer = Viewer {
-            user_id: Id::new(),
-            session_id: None,
-            api_key_id: None,
-            scopes: vec![Scope::Read],
-        };
-        let parents = [Id::new(), Id::new()];
-        let query = listing(TaskOrderField::Priority, OrderDirection::Desc);
-        let sql = |backend| {
-            let b = per_project_statement(backend, &viewer, &parents, &query).expect("builds");
-            b.sql().to_owned()
-        };
-        assert_eq!(sql(Backend::Postgres), POSTGRES);
-        assert_eq!(
-            sql(Backend::Sqlite),
-            format!("{SQLITE_PART} UNION ALL {SQLITE_PART}")
-        );
-    }
-
-    /// Also a second order, whose key is never NULL: one project, no cursor.
-    #[test]
-    fn a_page_by_title_reads_the_same_statement() {
-        let viewer = Viewer {
-            user_id: Id::new(),
-            session_id: None,
-            api_key_id: None,
-            scopes: vec![Scope::Read],
-        };
-        let mut query = listing(TaskOrderField::Title, OrderDirection::Asc);
-        query.filter = TaskFilterSpec::default();
-        query.page.after = None;
-        query.page.before = None;
-        query.page.backward = true;
-        let b =
-            per_project_statement(Backend::Sqlite, &viewer, &[Id::new()], &query).expect("builds");
-        assert_eq!(
-            b.sql(),
-            "SELECT * FROM (SELECT t.* FROM tasks t WHERE t.project_id = ? AND +t.owner_id = ? \
-             AND t.deleted_at IS NULL ORDER BY t.title DESC, t.id DESC LIMIT ?)"
-        );
-    }
-}
+mod tests;

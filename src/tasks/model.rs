@@ -38,6 +38,16 @@ pub struct TaskRow {
     #[diesel(skip_update)]
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// A member of the project (checked when set).
+    #[serde(default)]
+    pub assignee_id: Option<Id>,
+    /// Who made it (`None` for an account since deleted).
+    #[diesel(skip_update)]
+    #[serde(default)]
+    pub created_by: Option<Id>,
+    /// Who wrote it last (`None` for an account since deleted).
+    #[serde(default)]
+    pub updated_by: Option<Id>,
 }
 
 /// Every field of a task its owner sets, checked: what a create, a sync
@@ -52,6 +62,10 @@ pub struct TaskFields {
     pub tags: Vec<String>,
     pub due_at: Option<Timestamp>,
     pub position: Option<f64>,
+    /// A member of the project (any role), checked at each write that sets
+    /// it or moves the task (see `writes::assignee_to_check`).
+    #[serde(default)]
+    pub assignee_id: Option<Id>,
 }
 
 pub fn tags_json(tags: &[String]) -> JsonDoc {
@@ -59,9 +73,9 @@ pub fn tags_json(tags: &[String]) -> JsonDoc {
 }
 
 impl TaskRow {
-    /// A new live task of `owner_id` at version 1 (its `seq` is the
-    /// writer's); completed now when created DONE.
-    pub fn new(owner_id: Id, id: Id, fields: TaskFields, now: Timestamp) -> Self {
+    /// A new live task at version 1 in a project of `owner_id`, made by
+    /// `author` (its `seq` is the writer's); completed now when created DONE.
+    pub fn new(owner_id: Id, author: Id, id: Id, fields: TaskFields, now: Timestamp) -> Self {
         Self {
             id,
             project_id: fields.project_id,
@@ -81,6 +95,9 @@ impl TaskRow {
             client_mutation_id: None,
             created_at: now,
             updated_at: now,
+            assignee_id: fields.assignee_id,
+            created_by: Some(author),
+            updated_by: Some(author),
         }
     }
 
@@ -95,6 +112,7 @@ impl TaskRow {
             tags: self.tag_list(),
             due_at: self.due_at,
             position: self.position,
+            assignee_id: self.assignee_id,
         }
     }
 
@@ -123,6 +141,7 @@ impl TaskRow {
             due_at: self.due_at,
             position: self.position,
             completed_at: self.completed_at,
+            assignee_id: self.assignee_id,
         };
         crate::current!(self, "Task", fields)
     }
@@ -143,4 +162,5 @@ struct TaskView<'a> {
     position: Option<f64>,
     #[serde(serialize_with = "rfc3339_opt")]
     completed_at: Option<Timestamp>,
+    assignee_id: Option<Id>,
 }

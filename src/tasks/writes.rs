@@ -1,20 +1,24 @@
-//! Task writes, each run inside the caller's transaction: take `seq`s from
-//! the owner's change counter first, then check versions and write with a
-//! conditional UPDATE, so a stale write can never land.
+//! Task writes, each run inside the caller's transaction: check the
+//! viewer's role in the projects written, take `seq`s in their change
+//! streams, then check versions and write with a conditional UPDATE, so a
+//! stale write can never land.
 
-use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 
 use super::kinds::{TaskPriority, TaskStatus};
 use super::model::{TaskFields, TaskRow, tags_json};
 use super::store;
+use crate::access::{self, Need};
 use crate::auth::Viewer;
 use crate::config::Quotas;
 use crate::db::Conn;
 use crate::db::types::{Id, Timestamp};
 use crate::error::{AppError, AppResult};
-use crate::projects::store as project_store;
+use crate::projects::model::ProjectRow;
+use crate::projects::writes::{Reach, reachable};
 use crate::quotas::{self, Usage};
-use crate::sync::counter;
+use crate::sync::counter::{self, Streams};
 
 /// A validated `CreateTaskInput`; `field` is its path for errors.
 #[derive(Debug, Clone)]
@@ -38,6 +42,7 @@ pub struct TaskEdit {
     pub due_at: Option<Option<Timestamp>>,
     pub position: Option<Option<f64>>,
     pub project_id: Option<Id>,
+    pub assignee_id: Option<Option<Id>>,
 }
 
 impl TaskEdit {
@@ -52,6 +57,7 @@ impl TaskEdit {
             due_at: Some(fields.due_at),
             position: Some(fields.position),
             project_id: Some(fields.project_id),
+            assignee_id: Some(fields.assignee_id),
             ..Self::default()
         }
     }
@@ -63,6 +69,20 @@ pub fn not_found() -> AppError {
 
 fn project_not_found(field: &str) -> AppError {
     AppError::NotFound(format!("{field}: project not found"))
+}
+
+/// The live project `id` when the viewer may write tasks there: NOT_FOUND
+/// on `field` when it can not see it, FORBIDDEN when it only reads it.
+pub async fn writable_project(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    id: Id,
+    field: &str,
+) -> AppResult<ProjectRow> {
+    reachable(conn, viewer, id, Reach::Live, Need::Write, || {
+        project_not_found(field)
+    })
+    .await
 }
 
 /// CONFLICT carrying the server's copy.
@@ -82,12 +102,28 @@ pub async fn create(
     quotas: &Quotas,
     items: Vec<NewTask>,
 ) -> AppResult<Vec<TaskRow>> {
-    let first_seq = counter::reserve(conn, viewer, items.len()).await?;
+    let mut projects: HashMap<Id, ProjectRow> = HashMap::new();
+    for item in &items {
+        let id = item.fields.project_id;
+        if let Entry::Vacant(vacant) = projects.entry(id) {
+            let field = format!("{}.projectId", item.field);
+            vacant.insert(writable_project(conn, viewer, id, &field).await?);
+        }
+    }
+    let assignees: Vec<(String, Id, Id)> = items
+        .iter()
+        .filter_map(|item| {
+            let assignee = item.fields.assignee_id?;
+            Some((item.field.clone(), item.fields.project_id, assignee))
+        })
+        .collect();
+    check_assignees(conn, &assignees).await?;
+    let counts = counter::per_project(items.iter().map(|i| i.fields.project_id));
+    let mut streams = Streams::reserve(conn, &counts).await?;
     let now = Timestamp::now();
-    let mut live_projects: HashMap<Id, bool> = HashMap::new();
     let mut out = Vec::with_capacity(items.len());
     let mut created = 0;
-    for (i, item) in items.into_iter().enumerate() {
+    for item in items {
         if let Some(id) = item.id
             && let Some(existing) = store::find_task_any(conn, viewer, id).await?
         {
@@ -101,24 +137,13 @@ pub async fn create(
             continue;
         }
         let project_id = item.fields.project_id;
-        let live = match live_projects.get(&project_id) {
-            Some(live) => *live,
-            None => {
-                let found = project_store::find_project(conn, viewer, project_id).await?;
-                live_projects.insert(project_id, found.is_some());
-                found.is_some()
-            }
-        };
-        if !live {
-            return Err(project_not_found(&format!("{}.projectId", item.field)));
-        }
-        let mut row = TaskRow::new(
-            viewer.user_id,
-            item.id.unwrap_or_else(Id::new),
-            item.fields,
-            now,
-        );
-        row.seq = first_seq + i64::try_from(i).unwrap_or(0);
+        let owner = projects
+            .get(&project_id)
+            .map(|p| p.owner_id)
+            .ok_or_else(|| AppError::internal("task create in an unchecked project"))?;
+        let id = item.id.unwrap_or_else(Id::new);
+        let mut row = TaskRow::new(owner, viewer.user_id, id, item.fields, now);
+        row.seq = streams.next(conn, project_id).await?;
         row.client_mutation_id = item.client_mutation_id;
         let field = format!("{}.id", item.field);
         out.push(store::insert_task(conn, viewer, &row, &field).await?);
@@ -173,7 +198,53 @@ pub fn apply(row: &mut TaskRow, edit: &TaskEdit, field: &str, now: Timestamp) ->
     if let Some(project_id) = edit.project_id {
         row.project_id = project_id;
     }
+    if let Some(assignee_id) = edit.assignee_id {
+        row.assignee_id = assignee_id;
+    }
     Ok(())
+}
+
+/// The assignee a write of `next` (over `current`; `None` for a new task)
+/// must check is a member of `next`'s project: one it sets, or one a task
+/// keeps as it moves to another project. `None`: nothing to check (an
+/// assignee left as it was stays, even once no longer a member).
+pub fn assignee_to_check(current: Option<&TaskRow>, next: &TaskRow) -> Option<Id> {
+    let assignee = next.assignee_id?;
+    match current {
+        Some(c) if c.assignee_id == Some(assignee) && c.project_id == next.project_id => None,
+        _ => Some(assignee),
+    }
+}
+
+/// BAD_USER_INPUT on `{field}.assigneeId`: the assignee is not a member of
+/// the task's project.
+pub fn not_a_member(field: &str) -> AppError {
+    AppError::bad_input(
+        format!("{field}.assigneeId"),
+        "must be a member of the task's project",
+    )
+}
+
+/// Checks that each `(field, project, assignee)` names a member of the
+/// project (one query per project): else BAD_USER_INPUT on the first
+/// one's `{field}.assigneeId`.
+pub async fn check_assignees(conn: &mut Conn<'_>, checks: &[(String, Id, Id)]) -> AppResult<()> {
+    let mut wanted: HashMap<Id, Vec<Id>> = HashMap::new();
+    for (_, project, user) in checks {
+        wanted.entry(*project).or_default().push(*user);
+    }
+    let mut members: HashSet<(Id, Id)> = HashSet::new();
+    for (project, users) in wanted {
+        let found = access::members_among(conn, project, &users).await?;
+        members.extend(found.into_iter().map(|user| (project, user)));
+    }
+    match checks
+        .iter()
+        .find(|(_, project, user)| !members.contains(&(*project, *user)))
+    {
+        Some((field, ..)) => Err(not_a_member(field)),
+        None => Ok(()),
+    }
 }
 
 /// Changes each of `ids` (live tasks of the viewer's) with `edit`, all or
@@ -186,22 +257,41 @@ pub async fn edit(
     expected_version: Option<i32>,
     field: &str,
 ) -> AppResult<Vec<TaskRow>> {
-    let first_seq = counter::reserve(conn, viewer, ids.len()).await?;
-    if let Some(project_id) = edit.project_id
-        && project_store::find_project(conn, viewer, project_id)
-            .await?
-            .is_none()
-    {
-        return Err(project_not_found(&format!("{field}.projectId")));
+    let mut sources = Vec::with_capacity(ids.len());
+    for id in ids {
+        sources.push(
+            live_at(conn, viewer, *id, expected_version)
+                .await?
+                .project_id,
+        );
     }
+    // One seq per task in its project's stream; a task that moves takes it
+    // in the target's and leaves a mark (one more) in its old project's.
+    let mut counts = counter::per_project(sources.iter().copied());
+    for project in counts.keys() {
+        access::require(conn, viewer, *project, Need::Write, not_found).await?;
+    }
+    if let Some(target) = edit.project_id {
+        writable_project(conn, viewer, target, &format!("{field}.projectId")).await?;
+        *counts.entry(target).or_insert(0) += ids.len();
+    }
+    let mut streams = Streams::reserve(conn, &counts).await?;
     let now = Timestamp::now();
-    let mut out = Vec::with_capacity(ids.len());
-    for (i, id) in ids.iter().enumerate() {
+    let mut planned = Vec::with_capacity(ids.len());
+    let mut assignees = Vec::new();
+    for id in ids {
         let current = live_at(conn, viewer, *id, expected_version).await?;
         let mut next = current.clone();
         apply(&mut next, edit, field, now)?;
-        let seq = first_seq + i64::try_from(i).unwrap_or(0);
-        out.push(write(conn, viewer, &current, next, seq, now).await?);
+        if let Some(assignee) = assignee_to_check(Some(&current), &next) {
+            assignees.push((field.to_owned(), next.project_id, assignee));
+        }
+        planned.push((current, next));
+    }
+    check_assignees(conn, &assignees).await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for (current, next) in planned {
+        out.push(write(conn, viewer, &current, next, &mut streams, now).await?);
     }
     Ok(out)
 }
@@ -223,19 +313,26 @@ async fn live_at(
     }
 }
 
-/// Writes `next` over `current` with the next version and `seq`;
-/// CONFLICT when `current` is no longer what is stored.
+/// Writes `next` over `current` with the next version, the viewer as its
+/// last writer and the next `seq` of its project's stream (a task that
+/// moved also leaves a mark in its old project's); CONFLICT when `current`
+/// is no longer what is stored.
 pub async fn write(
     conn: &mut Conn<'_>,
     viewer: &Viewer,
     current: &TaskRow,
     mut next: TaskRow,
-    seq: i64,
+    streams: &mut Streams,
     now: Timestamp,
 ) -> AppResult<TaskRow> {
     next.version = current.version + 1;
-    next.seq = seq;
+    next.seq = streams.next(conn, next.project_id).await?;
     next.updated_at = now;
+    next.updated_by = Some(viewer.user_id);
+    if next.project_id != current.project_id {
+        let seq = streams.next(conn, current.project_id).await?;
+        store::mark_departure(conn, current.project_id, current.id, seq).await?;
+    }
     store::write_task(conn, viewer, &next, current.version)
         .await?
         .ok_or_else(|| conflict(current, current.version))
@@ -248,31 +345,38 @@ pub async fn delete(
     id: Id,
     expected_version: Option<i32>,
 ) -> AppResult<TaskRow> {
-    let seq = counter::reserve(conn, viewer, 1).await?;
+    let project = live_at(conn, viewer, id, expected_version)
+        .await?
+        .project_id;
+    access::require(conn, viewer, project, Need::Write, not_found).await?;
+    let mut streams = Streams::reserve_one(conn, project, 1).await?;
     let current = live_at(conn, viewer, id, expected_version).await?;
     let now = Timestamp::now();
     let mut next = current.clone();
     next.deleted_at = Some(now);
-    write(conn, viewer, &current, next, seq, now).await
+    write(conn, viewer, &current, next, &mut streams, now).await
 }
 
 /// Brings a deleted task back (its project must be live).
 pub async fn restore(conn: &mut Conn<'_>, viewer: &Viewer, id: Id) -> AppResult<TaskRow> {
-    let seq = counter::reserve(conn, viewer, 1).await?;
     let current = store::find_task_any(conn, viewer, id)
         .await?
         .ok_or_else(not_found)?;
-    if project_store::find_project(conn, viewer, current.project_id)
-        .await?
-        .is_none()
-    {
-        return Err(not_found());
-    }
+    reachable(
+        conn,
+        viewer,
+        current.project_id,
+        Reach::Live,
+        Need::Write,
+        not_found,
+    )
+    .await?;
     if current.deleted_at.is_none() {
         return Ok(current);
     }
+    let mut streams = Streams::reserve_one(conn, current.project_id, 1).await?;
     let now = Timestamp::now();
     let mut next = current.clone();
     next.deleted_at = None;
-    write(conn, viewer, &current, next, seq, now).await
+    write(conn, viewer, &current, next, &mut streams, now).await
 }

@@ -29,8 +29,14 @@ impl User {
     async fn email(&self) -> &str {
         &self.email
     }
-    async fn username(&self) -> Option<&str> {
-        self.username.as_deref()
+    /// The viewer's own; null for another user (of a fellow member only
+    /// the id, display name and email are shown).
+    async fn username(&self, ctx: &Context<'_>) -> Option<&str> {
+        // No viewer: the account of a sign-up or sign-in payload, its own.
+        let own = ctx
+            .viewer()
+            .map_or(true, |viewer| viewer.user_id == self.id);
+        self.username.as_deref().filter(|_| own)
     }
     async fn display_name(&self) -> &str {
         &self.display_name

@@ -17,6 +17,27 @@ pub async fn find_viewer(conn: &mut Conn<'_>, viewer: &Viewer) -> AppResult<Opti
     find_active(conn, viewer.user_id).await
 }
 
+/// The users among `ids` the viewer may see (itself and fellow members:
+/// `access::visible_users`); anyone else is left out, as a missing one.
+pub async fn find_visible(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    ids: &[Id],
+) -> AppResult<Vec<User>> {
+    let visible = crate::access::visible_users(conn, viewer, ids).await?;
+    if visible.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found = db_run!(conn, |c| {
+        users::table
+            .filter(users::id.eq_any(&visible))
+            .select(User::as_select())
+            .load(c)
+            .await
+    })?;
+    Ok(found)
+}
+
 /// The account behind an email, for checking credentials only.
 pub async fn find_for_login(conn: &mut Conn<'_>, email: &str) -> AppResult<Option<User>> {
     let found = db_run!(conn, |c| {

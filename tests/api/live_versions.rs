@@ -5,7 +5,6 @@
 //! too large for a PostgreSQL notification arrives whole.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -13,8 +12,8 @@ use serde_json::{Value, json};
 use crate::bench_support::call;
 use crate::fixtures::{account, project};
 use crate::on_both_databases;
-use crate::support::{Backend, TEST_SECRET, TestApp};
-use crate::ws_support::{LEGACY_WS, TRANSPORT_WS, Ws, subscriptions_reach};
+use crate::support::Backend;
+use crate::ws_support::{LEGACY_WS, TRANSPORT_WS, Ws, subscriptions_reach, two_instances};
 
 on_both_databases!(
     a_burst_of_updates_by_two_writers_reaches_everyone_version_by_version,
@@ -29,23 +28,6 @@ const CREATE: &str = "mutation($p: ID!, $t: String!, $d: String) {
     createTask(input: { projectId: $p, title: $t, description: $d }) {
     id title description version updatedAt } }";
 const UPDATES: usize = 50;
-
-/// The app, and where a second writer and subscriber connect: on
-/// PostgreSQL a second instance on the same database, on SQLite the same one.
-async fn two_instances(backend: Backend) -> (TestApp, Option<tasklane::Server>, SocketAddr) {
-    let app = TestApp::spawn(backend).await.expect("backend available");
-    if backend == Backend::Sqlite {
-        let addr = app.addr;
-        return (app, None, addr);
-    }
-    let mut config =
-        tasklane::Config::with_database(&app.db.url, Some(TEST_SECRET)).expect("config");
-    config.listen = "127.0.0.1:0".parse().expect("addr");
-    config.hash_concurrency = 2;
-    let second = tasklane::start(config).await.expect("second instance");
-    let addr = second.addr;
-    (app, Some(second), addr)
-}
 
 /// The task of the next event for `id`, after checking it is one.
 async fn next_task(ws: &mut Ws, id: &str) -> Value {

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use scoped_futures::ScopedFutureExt as _;
 use serde_json::json;
+use tasklane::access::ProjectRole;
 use tasklane::auth::api_keys::ApiKeyRow;
 use tasklane::auth::one_time_tokens::OneTimeTokenRow;
 use tasklane::auth::sessions::SessionRow;
@@ -14,6 +15,7 @@ use tasklane::db::sql::{Bind, CountRow, SqlBuilder};
 use tasklane::db::types::{Id, JsonDoc, Timestamp};
 use tasklane::db::{Db, PoolSettings};
 use tasklane::db_run;
+use tasklane::members::model::{InvitationRow, MemberRow};
 use tasklane::operations::kinds::{OperationKind, OperationStatus};
 use tasklane::operations::model::{OperationRecordRow, OperationRow};
 use tasklane::projects::model::ProjectRow;
@@ -194,6 +196,50 @@ async fn every_row_type_round_trips(backend: Backend) {
         ProjectRow,
         projects::id.eq(project_id)
     );
+    for (user, role) in [
+        (user_id, ProjectRole::Owner),
+        (other_id, ProjectRole::Viewer),
+    ] {
+        round_trip!(
+            conn,
+            project_members,
+            MemberRow {
+                project_id,
+                user_id: user,
+                role,
+                created_at: now,
+            },
+            MemberRow,
+            project_members::project_id
+                .eq(project_id)
+                .and(project_members::user_id.eq(user))
+        );
+    }
+    for (invitation_id, full) in [(Id::new(), true), (Id::new(), false)] {
+        round_trip!(
+            conn,
+            invitations,
+            InvitationRow {
+                id: invitation_id,
+                project_id,
+                email: format!("{}@example.com", invitation_id.simple()),
+                role: if full {
+                    ProjectRole::Editor
+                } else {
+                    ProjectRole::Viewer
+                },
+                invited_by: user_id,
+                token_hash: if full { vec![5; 32] } else { vec![0, 255, 6] },
+                created_at: now,
+                expires_at: later,
+                accepted_at: full.then_some(now),
+                declined_at: full.then_some(later),
+                revoked_at: full.then_some(later),
+            },
+            InvitationRow,
+            invitations::id.eq(invitation_id)
+        );
+    }
     for (task_id, full) in [(Id::new(), true), (Id::new(), false)] {
         round_trip!(
             conn,
@@ -225,6 +271,9 @@ async fn every_row_type_round_trips(backend: Backend) {
                 client_mutation_id: full.then(|| "m-2".into()),
                 created_at: now,
                 updated_at: later,
+                assignee_id: full.then_some(user_id),
+                created_by: Some(user_id),
+                updated_by: full.then_some(user_id),
             },
             TaskRow,
             tasks::id.eq(task_id)

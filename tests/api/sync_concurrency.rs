@@ -11,19 +11,22 @@ use std::time::Duration;
 
 use scoped_futures::ScopedFutureExt as _;
 use serde_json::{Value, json};
+use tasklane::access::ProjectRole;
 use tasklane::auth::Viewer;
 use tasklane::db::types::Id;
 use tasklane::tasks::writes::{self, TaskEdit};
 use tokio::sync::oneshot;
 
-use crate::fixtures::{account, project, task};
+use crate::fixtures::{Account, account, project, task};
 use crate::on_both_backends;
+use crate::sharing_support::set_member;
 use crate::support::TestApp;
 use crate::sync_support::{changes, sync, update_task};
 
 on_both_backends!(
     concurrent_writers_and_pullers_see_every_change_once,
-    a_change_that_commits_late_is_not_skipped
+    a_change_that_commits_late_is_not_skipped,
+    another_members_late_commit_is_not_skipped
 );
 
 const WRITERS: usize = 4;
@@ -124,19 +127,36 @@ fn id_of(value: &Value) -> Id {
 }
 
 /// The case a plain sequence gets wrong, made to happen every time: one
-/// transaction takes its `seq` and holds its commit while another write of
-/// the same owner is attempted and a pull runs. The late change must still
+/// transaction takes its `seq` and holds its commit while another write to
+/// the same project is attempted and a pull runs. The late change must still
 /// reach the reader's next pull from the cursor it was given. (With a
 /// sequence, the other write would commit a higher `seq` first, the pull
 /// would move the cursor past the held one, and it would be skipped.)
 async fn a_change_that_commits_late_is_not_skipped(app: TestApp) {
-    let app = Arc::new(app);
     let a = account(&app, "a@example.com").await;
     let p = project(&app, &a.token, "Held").await;
-    let held = task(&app, &a.token, &p["id"], "held", json!({})).await;
-    let other = task(&app, &a.token, &p["id"], "other", json!({})).await;
-    let start = changes(&app, &a.token, &Value::Null, None).await;
-    let viewer = Viewer::of_session(id_of(&json!(a.id)), Id::new());
+    late_commit_is_not_skipped(app, &a, &a, &p).await;
+}
+
+/// As above with two members of a shared project: the member's write holds
+/// its commit while the owner writes and pulls; the owner's cursor must not
+/// pass the member's change.
+async fn another_members_late_commit_is_not_skipped(app: TestApp) {
+    let owner = account(&app, "owner@example.com").await;
+    let member = account(&app, "member@example.com").await;
+    let p = project(&app, &owner.token, "Shared").await;
+    set_member(&app, &p["id"], &json!(member.id), Some(ProjectRole::Editor)).await;
+    late_commit_is_not_skipped(app, &owner, &member, &p).await;
+}
+
+/// `holder` writes a task of `p` in a transaction it keeps open while
+/// `reader` writes another task of `p` and pulls.
+async fn late_commit_is_not_skipped(app: TestApp, reader: &Account, holder: &Account, p: &Value) {
+    let app = Arc::new(app);
+    let held = task(&app, &reader.token, &p["id"], "held", json!({})).await;
+    let other = task(&app, &reader.token, &p["id"], "other", json!({})).await;
+    let start = changes(&app, &reader.token, &Value::Null, None).await;
+    let viewer = Viewer::of_session(id_of(&json!(holder.id)), Id::new());
     let (release_tx, release_rx) = oneshot::channel::<()>();
     let (written_tx, written_rx) = oneshot::channel::<()>();
     let db = app.database().clone();
@@ -158,15 +178,15 @@ async fn a_change_that_commits_late_is_not_skipped(app: TestApp) {
         .await
     });
     written_rx.await.expect("the held write happened");
-    // Another write of the same owner, and a pull, while the first is held.
+    // Another write to the same project, and a pull, while the first is held.
     let writer = {
-        let (app, token, id) = (app.clone(), a.token.clone(), other["id"].clone());
+        let (app, token, id) = (app.clone(), reader.token.clone(), other["id"].clone());
         tokio::spawn(
             async move { update_task(&app, &token, &id, json!({ "title": "quick" })).await },
         )
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let during = changes(&app, &a.token, &start["cursor"], None).await;
+    let during = changes(&app, &reader.token, &start["cursor"], None).await;
     release_tx.send(()).expect("holder waits");
     holder
         .await
@@ -177,7 +197,7 @@ async fn a_change_that_commits_late_is_not_skipped(app: TestApp) {
     record(&during, &mut seen);
     let mut since = during["cursor"].clone();
     loop {
-        let page = changes(&app, &a.token, &since, None).await;
+        let page = changes(&app, &reader.token, &since, None).await;
         record(&page, &mut seen);
         since = page["cursor"].clone();
         if page["hasMore"] == false {

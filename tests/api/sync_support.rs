@@ -7,7 +7,8 @@ use crate::fixtures::ok;
 use crate::support::TestApp;
 
 const CHANGE_SET: &str = "projects { id name description archived deletedAt version }
-    tasks { id title status tags deletedAt version project { id } } cursor hasMore";
+    tasks { id title status tags deletedAt version project { id } }
+    revokedProjectIds removedTaskIds cursor hasMore";
 
 pub fn changes_query() -> String {
     format!(

@@ -12,6 +12,8 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::support::{Backend, TEST_SECRET, TestApp};
+
 /// The longest any single wait on the socket may take.
 pub const WAIT: Duration = Duration::from_secs(5);
 
@@ -229,4 +231,21 @@ pub async fn subscriptions_reach(addr: SocketAddr, n: i64) {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The app, and where a second writer and subscriber connect: on
+/// PostgreSQL a second instance on the same database, on SQLite the same one.
+pub async fn two_instances(backend: Backend) -> (TestApp, Option<tasklane::Server>, SocketAddr) {
+    let app = TestApp::spawn(backend).await.expect("backend available");
+    if backend == Backend::Sqlite {
+        let addr = app.addr;
+        return (app, None, addr);
+    }
+    let mut config =
+        tasklane::Config::with_database(&app.db.url, Some(TEST_SECRET)).expect("config");
+    config.listen = "127.0.0.1:0".parse().expect("addr");
+    config.hash_concurrency = 2;
+    let second = tasklane::start(config).await.expect("second instance");
+    let addr = second.addr;
+    (app, Some(second), addr)
 }

@@ -27,6 +27,7 @@ fn full() -> TaskFields {
         tags: vec!["a".into(), "b".into()],
         due_at: Some(at(3)),
         position: Some(2.5),
+        assignee_id: Some(Id(uuid::Uuid::from_u128(2))),
     }
 }
 
@@ -40,6 +41,7 @@ fn other() -> TaskFields {
         tags: Vec::new(),
         due_at: None,
         position: None,
+        assignee_id: None,
     }
 }
 
@@ -67,18 +69,18 @@ fn api_names() -> Vec<String> {
 #[test]
 fn an_update_carries_every_field() {
     let now = at(1);
-    let mut row = TaskRow::new(Id::new(), Id::new(), other(), now);
+    let mut row = TaskRow::new(Id::new(), Id::new(), Id::new(), other(), now);
     apply(&mut row, &TaskEdit::replace(&full()), "input", now).expect("applies");
     assert_eq!(row.fields(), full());
 }
 
 #[test]
 fn a_snapshot_restores_every_field() {
-    let mut before = TaskRow::new(Id::new(), Id::new(), full(), at(1));
+    let mut before = TaskRow::new(Id::new(), Id::new(), Id::new(), full(), at(1));
     before.completed_at = Some(at(2));
     before.deleted_at = Some(at(4));
     let stored = TaskSnapshot::json(&before);
-    let mut row = TaskRow::new(Id::new(), Id::new(), other(), at(5));
+    let mut row = TaskRow::new(Id::new(), Id::new(), Id::new(), other(), at(5));
     TaskSnapshot::parse(&stored)
         .and_then(|snapshot| snapshot.restore(&mut row))
         .expect("restores");
@@ -89,7 +91,7 @@ fn a_snapshot_restores_every_field() {
 
 #[test]
 fn a_conflicts_current_shows_every_field() {
-    let row = TaskRow::new(Id::new(), Id::new(), full(), at(1));
+    let row = TaskRow::new(Id::new(), Id::new(), Id::new(), full(), at(1));
     let current = row.api_json();
     for name in api_names() {
         assert!(current.get(&name).is_some(), "`current` lacks {name}");
@@ -116,9 +118,10 @@ fn the_schema_has_every_field() {
     ] {
         let fields = block(head);
         for name in api_names() {
-            // `Task` shows its project as an object.
+            // `Task` shows its project and its assignee as objects.
             let shown = match (head.starts_with("type"), name.as_str()) {
                 (true, "projectId") => "project".to_owned(),
+                (true, "assigneeId") => "assignee".to_owned(),
                 _ => name,
             };
             assert!(

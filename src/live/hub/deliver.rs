@@ -22,12 +22,17 @@ use crate::db::types::Id;
 use crate::events::changes::Change;
 
 impl Hub {
-    /// Delivers `work` to `owner`'s subscriptions.
+    /// Delivers `work` to `owner`'s subscriptions: a change only while
+    /// `owner` is a member of its project (checked now, at delivery).
     pub(super) async fn deliver(&self, owner: Id, work: Work) {
         let event = match work {
             Work::Resync => Announced::resync(),
+            Work::Lost(project) => Announced::lost(project),
             Work::Event(event) => match Change::from_event(&event) {
-                Some(change) => Announced::of(change),
+                Some(change) if self.inner.roster.is_member(change.project_id, owner) => {
+                    Announced::of(change)
+                }
+                Some(_) => return,
                 None => {
                     tracing::warn!("ignored a malformed change event");
                     return;

@@ -89,5 +89,9 @@ pub fn action_name(change: ChangeType) -> &'static str {
         ChangeType::Updated => "UPDATED",
         ChangeType::Deleted => "DELETED",
         ChangeType::Restored => "RESTORED",
+        // Operations change no membership; named for completeness.
+        ChangeType::MemberAdded => "MEMBER_ADDED",
+        ChangeType::MemberRemoved => "MEMBER_REMOVED",
+        ChangeType::RoleChanged => "ROLE_CHANGED",
     }
 }

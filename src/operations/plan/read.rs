@@ -4,12 +4,14 @@
 use std::collections::{HashMap, HashSet};
 
 use super::Batch;
+use crate::access;
 use crate::auth::Viewer;
 use crate::db::Conn;
 use crate::db::types::{Id, Timestamp};
 use crate::error::AppResult;
 use crate::operations::kinds::Params;
 use crate::operations::model::{PROJECT, TASK};
+use crate::operations::snapshot::TaskSnapshot;
 use crate::operations::store;
 use crate::projects::model::ProjectRow;
 use crate::projects::store as project_store;
@@ -59,13 +61,19 @@ impl<'v> Batch<'v> {
                 .into_iter()
                 .map(|p| (p.id, p))
                 .collect();
+        let roles = access::roles(conn, viewer, &project_ids)
+            .await?
+            .into_iter()
+            .collect();
         let mut batch = Batch {
             viewer,
             now,
             tasks,
             projects,
+            roles,
             records: HashMap::new(),
             taken: HashSet::new(),
+            members: HashSet::new(),
         };
         match params {
             Params::Rollback { of } => {
@@ -88,6 +96,46 @@ impl<'v> Batch<'v> {
             }
             _ => {}
         }
+        batch.members = batch.assignee_members(conn, params).await?;
         Ok(batch)
+    }
+
+    /// Which of the assignees the batch may write are members of which of
+    /// the projects it may write them in: those of the tasks read, of the
+    /// patch, of the imported tasks and of the records a rollback restores.
+    async fn assignee_members(
+        &self,
+        conn: &mut Conn<'_>,
+        params: &Params,
+    ) -> AppResult<HashSet<(Id, Id)>> {
+        let mut users: Vec<Id> = self.tasks.values().filter_map(|t| t.assignee_id).collect();
+        let mut projects: Vec<Id> = self.projects.keys().copied().collect();
+        match params {
+            Params::UpdateTasks { patch, .. } => users.extend(patch.assignee_id.flatten()),
+            Params::Import { tasks, .. } => {
+                users.extend(tasks.iter().filter_map(|t| t.fields.assignee_id));
+            }
+            Params::Rollback { .. } => {
+                let restored = self
+                    .records
+                    .values()
+                    .filter(|r| r.entity_type == TASK)
+                    .filter_map(|r| r.before.as_ref())
+                    .filter_map(|doc| TaskSnapshot::parse(doc).ok());
+                for snapshot in restored {
+                    users.extend(snapshot.assignee_id);
+                    projects.push(snapshot.project_id);
+                }
+            }
+            _ => {}
+        }
+        users.sort_unstable();
+        users.dedup();
+        projects.sort_unstable();
+        projects.dedup();
+        Ok(access::memberships(conn, &projects, &users)
+            .await?
+            .into_iter()
+            .collect())
     }
 }

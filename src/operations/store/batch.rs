@@ -5,10 +5,11 @@
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use crate::access::{self, Need, visible_projects};
 use crate::auth::Viewer;
 use crate::db::Conn;
 use crate::db::schema::{operation_items, operation_records, projects, tasks};
-use crate::db::sql::{Bind, IdRow, SqlBuilder};
+use crate::db::sql::{Bind, IdRow, SqlBuilder, SqlColumn};
 use crate::db::types::Id;
 use crate::db_run;
 use crate::error::AppResult;
@@ -174,9 +175,14 @@ pub async fn duplicate_tasks(
         "SELECT d.id AS id FROM (SELECT t.id, ROW_NUMBER() OVER \
          (PARTITION BY t.project_id, t.title ORDER BY t.created_at, t.id) AS rn \
          FROM tasks t JOIN projects p ON p.id = t.project_id \
-         WHERE t.deleted_at IS NULL AND p.deleted_at IS NULL AND t.owner_id = ",
-    )
-    .bind(Bind::Id(viewer.user_id));
+         WHERE t.deleted_at IS NULL AND p.deleted_at IS NULL AND ",
+    );
+    access::push_guard(
+        &mut b,
+        SqlColumn::of::<tasks::project_id>(Some("t")),
+        viewer,
+        Need::Read,
+    );
     if let Some(project) = project {
         b.push(" AND t.project_id = ").bind(Bind::Id(project));
     }
@@ -195,8 +201,8 @@ pub async fn project_task_ids(
 ) -> AppResult<Vec<Id>> {
     let found = db_run!(conn, |c| {
         tasks::table
-            .filter(tasks::owner_id.eq(viewer.user_id))
             .filter(tasks::project_id.eq(project))
+            .filter(tasks::project_id.eq_any(visible_projects(viewer.user_id)))
             .filter(tasks::deleted_at.is_null())
             .order(tasks::id)
             .limit(limit)
@@ -236,7 +242,7 @@ pub async fn range_tasks(
     let rows = db_run!(conn, |c| {
         in_range!(range)
             .inner_join(tasks::table.on(tasks::id.eq(operation_items::entity_id)))
-            .filter(tasks::owner_id.eq(viewer.user_id))
+            .filter(tasks::project_id.eq_any(visible_projects(viewer.user_id)))
             .select(TaskRow::as_select())
             .load(c)
             .await

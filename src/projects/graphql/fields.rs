@@ -7,9 +7,13 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
+use crate::access::ProjectRole;
 use crate::db::types::Id;
 use crate::error::{AppError, AppResult};
 use crate::graphql::loaders::loaders;
+use crate::members::graphql::{
+    Invitation, ProjectMemberConnection, members_page, project_invitations,
+};
 use crate::projects::model::ProjectRow;
 use crate::users::User;
 
@@ -48,11 +52,38 @@ impl ProjectFields {
         self.row.updated_at.get()
     }
 
+    /// The project's owner (every member sees it).
     async fn owner(&self, ctx: &Context<'_>) -> AppResult<User> {
         loaders(ctx)?
+            .members
             .owners
-            .load_one(self.row.owner_id)
+            .load_one(self.row.id)
             .await?
             .ok_or_else(|| AppError::NotFound("Owner not found".into()))
+    }
+
+    /// The viewer's role in the project.
+    async fn viewer_role(&self, ctx: &Context<'_>) -> AppResult<ProjectRole> {
+        loaders(ctx)?
+            .members
+            .roles
+            .load_one(self.row.id)
+            .await?
+            .ok_or_else(|| AppError::NotFound("Project not found".into()))
+    }
+
+    /// The members, the owner included, by since, then user id.
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most this many members.")] first: Option<i32>,
+        #[graphql(desc = "The members after this cursor.")] after: Option<String>,
+    ) -> AppResult<ProjectMemberConnection> {
+        members_page(ctx, self.row.id, first, after).await
+    }
+
+    /// The pending invitations, for the OWNER; empty for anyone else.
+    async fn invitations(&self, ctx: &Context<'_>) -> AppResult<Vec<Invitation>> {
+        project_invitations(ctx, self.row.id).await
     }
 }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use scoped_futures::ScopedFutureExt as _;
 
 use super::Project;
+use crate::access::Need;
 use crate::db::types::{Id, Timestamp};
 use crate::error::{AppError, AppResult};
 use crate::events::Outbox;
@@ -49,6 +50,10 @@ async fn change(
 ) -> AppResult<Project> {
     let viewer = ctx.viewer()?.clone();
     let id = Id::parse(&id).ok_or_else(writes::not_found)?;
+    let need = match change_type {
+        ChangeType::Deleted | ChangeType::Restored => Need::Manage,
+        _ => Need::Write,
+    };
     let changed = Arc::new(AtomicBool::new(false));
     let seen = changed.clone();
     let change = move |row: &mut ProjectRow, now| {
@@ -58,8 +63,15 @@ async fn change(
     };
     let row = write_and_announce(ctx, |mut conn| {
         async move {
-            let row =
-                writes::modify(&mut conn, &viewer, id, expected_version, reach, change).await?;
+            let row = writes::modify(
+                &mut conn,
+                &viewer,
+                id,
+                expected_version,
+                (reach, need),
+                change,
+            )
+            .await?;
             let mut outbox = Outbox::default();
             if changed.load(Ordering::Relaxed) {
                 let event = Change::project(change_type, &row);

@@ -26,6 +26,10 @@ pub struct TaskFilter {
     /// Changed at or after this instant.
     updated_since: Option<DateTime<Utc>>,
     include_deleted: Option<bool>,
+    /// Tasks assigned to this user.
+    assignee_id: Option<ID>,
+    /// True: only the tasks assigned to the viewer.
+    assigned_to_me: Option<bool>,
 }
 
 #[derive(InputObject)]
@@ -57,6 +61,11 @@ pub fn filter_spec(filter: TaskFilter) -> AppResult<TaskFilterSpec> {
         due_after: filter.due_after.map(Into::into),
         updated_since: filter.updated_since.map(Into::into),
         include_deleted: filter.include_deleted.unwrap_or(false),
+        assignee_id: filter
+            .assignee_id
+            .map(|id| validate::id("filter.assigneeId", &id))
+            .transpose()?,
+        assigned_to_me: filter.assigned_to_me.unwrap_or(false),
     })
 }
 

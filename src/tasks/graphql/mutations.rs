@@ -33,6 +33,8 @@ pub struct TaskFieldsInput {
     tags: Option<Vec<String>>,
     due_at: Option<DateTime<Utc>>,
     position: Option<f64>,
+    /// A member of the project (any role); null for none.
+    assignee_id: Option<ID>,
 }
 
 impl TaskFieldsInput {
@@ -48,6 +50,10 @@ impl TaskFieldsInput {
             tags: validate::tags(&at("tags"), self.tags.as_deref().unwrap_or_default())?,
             due_at: self.due_at.map(Into::into),
             position: validate::position(&at("position"), self.position)?,
+            assignee_id: self
+                .assignee_id
+                .map(|id| shared::id(&at("assigneeId"), &id))
+                .transpose()?,
         })
     }
 }
@@ -73,6 +79,9 @@ pub struct UpdateTaskInput {
     due_at: MaybeUndefined<DateTime<Utc>>,
     position: MaybeUndefined<f64>,
     project_id: MaybeUndefined<ID>,
+    /// A member of the task's project (of the one it moves to, if it
+    /// moves); null unassigns.
+    assignee_id: MaybeUndefined<ID>,
     expected_version: Option<i32>,
 }
 
@@ -85,6 +94,8 @@ pub struct TaskPatch {
     remove_tags: Option<Vec<String>>,
     due_at: MaybeUndefined<DateTime<Utc>>,
     project_id: MaybeUndefined<ID>,
+    /// A member of each task's project; null unassigns.
+    assignee_id: MaybeUndefined<ID>,
 }
 
 fn new_task(field: &str, input: CreateTaskInput) -> AppResult<NewTask> {
@@ -117,6 +128,13 @@ fn required<T>(field: &str, value: MaybeUndefined<T>) -> AppResult<Option<T>> {
     }
 }
 
+/// An assignee change: `None` unchanged, `Some(None)` unassigned.
+fn assignee(field: &str, value: MaybeUndefined<ID>) -> AppResult<Option<Option<Id>>> {
+    change(value)
+        .map(|id| id.map(|id| shared::id(field, &id)).transpose())
+        .transpose()
+}
+
 fn task_edit(input: UpdateTaskInput) -> AppResult<TaskEdit> {
     Ok(TaskEdit {
         title: required("input.title", input.title)?
@@ -137,6 +155,7 @@ fn task_edit(input: UpdateTaskInput) -> AppResult<TaskEdit> {
         project_id: required("input.projectId", input.project_id)?
             .map(|id| shared::id("input.projectId", &id))
             .transpose()?,
+        assignee_id: assignee("input.assigneeId", input.assignee_id)?,
         ..TaskEdit::default()
     })
 }
@@ -158,6 +177,7 @@ pub fn patch_edit(patch: TaskPatch) -> AppResult<TaskEdit> {
         project_id: required("patch.projectId", patch.project_id)?
             .map(|id| shared::id("patch.projectId", &id))
             .transpose()?,
+        assignee_id: assignee("patch.assigneeId", patch.assignee_id)?,
         ..TaskEdit::default()
     })
 }

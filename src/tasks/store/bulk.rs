@@ -16,6 +16,7 @@ use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Array, Integer};
 use diesel_async::RunQueryDsl;
 
+use crate::access::{self, Need, writable_projects};
 use crate::auth::Viewer;
 use crate::db::Conn;
 use crate::db::schema::tasks;
@@ -50,7 +51,7 @@ macro_rules! column {
 }
 
 /// Every column the update form of [`TaskRow`] writes.
-const COLUMNS: [Column; 14] = [
+const COLUMNS: [Column; 16] = [
     column!(project_id, "uuid[]"),
     column!(title, "text[]"),
     column!(description, "text[]"),
@@ -65,9 +66,11 @@ const COLUMNS: [Column; 14] = [
     column!(seq, "int8[]"),
     column!(client_id, "text[]"),
     column!(updated_at, "timestamptz[]"),
+    column!(assignee_id, "uuid[]"),
+    column!(updated_by, "uuid[]"),
 ];
 
-/// `$1` the owner, `$2` the ids, `$3` the base versions, then one array per
+/// `$1` the writer (its write access is the guard's), `$2` the ids, `$3` the base versions, then one array per
 /// column of [`COLUMNS`].
 static WRITE_TASKS_PG: LazyLock<String> = LazyLock::new(|| {
     let names = || COLUMNS.iter().map(|c| c.name);
@@ -80,8 +83,9 @@ static WRITE_TASKS_PG: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE tasks AS t SET {set} \
          FROM unnest($2::uuid[], $3::int4[], {arrays}) AS v(id, base_version, {names}) \
-         WHERE t.id = v.id AND t.owner_id = $1 AND t.version = v.base_version \
+         WHERE t.id = v.id AND t.version = v.base_version AND {guard} \
          RETURNING t.*",
+        guard = access::guard_sql("t.project_id", "$1", Need::Write),
         set = set.join(", "),
         arrays = arrays.join(", "),
         names = names().collect::<Vec<_>>().join(", "),
@@ -91,7 +95,7 @@ static WRITE_TASKS_PG: LazyLock<String> = LazyLock::new(|| {
 /// Writes each `(row, base_version)` as [`super::write_task`] does — in one
 /// statement on PostgreSQL, in one call of the blocking pool on SQLite.
 /// Returns the rows written; a row whose stored version moved on, or that
-/// is not the viewer's, is missing from the result.
+/// the viewer may not write, is missing from the result.
 pub async fn write_tasks(
     conn: &mut Conn<'_>,
     viewer: &Viewer,
@@ -122,7 +126,7 @@ pub async fn write_tasks(
                         let update = diesel::update(
                             tasks::table
                                 .filter(tasks::id.eq(row.id))
-                                .filter(tasks::owner_id.eq(owner))
+                                .filter(tasks::project_id.eq_any(writable_projects(owner)))
                                 .filter(tasks::version.eq(*base)),
                         )
                         .set(row)
@@ -149,6 +153,7 @@ mod tests {
         let row = TaskRow::new(
             Id::new(),
             Id::new(),
+            Id::new(),
             TaskFields {
                 project_id: Id::new(),
                 title: "t".into(),
@@ -158,6 +163,7 @@ mod tests {
                 tags: Vec::new(),
                 due_at: None,
                 position: None,
+                assignee_id: None,
             },
             Timestamp::now(),
         );
