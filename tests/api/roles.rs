@@ -88,6 +88,15 @@ const MANAGE: [Expect; 6] = [
 ];
 /// Any member may read.
 const READ: [Expect; 6] = [Ok, Ok, Ok, Null, Null, Unauthenticated];
+/// Another address's invitation: nobody here may take it.
+const INVITEE_ONLY: [Expect; 6] = [
+    NotFound,
+    NotFound,
+    NotFound,
+    NotFound,
+    NotFound,
+    Unauthenticated,
+];
 const LISTED: [Expect; 6] = [Listed, Listed, Listed, Unlisted, Unlisted, Unauthenticated];
 
 fn cases() -> Vec<Case> {
@@ -287,28 +296,14 @@ fn cases() -> Vec<Case> {
             query: "mutation($id: ID!) { acceptInvitation(id: $id) { id } }",
             variables: json!({ "id": "$I" }),
             field: "acceptInvitation",
-            expect: [
-                NotFound,
-                NotFound,
-                NotFound,
-                NotFound,
-                NotFound,
-                Unauthenticated,
-            ],
+            expect: INVITEE_ONLY,
         },
         Case {
             name: "declineInvitation",
             query: "mutation($id: ID!) { declineInvitation(id: $id) }",
             variables: json!({ "id": "$I" }),
             field: "declineInvitation",
-            expect: [
-                NotFound,
-                NotFound,
-                NotFound,
-                NotFound,
-                NotFound,
-                Unauthenticated,
-            ],
+            expect: INVITEE_ONLY,
         },
         Case {
             name: "myInvitations",
