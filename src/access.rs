@@ -81,6 +81,17 @@ pub fn visible_projects(user: Id) -> _ {
         .select(project_members::project_id)
 }
 
+/// An invitation still standing at `now`: not accepted, declined or
+/// revoked, and not expired. Its invitee may see the inviter (and accept).
+#[diesel::dsl::auto_type(no_type_alias)]
+pub fn pending_invitation(now: Timestamp) -> _ {
+    invitations::accepted_at
+        .is_null()
+        .and(invitations::declined_at.is_null())
+        .and(invitations::revoked_at.is_null())
+        .and(invitations::expires_at.gt(now))
+}
+
 /// The projects `user` may write: those where it is OWNER or EDITOR.
 #[diesel::dsl::auto_type(no_type_alias)]
 pub fn writable_projects(user: Id) -> _ {
@@ -297,10 +308,7 @@ pub async fn visible_users(conn: &mut Conn<'_>, viewer: &Viewer, ids: &[Id]) -> 
             invitations::table
                 .filter(invitations::invited_by.eq_any(ids))
                 .filter(invitations::email.eq(&email))
-                .filter(invitations::accepted_at.is_null())
-                .filter(invitations::declined_at.is_null())
-                .filter(invitations::revoked_at.is_null())
-                .filter(invitations::expires_at.gt(now))
+                .filter(pending_invitation(now))
                 .select(invitations::invited_by)
                 .load::<Id>(c)
                 .await

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::model::InvitationRow;
-use crate::access::managed_projects;
+use crate::access::{managed_projects, pending_invitation};
 use crate::auth::Viewer;
 use crate::db::Conn;
 use crate::db::schema::{invitations, projects, users};
@@ -36,10 +36,7 @@ macro_rules! shown {
                 .inner_join(projects::table.on(projects::id.eq(invitations::project_id)))
                 .inner_join(users::table.on(users::id.eq(invitations::invited_by)))
                 .filter(projects::deleted_at.is_null())
-                .filter(invitations::accepted_at.is_null())
-                .filter(invitations::declined_at.is_null())
-                .filter(invitations::revoked_at.is_null())
-                .filter(invitations::expires_at.gt(now));
+                .filter(pending_invitation(now));
             $pick
                 .order((invitations::created_at.asc(), invitations::id.asc()))
                 .select((
@@ -130,10 +127,7 @@ pub async fn count_pending(conn: &mut Conn<'_>, project: Id, now: Timestamp) -> 
     let n: i64 = db_run!(conn, |c| {
         invitations::table
             .filter(invitations::project_id.eq(project))
-            .filter(invitations::accepted_at.is_null())
-            .filter(invitations::declined_at.is_null())
-            .filter(invitations::revoked_at.is_null())
-            .filter(invitations::expires_at.gt(now))
+            .filter(pending_invitation(now))
             .count()
             .get_result(c)
             .await
@@ -154,9 +148,7 @@ pub async fn revoke_pending_to(
             invitations::table
                 .filter(invitations::project_id.eq(project))
                 .filter(invitations::email.eq(email))
-                .filter(invitations::accepted_at.is_null())
-                .filter(invitations::declined_at.is_null())
-                .filter(invitations::revoked_at.is_null()),
+                .filter(pending_invitation(now)),
         )
         .set(invitations::revoked_at.eq(now))
         .execute(c)
@@ -185,10 +177,7 @@ pub async fn finish(
 ) -> AppResult<bool> {
     let pending = invitations::table
         .filter(invitations::id.eq(id))
-        .filter(invitations::accepted_at.is_null())
-        .filter(invitations::declined_at.is_null())
-        .filter(invitations::revoked_at.is_null())
-        .filter(invitations::expires_at.gt(now));
+        .filter(pending_invitation(now));
     let n = db_run!(conn, |c| {
         match outcome {
             Outcome::Accepted => {

@@ -257,17 +257,13 @@ pub async fn edit(
     expected_version: Option<i32>,
     field: &str,
 ) -> AppResult<Vec<TaskRow>> {
-    let mut sources = Vec::with_capacity(ids.len());
-    for id in ids {
-        sources.push(
-            live_at(conn, viewer, *id, expected_version)
-                .await?
-                .project_id,
-        );
-    }
+    // Their projects, in one query (each task is read again, checked, once
+    // the streams are held).
+    let sources = store::find_tasks_any(conn, viewer, ids).await?;
     // One seq per task in its project's stream; a task that moves takes it
     // in the target's and leaves a mark (one more) in its old project's.
-    let mut counts = counter::per_project(sources.iter().copied());
+    let live = sources.iter().filter(|t| t.deleted_at.is_none());
+    let mut counts = counter::per_project(live.map(|t| t.project_id));
     for project in counts.keys() {
         access::require(conn, viewer, *project, Need::Write, not_found).await?;
     }

@@ -6,12 +6,13 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tasklane::access::ProjectRole;
 
 use crate::fixtures::{account, ok, project, task};
 use crate::on_both_databases;
 use crate::sharing_support::set_member;
+use crate::subscriptions::update_task;
 use crate::support::Backend;
 use crate::ws_support::{TRANSPORT_WS, Ws, subscriptions_reach, two_instances};
 
@@ -21,16 +22,6 @@ const TASK_EVENTS: &str = "subscription($p: ID) { taskEvents(projectId: $p) {
     type task { id title } } }";
 const PROJECT_EVENTS: &str = "subscription { projectEvents { type project { id }
     member { role user { id } } } }";
-
-async fn rename(app: &crate::support::TestApp, token: &str, id: &Value, title: &str) {
-    ok(
-        app,
-        token,
-        "mutation($id: ID!, $t: String!) { updateTask(id: $id, input: { title: $t }) { id } }",
-        json!({ "id": id, "t": title }),
-    )
-    .await;
-}
 
 async fn a_removal_on_one_instance_stops_delivery_on_another(backend: Backend) {
     let (app, _second, there) = two_instances(backend).await;
@@ -49,7 +40,7 @@ async fn a_removal_on_one_instance_stops_delivery_on_another(backend: Backend) {
     mine.subscribe("projects", PROJECT_EVENTS, json!({})).await;
     subscriptions_reach(there, if there == app.addr { 3 } else { 2 }).await;
     subscriptions_reach(app.addr, if there == app.addr { 3 } else { 1 }).await;
-    rename(&app, &owner.token, &t["id"], "heard").await;
+    update_task(&app, &owner.token, &t["id"], "heard").await;
     let mut heard = Vec::new();
     for _ in 0..2 {
         let message = theirs.next().await.expect("an event");
@@ -87,7 +78,7 @@ async fn a_removal_on_one_instance_stops_delivery_on_another(backend: Backend) {
     assert_eq!(event["member"]["user"]["id"], json!(member.id), "{event}");
     // Later writes reach the owner's side only; the member's socket stays
     // open for its other subscriptions and hears nothing of the project.
-    rename(&app, &owner.token, &t["id"], "unheard").await;
+    update_task(&app, &owner.token, &t["id"], "unheard").await;
     if let Some(message) = theirs.next_within(Duration::from_millis(500)).await {
         panic!("a removed member heard {message:?}");
     }

@@ -37,7 +37,8 @@ on_both_databases!(
     a_slow_consumer_is_dropped_and_others_get_everything,
 );
 
-async fn update_task(app: &TestApp, token: &str, id: &Value, title: &str) {
+/// Renames task `id` (the write the subscription tests listen for).
+pub async fn update_task(app: &TestApp, token: &str, id: &Value, title: &str) {
     ok(
         app,
         token,
