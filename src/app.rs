@@ -9,6 +9,7 @@ mod serve;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use async_graphql::ValidationMode;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
@@ -41,6 +42,9 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// What handlers share.
 pub struct AppState {
     pub schema: AppSchema,
+    /// The same schema, validating only what its limits need: for a
+    /// document that passed full validation before and has no variables.
+    pub validated_schema: AppSchema,
     pub services: Arc<Services>,
     pub metrics: Metrics,
     /// GraphiQL's page, unless in production.
@@ -93,9 +97,22 @@ pub async fn build_app(config: Config) -> Result<(Router, Arc<AppState>), AppErr
         mailer,
         oauth,
         live,
+        documents: Default::default(),
     });
     let config = &services.config;
-    let schema = build_schema(Some(services.clone()), &config.limits, config.production);
+    let schema = build_schema(
+        Some(services.clone()),
+        &config.limits,
+        config.production,
+        ValidationMode::Strict,
+    );
+    // For documents that passed the strict one before (`documents.rs`).
+    let validated_schema = build_schema(
+        Some(services.clone()),
+        &config.limits,
+        config.production,
+        ValidationMode::Fast,
+    );
     // The cost model is read from the schema: built now, not on the first request.
     crate::graphql::cost::warm_up();
     let graphiql = (!config.production).then(|| {
@@ -107,6 +124,7 @@ pub async fn build_app(config: Config) -> Result<(Router, Arc<AppState>), AppErr
     });
     let state = Arc::new(AppState {
         schema,
+        validated_schema,
         services: services.clone(),
         metrics: Metrics::new().with_live(services.live.gauges()),
         graphiql,

@@ -12,7 +12,7 @@
 pub mod counter;
 pub mod keyset;
 pub mod migrate;
-mod rows;
+pub mod rows;
 pub mod schema;
 pub mod sql;
 pub mod sqlite_limit;

@@ -2,10 +2,12 @@
 
 pub mod context;
 pub mod cost;
+pub mod documents;
 pub mod limits;
 pub mod loaders;
 pub mod node;
 pub mod pagination;
+pub mod plain;
 pub mod prepare;
 pub mod schema;
 

@@ -17,7 +17,7 @@ use super::{AppState, REQUEST_ID};
 use crate::auth::client_ip::client_ip;
 use crate::error::{INTERNAL_MESSAGE, code};
 use crate::graphql::RequestMeta;
-use crate::graphql::prepare::{prepare, selected_operation};
+use crate::graphql::prepare::{Prepared, prepare, selected_operation};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
@@ -242,7 +242,14 @@ async fn execute(state: &AppState, parts: &http::request::Parts, batch: BatchReq
         let operation = request.operation_name.clone();
         let started = Instant::now();
         let mut response = match prepare(request, &state.services, &auth, &meta) {
-            Ok(request) => state.schema.execute(request).await,
+            Ok(Prepared { request, seen }) if seen.validated() => {
+                state.validated_schema.execute(request).await
+            }
+            Ok(Prepared { request, seen }) => {
+                let response = state.schema.execute(request).await;
+                seen.ran(&response);
+                response
+            }
             Err(error) => async_graphql::Response::from_errors(vec![error]),
         };
         finish_errors(&mut response, &meta.request_id);

@@ -44,3 +44,63 @@ macro_rules! update_versioned_row {
         .map_err($crate::error::AppError::from)
     };
 }
+
+/// One column of a row read by a statement: at `at` when the statement
+/// has it there (the column list that `read_by_position!` gives), else found
+/// by `name`. Finding a column by name compares it with every column
+/// before it, for every row; on a page of tasks that was a quarter of the
+/// work of reading it.
+pub fn column<'a, ST, T, DB>(
+    row: &impl diesel::row::NamedRow<'a, DB>,
+    at: usize,
+    name: &str,
+) -> diesel::deserialize::Result<T>
+where
+    DB: diesel::backend::Backend,
+    T: diesel::deserialize::FromSql<ST, DB>,
+{
+    use diesel::row::{Field, Row};
+    let field = match Row::get(row, at) {
+        Some(field) if field.field_name() == Some(name) => field,
+        _ => Row::get(row, name).ok_or_else(|| format!("Column `{name}` is not in the row"))?,
+    };
+    T::from_nullable_sql(field.value())
+}
+
+/// `QueryableByName` for `$Row`, whose fields are the columns of `$table`
+/// of the same names, read by position when the statement selects them in
+/// the field order (`$Row::COLUMNS`, which it also defines), and by name
+/// otherwise.
+#[macro_export]
+macro_rules! read_by_position {
+    ($Row:ty, $table:ident, [$($field:ident),+ $(,)?]) => {
+        impl $Row {
+            /// The columns, in the order the row reads them fastest.
+            pub const COLUMNS: &'static [&'static str] = &[$(stringify!($field)),+];
+        }
+        $crate::read_by_position!(@backend diesel::pg::Pg, $Row, $table, [$($field),+]);
+        $crate::read_by_position!(@backend diesel::sqlite::Sqlite, $Row, $table, [$($field),+]);
+    };
+    (@backend $DB:ty, $Row:ty, $table:ident, [$($field:ident),+]) => {
+        impl diesel::deserialize::QueryableByName<$DB> for $Row {
+            fn build<'a>(
+                row: &impl diesel::row::NamedRow<'a, $DB>,
+            ) -> diesel::deserialize::Result<Self> {
+                let mut at = 0usize;
+                let read = Self {
+                    $($field: {
+                        let value = $crate::db::rows::column::<
+                            diesel::dsl::SqlTypeOf<$table::$field>,
+                            _,
+                            $DB,
+                        >(row, at, stringify!($field))?;
+                        at += 1;
+                        value
+                    },)+
+                };
+                debug_assert_eq!(at, Self::COLUMNS.len());
+                Ok(read)
+            }
+        }
+    };
+}

@@ -33,6 +33,8 @@ pub struct Services {
     pub oauth: OAuth,
     /// Subscriptions' fan-out and open WebSocket connections.
     pub live: Hub,
+    /// Documents seen lately, parsed.
+    pub documents: super::documents::Documents,
 }
 
 /// Per request (request data).

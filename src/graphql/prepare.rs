@@ -11,10 +11,10 @@
 use std::sync::Arc;
 
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
-use async_graphql::{ErrorExtensionValues, Request, ServerError};
+use async_graphql::{ErrorExtensionValues, Request, Response, ServerError, Value};
 
 use super::cost::cost;
-use super::limits::count_aliases;
+use super::documents::Document;
 use super::loaders::Loaders;
 use super::{RequestMeta, Services};
 use crate::auth::AuthState;
@@ -79,6 +79,35 @@ fn over_cost(cost: u64, limit: usize) -> ServerError {
     error
 }
 
+/// A request ready to run, and what is known of its document.
+pub struct Prepared {
+    pub request: Request,
+    pub seen: Seen,
+}
+
+/// A request's document as kept (`documents.rs`).
+pub struct Seen {
+    document: Arc<Document>,
+    without_variables: bool,
+}
+
+impl Seen {
+    /// Full validation would pass, as it did before: the document has been
+    /// run without variables, and is sent again without (validation reads
+    /// nothing else). Run it on the schema that checks its limits only.
+    pub fn validated(&self) -> bool {
+        self.without_variables && self.document.validated()
+    }
+
+    /// After running it with full validation: remembers that it passed,
+    /// which it did if anything ran.
+    pub fn ran(&self, response: &Response) {
+        if self.without_variables && response.data != Value::Null {
+            self.document.mark_validated();
+        }
+    }
+}
+
 /// Checks `request` and attaches its data; an `Err` is answered without
 /// executing anything.
 pub fn prepare(
@@ -86,7 +115,7 @@ pub fn prepare(
     services: &Arc<Services>,
     auth: &AuthState,
     meta: &RequestMeta,
-) -> Result<Request, ServerError> {
+) -> Result<Prepared, ServerError> {
     prepare_checked(request, services, auth, meta, true)
 }
 
@@ -99,7 +128,7 @@ pub fn prepare_again(
     auth: &AuthState,
     meta: &RequestMeta,
 ) -> Result<Request, ServerError> {
-    prepare_checked(request, services, auth, meta, false)
+    prepare_checked(request, services, auth, meta, false).map(|prepared| prepared.request)
 }
 
 fn prepare_checked(
@@ -108,14 +137,17 @@ fn prepare_checked(
     auth: &AuthState,
     meta: &RequestMeta,
     count: bool,
-) -> Result<Request, ServerError> {
+) -> Result<Prepared, ServerError> {
     let limits = &services.config.limits;
     let operation_name = request.operation_name.clone();
-    // Taken out so that the cost can read them beside the parsed document.
-    let variables = std::mem::take(&mut request.variables);
-    let document = request.parsed_query().map_err(compact_syntax_error)?;
+    let kept = services
+        .documents
+        .parse(&request.query)
+        .map_err(compact_syntax_error)?;
+    let document = &kept.document;
+    let variables = &request.variables;
     if count {
-        let aliases = count_aliases(document);
+        let aliases = kept.aliases;
         if aliases > limits.aliases {
             return Err(ServerError::new(
                 format!(
@@ -128,7 +160,7 @@ fn prepare_checked(
         let cost = cost(
             document,
             operation_name.as_deref(),
-            &variables,
+            variables,
             limits.page_size,
         );
         if cost > limits.complexity as u64 {
@@ -151,10 +183,17 @@ fn prepare_checked(
         crate::auth::key_scope::check(viewer, document, operation_name.as_deref())
             .map_err(to_server_error)?;
     }
-    request.variables = variables;
+    let without_variables = variables.is_empty();
+    request.set_parsed_query(document.clone());
     let mut request = request.data(auth.clone()).data(meta.clone());
     if let Some(viewer) = auth.viewer_opt() {
         request = request.data(Loaders::new(services.db.clone(), viewer.clone()));
     }
-    Ok(request)
+    Ok(Prepared {
+        request,
+        seen: Seen {
+            document: kept,
+            without_variables,
+        },
+    })
 }

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{MergedObject, MergedSubscription, Schema};
+use async_graphql::{MergedObject, MergedSubscription, Schema, ValidationMode};
 
 use super::Services;
 use super::node::NodeQuery;
@@ -51,6 +51,7 @@ pub fn build_schema(
     services: Option<Arc<Services>>,
     limits: &QueryLimits,
     production: bool,
+    validation: ValidationMode,
 ) -> AppSchema {
     let mut builder = Schema::build(
         Query::default(),
@@ -59,10 +60,14 @@ pub fn build_schema(
     )
     .limit_depth(limits.depth)
     .limit_directives(limits.directives)
-    .limit_recursive_depth(64);
+    .limit_recursive_depth(64)
+    .validation_mode(validation);
     if production {
         builder = builder.disable_introspection().disable_suggestions();
     }
+    // No extensions: `prepare.rs` does their work once per request, and
+    // `plain.rs` resolves listed objects without the per-field path that
+    // extensions observe.
     if let Some(services) = services {
         // The cost (`cost.rs`, in `prepare`) replaces async-graphql's
         // complexity, which counts a list like a single field.
@@ -81,7 +86,7 @@ pub fn sdl() -> String {
         batch: 1,
         page_size: 1,
     };
-    build_schema(None, &limits, false).sdl()
+    build_schema(None, &limits, false, ValidationMode::Strict).sdl()
 }
 
 #[cfg(test)]

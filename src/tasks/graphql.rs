@@ -24,6 +24,7 @@ use crate::error::{AppError, AppResult};
 use crate::graphql::ContextExt;
 use crate::graphql::loaders::loaders;
 use crate::graphql::pagination::{Page, PageInfo, PageRequest};
+use crate::graphql::plain::{Plain, PlainFields};
 use crate::projects::graphql::fields::ProjectFields;
 use crate::projects::model::ProjectRow;
 use crate::users::User;
@@ -105,6 +106,24 @@ impl Task {
     }
 }
 
+impl PlainFields for Task {
+    const PLAIN: &'static [&'static str] = &[
+        "id",
+        "title",
+        "description",
+        "status",
+        "priority",
+        "tags",
+        "dueAt",
+        "position",
+        "completedAt",
+        "deletedAt",
+        "version",
+        "createdAt",
+        "updatedAt",
+    ];
+}
+
 /// The user `id`, if there is one and the viewer may see it.
 async fn user(ctx: &Context<'_>, id: Option<Id>) -> AppResult<Option<User>> {
     match id {
@@ -121,12 +140,16 @@ pub struct TaskEdge {
 
 #[Object(serial)]
 impl TaskEdge {
-    async fn node(&self) -> &Task {
-        &self.node
+    async fn node(&self) -> Plain<Task> {
+        Plain(self.node.clone())
     }
     async fn cursor(&self) -> String {
         self.order.cursor(&self.node.0)
     }
+}
+
+impl PlainFields for TaskEdge {
+    const PLAIN: &'static [&'static str] = &["node", "cursor"];
 }
 
 /// Where a connection's `totalCount` comes from.
@@ -156,13 +179,15 @@ impl TaskConnection {
 
 #[Object(serial)]
 impl TaskConnection {
-    async fn edges(&self) -> Vec<TaskEdge> {
+    async fn edges(&self) -> Vec<Plain<TaskEdge>> {
         self.page
             .rows
             .iter()
-            .map(|task| TaskEdge {
-                node: task.clone(),
-                order: self.order,
+            .map(|task| {
+                Plain(TaskEdge {
+                    node: task.clone(),
+                    order: self.order,
+                })
             })
             .collect()
     }

@@ -9,6 +9,7 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use crate::access::{self, Need, ProjectRef};
 use crate::auth::Viewer;
@@ -257,6 +258,13 @@ fn push_keyset(b: &mut SqlBuilder, query: &TaskListQuery) -> AppResult<()> {
     Ok(())
 }
 
+/// `SELECT t.id, t.project_id, … FROM tasks t`: every column, in the order
+/// `TaskRow` reads fastest (by position rather than by name).
+static SELECT_TASKS: LazyLock<String> = LazyLock::new(|| {
+    let columns: Vec<String> = TaskRow::COLUMNS.iter().map(|c| format!("t.{c}")).collect();
+    format!("SELECT {} FROM tasks t", columns.join(", "))
+});
+
 /// SQLite refuses a compound query of more than 500 parts.
 const SQLITE_PARENTS_PER_STATEMENT: usize = 200;
 
@@ -267,7 +275,7 @@ pub async fn page(
     query: &TaskListQuery,
 ) -> AppResult<Page<TaskRow>> {
     let mut b = SqlBuilder::new(conn.backend());
-    b.push("SELECT t.* FROM tasks t WHERE ");
+    b.push(&SELECT_TASKS).push(" WHERE ");
     push_conditions(&mut b, viewer, &query.filter, Guard::Rows);
     push_keyset(&mut b, query)?;
     let rows = b.load::<TaskRow>(conn).await?;
@@ -303,7 +311,9 @@ fn per_project_statement(
                     .bind(Bind::Id(*id))
                     .push(")");
             }
-            b.push(") AS parent(id) CROSS JOIN LATERAL (SELECT t.* FROM tasks t WHERE ")
+            b.push(") AS parent(id) CROSS JOIN LATERAL (")
+                .push(&SELECT_TASKS)
+                .push(" WHERE ")
                 .column(t!(project_id))
                 .push(" = parent.id AND ");
             push_one_project_page(&mut b, viewer, ProjectRef::Expr("parent.id"), query)?;
@@ -319,7 +329,9 @@ fn per_project_statement(
                 if i > 0 {
                     b.push(" UNION ALL ");
                 }
-                b.push("SELECT * FROM (SELECT t.* FROM tasks t WHERE ")
+                b.push("SELECT * FROM (")
+                    .push(&SELECT_TASKS)
+                    .push(" WHERE ")
                     .column(t!(project_id))
                     .push(" = ")
                     .bind(Bind::Id(*id))

@@ -13,7 +13,7 @@ use crate::error::rfc3339_opt;
 /// imports) and the update form, which writes every column but the id, the
 /// owner, the client mutation id and the creation time (a `None` clears).
 /// `tags`: a JSON array of strings.
-#[derive(Queryable, QueryableByName, Selectable, Identifiable, Insertable, AsChangeset)]
+#[derive(Queryable, Selectable, Identifiable, Insertable, AsChangeset)]
 #[diesel(table_name = tasks, treat_none_as_null = true)]
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TaskRow {
@@ -49,6 +49,34 @@ pub struct TaskRow {
     #[serde(default)]
     pub updated_by: Option<Id>,
 }
+
+crate::read_by_position!(
+    TaskRow,
+    tasks,
+    [
+        id,
+        project_id,
+        owner_id,
+        title,
+        description,
+        status,
+        priority,
+        tags,
+        due_at,
+        position,
+        completed_at,
+        deleted_at,
+        version,
+        seq,
+        client_id,
+        client_mutation_id,
+        created_at,
+        updated_at,
+        assignee_id,
+        created_by,
+        updated_by,
+    ]
+);
 
 /// Every field of a task its owner sets, checked: what a create, a sync
 /// change and an import carry.

@@ -95,8 +95,8 @@ impl ConnectionExecutor {
                 finish_errors(&mut response, &request_id);
                 futures_util::stream::once(async move { response }).boxed()
             }
-            Ok(mut request) => {
-                request = request.data(*live);
+            Ok(prepared) => {
+                let mut request = prepared.request.data(*live);
                 if let Some(viewer) = auth.viewer_opt() {
                     // No cache lives as long as a subscription.
                     request = request.data(Loaders::uncached(services.db.clone(), viewer.clone()));
