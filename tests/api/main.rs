@@ -46,6 +46,7 @@ mod sharing;
 mod sharing_live;
 mod sharing_operations;
 mod sharing_support;
+mod sharing_unassign;
 mod storage;
 mod structure;
 mod subscriptions;
