@@ -43,6 +43,7 @@ mod roles;
 mod sessions;
 mod settings_doc;
 mod sharing;
+mod sharing_listings;
 mod sharing_live;
 mod sharing_operations;
 mod sharing_support;
