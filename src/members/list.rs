@@ -17,7 +17,7 @@ use super::model::MemberRow;
 use crate::access::{self, Need, ProjectRef, ProjectRole};
 use crate::auth::Viewer;
 use crate::db::schema::project_members;
-use crate::db::sql::{Bind, IdCountRow, SqlBuilder, SqlColumn};
+use crate::db::sql::{Bind, IdCountRow, SqlBuilder, SqlColumn, parents_per_statement};
 use crate::db::types::{DbTime, DbUuid, Id, Timestamp};
 use crate::db::{Backend, Conn};
 use crate::error::AppResult;
@@ -69,9 +69,6 @@ impl ListedRow {
         (member, self.user)
     }
 }
-
-/// SQLite refuses a compound query of more than 500 parts.
-const SQLITE_PARENTS_PER_STATEMENT: usize = 200;
 
 /// The columns of a listed member, then `FROM`: its member row joined to
 /// its user.
@@ -170,11 +167,7 @@ pub async fn page_per_project(
     query: &MemberPageQuery,
 ) -> AppResult<HashMap<Id, Page<(MemberRow, User)>>> {
     let mut grouped: HashMap<Id, Vec<(MemberRow, User)>> = HashMap::new();
-    let statements: Vec<&[Id]> = match conn.backend() {
-        Backend::Postgres => vec![projects],
-        Backend::Sqlite => projects.chunks(SQLITE_PARENTS_PER_STATEMENT).collect(),
-    };
-    for parents in statements.into_iter().filter(|p| !p.is_empty()) {
+    for parents in parents_per_statement(conn.backend(), projects) {
         let b = per_project_statement(conn.backend(), viewer, parents, query);
         for row in b.load::<ListedRow>(conn).await? {
             let (member, user) = row.into_pair();
