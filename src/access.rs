@@ -73,6 +73,16 @@ pub enum Need {
     Manage,
 }
 
+impl Need {
+    /// The roles that allow it.
+    pub fn roles(self) -> Vec<ProjectRole> {
+        [ProjectRole::Owner, ProjectRole::Editor, ProjectRole::Viewer]
+            .into_iter()
+            .filter(|role| role.allows(self))
+            .collect()
+    }
+}
+
 /// The projects `user` may see: every project it is a member of.
 #[diesel::dsl::auto_type(no_type_alias)]
 pub fn visible_projects(user: Id) -> _ {
@@ -99,6 +109,18 @@ pub fn writable_projects(user: Id) -> _ {
     project_members::table
         .filter(project_members::user_id.eq(user))
         .filter(project_members::role.ne(read_only))
+        .select(project_members::project_id)
+}
+
+/// The projects where `user`'s role allows `need` (for a write whose
+/// need the caller chooses; [`visible_projects`] and [`writable_projects`]
+/// are the usual ones).
+#[diesel::dsl::auto_type(no_type_alias)]
+pub fn projects_for(user: Id, need: Need) -> _ {
+    let roles: Vec<ProjectRole> = need.roles();
+    project_members::table
+        .filter(project_members::user_id.eq(user))
+        .filter(project_members::role.eq_any(roles))
         .select(project_members::project_id)
 }
 

@@ -6,6 +6,7 @@
 
 pub mod graphql;
 pub mod invitations;
+pub mod list;
 pub mod loaders;
 pub mod model;
 pub mod store;

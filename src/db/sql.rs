@@ -336,6 +336,20 @@ walk_segments!(Prepared, Sqlite);
 walk_segments!(SqlFragment, Pg);
 walk_segments!(SqlFragment, Sqlite);
 
+/// SQLite refuses a compound query of more than 500 parts.
+const SQLITE_PARENTS_PER_STATEMENT: usize = 200;
+
+/// The parents each statement of a page per parent reads: all of them in
+/// one statement on PostgreSQL (LATERAL), at most 200 per statement on
+/// SQLite (one part of a UNION ALL each); none for no parents.
+pub fn parents_per_statement(backend: Backend, parents: &[Id]) -> Vec<&[Id]> {
+    match backend {
+        Backend::Postgres if parents.is_empty() => Vec::new(),
+        Backend::Postgres => vec![parents],
+        Backend::Sqlite => parents.chunks(SQLITE_PARENTS_PER_STATEMENT).collect(),
+    }
+}
+
 /// A row of `SELECT COUNT(*) AS n`.
 #[derive(Debug, Clone, Copy, QueryableByName)]
 pub struct CountRow {

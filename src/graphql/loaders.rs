@@ -1,9 +1,10 @@
 //! Loaders, made for each request (so no cache outlives its viewer), one
 //! per relation: project by id, a project's owner and a user the viewer
 //! may see (DataLoaders), a page
-//! of tasks per project (one window-function query for every parent) and
-//! task counts per project (sibling batches). Each runs its store function
-//! with the request's viewer.
+//! of tasks per project (one window-function query for every parent),
+//! task counts per project, and a page of members and member counts per
+//! project (sibling batches). Each runs its store function with the
+//! request's viewer.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -20,6 +21,8 @@ use crate::db::Db;
 use crate::db::types::Id;
 use crate::error::{AppError, AppResult};
 use crate::graphql::pagination::Page;
+use crate::members::list::{self as member_list, MemberPageQuery};
+use crate::members::model::MemberRow;
 use crate::projects::model::ProjectRow;
 use crate::projects::store as project_store;
 use crate::tasks::list::{self as task_list, TaskFilterSpec, TaskListQuery};
@@ -45,6 +48,8 @@ pub struct Loaders {
     pub members: crate::members::loaders::MemberLoaders,
     project_tasks: SiblingBatch<TaskListQuery, Page<Arc<TaskRow>>>,
     task_counts: SiblingBatch<TaskFilterSpec, i64>,
+    project_members: SiblingBatch<MemberPageQuery, Page<(MemberRow, User)>>,
+    member_counts: SiblingBatch<(), u64>,
 }
 
 impl Loaders {
@@ -81,6 +86,8 @@ impl Loaders {
             members,
             project_tasks: SiblingBatch::default(),
             task_counts: SiblingBatch::default(),
+            project_members: SiblingBatch::default(),
+            member_counts: SiblingBatch::default(),
             scope,
         }
     }
@@ -124,6 +131,36 @@ impl Loaders {
                 let mut pooled = scope.db.read().await?;
                 task_list::count_per_project(&mut pooled.conn(), &scope.viewer, siblings, &filter)
                     .await
+            })
+            .await
+    }
+
+    /// The page of members `query` selects in each of `siblings`, each
+    /// with its user, in one statement (empty where the viewer is not a
+    /// member).
+    pub async fn project_members(
+        &self,
+        siblings: &Arc<[Id]>,
+        query: MemberPageQuery,
+    ) -> AppResult<Arc<HashMap<Id, Page<(MemberRow, User)>>>> {
+        let scope = &self.scope;
+        self.project_members
+            .get(siblings, query, |query| async move {
+                let mut pooled = scope.db.read().await?;
+                member_list::page_per_project(&mut pooled.conn(), &scope.viewer, siblings, &query)
+                    .await
+            })
+            .await
+    }
+
+    /// How many members each of `siblings` has, in one query (0 where the
+    /// viewer is not a member).
+    pub async fn member_counts(&self, siblings: &Arc<[Id]>) -> AppResult<Arc<HashMap<Id, u64>>> {
+        let scope = &self.scope;
+        self.member_counts
+            .get(siblings, (), |()| async move {
+                let mut pooled = scope.db.read().await?;
+                member_list::count_per_project(&mut pooled.conn(), &scope.viewer, siblings).await
             })
             .await
     }

@@ -11,12 +11,15 @@ pub mod membership;
 pub use invitations::InvitationsMutation;
 pub use membership::MembershipMutation;
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
 use super::invitations::{self as invitation_store, Shown};
+use super::list::{MemberKey, MemberPageQuery};
 use super::model::MemberRow;
-use super::store::{self, MemberKey};
+use super::store;
 use crate::access::{self, Need, ProjectRole};
 use crate::auth::Viewer;
 use crate::db::Conn;
@@ -127,9 +130,11 @@ impl ProjectMemberEdge {
     }
 }
 
-/// A page of a project's members, ordered by since, then user id.
+/// A page of a project's members, ordered by since, then user id; its
+/// project was listed with `siblings`, whose members are counted with it.
 pub struct ProjectMemberConnection {
     project: Id,
+    siblings: Arc<[Id]>,
     page: Page<ProjectMember>,
 }
 
@@ -147,45 +152,52 @@ impl ProjectMemberConnection {
     }
     /// Members of the project, its owner included, on every page.
     async fn total_count(&self, ctx: &Context<'_>) -> AppResult<i32> {
-        let viewer = ctx.viewer()?;
-        let mut pooled = ctx.services().db.read().await?;
-        let mut conn = pooled.conn();
-        if access::role(&mut conn, viewer, self.project)
-            .await?
-            .is_none()
-        {
-            return Ok(0);
-        }
-        let n = store::count(&mut conn, self.project).await?;
+        let counts = loaders(ctx)?.member_counts(&self.siblings).await?;
+        let n = counts.get(&self.project).copied().unwrap_or(0);
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
 }
 
-/// `Project.members(first, after)`: a page of the members of `project`.
+/// Where the cursor `after` points.
+fn after_key(after: Option<&str>) -> AppResult<Option<MemberKey>> {
+    let Some(text) = after else {
+        return Ok(None);
+    };
+    let cursor = Cursor::decode("after", text, MEMBER_ORDER)?;
+    let KeyValue::Int(micros) = cursor.key else {
+        return Err(AppError::bad_input("after", "is not a valid cursor"));
+    };
+    let since = DateTime::from_timestamp_micros(micros)
+        .ok_or_else(|| AppError::bad_input("after", "is not a valid cursor"))?;
+    Ok(Some((Timestamp::from(since), cursor.id)))
+}
+
+/// `Project.members(first, after)`: a page of the members of `project`,
+/// loaded with the same page of each of its `siblings` (the projects
+/// listed with it) in one statement; empty when the viewer is not a
+/// member.
 pub async fn members_page(
     ctx: &Context<'_>,
     project: Id,
+    siblings: &Arc<[Id]>,
     first: Option<i32>,
     after: Option<String>,
 ) -> AppResult<ProjectMemberConnection> {
-    let viewer = ctx.viewer()?;
     let request = PageRequest::from_args(first, after, None, None, ctx.page_size())?;
-    let after: Option<MemberKey> = match &request.after {
-        None => None,
-        Some(text) => {
-            let cursor = Cursor::decode("after", text, MEMBER_ORDER)?;
-            let KeyValue::Int(micros) = cursor.key else {
-                return Err(AppError::bad_input("after", "is not a valid cursor"));
-            };
-            let since = DateTime::from_timestamp_micros(micros)
-                .ok_or_else(|| AppError::bad_input("after", "is not a valid cursor"))?;
-            Some((Timestamp::from(since), cursor.id))
-        }
+    let query = MemberPageQuery {
+        after: after_key(request.after.as_deref())?,
+        page: request,
     };
-    let mut pooled = ctx.services().db.read().await?;
-    let page = store::page(&mut pooled.conn(), viewer, project, after, &request).await?;
+    let pages = loaders(ctx)?
+        .project_members(siblings, query.clone())
+        .await?;
+    let page = match pages.get(&project) {
+        Some(page) => page.clone(),
+        None => Page::from_scan(Vec::new(), &query.page),
+    };
     Ok(ProjectMemberConnection {
         project,
+        siblings: siblings.clone(),
         page: page.map(|(row, user)| ProjectMember::listed(row, user)),
     })
 }

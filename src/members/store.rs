@@ -1,63 +1,20 @@
-//! All SQL for members. Reads check the viewer through `crate::access`
-//! first; writes run in the caller's transaction after it took the project
-//! ([`lock_project`]) and checked the viewer's role through `crate::access`.
+//! All SQL for members but their listings (`list.rs`). Reads check the
+//! viewer through `crate::access` first; writes run in the caller's
+//! transaction after it took the project ([`lock_project`]) and checked the
+//! viewer's role through `crate::access`.
 
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::model::MemberRow;
-use crate::access::{self, ProjectRole, visible_projects};
+use crate::access::{ProjectRole, visible_projects};
 use crate::auth::Viewer;
 use crate::db::Conn;
 use crate::db::schema::{project_members, projects, tasks, users};
-use crate::db::types::{Id, Timestamp};
+use crate::db::types::Id;
 use crate::db_run;
 use crate::error::{AppError, AppResult};
-use crate::graphql::pagination::{Page, PageRequest};
 use crate::users::User;
-
-/// Where a page of members starts: after this (since, user id).
-pub type MemberKey = (Timestamp, Id);
-
-/// A page of the members of `project`, ordered by since, then user id,
-/// each with its user; empty when the viewer does not see the project.
-pub async fn page(
-    conn: &mut Conn<'_>,
-    viewer: &Viewer,
-    project: Id,
-    after: Option<MemberKey>,
-    request: &PageRequest,
-) -> AppResult<Page<(MemberRow, User)>> {
-    if access::role(conn, viewer, project).await?.is_none() {
-        return Ok(Page::from_scan(Vec::new(), request));
-    }
-    let limit = i64::try_from(request.size + 1).unwrap_or(i64::MAX);
-    let rows: Vec<(MemberRow, User)> = db_run!(conn, |c| {
-        let mut query = project_members::table
-            .inner_join(users::table.on(users::id.eq(project_members::user_id)))
-            .filter(project_members::project_id.eq(project))
-            .select((MemberRow::as_select(), User::as_select()))
-            .into_boxed();
-        if let Some((since, user)) = after {
-            query = query.filter(
-                project_members::created_at
-                    .gt(since)
-                    .or(project_members::created_at
-                        .eq(since)
-                        .and(project_members::user_id.gt(user))),
-            );
-        }
-        query
-            .order((
-                project_members::created_at.asc(),
-                project_members::user_id.asc(),
-            ))
-            .limit(limit)
-            .load(c)
-            .await
-    })?;
-    Ok(Page::from_scan(rows, request))
-}
 
 /// The owner of each of `projects` the viewer sees.
 pub async fn owners(

@@ -15,7 +15,7 @@ use crate::access::{self, Need, ProjectRef};
 use crate::auth::Viewer;
 use crate::db::keyset::{KeyPosition, SortKey, SqlColumn};
 use crate::db::schema::{projects, tasks};
-use crate::db::sql::{Bind, CountRow, IdCountRow, IdRow, SqlBuilder};
+use crate::db::sql::{Bind, CountRow, IdCountRow, IdRow, SqlBuilder, parents_per_statement};
 use crate::db::types::{Id, Timestamp};
 use crate::db::{Backend, Conn};
 use crate::error::{AppError, AppResult};
@@ -265,9 +265,6 @@ static SELECT_TASKS: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {} FROM tasks t", columns.join(", "))
 });
 
-/// SQLite refuses a compound query of more than 500 parts.
-const SQLITE_PARENTS_PER_STATEMENT: usize = 200;
-
 /// One page of the viewer's tasks.
 pub async fn page(
     conn: &mut Conn<'_>,
@@ -355,11 +352,7 @@ pub async fn page_per_project(
 ) -> AppResult<HashMap<Id, Page<TaskRow>>> {
     let backward = query.page.backward;
     let mut grouped: HashMap<Id, Vec<TaskRow>> = HashMap::new();
-    let statements: Vec<&[Id]> = match conn.backend() {
-        Backend::Postgres => vec![projects],
-        Backend::Sqlite => projects.chunks(SQLITE_PARENTS_PER_STATEMENT).collect(),
-    };
-    for parents in statements.into_iter().filter(|p| !p.is_empty()) {
+    for parents in parents_per_statement(conn.backend(), projects) {
         let b = per_project_statement(conn.backend(), viewer, parents, query)?;
         for row in b.load::<TaskRow>(conn).await? {
             grouped.entry(row.project_id).or_default().push(row);

@@ -7,7 +7,7 @@ use diesel_async::RunQueryDsl;
 
 mod bulk;
 
-pub use bulk::write_tasks;
+pub use bulk::{write_tasks, write_tasks_as};
 
 use super::model::TaskRow;
 use crate::access::{visible_projects, writable_projects};
@@ -62,6 +62,30 @@ pub async fn find_task_any(
         .await?
         .into_iter()
         .next())
+}
+
+/// At most `limit` live tasks of `project` (one the viewer sees) assigned
+/// to `assignee`, in id order.
+pub async fn assigned_to(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    project: Id,
+    assignee: Id,
+    limit: i64,
+) -> AppResult<Vec<TaskRow>> {
+    let found = db_run!(conn, |c| {
+        tasks::table
+            .filter(tasks::project_id.eq(project))
+            .filter(tasks::project_id.eq_any(visible_projects(viewer.user_id)))
+            .filter(tasks::assignee_id.eq(assignee))
+            .filter(tasks::deleted_at.is_null())
+            .select(TaskRow::as_select())
+            .order(tasks::id.asc())
+            .limit(limit)
+            .load(c)
+            .await
+    })?;
+    Ok(found)
 }
 
 /// The task the viewer created with this client mutation id, where it

@@ -334,6 +334,59 @@ pub async fn write(
         .ok_or_else(|| conflict(current, current.version))
 }
 
+/// Clears `assignee`'s assignments in `project` as the viewer's writes,
+/// for a member who is removed or leaves (before its membership row goes):
+/// each live task assigned to it gets no assignee, the next version, the
+/// next `seq` of the project's stream and the viewer as its last writer.
+/// `need` is what the viewer's role there, checked by the caller, allows
+/// (a member leaving may be a VIEWER). Returns the tasks as written.
+///
+/// A project holds at most `quota` tasks (its owner's task quota), so this
+/// is one read, one reservation and one UPDATE of at most that many rows;
+/// it goes on by such batches only while the owner is over a lowered quota.
+/// The caller holds the project's row, so no other writer of the project
+/// can move these tasks meanwhile.
+pub async fn unassign(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    need: Need,
+    project: Id,
+    assignee: Id,
+    quota: u64,
+) -> AppResult<Vec<TaskRow>> {
+    let batch = i64::try_from(quota.max(1)).unwrap_or(i64::MAX);
+    let mut out = Vec::new();
+    loop {
+        let current = store::assigned_to(conn, viewer, project, assignee, batch).await?;
+        if current.is_empty() {
+            return Ok(out);
+        }
+        let full = i64::try_from(current.len()).is_ok_and(|n| n >= batch);
+        let mut streams = Streams::reserve_one(conn, project, current.len()).await?;
+        let now = Timestamp::now();
+        let mut rows = Vec::with_capacity(current.len());
+        for task in &current {
+            let mut next = task.clone();
+            next.assignee_id = None;
+            next.version = task.version + 1;
+            next.seq = streams.next(conn, project).await?;
+            next.updated_at = now;
+            next.updated_by = Some(viewer.user_id);
+            rows.push((next, task.version));
+        }
+        let written = store::write_tasks_as(conn, viewer, need, &rows).await?;
+        if written.len() != current.len() {
+            return Err(AppError::internal(
+                "an assignment to clear changed under the project's lock",
+            ));
+        }
+        out.extend(written);
+        if !full {
+            return Ok(out);
+        }
+    }
+}
+
 /// Soft-deletes a live task.
 pub async fn delete(
     conn: &mut Conn<'_>,

@@ -5,7 +5,9 @@ use diesel::prelude::*;
 use crate::db::schema::users;
 use crate::db::types::{Id, Timestamp};
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Insertable)]
+#[derive(
+    Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Identifiable, Insertable,
+)]
 #[diesel(table_name = users)]
 pub struct User {
     pub id: Id,

@@ -3,19 +3,24 @@
 //! project's row (membership writes of a project run one at a time), checks
 //! the viewer's role through `crate::access`, writes, and stages its
 //! membership events (`ROLE_CHANGED`, `MEMBER_REMOVED`) there. Membership
-//! takes no `seq`; only a transfer, which rewrites the project row, does
-//! (and is announced as `UPDATED` too).
+//! takes no `seq`; a transfer, which rewrites the project row, does (and is
+//! announced as `UPDATED` too), and so does a removal or a leave that
+//! clears the member's assignments: each such task is written by the
+//! remover (or the leaver) and announced as `UPDATED`.
 
 use async_graphql::{Context, ID, Object};
 use scoped_futures::ScopedFutureExt as _;
 
 use super::{ProjectMember, take};
 use crate::access::{Need, ProjectRole};
+use crate::auth::Viewer;
 use crate::db::Conn;
 use crate::db::types::Id;
 use crate::error::{AppError, AppResult};
 use crate::events::Outbox;
-use crate::events::changes::{Change, ChangeType, MemberChange, stage_change};
+use crate::events::changes::{
+    Change, ChangeType, MemberChange, stage_change, stage_changes, task_changes,
+};
 use crate::graphql::{ContextExt, write_and_announce};
 use crate::members::model::MemberRow;
 use crate::members::store;
@@ -23,6 +28,7 @@ use crate::projects::graphql::Project;
 use crate::projects::model::ProjectRow;
 use crate::projects::store as project_store;
 use crate::projects::writes::{self, Reach};
+use crate::tasks::writes as task_writes;
 
 /// The project and user ids of a membership mutation: an id that is no
 /// UUID names nothing the viewer sees.
@@ -57,8 +63,19 @@ fn announce(change_type: ChangeType, row: &ProjectRow, member: &MemberRow) -> Ch
     )
 }
 
-/// Removes `member` and stages its MEMBER_REMOVED.
-async fn remove(conn: &mut Conn<'_>, row: &ProjectRow, member: &MemberRow) -> AppResult<Outbox> {
+/// Removes `member`, as `viewer` whose role allows `need`: clears its
+/// assignments in the project first (tasks of at most `quota`, the task
+/// quota), then stages its MEMBER_REMOVED and then each cleared task's
+/// UPDATED, so that delivery, in that order, no longer reaches the member.
+async fn remove(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    need: Need,
+    quota: u64,
+    row: &ProjectRow,
+    member: &MemberRow,
+) -> AppResult<Outbox> {
+    let cleared = task_writes::unassign(conn, viewer, need, row.id, member.user_id, quota).await?;
     store::delete(conn, row.id, member.user_id).await?;
     let mut outbox = Outbox::default();
     stage_change(
@@ -67,6 +84,8 @@ async fn remove(conn: &mut Conn<'_>, row: &ProjectRow, member: &MemberRow) -> Ap
         announce(ChangeType::MemberRemoved, row, member),
     )
     .await?;
+    let updated = task_changes(ChangeType::Updated, &[], &cleared);
+    stage_changes(conn, &mut outbox, &updated).await?;
     Ok(outbox)
 }
 
@@ -132,6 +151,7 @@ impl MembershipMutation {
     ) -> AppResult<bool> {
         let viewer = ctx.viewer()?.clone();
         let (project, user) = ids(&project_id, &user_id)?;
+        let quota = ctx.services().config.quotas.tasks;
         write_and_announce(ctx, |mut conn| {
             async move {
                 let row = take(&mut conn, &viewer, project, Reach::Live, Need::Manage).await?;
@@ -142,7 +162,7 @@ impl MembershipMutation {
                     "is the owner, who can not be removed (transferOwnership first)",
                 )
                 .await?;
-                let outbox = remove(&mut conn, &row, &member).await?;
+                let outbox = remove(&mut conn, &viewer, Need::Manage, quota, &row, &member).await?;
                 Ok((true, outbox))
             }
             .scope_boxed()
@@ -155,6 +175,7 @@ impl MembershipMutation {
     async fn leave_project(&self, ctx: &Context<'_>, project_id: ID) -> AppResult<bool> {
         let viewer = ctx.viewer()?.clone();
         let project = Id::parse(&project_id).ok_or_else(writes::not_found)?;
+        let quota = ctx.services().config.quotas.tasks;
         write_and_announce(ctx, |mut conn| {
             async move {
                 let row = take(&mut conn, &viewer, project, Reach::Any, Need::Read).await?;
@@ -168,7 +189,9 @@ impl MembershipMutation {
                          transfer it first (transferOwnership)",
                     ));
                 }
-                let outbox = remove(&mut conn, &row, &member).await?;
+                // Any member may leave, a VIEWER too: it clears its own
+                // assignments with the access it has.
+                let outbox = remove(&mut conn, &viewer, Need::Read, quota, &row, &member).await?;
                 Ok((true, outbox))
             }
             .scope_boxed()

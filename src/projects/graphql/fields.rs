@@ -79,7 +79,7 @@ impl ProjectFields {
         #[graphql(desc = "At most this many members.")] first: Option<i32>,
         #[graphql(desc = "The members after this cursor.")] after: Option<String>,
     ) -> AppResult<ProjectMemberConnection> {
-        members_page(ctx, self.row.id, first, after).await
+        members_page(ctx, self.row.id, &self.siblings, first, after).await
     }
 
     /// The pending invitations, for the OWNER; empty for anyone else.

@@ -16,7 +16,7 @@ use diesel::query_builder::{BoxedSqlQuery, SqlQuery};
 use diesel::sql_types::{Array, Integer};
 use diesel_async::RunQueryDsl;
 
-use crate::access::{self, Need, writable_projects};
+use crate::access::{self, Need, projects_for};
 use crate::auth::Viewer;
 use crate::db::Conn;
 use crate::db::schema::tasks;
@@ -70,9 +70,10 @@ const COLUMNS: [Column; 16] = [
     column!(updated_by, "uuid[]"),
 ];
 
-/// `$1` the writer (its write access is the guard's), `$2` the ids, `$3` the base versions, then one array per
-/// column of [`COLUMNS`].
-static WRITE_TASKS_PG: LazyLock<String> = LazyLock::new(|| {
+/// The statement for a writer whose role must allow `need`: `$1` the
+/// writer (its access is the guard's), `$2` the ids, `$3` the base
+/// versions, then one array per column of [`COLUMNS`].
+fn write_tasks_pg(need: Need) -> String {
     let names = || COLUMNS.iter().map(|c| c.name);
     let set: Vec<String> = names().map(|n| format!("{n} = v.{n}")).collect();
     let arrays: Vec<String> = COLUMNS
@@ -85,12 +86,26 @@ static WRITE_TASKS_PG: LazyLock<String> = LazyLock::new(|| {
          FROM unnest($2::uuid[], $3::int4[], {arrays}) AS v(id, base_version, {names}) \
          WHERE t.id = v.id AND t.version = v.base_version AND {guard} \
          RETURNING t.*",
-        guard = access::guard_sql("t.project_id", "$1", Need::Write),
+        guard = access::guard_sql("t.project_id", "$1", need),
         set = set.join(", "),
         arrays = arrays.join(", "),
         names = names().collect::<Vec<_>>().join(", "),
     )
-});
+}
+
+/// [`write_tasks_pg`] for each need, built once.
+static WRITE_TASKS_PG: LazyLock<[String; 3]> =
+    LazyLock::new(|| [Need::Read, Need::Write, Need::Manage].map(write_tasks_pg));
+
+/// The statement of [`write_tasks_as`] for `need` on PostgreSQL.
+fn statement(need: Need) -> &'static str {
+    let built = match need {
+        Need::Read => 0,
+        Need::Write => 1,
+        Need::Manage => 2,
+    };
+    &WRITE_TASKS_PG[built]
+}
 
 /// Writes each `(row, base_version)` as [`super::write_task`] does — in one
 /// statement on PostgreSQL, in one call of the blocking pool on SQLite.
@@ -101,11 +116,26 @@ pub async fn write_tasks(
     viewer: &Viewer,
     rows: &Updates,
 ) -> AppResult<Vec<TaskRow>> {
+    write_tasks_as(conn, viewer, Need::Write, rows).await
+}
+
+/// [`write_tasks`] for a write the viewer makes with a role that allows
+/// `need` only (a member leaving a project, whose assignments are cleared
+/// as its own writes even when it is a VIEWER).
+pub async fn write_tasks_as(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    need: Need,
+    rows: &Updates,
+) -> AppResult<Vec<TaskRow>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
     match conn {
         Conn::Postgres(c) => {
             let ids: Vec<_> = rows.iter().map(|(row, _)| row.id).collect();
             let bases: Vec<_> = rows.iter().map(|(_, base)| *base).collect();
-            let query = diesel::sql_query(WRITE_TASKS_PG.as_str())
+            let query = diesel::sql_query(statement(need))
                 .into_boxed::<Pg>()
                 .bind::<DbUuid, _>(viewer.user_id)
                 .bind::<Array<DbUuid>, _>(ids)
@@ -126,7 +156,7 @@ pub async fn write_tasks(
                         let update = diesel::update(
                             tasks::table
                                 .filter(tasks::id.eq(row.id))
-                                .filter(tasks::project_id.eq_any(writable_projects(owner)))
+                                .filter(tasks::project_id.eq_any(projects_for(owner, need)))
                                 .filter(tasks::version.eq(*base)),
                         )
                         .set(row)
@@ -180,6 +210,8 @@ mod tests {
             .collect();
         let bound: Vec<String> = COLUMNS.iter().map(|c| c.name.to_owned()).collect();
         assert_eq!(written, bound);
-        assert!(WRITE_TASKS_PG.contains("$17::timestamptz[]"));
+        assert!(statement(Need::Write).contains("$17::timestamptz[]"));
+        assert!(statement(Need::Write).contains("m.role <> 'viewer'"));
+        assert!(statement(Need::Read).ends_with("m.user_id = $1) RETURNING t.*"));
     }
 }
