@@ -185,11 +185,9 @@ pub async fn get(State(state): State<Arc<AppState>>, request: Request) -> Respon
         }
     };
     // Only queries over GET: a mutation must not be triggered by a link.
-    // (The parse is kept in the request and not repeated.)
-    let mut request = request;
-    let operation_name = request.operation_name.clone();
-    if let Ok(document) = request.parsed_query() {
-        let operation_type = selected_operation(document, operation_name.as_deref());
+    // (The parse is kept with the documents seen and not repeated.)
+    if let Ok(kept) = state.services.documents.parse(&request.query) {
+        let operation_type = selected_operation(&kept.document, request.operation_name.as_deref());
         if matches!(
             operation_type,
             Some(OperationType::Mutation | OperationType::Subscription)

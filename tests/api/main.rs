@@ -15,6 +15,7 @@ mod auth;
 mod cli;
 mod connections;
 mod cost;
+mod documents;
 mod email_flows;
 mod events;
 mod fair_operations;

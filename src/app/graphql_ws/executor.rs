@@ -204,7 +204,7 @@ fn group_run(
 /// the protocol to run)?
 pub(super) fn is_subscription(
     executor: &ConnectionExecutor,
-    request: &mut async_graphql::Request,
+    request: &async_graphql::Request,
 ) -> bool {
     let viewer = executor
         .session
@@ -214,10 +214,9 @@ pub(super) fn is_subscription(
     if viewer.is_none() {
         return false;
     }
-    let operation = request.operation_name.clone();
-    match request.parsed_query() {
-        Ok(document) => matches!(
-            selected_operation(document, operation.as_deref()),
+    match executor.state.services.documents.parse(&request.query) {
+        Ok(kept) => matches!(
+            selected_operation(&kept.document, request.operation_name.as_deref()),
             Some(async_graphql::parser::types::OperationType::Subscription)
         ),
         Err(_) => false,
