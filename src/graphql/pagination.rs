@@ -4,6 +4,8 @@
 //! with the name of the ordering it belongs to, as base64url JSON. Clients
 //! must treat it as opaque; a cursor from another ordering is refused.
 
+use std::collections::HashMap;
+
 use async_graphql::{Enum, SimpleObject};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -139,6 +141,30 @@ impl<T> Page<T> {
             has_next: self.has_next,
             has_previous: self.has_previous,
         }
+    }
+
+    /// One page per parent, in the order of `parents`, from the rows that
+    /// one statement (or one per chunk of parents) read for all of them,
+    /// grouped by parent. `scan_order`, when given, puts each parent's
+    /// rows in scan order first: a compound statement (SQLite's, one part
+    /// per parent) promises no order without an ORDER BY over all of it,
+    /// which would sort every row again.
+    pub fn per_parent(
+        parents: &[Id],
+        mut grouped: HashMap<Id, Vec<T>>,
+        request: &PageRequest,
+        scan_order: Option<&dyn Fn(&T, &T) -> std::cmp::Ordering>,
+    ) -> HashMap<Id, Self> {
+        parents
+            .iter()
+            .map(|id| {
+                let mut rows = grouped.remove(id).unwrap_or_default();
+                if let Some(order) = scan_order {
+                    rows.sort_by(order);
+                }
+                (*id, Self::from_scan(rows, request))
+            })
+            .collect()
     }
 
     /// From up to `size + 1` rows fetched in scan order (reversed for `last`).

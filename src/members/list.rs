@@ -177,19 +177,16 @@ pub async fn page_per_project(
                 .push((member, user));
         }
     }
+    let scan_order = |a: &(MemberRow, User), b: &(MemberRow, User)| {
+        (a.0.created_at, a.0.user_id).cmp(&(b.0.created_at, b.0.user_id))
+    };
     let compound = conn.backend() == Backend::Sqlite;
-    Ok(projects
-        .iter()
-        .map(|id| {
-            let mut rows = grouped.remove(id).unwrap_or_default();
-            if compound {
-                // A compound query promises no order without an ORDER BY
-                // over all of it: each project's rows are put in order here.
-                rows.sort_by_key(|(member, _)| (member.created_at, member.user_id));
-            }
-            (*id, Page::from_scan(rows, &query.page))
-        })
-        .collect())
+    Ok(Page::per_parent(
+        projects,
+        grouped,
+        &query.page,
+        compound.then_some(&scan_order as _),
+    ))
 }
 
 /// How many members each of `projects` has, its owner included: 0 for a

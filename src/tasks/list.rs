@@ -358,21 +358,16 @@ pub async fn page_per_project(
             grouped.entry(row.project_id).or_default().push(row);
         }
     }
+    // Each project's rows are in order already, in practice; sorted as
+    // SQLite compares (text by its bytes).
+    let scan_order = |a: &TaskRow, b: &TaskRow| query.order.scan_order(a, b, backward);
     let compound = conn.backend() == Backend::Sqlite;
-    Ok(projects
-        .iter()
-        .map(|id| {
-            let mut rows = grouped.remove(id).unwrap_or_default();
-            if compound {
-                // A compound query promises no order without an ORDER BY
-                // over all of it, which would sort every row again: each
-                // project's rows (in order already, in practice) are put in
-                // scan order here, as SQLite compares (text by its bytes).
-                rows.sort_by(|a, b| query.order.scan_order(a, b, backward));
-            }
-            (*id, Page::from_scan(rows, &query.page))
-        })
-        .collect())
+    Ok(Page::per_parent(
+        projects,
+        grouped,
+        &query.page,
+        compound.then_some(&scan_order as _),
+    ))
 }
 
 /// The ids of the viewer's tasks that `filter` selects, in id order, at
