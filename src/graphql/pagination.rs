@@ -4,6 +4,7 @@
 //! with the name of the ordering it belongs to, as base64url JSON. Clients
 //! must treat it as opaque; a cursor from another ordering is refused.
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use async_graphql::{Enum, SimpleObject};
@@ -133,6 +134,9 @@ pub struct Page<T> {
     pub has_previous: bool,
 }
 
+/// How rows compare in the order a page scans them.
+pub type ScanOrder<'a, T> = dyn Fn(&T, &T) -> Ordering + 'a;
+
 impl<T> Page<T> {
     /// The same page, each row turned into `U`.
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
@@ -153,7 +157,7 @@ impl<T> Page<T> {
         parents: &[Id],
         mut grouped: HashMap<Id, Vec<T>>,
         request: &PageRequest,
-        scan_order: Option<&dyn Fn(&T, &T) -> std::cmp::Ordering>,
+        scan_order: Option<&ScanOrder<'_, T>>,
     ) -> HashMap<Id, Self> {
         parents
             .iter()
