@@ -7,8 +7,11 @@
 //! arguments each time, as validation does).
 //!
 //! Bounded twice: at most `ENTRIES` documents, least recently used first
-//! out, and none longer than `LONGEST` bytes (those are parsed each time),
-//! so the cache holds a few megabytes at most whatever is sent to it.
+//! out, and none longer than `LONGEST` bytes (those are parsed each time,
+//! as before): at most 4 MiB of text and its parsed form, whatever is sent.
+//! Someone who sends many different documents only pushes the app's own
+//! out, back to parsing each request; the lookup is one keyed hash of at
+//! most `LONGEST` bytes.
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;

@@ -10,9 +10,14 @@ use std::collections::HashMap;
 use async_graphql::{Enum, SimpleObject};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use diesel::QueryableByName;
+use diesel::pg::Pg;
+use diesel::sqlite::Sqlite;
 use serde::{Deserialize, Serialize};
 
+use crate::db::sql::{SqlBuilder, parents_per_statement};
 use crate::db::types::Id;
+use crate::db::{Backend, Conn};
 use crate::error::{AppError, AppResult};
 
 /// Sort direction of an ordering.
@@ -134,9 +139,6 @@ pub struct Page<T> {
     pub has_previous: bool,
 }
 
-/// How rows compare in the order a page scans them.
-pub type ScanOrder<'a, T> = dyn Fn(&T, &T) -> Ordering + 'a;
-
 impl<T> Page<T> {
     /// The same page, each row turned into `U`.
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
@@ -145,30 +147,6 @@ impl<T> Page<T> {
             has_next: self.has_next,
             has_previous: self.has_previous,
         }
-    }
-
-    /// One page per parent, in the order of `parents`, from the rows that
-    /// one statement (or one per chunk of parents) read for all of them,
-    /// grouped by parent. `scan_order`, when given, puts each parent's
-    /// rows in scan order first: a compound statement (SQLite's, one part
-    /// per parent) promises no order without an ORDER BY over all of it,
-    /// which would sort every row again.
-    pub fn per_parent(
-        parents: &[Id],
-        mut grouped: HashMap<Id, Vec<T>>,
-        request: &PageRequest,
-        scan_order: Option<&ScanOrder<'_, T>>,
-    ) -> HashMap<Id, Self> {
-        parents
-            .iter()
-            .map(|id| {
-                let mut rows = grouped.remove(id).unwrap_or_default();
-                if let Some(order) = scan_order {
-                    rows.sort_by(order);
-                }
-                (*id, Self::from_scan(rows, request))
-            })
-            .collect()
     }
 
     /// From up to `size + 1` rows fetched in scan order (reversed for `last`).
@@ -200,6 +178,44 @@ impl<T> Page<T> {
             end_cursor: self.rows.last().map(&cursor),
         }
     }
+}
+
+/// The same page for each of `parents`, read together: `statement` builds
+/// the statement for some of them (all of them on PostgreSQL, a LATERAL
+/// join; up to 200 on SQLite, a UNION ALL of one ordered part per parent),
+/// `parent_of` tells which parent a row belongs to, `scan_order` is the
+/// order each part scans in. A compound statement promises no order
+/// without an ORDER BY over all of it, which would sort every row again,
+/// so on SQLite each parent's rows (in that order already, in practice)
+/// are put in scan order here.
+pub async fn pages_per_parent<R>(
+    conn: &mut Conn<'_>,
+    parents: &[Id],
+    request: &PageRequest,
+    statement: impl Fn(&[Id]) -> AppResult<SqlBuilder>,
+    parent_of: impl Fn(&R) -> Id,
+    scan_order: impl Fn(&R, &R) -> Ordering,
+) -> AppResult<HashMap<Id, Page<R>>>
+where
+    R: QueryableByName<Pg> + QueryableByName<Sqlite> + Send + 'static,
+{
+    let mut grouped: HashMap<Id, Vec<R>> = HashMap::new();
+    for some in parents_per_statement(conn.backend(), parents) {
+        for row in statement(some)?.load::<R>(conn).await? {
+            grouped.entry(parent_of(&row)).or_default().push(row);
+        }
+    }
+    let compound = conn.backend() == Backend::Sqlite;
+    Ok(parents
+        .iter()
+        .map(|id| {
+            let mut rows = grouped.remove(id).unwrap_or_default();
+            if compound {
+                rows.sort_by(&scan_order);
+            }
+            (*id, Page::from_scan(rows, request))
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -17,11 +17,11 @@ use super::model::MemberRow;
 use crate::access::{self, Need, ProjectRef, ProjectRole};
 use crate::auth::Viewer;
 use crate::db::schema::project_members;
-use crate::db::sql::{Bind, IdCountRow, SqlBuilder, SqlColumn, parents_per_statement};
+use crate::db::sql::{Bind, IdCountRow, SqlBuilder, SqlColumn};
 use crate::db::types::{DbTime, DbUuid, Id, Timestamp};
 use crate::db::{Backend, Conn};
 use crate::error::AppResult;
-use crate::graphql::pagination::{Page, PageRequest};
+use crate::graphql::pagination::{Page, PageRequest, pages_per_parent};
 use crate::users::User;
 
 /// Where a page of members starts: after this (since, user id).
@@ -166,27 +166,20 @@ pub async fn page_per_project(
     projects: &[Id],
     query: &MemberPageQuery,
 ) -> AppResult<HashMap<Id, Page<(MemberRow, User)>>> {
-    let mut grouped: HashMap<Id, Vec<(MemberRow, User)>> = HashMap::new();
-    for parents in parents_per_statement(conn.backend(), projects) {
-        let b = per_project_statement(conn.backend(), viewer, parents, query);
-        for row in b.load::<ListedRow>(conn).await? {
-            let (member, user) = row.into_pair();
-            grouped
-                .entry(member.project_id)
-                .or_default()
-                .push((member, user));
-        }
-    }
-    let scan_order = |a: &(MemberRow, User), b: &(MemberRow, User)| {
-        (a.0.created_at, a.0.user_id).cmp(&(b.0.created_at, b.0.user_id))
-    };
-    let compound = conn.backend() == Backend::Sqlite;
-    Ok(Page::per_parent(
+    let backend = conn.backend();
+    let pages = pages_per_parent(
+        conn,
         projects,
-        grouped,
         &query.page,
-        compound.then_some(&scan_order as _),
-    ))
+        |parents| Ok(per_project_statement(backend, viewer, parents, query)),
+        |row: &ListedRow| row.project_id,
+        |a, b| (a.since, a.user.id).cmp(&(b.since, b.user.id)),
+    )
+    .await?;
+    Ok(pages
+        .into_iter()
+        .map(|(project, page)| (project, page.map(ListedRow::into_pair)))
+        .collect())
 }
 
 /// How many members each of `projects` has, its owner included: 0 for a

@@ -15,11 +15,13 @@ use crate::access::{self, Need, ProjectRef};
 use crate::auth::Viewer;
 use crate::db::keyset::{KeyPosition, SortKey, SqlColumn};
 use crate::db::schema::{projects, tasks};
-use crate::db::sql::{Bind, CountRow, IdCountRow, IdRow, SqlBuilder, parents_per_statement};
+use crate::db::sql::{Bind, CountRow, IdCountRow, IdRow, SqlBuilder};
 use crate::db::types::{Id, Timestamp};
 use crate::db::{Backend, Conn};
 use crate::error::{AppError, AppResult};
-use crate::graphql::pagination::{Cursor, KeyValue, OrderDirection, Page, PageRequest};
+use crate::graphql::pagination::{
+    Cursor, KeyValue, OrderDirection, Page, PageRequest, pages_per_parent,
+};
 use crate::projects::list::ListOrder;
 
 use super::kinds::TaskOrderField;
@@ -350,24 +352,18 @@ pub async fn page_per_project(
     projects: &[Id],
     query: &TaskListQuery,
 ) -> AppResult<HashMap<Id, Page<TaskRow>>> {
+    let backend = conn.backend();
     let backward = query.page.backward;
-    let mut grouped: HashMap<Id, Vec<TaskRow>> = HashMap::new();
-    for parents in parents_per_statement(conn.backend(), projects) {
-        let b = per_project_statement(conn.backend(), viewer, parents, query)?;
-        for row in b.load::<TaskRow>(conn).await? {
-            grouped.entry(row.project_id).or_default().push(row);
-        }
-    }
-    // Each project's rows are in order already, in practice; sorted as
-    // SQLite compares (text by its bytes).
-    let scan_order = |a: &TaskRow, b: &TaskRow| query.order.scan_order(a, b, backward);
-    let compound = conn.backend() == Backend::Sqlite;
-    Ok(Page::per_parent(
+    pages_per_parent(
+        conn,
         projects,
-        grouped,
         &query.page,
-        compound.then_some(&scan_order as _),
-    ))
+        |parents| per_project_statement(backend, viewer, parents, query),
+        |row: &TaskRow| row.project_id,
+        // As SQLite compares (text by its bytes).
+        |a, b| query.order.scan_order(a, b, backward),
+    )
+    .await
 }
 
 /// The ids of the viewer's tasks that `filter` selects, in id order, at
