@@ -10,6 +10,9 @@
 # USERS spreads the subscriptions over that many users; each event reaches
 # every subscriber of its user (USERS=1: every event reaches every subscriber).
 # SERVER_BIN=/path/to/tasklane serves another build (default: this tree's release build).
+# CLIENT=js: the subscribers are the shared JavaScript graphql-ws client
+# (../shared/bench/subs-load.mjs, run by Node.js; graphql-ws and ws are installed
+# into /tmp/peers/subs from the npm registry when missing), with USERS=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +30,16 @@ ulimit -n "$(ulimit -Hn)"
 
 if [ -z "${SKIP_BUILD:-}" ]; then
     cargo build --release --quiet --bin tasklane --example subs_load
+fi
+
+CLIENT_ARGS=()
+if [ "${CLIENT:-rust}" = js ]; then
+    [ "$USERS" = 1 ] || { echo "CLIENT=js subscribes as one user: USERS=1" >&2; exit 2; }
+    js=$(cd "${BENCH_DIR:-../shared/bench}" && pwd)/subs-load.mjs
+    if [ ! -d "$(dirname "$js")/node_modules/graphql-ws" ] && [ ! -d /tmp/peers/subs/node_modules/graphql-ws ]; then
+        npm install --silent --prefix /tmp/peers/subs graphql-ws@6 ws@8 > /dev/null
+    fi
+    CLIENT_ARGS=(--js "$js")
 fi
 
 for size in $SIZES; do
@@ -54,7 +67,7 @@ for size in $SIZES; do
     done
     echo "== $BACKEND, $size subscriptions, $USERS user(s), $RATE events/s for ${DURATION}s"
     ./target/release/examples/subs_load --url "http://127.0.0.1:$PORT" \
-        --subscriptions "$size" --users "$USERS" --rate "$RATE" --duration "$DURATION" --pid "$server" || true
+        --subscriptions "$size" --users "$USERS" --rate "$RATE" --duration "$DURATION" --pid "$server" "${CLIENT_ARGS[@]}" || true
     kill "$server"
     wait "$server" 2> /dev/null || true
     if [ "$BACKEND" = postgres ]; then

@@ -14,6 +14,11 @@
 //! cargo run --release --example subs_load -- --url http://127.0.0.1:8080 \
 //!     --subscriptions 1000 --users 1 --rate 10 --duration 30 --pid $SERVER_PID
 //! ```
+//! With `--js PATH`, the subscribers are one Node.js process running the
+//! shared `graphql-ws` client (`../shared/bench/subs-load.mjs`, all of them
+//! the first user's), closer to what a real frontend runs; this program then
+//! only writes and reads that client's result.
+//!
 //! The server must allow the connections per user (`TASKLANE_WS_MAX_CONNECTIONS_PER_USER`)
 //! and the signups (`TASKLANE_RATE_SIGNUP_IP`); `benches/subs-load.sh` sets both.
 
@@ -41,6 +46,7 @@ struct Args {
     rate: f64,
     duration: u64,
     pid: Option<u32>,
+    js: Option<String>,
 }
 
 fn bad<T>(name: &str, value: &str) -> T {
@@ -55,6 +61,7 @@ fn args() -> Args {
         rate: 10.0,
         duration: 30,
         pid: None,
+        js: None,
     };
     let raw: Vec<String> = std::env::args().skip(1).collect();
     for pair in raw.chunks(2) {
@@ -69,6 +76,7 @@ fn args() -> Args {
             "--rate" => args.rate = value.parse().unwrap_or_else(|_| bad(name, value)),
             "--duration" => args.duration = value.parse().unwrap_or_else(|_| bad(name, value)),
             "--pid" => args.pid = Some(value.parse().unwrap_or_else(|_| bad(name, value))),
+            "--js" => args.js = Some(value.to_owned()),
             other => panic!("unknown option {other}"),
         }
     }
@@ -166,6 +174,153 @@ async fn subscriber(
     latencies
 }
 
+/// Who listens: this program's own sockets, or the Node.js client.
+enum Subscribers {
+    Rust {
+        connected: usize,
+        stop: tokio::sync::watch::Sender<bool>,
+        tasks: Vec<tokio::task::JoinHandle<Vec<u32>>>,
+    },
+    Js(JsClient),
+}
+
+struct JsClient {
+    connected: usize,
+    child: tokio::process::Child,
+}
+
+impl Subscribers {
+    fn connected(&self) -> usize {
+        match self {
+            Self::Rust { connected, .. } | Self::Js(JsClient { connected, .. }) => *connected,
+        }
+    }
+
+    /// Stops listening; every latency received, in microseconds.
+    async fn finish(&mut self) -> Vec<u32> {
+        match self {
+            Self::Rust { stop, tasks, .. } => {
+                let _ = stop.send(true);
+                let mut latencies = Vec::new();
+                for task in tasks.drain(..) {
+                    latencies.extend(task.await.unwrap_or_default());
+                }
+                latencies
+            }
+            Self::Js(client) => js_latencies(client).await,
+        }
+    }
+}
+
+/// Opens `--subscriptions` sockets, 100 at a time, spread over the users.
+async fn rust_subscribers(ws_url: &str, users: &[(String, String)], args: &Args) -> Subscribers {
+    let ready = Arc::new(AtomicUsize::new(0));
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let opening = Arc::new(Semaphore::new(100));
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(args.subscriptions);
+    for i in 0..args.subscriptions {
+        let token = users[i % users.len()].0.clone();
+        let permit = opening.clone().acquire_owned().await.expect("semaphore");
+        let (ws_url, ready, stop) = (ws_url.to_owned(), ready.clone(), stopping.clone());
+        let before = ready.load(Ordering::Relaxed);
+        tasks.push(tokio::spawn(async move {
+            let watch = ready.clone();
+            let handle = tokio::spawn(subscriber(ws_url, token, ready, stop));
+            // The permit is released once this one is acknowledged (or 5 s).
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while watch.load(Ordering::Relaxed) <= before && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            drop(permit);
+            handle.await.unwrap_or_default()
+        }));
+    }
+    while ready.load(Ordering::Relaxed) < args.subscriptions
+        && started.elapsed() < Duration::from_secs(120)
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let connected = ready.load(Ordering::Relaxed);
+    // Let the last subscriptions register.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    println!(
+        "connected {connected} of {} in {:.1} s",
+        args.subscriptions,
+        started.elapsed().as_secs_f64()
+    );
+    Subscribers::Rust {
+        connected,
+        stop,
+        tasks,
+    }
+}
+
+/// Starts the Node.js client with every subscription as `token`'s, and
+/// waits until it has connected them; it listens for the writes and 5 s more.
+async fn js_subscribers(script: &str, ws_url: &str, token: &str, args: &Args) -> JsClient {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut child = tokio::process::Command::new("node")
+        .arg(script)
+        .args(["--url", ws_url, "--token", token, "--query", SUBSCRIPTION])
+        .args(["--connections", &args.subscriptions.to_string()])
+        .args(["--ramp", "1000", "--connect-timeout", "20000"])
+        .args(["--duration", &(args.duration + 7).to_string()])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs the graphql-ws client");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let mut connected = 0;
+    while let Ok(Some(line)) = lines.next_line().await {
+        println!("js: {line}");
+        if let Some(rest) = line.strip_prefix("connecting done") {
+            connected = rest
+                .split("established ")
+                .nth(1)
+                .and_then(|n| n.split(',').next())
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap_or(0);
+            break;
+        }
+    }
+    // Let the last subscriptions register.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    child.stdout = Some(lines.into_inner().into_inner());
+    JsClient { connected, child }
+}
+
+/// The Node.js client's result: its latencies are given as percentiles
+/// only, so the received count and those figures are rebuilt as a sorted
+/// list whose percentiles read the same (p50, p99 and max).
+async fn js_latencies(client: &mut JsClient) -> Vec<u32> {
+    use tokio::io::AsyncReadExt as _;
+    let mut out = String::new();
+    if let Some(mut stdout) = client.child.stdout.take() {
+        let _ = stdout.read_to_string(&mut out).await;
+    }
+    let _ = client.child.wait().await;
+    let Some(result) = out.lines().find_map(|l| l.strip_prefix("RESULT ")) else {
+        eprintln!("the JavaScript client printed no result:\n{out}");
+        return Vec::new();
+    };
+    for line in out.lines().filter(|l| !l.starts_with("RESULT ")) {
+        println!("js: {line}");
+    }
+    let result: Value = serde_json::from_str(result).expect("RESULT is JSON");
+    let received = result["events_with_timestamp"].as_u64().unwrap_or(0) as usize;
+    let micros = |p: &str| (result["latency_ms"][p].as_f64().unwrap_or(f64::NAN) * 1e3) as u32;
+    let (p50, p99, max) = (micros("p50"), micros("p99"), micros("max"));
+    (0..received)
+        .map(|i| match (i + 1) * 100 {
+            rank if rank <= received * 50 => p50,
+            rank if rank <= received * 99 => p99,
+            _ => max,
+        })
+        .collect()
+}
+
 /// The `updatedAt` of a `next` frame, read without parsing the frame.
 fn event_stamp(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     if !text.starts_with(r#"{"type":"next""#) {
@@ -232,42 +387,15 @@ async fn main() {
         ));
     }
 
-    // Subscribers, opened 100 at a time.
-    let ready = Arc::new(AtomicUsize::new(0));
-    let (stop, stopping) = tokio::sync::watch::channel(false);
-    let opening = Arc::new(Semaphore::new(100));
-    let started = Instant::now();
-    let mut tasks = Vec::with_capacity(args.subscriptions);
-    for i in 0..args.subscriptions {
-        let token = users[i % users.len()].0.clone();
-        let permit = opening.clone().acquire_owned().await.expect("semaphore");
-        let (ws_url, ready, stop) = (ws_url.clone(), ready.clone(), stopping.clone());
-        let before = ready.load(Ordering::Relaxed);
-        tasks.push(tokio::spawn(async move {
-            let watch = ready.clone();
-            let handle = tokio::spawn(subscriber(ws_url, token, ready, stop));
-            // The permit is released once this one is acknowledged (or 5 s).
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while watch.load(Ordering::Relaxed) <= before && Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            drop(permit);
-            handle.await.unwrap_or_default()
-        }));
-    }
-    while ready.load(Ordering::Relaxed) < args.subscriptions
-        && started.elapsed() < Duration::from_secs(120)
-    {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let connected = ready.load(Ordering::Relaxed);
-    // Let the last subscriptions register.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    println!(
-        "connected {connected} of {} in {:.1} s",
-        args.subscriptions,
-        started.elapsed().as_secs_f64()
+    assert!(
+        args.js.is_none() || users.len() == 1,
+        "--js subscribes as one user: --users 1"
     );
+    let mut subscribers = match &args.js {
+        Some(script) => Subscribers::Js(js_subscribers(script, &ws_url, &users[0].0, &args).await),
+        None => rust_subscribers(&ws_url, &users, &args).await,
+    };
+    let connected = subscribers.connected();
     let rss_idle = args.pid.and_then(rss_kib);
 
     // The writer.
@@ -300,11 +428,7 @@ async fn main() {
     }
     // Let the last events arrive, then stop.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let _ = stop.send(true);
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await.unwrap_or_default());
-    }
+    let mut latencies = subscribers.finish().await;
     latencies.sort_unstable();
     let received = latencies.len();
     println!(

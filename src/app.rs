@@ -55,6 +55,8 @@ pub struct AppState {
 
 /// Builds services and the router for `config` (migrations already applied).
 pub async fn build_app(config: Config) -> Result<(Router, Arc<AppState>), AppError> {
+    // A manifest that would not run refuses the start before anything else.
+    let persisted = crate::graphql::manifest::persisted(&config).await?;
     let secret = match config.secret_bytes() {
         Some(secret) => secret.to_vec(),
         None => {
@@ -98,6 +100,7 @@ pub async fn build_app(config: Config) -> Result<(Router, Arc<AppState>), AppErr
         oauth,
         live,
         documents: Default::default(),
+        persisted,
     });
     let config = &services.config;
     let schema = build_schema(

@@ -59,7 +59,7 @@ fn setting(arg: clap::Arg) -> clap::Arg {
     }
 }
 
-#[derive(Debug, Clone, Copy, Subcommand, PartialEq, Eq)]
+#[derive(Debug, Clone, Subcommand, PartialEq, Eq)]
 pub enum Command {
     /// Apply migrations and serve HTTP and WebSocket (the default)
     Serve,
@@ -67,6 +67,19 @@ pub enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL) and exit
     Schema,
+    /// Trusted documents (TASKLANE_TRUSTED_DOCUMENTS)
+    #[command(subcommand)]
+    TrustedDocuments(TrustedDocumentsCommand),
+}
+
+#[derive(Debug, Clone, Subcommand, PartialEq, Eq)]
+pub enum TrustedDocumentsCommand {
+    /// Check that every document of a manifest parses and validates against
+    /// this server's schema and limits; lists each one that does not
+    Check {
+        /// The manifest: one JSON object of document ids to documents
+        file: std::path::PathBuf,
+    },
 }
 
 /// Every setting, typed and checked one by one; [`Config::from_settings`]
@@ -159,6 +172,19 @@ pub struct ServerSettings {
     /// Password hashes computed at once [default: the number of CPUs]
     #[arg(long, env = "TASKLANE_HASH_CONCURRENCY", value_parser = parse::number(1usize, 1024))]
     pub hash_concurrency: Option<usize>,
+    /// Documents kept for automatic persisted queries (sent by SHA-256
+    /// hash); 0 turns them off
+    #[arg(
+        long,
+        env = "TASKLANE_PERSISTED_QUERIES_MAX",
+        default_value = "1000",
+        value_parser = parse::number(0usize, 100_000)
+    )]
+    pub persisted_queries_max: usize,
+    /// A manifest of trusted documents (JSON: id to document); when set,
+    /// only those documents run [default: any document runs]
+    #[arg(long, env = "TASKLANE_TRUSTED_DOCUMENTS")]
+    pub trusted_documents: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

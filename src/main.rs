@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use tasklane::config::{Cli, Command, Config, ConfigError, OidcVariables};
+use tasklane::config::{Cli, Command, Config, ConfigError, OidcVariables, TrustedDocumentsCommand};
 use tasklane::db::migrate::{self, Direction};
 use tasklane::error::AppError;
 
@@ -14,9 +14,12 @@ fn main() -> ExitCode {
     };
     // The generic providers' variables are named after TASKLANE_OIDC_PROVIDERS.
     cli.settings.oauth.oidc_variables = OidcVariables::from_env();
-    let command = cli.command.unwrap_or(Command::Serve);
+    let command = cli.command.take().unwrap_or(Command::Serve);
     if command == Command::Schema {
         return schema();
+    }
+    if let Command::TrustedDocuments(TrustedDocumentsCommand::Check { file }) = &command {
+        return check_trusted_documents(file, &cli);
     }
     let config = match Config::from_settings(&cli.settings) {
         Ok(config) => config,
@@ -52,6 +55,42 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("tasklane: {}", describe(&err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `tasklane trusted-documents check FILE`: every problem on a line of its
+/// own, and exit code 1 when there is one. Reads the query limits and
+/// production mode only (no database).
+fn check_trusted_documents(file: &std::path::Path, cli: &Cli) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("tasklane: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let settings = &cli.settings;
+    let checked = runtime.block_on(tasklane::graphql::manifest::check(
+        file,
+        &settings.limits,
+        settings.server.production,
+    ));
+    match checked {
+        Ok(trusted) => {
+            println!(
+                "{}: {} document(s), every one valid",
+                file.display(),
+                trusted.documents().len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(problems) => {
+            for problem in &problems {
+                eprintln!("{}: {problem}", file.display());
+            }
+            eprintln!("{}: {} problem(s)", file.display(), problems.len());
             ExitCode::FAILURE
         }
     }

@@ -17,7 +17,8 @@ use super::{AppState, REQUEST_ID};
 use crate::auth::client_ip::client_ip;
 use crate::error::{INTERNAL_MESSAGE, code};
 use crate::graphql::RequestMeta;
-use crate::graphql::prepare::{Prepared, prepare, selected_operation};
+use crate::graphql::persisted::DOCUMENT_ID;
+use crate::graphql::prepare::{Prepared, prepare};
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
@@ -102,7 +103,7 @@ pub async fn post(State(state): State<Arc<AppState>>, request: Request) -> Respo
         }
     };
     let batch: BatchRequest = match serde_json::from_slice(&bytes) {
-        Ok(batch) => batch,
+        Ok(batch) => with_document_ids(batch, &bytes),
         Err(err) => {
             return http_error(
                 StatusCode::BAD_REQUEST,
@@ -111,13 +112,60 @@ pub async fn post(State(state): State<Arc<AppState>>, request: Request) -> Respo
             );
         }
     };
-    execute(&state, &parts, batch).await
+    execute(&state, &parts, batch, Method::Post).await
+}
+
+/// A request that names its document by id (`documentId`, as trusted
+/// documents' clients send it) rather than by text carries the id on to
+/// `prepare` in its extensions. Only read when some request has no text.
+fn with_document_ids(mut batch: BatchRequest, body: &[u8]) -> BatchRequest {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        #[serde(rename = "documentId")]
+        document_id: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Ids {
+        One(Named),
+        Many(Vec<Named>),
+    }
+    let mut requests: Vec<&mut async_graphql::Request> = match &mut batch {
+        BatchRequest::Single(request) => vec![request],
+        BatchRequest::Batch(requests) => requests.iter_mut().collect(),
+    };
+    if requests.iter().all(|request| !request.query.is_empty()) {
+        return batch;
+    }
+    let ids = match serde_json::from_slice(body) {
+        Ok(Ids::One(named)) => vec![named],
+        Ok(Ids::Many(named)) => named,
+        Err(_) => Vec::new(),
+    };
+    for (request, named) in requests.iter_mut().zip(ids) {
+        if let Some(id) = named.document_id {
+            request
+                .extensions
+                .insert(DOCUMENT_ID.into(), Value::String(id));
+        }
+    }
+    batch
+}
+
+/// How a request came: over GET only queries run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Get,
+    Post,
 }
 
 /// The parameters of a GET request, as GraphQL over HTTP names them.
 #[derive(serde::Deserialize)]
 struct GetParams {
+    #[serde(default)]
     query: String,
+    #[serde(rename = "documentId")]
+    document_id: Option<String>,
     #[serde(rename = "operationName", alias = "operation_name")]
     operation_name: Option<String>,
     variables: Option<String>,
@@ -133,6 +181,11 @@ impl GetParams {
             None => Ok(None),
         };
         let mut request = async_graphql::Request::new(self.query);
+        if let Some(id) = self.document_id {
+            request
+                .extensions
+                .insert(DOCUMENT_ID.into(), Value::String(id));
+        }
         if let Some(name) = self.operation_name.filter(|n| !n.is_empty()) {
             request = request.operation_name(name);
         }
@@ -158,10 +211,13 @@ pub async fn get(State(state): State<Arc<AppState>>, request: Request) -> Respon
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/html"));
-    if !query_string
-        .split('&')
-        .any(|pair| pair.starts_with("query="))
-    {
+    // A request names its document by text, by hash (in its extensions)
+    // or by id; with none of them it is a browser asking for GraphiQL.
+    if !query_string.split('&').any(|pair| {
+        ["query=", "extensions=", "documentId="]
+            .iter()
+            .any(|name| pair.starts_with(name))
+    }) {
         return match (&state.graphiql, accepts_html) {
             (Some(page), true) => Html(page.clone()).into_response(),
             _ => http_error(
@@ -184,29 +240,28 @@ pub async fn get(State(state): State<Arc<AppState>>, request: Request) -> Respon
             );
         }
     };
-    // Only queries over GET: a mutation must not be triggered by a link.
-    // (The parse is kept with the documents seen and not repeated.)
-    if let Ok(kept) = state.services.documents.parse(&request.query) {
-        let operation_type = selected_operation(&kept.document, request.operation_name.as_deref());
-        if matches!(
-            operation_type,
-            Some(OperationType::Mutation | OperationType::Subscription)
-        ) {
-            let mut response = http_error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "BAD_REQUEST",
-                "Only queries are accepted over GET; send mutations with POST",
-            );
-            response
-                .headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("POST"));
-            return response;
-        }
-    }
-    execute(&state, &parts, BatchRequest::Single(request)).await
+    execute(&state, &parts, BatchRequest::Single(request), Method::Get).await
 }
 
-async fn execute(state: &AppState, parts: &http::request::Parts, batch: BatchRequest) -> Response {
+/// Over GET only queries run: a mutation must not be triggered by a link.
+fn only_queries_over_get() -> Response {
+    let mut response = http_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "BAD_REQUEST",
+        "Only queries are accepted over GET; send mutations with POST",
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
+}
+
+async fn execute(
+    state: &AppState,
+    parts: &http::request::Parts,
+    batch: BatchRequest,
+    method: Method,
+) -> Response {
     let limits = &state.services.config.limits;
     let is_batch = matches!(batch, BatchRequest::Batch(_));
     let requests = match batch {
@@ -240,10 +295,14 @@ async fn execute(state: &AppState, parts: &http::request::Parts, batch: BatchReq
         let operation = request.operation_name.clone();
         let started = Instant::now();
         let mut response = match prepare(request, &state.services, &auth, &meta) {
-            Ok(Prepared { request, seen }) if seen.validated() => {
+            Ok(Prepared {
+                operation: Some(OperationType::Mutation | OperationType::Subscription),
+                ..
+            }) if method == Method::Get => return only_queries_over_get(),
+            Ok(Prepared { request, seen, .. }) if seen.validated() => {
                 state.validated_schema.execute(request).await
             }
-            Ok(Prepared { request, seen }) => {
+            Ok(Prepared { request, seen, .. }) => {
                 let response = state.schema.execute(request).await;
                 seen.ran(&response);
                 response

@@ -78,6 +78,10 @@ pub struct Config {
     pub quotas: Quotas,
     pub limits: QueryLimits,
     pub body_limit: usize,
+    /// Documents kept for automatic persisted queries (0: off).
+    pub persisted_queries_max: usize,
+    /// When set, only this manifest's documents run.
+    pub trusted_documents: Option<std::path::PathBuf>,
     pub request_timeout: Duration,
     pub hash_concurrency: usize,
     pub live: LiveLimits,
@@ -151,6 +155,8 @@ impl Config {
             quotas: s.quotas,
             limits: s.limits,
             body_limit: s.server.body_limit,
+            persisted_queries_max: s.server.persisted_queries_max,
+            trusted_documents: s.server.trusted_documents,
             request_timeout: s.server.request_timeout,
             hash_concurrency: s.server.hash_concurrency.unwrap_or(cpus),
             live: s.live,

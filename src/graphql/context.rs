@@ -35,6 +35,9 @@ pub struct Services {
     pub live: Hub,
     /// Documents seen lately, parsed.
     pub documents: super::documents::Documents,
+    /// Documents sent by hash: automatic persisted queries, or the trusted
+    /// documents, the only ones that run then.
+    pub persisted: super::persisted::Persisted,
 }
 
 /// Per request (request data).

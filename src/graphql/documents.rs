@@ -41,6 +41,16 @@ pub struct Document {
 }
 
 impl Document {
+    /// `text` parsed now, not kept (`Documents::parse` keeps it).
+    pub fn parse(text: &str) -> Result<Arc<Self>, ServerError> {
+        fresh(text)
+    }
+
+    /// The document's text, exactly as sent.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     /// It passed full validation once without variables: then it passes
     /// again, as validation reads nothing else.
     pub fn validated(&self) -> bool {

@@ -16,6 +16,7 @@ use async_graphql::{ErrorExtensionValues, Request, Response, ServerError, Value}
 use super::cost::cost;
 use super::documents::Document;
 use super::loaders::Loaders;
+use super::persisted::{DOCUMENT_ID, Lookup};
 use super::{RequestMeta, Services};
 use crate::auth::AuthState;
 use crate::error::{AppError, code};
@@ -83,6 +84,40 @@ fn over_cost(cost: u64, limit: usize) -> ServerError {
 pub struct Prepared {
     pub request: Request,
     pub seen: Seen,
+    /// The type of the operation it runs, if the document says.
+    pub operation: Option<OperationType>,
+}
+
+/// The parsed document of `request`: sent by hash (`persisted.rs`), or by
+/// text, kept parsed either way (`documents.rs`). A request sent by hash
+/// leaves with its text filled in.
+pub fn document_of(
+    services: &Services,
+    request: &mut Request,
+) -> Result<Arc<Document>, ServerError> {
+    let parse = |text: &str| services.documents.parse(text).map_err(compact_syntax_error);
+    match services.persisted.lookup(request)? {
+        Lookup::Found(document) => Ok(document),
+        Lookup::Text => parse(&request.query),
+        Lookup::Keep(hash) => {
+            let document = parse(&request.query)?;
+            services.persisted.keep(hash, document.clone());
+            Ok(document)
+        }
+    }
+}
+
+/// `document_of` for a transport that reads the document before `prepare`
+/// does (WebSocket, to tell a subscription): the request is left as if sent
+/// by text, so that `prepare` finds the same document without a second look.
+pub fn settle_document(
+    services: &Services,
+    request: &mut Request,
+) -> Result<Arc<Document>, ServerError> {
+    let document = document_of(services, request)?;
+    request.extensions.remove("persistedQuery");
+    request.extensions.remove(DOCUMENT_ID);
+    Ok(document)
 }
 
 /// A request's document as kept (`documents.rs`).
@@ -140,10 +175,7 @@ fn prepare_checked(
 ) -> Result<Prepared, ServerError> {
     let limits = &services.config.limits;
     let operation_name = request.operation_name.clone();
-    let kept = services
-        .documents
-        .parse(&request.query)
-        .map_err(compact_syntax_error)?;
+    let kept = document_of(services, &mut request)?;
     let document = &kept.document;
     let variables = &request.variables;
     if count {
@@ -195,5 +227,6 @@ fn prepare_checked(
             document: kept,
             without_variables,
         },
+        operation: selected,
     })
 }

@@ -2,9 +2,15 @@
 
 use std::sync::Arc;
 
-use async_graphql::{MergedObject, MergedSubscription, Schema, ValidationMode};
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute};
+use async_graphql::parser::types::DocumentOperations;
+use async_graphql::{
+    MergedObject, MergedSubscription, Request, Response, Schema, SchemaBuilder, ValidationMode,
+    Value,
+};
 
 use super::Services;
+use super::documents::Document;
 use super::node::NodeQuery;
 use crate::config::QueryLimits;
 use crate::live::graphql::ChangesSubscription;
@@ -46,13 +52,23 @@ pub struct Subscription(ChangesSubscription, OperationsSubscription);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
-/// The schema with its limits; `services` is `None` only for printing SDL.
+/// The schema with its limits; `services` is `None` only for printing SDL
+/// and checking documents.
 pub fn build_schema(
     services: Option<Arc<Services>>,
     limits: &QueryLimits,
     production: bool,
     validation: ValidationMode,
 ) -> AppSchema {
+    builder(services, limits, production, validation).finish()
+}
+
+fn builder(
+    services: Option<Arc<Services>>,
+    limits: &QueryLimits,
+    production: bool,
+    validation: ValidationMode,
+) -> SchemaBuilder<Query, Mutation, Subscription> {
     let mut builder = Schema::build(
         Query::default(),
         Mutation::default(),
@@ -73,7 +89,64 @@ pub fn build_schema(
         // complexity, which counts a list like a single field.
         builder = builder.data(services);
     }
-    builder.finish()
+    builder
+}
+
+/// Checks documents against the schema (full validation, with the depth
+/// and directive limits) without running them: for trusted documents.
+pub struct DocumentCheck(AppSchema);
+
+impl DocumentCheck {
+    pub fn new(limits: &QueryLimits, production: bool) -> Self {
+        Self(
+            builder(None, limits, production, ValidationMode::Strict)
+                .extension(StopBeforeExecution)
+                .finish(),
+        )
+    }
+
+    /// The document's errors, if it does not validate; each operation of a
+    /// document of several is checked.
+    pub async fn errors(&self, document: &Document) -> Vec<String> {
+        let names: Vec<Option<String>> = match &document.document.operations {
+            DocumentOperations::Single(_) => vec![None],
+            DocumentOperations::Multiple(operations) => operations
+                .keys()
+                .map(|name| Some(name.to_string()))
+                .collect(),
+        };
+        let mut errors = Vec::new();
+        for name in names {
+            let mut request = Request::new(document.text());
+            request.operation_name = name;
+            request.set_parsed_query(document.document.clone());
+            let response = self.0.execute(request).await;
+            errors.extend(response.errors.into_iter().map(|error| error.message));
+        }
+        errors.dedup();
+        errors
+    }
+}
+
+/// Ends a request once it passed validation, before anything runs.
+struct StopBeforeExecution;
+
+impl ExtensionFactory for StopBeforeExecution {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(StopBeforeExecution)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for StopBeforeExecution {
+    async fn execute(
+        &self,
+        _ctx: &ExtensionContext<'_>,
+        _operation_name: Option<&str>,
+        _next: NextExecute<'_>,
+    ) -> Response {
+        Response::new(Value::Null)
+    }
 }
 
 /// The SDL that `tasklane schema` prints and `schema.graphql` holds.

@@ -154,3 +154,52 @@ fn production_refuses_the_log_mailer_and_accepts_disabled() {
     let status = server.wait().expect("exit status");
     assert!(listening.is_some(), "no serving line; exit {status:?}");
 }
+
+#[test]
+fn trusted_documents_check_lists_every_document_that_would_not_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let good = dir.path().join("good.json");
+    std::fs::write(
+        &good,
+        r#"{ "me": "query Me { me { email } }", "live": "subscription { taskEvents { type } }" }"#,
+    )
+    .expect("written");
+    let checked = tasklane()
+        .args(["trusted-documents", "check"])
+        .arg(&good)
+        .output()
+        .expect("runs");
+    assert!(checked.status.success(), "{checked:?}");
+    let said = String::from_utf8_lossy(&checked.stdout);
+    assert!(said.contains("2 document(s), every one valid"), "{said}");
+
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{ "ok": "{ me { id } }", "unknown-field": "{ me { nope } }",
+             "wrong-arg": "{ projects(first: \"ten\") { totalCount } }" }"#,
+    )
+    .expect("written");
+    let checked = tasklane()
+        .args(["trusted-documents", "check"])
+        .arg(&bad)
+        .output()
+        .expect("runs");
+    assert_eq!(checked.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&checked.stderr);
+    assert!(said.contains("document unknown-field: "), "{said}");
+    assert!(said.contains("nope"), "{said}");
+    assert!(said.contains("document wrong-arg: "), "{said}");
+    assert!(!said.contains("document ok"), "{said}");
+    assert!(said.contains("2 problem(s)"), "{said}");
+
+    let not_json = dir.path().join("list.json");
+    std::fs::write(&not_json, "[1, 2]").expect("written");
+    let checked = tasklane()
+        .args(["trusted-documents", "check"])
+        .arg(&not_json)
+        .output()
+        .expect("runs");
+    assert_eq!(checked.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&checked.stderr).contains("is not a manifest"));
+}

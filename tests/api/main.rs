@@ -38,6 +38,7 @@ mod operations_listing;
 mod operations_stored;
 mod operations_support;
 mod ownership;
+mod persisted;
 mod quotas;
 mod rate_limits;
 mod roles;

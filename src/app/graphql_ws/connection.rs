@@ -294,11 +294,11 @@ impl Connection {
                 close::TOO_MANY,
                 "Too many initialisation requests",
             )),
-            ClientMessage::Start { id, payload } => {
+            ClientMessage::Start { id, mut payload } => {
                 if let Err(close) = self.operations.start(&id) {
                     return Some(Ending::Close(close));
                 }
-                if is_subscription(&self.executor, &payload) {
+                if is_subscription(&self.executor, &mut payload) {
                     let executor = self.executor.clone();
                     self.operations.join(executor, self.protocol, id, payload);
                 } else {

@@ -30,7 +30,7 @@ use crate::auth::AuthState;
 use crate::error::{AppError, code};
 use crate::graphql::RequestMeta;
 use crate::graphql::loaders::Loaders;
-use crate::graphql::prepare::{prepare, prepare_again, selected_operation};
+use crate::graphql::prepare::{prepare, prepare_again, selected_operation, settle_document};
 use crate::live::LiveConnection;
 use crate::live::hub::SharedGuard;
 use crate::live::shared::{Join, SubscriptionMode, Template, frame, group_key};
@@ -201,10 +201,10 @@ fn group_run(
 }
 
 /// Is `request` a subscription the connection joins (rather than one for
-/// the protocol to run)?
+/// the protocol to run)? A request sent by hash gets its text filled in.
 pub(super) fn is_subscription(
     executor: &ConnectionExecutor,
-    request: &async_graphql::Request,
+    request: &mut async_graphql::Request,
 ) -> bool {
     let viewer = executor
         .session
@@ -214,7 +214,7 @@ pub(super) fn is_subscription(
     if viewer.is_none() {
         return false;
     }
-    match executor.state.services.documents.parse(&request.query) {
+    match settle_document(&executor.state.services, request) {
         Ok(kept) => matches!(
             selected_operation(&kept.document, request.operation_name.as_deref()),
             Some(async_graphql::parser::types::OperationType::Subscription)
