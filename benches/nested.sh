@@ -10,6 +10,8 @@
 #   benches/nested.sh
 # Environment (optional): C=32 DUR=20 RUNS=3 WARMUP=5 USER_N=7 MEMBER_OF=100
 #   SKIP_MEMBER=1 leaves out the sharing case.
+#   BY_HASH=1 also sends the same query by hash (automatic persisted query, registered
+#   once before the rounds) to both backends: hash-postgres, hash-sqlite.
 #   BENCH_DIR=../shared/bench (the shared harness: gql-load.sh, sql-limit.sh, peers)
 #   SKIP_PEERS=1 runs Tasklane only.
 #   BASE_BIN=/path/to/older/tasklane also serves that build (both backends, same data)
@@ -54,6 +56,9 @@ SQLITE_TOKEN=$(sed -n 1p <<<"$TOKENS") SQLITE_MEMBER_TOKEN=$(sed -n 2p <<<"$TOKE
 
 QUERY='query ProjectsWithTasks { projects(first: 10) { edges { node { id name tasks(first: 20) { edges { node { id title status tags } } } } } } }'
 printf '{"query":"%s"}' "$QUERY" > "$OUT/tasklane.json"
+HASH=$(printf '%s' "$QUERY" | sha256sum | cut -d' ' -f1)
+printf '{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"%s"}}}' "$HASH" > "$OUT/by-hash.json"
+printf '{"query":"%s","extensions":{"persistedQuery":{"version":1,"sha256Hash":"%s"}}}' "$QUERY" "$HASH" > "$OUT/register.json"
 
 serve() { # URL PORT [BINARY] -> starts tasklane in the background
   TASKLANE_DATABASE_URL=$1 TASKLANE_LISTEN=127.0.0.1:$2 TASKLANE_JWT_SECRET=$SECRET \
@@ -88,6 +93,14 @@ once() { # NAME URL TOKEN BODY WARMUP
   RUNS=1 WARMUP=$5 "$BENCH_DIR/gql-load.sh" "$2" "$3" "$4" "$C" "$DUR" > "$OUT/last.txt"
   sed -n "s/^RUN 1: /RUN $r: /p" "$OUT/last.txt" | tee -a "$OUT/$1.txt" | sed "s/^/$1 /"
 }
+if [ "${BY_HASH:-0}" = 1 ]; then
+  for target in "8181 $PG_TOKEN" "8182 $SQLITE_TOKEN"; do
+    set -- $target
+    curl -sf -H 'Content-Type: application/json' -H "Authorization: Bearer $2" \
+      --data @"$OUT/register.json" "http://127.0.0.1:$1/graphql" | grep -q '"projects"' \
+      || { echo "registering the query by hash on port $1 failed" >&2; exit 1; }
+  done
+fi
 for r in $(seq 1 "$RUNS"); do
   warm=0; [ "$r" = 1 ] && warm=$WARMUP
   echo "== round $r of $RUNS"
@@ -96,6 +109,10 @@ for r in $(seq 1 "$RUNS"); do
   if [ "${SKIP_MEMBER:-0}" != 1 ]; then
     once member-postgres http://127.0.0.1:8181/graphql "$PG_MEMBER_TOKEN" "$OUT/tasklane.json" "$warm"
     once member-sqlite http://127.0.0.1:8182/graphql "$SQLITE_MEMBER_TOKEN" "$OUT/tasklane.json" "$warm"
+  fi
+  if [ "${BY_HASH:-0}" = 1 ]; then
+    once hash-postgres http://127.0.0.1:8181/graphql "$PG_TOKEN" "$OUT/by-hash.json" "$warm"
+    once hash-sqlite http://127.0.0.1:8182/graphql "$SQLITE_TOKEN" "$OUT/by-hash.json" "$warm"
   fi
   if [ -n "${BASE_BIN:-}" ]; then
     once base-postgres http://127.0.0.1:8183/graphql "$PG_TOKEN" "$OUT/tasklane.json" "$warm"
@@ -129,7 +146,7 @@ def median(name):
     if not runs:
         return None
     return tuple(statistics.median(float(r[i]) for r in runs) for i in range(3))
-rows = {n: median(n) for n in ["tasklane-postgres", "tasklane-sqlite", "member-postgres", "member-sqlite", "base-postgres", "base-sqlite", "postgraphile", "postgraphile5", "sql-limit"]}
+rows = {n: median(n) for n in ["tasklane-postgres", "tasklane-sqlite", "member-postgres", "member-sqlite", "hash-postgres", "hash-sqlite", "base-postgres", "base-sqlite", "postgraphile", "postgraphile5", "sql-limit"]}
 for n, v in rows.items():
     if v:
         print(f"{n:18s} {v[0]:9.1f} rps   p50 {v[1]:7.1f} ms   p99 {v[2]:7.1f} ms")
@@ -151,6 +168,10 @@ for backend, owner in (("postgres", pg), ("sqlite", lite)):
     member = rows["member-" + backend]
     if owner and member:
         check(f"member of 100 projects / owner rps ({backend})", member[0] / owner[0], ">= 0.8")
+for backend, text in (("postgres", pg), ("sqlite", lite)):
+    hashed = rows["hash-" + backend]
+    if text and hashed:
+        check(f"by hash / as text rps ({backend})", hashed[0] / text[0], ">= 1")
 for backend, new in (("postgres", pg), ("sqlite", lite)):
     base = rows["base-" + backend]
     if new and base:

@@ -51,6 +51,8 @@ pub struct AppState {
     pub graphiql: Option<String>,
     /// WebSockets not yet initialised, per client address.
     pub pending: PendingSockets,
+    /// How large responses have been lately (`graphql::json`).
+    pub response_size: crate::graphql::json::SizeHint,
 }
 
 /// Builds services and the router for `config` (migrations already applied).
@@ -135,6 +137,7 @@ pub async fn build_app(config: Config) -> Result<(Router, Arc<AppState>), AppErr
             services.config.live.pending_per_ip,
             services.config.ipv6_prefix,
         ),
+        response_size: Default::default(),
     });
     Ok((router(state.clone()), state))
 }

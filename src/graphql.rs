@@ -3,6 +3,7 @@
 pub mod context;
 pub mod cost;
 pub mod documents;
+pub mod json;
 pub mod limits;
 pub mod loaders;
 pub mod manifest;

@@ -1,4 +1,7 @@
 //! The `tasklane` command: parse the CLI and hand over to the library.
+// The release build lays out the executor's futures (deeply nested types)
+// in this crate too, past the default limit of 128.
+#![recursion_limit = "256"]
 
 use std::process::ExitCode;
 

@@ -17,6 +17,7 @@ use super::{AppState, REQUEST_ID};
 use crate::auth::client_ip::client_ip;
 use crate::error::{INTERNAL_MESSAGE, code};
 use crate::graphql::RequestMeta;
+use crate::graphql::json;
 use crate::graphql::persisted::DOCUMENT_ID;
 use crate::graphql::prepare::{Prepared, prepare};
 
@@ -332,7 +333,13 @@ async fn execute(
         StatusCode::OK
     };
     let body = match (is_batch, responses.pop()) {
-        (false, Some(single)) => serde_json::to_vec(&BatchResponse::Single(single)),
+        (false, Some(single)) => {
+            let mut body = state.response_size.buffer();
+            json::write_response(&single, &mut body).map(|()| {
+                state.response_size.record(&body);
+                body
+            })
+        }
         (_, last) => {
             responses.extend(last);
             serde_json::to_vec(&BatchResponse::Batch(responses))

@@ -238,12 +238,42 @@ impl SqlBuilder {
     where
         T: QueryableByName<Pg> + QueryableByName<Sqlite> + Send + 'static,
     {
+        self.load_expecting(conn, 0).await
+    }
+
+    /// `load`, into room made for `expected` rows at once rather than grown
+    /// (and the rows moved) as they come.
+    pub async fn load_expecting<T>(self, conn: &mut Conn<'_>, expected: usize) -> AppResult<Vec<T>>
+    where
+        T: QueryableByName<Pg> + QueryableByName<Sqlite> + Send + 'static,
+    {
+        use futures_util::TryStreamExt as _;
         let query = Prepared(self.segments);
         let rows = match conn {
-            Conn::Postgres(c) => query.load::<T>(&mut **c).await,
-            Conn::Sqlite(c) => {
-                c.spawn_blocking(move |sqlite| diesel::RunQueryDsl::load::<T>(query, sqlite))
+            Conn::Postgres(c) => {
+                query
+                    .load_stream::<T>(&mut **c)
+                    .await?
+                    .try_fold(Vec::with_capacity(expected), |mut rows, row| {
+                        rows.push(row);
+                        std::future::ready(Ok(rows))
+                    })
                     .await
+            }
+            Conn::Sqlite(c) => {
+                c.spawn_blocking(move |sqlite| {
+                    diesel::RunQueryDsl::load_iter::<T, diesel::connection::DefaultLoadingMode>(
+                        query, sqlite,
+                    )?
+                    .try_fold(
+                        Vec::with_capacity(expected),
+                        |mut rows, row| {
+                            rows.push(row?);
+                            Ok(rows)
+                        },
+                    )
+                })
+                .await
             }
         }?;
         Ok(rows)

@@ -199,10 +199,17 @@ pub async fn pages_per_parent<R>(
 where
     R: QueryableByName<Pg> + QueryableByName<Sqlite> + Send + 'static,
 {
-    let mut grouped: HashMap<Id, Vec<R>> = HashMap::new();
+    // Each parent has at most a page and one row more (to tell whether
+    // there is a next page): room for that, up to a point, at once.
+    let per_parent = (request.size + 1).min(32);
+    let mut grouped: HashMap<Id, Vec<R>> = HashMap::with_capacity(parents.len());
     for some in parents_per_statement(conn.backend(), parents) {
-        for row in statement(some)?.load::<R>(conn).await? {
-            grouped.entry(parent_of(&row)).or_default().push(row);
+        let expected = (some.len() * per_parent).min(1024);
+        for row in statement(some)?.load_expecting::<R>(conn, expected).await? {
+            grouped
+                .entry(parent_of(&row))
+                .or_insert_with(|| Vec::with_capacity(per_parent))
+                .push(row);
         }
     }
     let compound = conn.backend() == Backend::Sqlite;

@@ -18,13 +18,14 @@
 //! extensions see each field resolve, and this path skips them.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::types::{Field, Selection};
 use async_graphql::registry::Registry;
 use async_graphql::resolver_utils::ContainerType;
-use async_graphql::{ContextSelectionSet, OutputType, Positioned, ServerResult, Value};
-use futures_util::FutureExt;
+use async_graphql::{ContextSelectionSet, Name, OutputType, Positioned, ServerResult, Value};
+use std::task::Poll;
 
 /// An object whose fields named in `PLAIN` read the object only: their
 /// resolvers never wait.
@@ -59,35 +60,93 @@ impl<T: PlainFields + Send + Sync> OutputType for Plain<T> {
     }
 }
 
+/// Whether `shape` has the response keys of `items`, in order (a key is
+/// usually the very same text, from the same document).
+fn same_keys(shape: &IndexMap<Name, Value>, items: &[Positioned<Selection>]) -> bool {
+    shape.len() == items.len()
+        && shape
+            .keys()
+            .zip(items)
+            .all(|(key, selection)| match &selection.node {
+                Selection::Field(field) => {
+                    let wanted = field.node.response_key().node.as_str();
+                    std::ptr::eq(key.as_str(), wanted) || key.as_str() == wanted
+                }
+                _ => false,
+            })
+}
+
+/// A plain field's value, resolved at its first poll; `None` when the field
+/// is not plain or its resolver is not ready or fails.
+fn plain_value<T: PlainFields>(
+    object: &T,
+    ctx: &ContextSelectionSet<'_>,
+    field: &Positioned<Field>,
+) -> Option<Value> {
+    let name = field.node.name.node.as_str();
+    if name == "__typename" {
+        return Some(Value::String(object.introspection_type_name().into_owned()));
+    }
+    if !T::PLAIN.contains(&name) {
+        return None;
+    }
+    let ctx_field = ctx.with_field(field);
+    // Polled where it is made: moving the future into `now_or_never`
+    // copied it, for every field of every row.
+    let future = std::pin::pin!(object.resolve_field(&ctx_field));
+    match future.poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        Poll::Ready(Ok(value)) => Some(value.unwrap_or_default()),
+        Poll::Ready(Err(_)) | Poll::Pending => None,
+    }
+}
+
+/// How many shapes each thread keeps: one per plain type of a listing
+/// (tasks nest in their edges), and some room.
+const SHAPES: usize = 4;
+
+thread_local! {
+    /// The keys of the last objects built here, in order (values null): the
+    /// next object of the same selection starts from a clone of one. A map
+    /// keeps each key's hash, so a clone hashes nothing, where inserting
+    /// hashes every key again (SipHash; for a page of tasks that was the
+    /// largest cost of building their values).
+    static SHAPES_SEEN: RefCell<(usize, [IndexMap<Name, Value>; SHAPES])> =
+        RefCell::new((0, Default::default()));
+}
+
 /// The object's value when every selected field is plain and ready; `None`
 /// to take the general path.
 fn resolve_now<T: PlainFields>(object: &T, ctx: &ContextSelectionSet<'_>) -> Option<Value> {
     let items = &ctx.item.node.items;
-    let mut fields = IndexMap::with_capacity(items.len());
-    for selection in items {
+    let shape = SHAPES_SEEN
+        .with_borrow(|(_, shapes)| shapes.iter().find(|shape| same_keys(shape, items)).cloned());
+    let reused = shape.is_some();
+    let mut fields = shape.unwrap_or_else(|| IndexMap::with_capacity(items.len()));
+    for (at, selection) in items.iter().enumerate() {
         let Selection::Field(field) = &selection.node else {
             return None;
         };
         if !field.node.directives.is_empty() {
             return None;
         }
-        let key = &field.node.response_key().node;
-        if fields.contains_key(key) {
+        let value = plain_value(object, ctx, field)?;
+        if reused {
+            *fields.get_index_mut(at)?.1 = value;
+        } else if fields
+            .insert(field.node.response_key().node.clone(), value)
+            .is_some()
+        {
+            // A response key twice (fields to merge): the general path.
             return None;
         }
-        let name = field.node.name.node.as_str();
-        let value = if name == "__typename" {
-            Value::String(object.introspection_type_name().into_owned())
-        } else if T::PLAIN.contains(&name) {
-            let ctx_field = ctx.with_field(field);
-            match object.resolve_field(&ctx_field).now_or_never()? {
-                Ok(value) => value.unwrap_or_default(),
-                Err(_) => return None,
-            }
-        } else {
-            return None;
-        };
-        fields.insert(key.clone(), value);
+    }
+    if !reused && !fields.is_empty() {
+        SHAPES_SEEN.with_borrow_mut(|(next, shapes)| {
+            let shape = &mut shapes[*next % SHAPES];
+            *next = next.wrapping_add(1);
+            shape.clone_from(&fields);
+            shape.values_mut().for_each(|value| *value = Value::Null);
+        });
     }
     Some(if fields.is_empty() {
         Value::Null

@@ -70,6 +70,42 @@ async fn listed_tasks_read_the_same_through_either_path(app: TestApp) {
         }
     }
 
+    // Two listings of one document whose objects have the same fields in
+    // another order, and one with fewer: each object keeps its own keys in
+    // its own order (objects of one shape start from a copy of the last).
+    let shapes = "{ x: tasks(first: 3) { edges { node { id title } } } \
+                  y: tasks(first: 3) { edges { node { title id } } } \
+                  z: tasks(first: 3) { edges { node { title } } } }";
+    let raw = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth(token.expect("token"))
+        .json(&json!({ "query": shapes }))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("text");
+    let parsed: Value = serde_json::from_str(&raw).expect("JSON");
+    assert_eq!(parsed["errors"], Value::Null, "{raw}");
+    for (list, opening) in [("x", "{\"node\":{\"id\":"), ("y", "{\"node\":{\"title\":")] {
+        let part = &raw[raw.find(&format!("\"{list}\":")).expect("listed")..];
+        assert!(
+            part.starts_with(&format!("\"{list}\":{{\"edges\":[{opening}")),
+            "{raw}"
+        );
+    }
+    for edge in parsed["data"]["z"]["edges"].as_array().expect("edges") {
+        assert_eq!(edge["node"].as_object().map(|o| o.len()), Some(1), "{raw}");
+    }
+    for i in 0..3 {
+        assert_eq!(
+            parsed["data"]["x"]["edges"][i],
+            parsed["data"]["y"]["edges"][i]
+        );
+    }
+
     // A field that loads (the project) beside plain ones: the general path.
     let mixed = app
         .gql(
