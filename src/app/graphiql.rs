@@ -69,12 +69,16 @@ impl Asset {
             "css" => "text/css; charset=utf-8",
             other => panic!("no content type for the embedded .{other} file {path}"),
         };
-        let etag_text = format!("\"{hash}\"");
+        // Weak: the compression layer may send the same tag with gzip's
+        // bytes, and a strong tag would promise the same bytes.
+        let etag_text = format!("W/\"{hash}\"");
         Self {
             file,
             name: format!("{stem}.{hash}.{extension}"),
             content_type,
-            etag: etag_text.parse().expect("a quoted hex hash is an ETag"),
+            etag: etag_text
+                .parse()
+                .expect("a weak quoted hex hash is an ETag"),
             etag_value: HeaderValue::from_str(&etag_text).expect("hex is a header value"),
             bytes,
         }
