@@ -54,7 +54,6 @@ struct Asset {
     name: String,
     content_type: &'static str,
     etag: ETag,
-    etag_value: HeaderValue,
     bytes: &'static [u8],
 }
 
@@ -71,37 +70,34 @@ impl Asset {
         };
         // Weak: the compression layer may send the same tag with gzip's
         // bytes, and a strong tag would promise the same bytes.
-        let etag_text = format!("W/\"{hash}\"");
+        let etag = format!("W/\"{hash}\"");
         Self {
             file,
             name: format!("{stem}.{hash}.{extension}"),
             content_type,
-            etag: etag_text
-                .parse()
-                .expect("a weak quoted hex hash is an ETag"),
-            etag_value: HeaderValue::from_str(&etag_text).expect("hex is a header value"),
+            etag: etag.parse().expect("a weak quoted hex hash is an ETag"),
             bytes,
         }
     }
 
     /// The file, or 304 when the client's copy (`If-None-Match`) is this one.
     fn response(&self, request: &HeaderMap) -> Response {
-        let headers = [
-            (header::ETAG, self.etag_value.clone()),
-            (header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE)),
-            (
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ),
-        ];
         let unchanged = request
             .typed_get::<IfNoneMatch>()
             .is_some_and(|tags| !tags.precondition_passes(&self.etag));
-        if unchanged {
-            return (StatusCode::NOT_MODIFIED, headers).into_response();
-        }
-        let content_type = [(header::CONTENT_TYPE, self.content_type)];
-        (headers, content_type, self.bytes).into_response()
+        let mut response = if unchanged {
+            StatusCode::NOT_MODIFIED.into_response()
+        } else {
+            ([(header::CONTENT_TYPE, self.content_type)], self.bytes).into_response()
+        };
+        let headers = response.headers_mut();
+        headers.typed_insert(self.etag.clone());
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
+        response
     }
 }
 
@@ -176,7 +172,8 @@ pub async fn asset(
 ///   inline `style` properties that scripts set are not governed by CSP;
 /// - fonts: GraphiQL's stylesheet embeds its fonts (Roboto, Fira Code) as
 ///   `data:` URLs;
-/// - images: the stylesheet's few icons are `data:` PNGs;
+/// - images: the stylesheet's few icons are `data:` PNGs, and so is the
+///   page's empty icon (`data:,`, which spares a request for a favicon);
 /// - connections: `/graphql` over HTTP and `/graphql/ws` over WebSocket on
 ///   this host (`'self'` covers `ws:` and `wss:` in CSP level 3 only, so
 ///   they are named when the `Host` header is a plain host);
