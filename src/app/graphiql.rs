@@ -172,8 +172,8 @@ pub async fn asset(
 ///   inline `style` properties that scripts set are not governed by CSP;
 /// - fonts: GraphiQL's stylesheet embeds its fonts (Roboto, Fira Code) as
 ///   `data:` URLs;
-/// - images: the stylesheet's few icons are `data:` PNGs, and so is the
-///   page's empty icon (`data:,`, which spares a request for a favicon);
+/// - images: the stylesheet's few icons are `data:` PNGs, and the page's
+///   icon is an empty `data:,` (which spares a request for a favicon);
 /// - connections: `/graphql` over HTTP and `/graphql/ws` over WebSocket on
 ///   this host (`'self'` covers `ws:` and `wss:` in CSP level 3 only, so
 ///   they are named when the `Host` header is a plain host);
