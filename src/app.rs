@@ -1,5 +1,6 @@
 //! The HTTP server: router, layers, probes and metrics, and its lifecycle.
 
+pub mod graphiql;
 pub mod graphql_http;
 pub mod graphql_ws;
 pub mod metrics;
@@ -47,8 +48,8 @@ pub struct AppState {
     pub validated_schema: AppSchema,
     pub services: Arc<Services>,
     pub metrics: Metrics,
-    /// GraphiQL's page, unless in production.
-    pub graphiql: Option<String>,
+    /// GraphiQL's page and files, unless in production.
+    pub graphiql: Option<&'static graphiql::GraphiQL>,
     /// WebSockets not yet initialised, per client address.
     pub pending: PendingSockets,
     /// How large responses have been lately (`graphql::json`).
@@ -120,13 +121,7 @@ pub async fn build_app(config: Config) -> Result<(Router, Arc<AppState>), AppErr
     );
     // The cost model is read from the schema: built now, not on the first request.
     crate::graphql::cost::warm_up();
-    let graphiql = (!config.production).then(|| {
-        async_graphql::http::GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .title("Tasklane GraphiQL")
-            .finish()
-    });
+    let graphiql = (!config.production).then(graphiql::GraphiQL::get);
     let state = Arc::new(AppState {
         schema,
         validated_schema,
@@ -184,6 +179,7 @@ fn router(state: Arc<AppState>) -> Router {
             get(graphql_ws::get_or_upgrade).post(graphql_http::post),
         )
         .route("/graphql/ws", get(graphql_ws::upgrade))
+        .route(graphiql::ASSETS_ROUTE, get(graphiql::asset))
         .route("/health", get(probes::health))
         .route("/ready", get(probes::ready))
         .route("/metrics", get(metrics::render))

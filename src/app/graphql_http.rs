@@ -9,7 +9,7 @@ use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, Value};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Query, Request, State};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::json;
 
@@ -220,7 +220,7 @@ pub async fn get(State(state): State<Arc<AppState>>, request: Request) -> Respon
             .any(|name| pair.starts_with(name))
     }) {
         return match (&state.graphiql, accepts_html) {
-            (Some(page), true) => Html(page.clone()).into_response(),
+            (Some(graphiql), true) => graphiql.page(&parts.headers),
             _ => http_error(
                 StatusCode::BAD_REQUEST,
                 "BAD_REQUEST",

@@ -20,6 +20,7 @@ mod email_flows;
 mod events;
 mod fair_operations;
 mod fixtures;
+mod graphiql;
 mod http;
 mod input_bounds;
 mod inputs;
