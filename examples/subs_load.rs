@@ -196,8 +196,8 @@ impl Subscribers {
         }
     }
 
-    /// Stops listening; every latency received, in microseconds.
-    async fn finish(&mut self) -> Vec<u32> {
+    /// Stops listening; what was received.
+    async fn finish(&mut self) -> Heard {
         match self {
             Self::Rust { stop, tasks, .. } => {
                 let _ = stop.send(true);
@@ -205,11 +205,25 @@ impl Subscribers {
                 for task in tasks.drain(..) {
                     latencies.extend(task.await.unwrap_or_default());
                 }
-                latencies
+                latencies.sort_unstable();
+                Heard {
+                    received: latencies.len(),
+                    p50: percentile(&latencies, 0.50),
+                    p99: percentile(&latencies, 0.99),
+                    max: percentile(&latencies, 1.0),
+                }
             }
-            Self::Js(client) => js_latencies(client).await,
+            Self::Js(client) => js_heard(client).await,
         }
     }
+}
+
+/// Events received, and their delivery latency in milliseconds.
+struct Heard {
+    received: usize,
+    p50: f64,
+    p99: f64,
+    max: f64,
 }
 
 /// Opens `--subscriptions` sockets, 100 at a time, spread over the users.
@@ -291,34 +305,29 @@ async fn js_subscribers(script: &str, ws_url: &str, token: &str, args: &Args) ->
     JsClient { connected, child }
 }
 
-/// The Node.js client's result: its latencies are given as percentiles
-/// only, so the received count and those figures are rebuilt as a sorted
-/// list whose percentiles read the same (p50, p99 and max).
-async fn js_latencies(client: &mut JsClient) -> Vec<u32> {
+/// The Node.js client's result, as it reports it.
+async fn js_heard(client: &mut JsClient) -> Heard {
     use tokio::io::AsyncReadExt as _;
     let mut out = String::new();
     if let Some(mut stdout) = client.child.stdout.take() {
         let _ = stdout.read_to_string(&mut out).await;
     }
     let _ = client.child.wait().await;
-    let Some(result) = out.lines().find_map(|l| l.strip_prefix("RESULT ")) else {
-        eprintln!("the JavaScript client printed no result:\n{out}");
-        return Vec::new();
-    };
     for line in out.lines().filter(|l| !l.starts_with("RESULT ")) {
         println!("js: {line}");
     }
-    let result: Value = serde_json::from_str(result).expect("RESULT is JSON");
-    let received = result["events_with_timestamp"].as_u64().unwrap_or(0) as usize;
-    let micros = |p: &str| (result["latency_ms"][p].as_f64().unwrap_or(f64::NAN) * 1e3) as u32;
-    let (p50, p99, max) = (micros("p50"), micros("p99"), micros("max"));
-    (0..received)
-        .map(|i| match (i + 1) * 100 {
-            rank if rank <= received * 50 => p50,
-            rank if rank <= received * 99 => p99,
-            _ => max,
-        })
-        .collect()
+    let result: Value = out
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .and_then(|r| serde_json::from_str(r).ok())
+        .unwrap_or_default();
+    let ms = |p: &str| result["latency_ms"][p].as_f64().unwrap_or(f64::NAN);
+    Heard {
+        received: result["events_with_timestamp"].as_u64().unwrap_or(0) as usize,
+        p50: ms("p50"),
+        p99: ms("p99"),
+        max: ms("max"),
+    }
 }
 
 /// The `updatedAt` of a `next` frame, read without parsing the frame.
@@ -428,9 +437,8 @@ async fn main() {
     }
     // Let the last events arrive, then stop.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let mut latencies = subscribers.finish().await;
-    latencies.sort_unstable();
-    let received = latencies.len();
+    let heard = subscribers.finish().await;
+    let received = heard.received;
     println!(
         "subscriptions={} users={} writes={writes} ({:.1}/s) expected={expected} received={received} lost={}",
         connected,
@@ -440,9 +448,7 @@ async fn main() {
     );
     println!(
         "latency_ms p50={:.1} p99={:.1} max={:.1}",
-        percentile(&latencies, 0.50),
-        percentile(&latencies, 0.99),
-        percentile(&latencies, 1.0)
+        heard.p50, heard.p99, heard.max
     );
     if let Some(idle) = rss_idle {
         println!(
