@@ -41,6 +41,8 @@ mod ownership;
 mod quotas;
 mod rate_limits;
 mod roles;
+mod search;
+mod search_writes;
 mod sessions;
 mod settings_doc;
 mod sharing;
