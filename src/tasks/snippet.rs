@@ -129,15 +129,8 @@ mod tests {
 
     fn task(title: &str, description: Option<&str>, tags: &[&str]) -> TaskRow {
         let fields = TaskFields {
-            project_id: Id::new(),
-            title: title.to_owned(),
             description: description.map(str::to_owned),
-            status: Default::default(),
-            priority: None,
-            tags: Vec::new(),
-            due_at: None,
-            position: None,
-            assignee_id: None,
+            ..TaskFields::titled(title)
         };
         let mut row = TaskRow::new(Id::new(), Id::new(), Id::new(), fields, Timestamp::now());
         let tags: Vec<String> = tags.iter().map(|t| (*t).to_owned()).collect();

@@ -42,6 +42,7 @@ mod quotas;
 mod rate_limits;
 mod roles;
 mod search;
+mod search_ranking;
 mod search_writes;
 mod sessions;
 mod settings_doc;

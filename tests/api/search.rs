@@ -1,7 +1,8 @@
 //! Full-text search of tasks: words matched by their start, all required,
-//! in titles, descriptions and tags; ranking by relevance and its cursors;
-//! snippets; any text searched without error; another user's tasks never
-//! found. (The index following each kind of write: `search_writes.rs`.)
+//! in titles, descriptions and tags; snippets; any text searched without
+//! error; another user's tasks never found. (Ranking and its pages:
+//! `search_ranking.rs`; the index following each kind of write:
+//! `search_writes.rs`.)
 
 use serde_json::{Value, json};
 use tasklane::access::ProjectRole;
@@ -9,12 +10,10 @@ use tasklane::access::ProjectRole;
 use crate::fixtures::{account, ids, ok, project, task};
 use crate::on_both_backends;
 use crate::sharing_support::{share, unshare};
-use crate::support::{TestApp, error_code, error_field};
+use crate::support::TestApp;
 
 on_both_backends!(
     words_match_by_their_start_and_all_must_match,
-    relevance_puts_the_better_match_first,
-    pages_by_relevance_are_stable_and_complete,
     snippets_mark_the_words_found_and_escape_the_text,
     any_text_is_searched_without_error,
     another_users_tasks_are_never_found,
@@ -27,7 +26,7 @@ pub struct Found {
     pub snippets: Vec<Value>,
 }
 
-const SEARCH: &str = "query($f: TaskFilter, $o: TaskOrder) { tasks(filter: $f, orderBy: $o) {
+pub const SEARCH: &str = "query($f: TaskFilter, $o: TaskOrder) { tasks(filter: $f, orderBy: $o) {
     totalCount edges { node { id searchSnippet } } } }";
 
 /// The viewer's tasks that `text` finds, ordered by `order` (null: the
@@ -57,7 +56,7 @@ pub async fn found(app: &TestApp, token: &str, text: &str) -> Vec<String> {
         .ids
 }
 
-fn id(task: &Value) -> String {
+pub fn id(task: &Value) -> String {
     task["id"].as_str().expect("id").to_owned()
 }
 
@@ -125,148 +124,6 @@ async fn words_match_by_their_start_and_all_must_match(app: TestApp) {
     assert_eq!(data["project"]["tasks"]["totalCount"], 0);
     assert_eq!(data["project"]["all"]["totalCount"], 2);
     assert_eq!(ids(&data["project"]["all"]).len(), 2);
-}
-
-async fn relevance_puts_the_better_match_first(app: TestApp) {
-    let a = account(&app, "a@example.com").await;
-    let p = project(&app, &a.token, "Home").await;
-    let t = |title: &'static str, extra: Value| {
-        let (app, tok, pid) = (&app, a.token.clone(), p["id"].clone());
-        async move { id(&task(app, &tok, &pid, title, extra).await) }
-    };
-    let once = t(
-        "Notes",
-        json!({ "description": "we talked about the garden and the budget" }),
-    )
-    .await;
-    let twice = t("Garden: plan the garden", json!({})).await;
-    let tag = t("Shopping", json!({ "tags": ["garden"] })).await;
-
-    let best_first = [twice.clone(), tag.clone(), once.clone()];
-    let by = |direction: Value| json!({ "field": "RELEVANCE", "direction": direction });
-    let ranked = search(&app, &a.token, "garden", by(Value::Null)).await;
-    assert_eq!(ranked.ids, best_first, "without a direction, best first");
-    let desc = search(&app, &a.token, "garden", by(json!("DESC"))).await;
-    assert_eq!(desc.ids, best_first);
-    let asc = search(&app, &a.token, "gard", by(json!("ASC"))).await;
-    let worst_first: Vec<String> = best_first.iter().rev().cloned().collect();
-    assert_eq!(asc.ids, worst_first);
-
-    // Relevance needs a search to rank by.
-    for filter in [
-        json!({}),
-        json!({ "search": "   " }),
-        json!({ "tag": "garden" }),
-    ] {
-        let body = app
-            .gql(
-                SEARCH,
-                json!({ "f": filter, "o": { "field": "RELEVANCE" } }),
-                Some(&a.token),
-            )
-            .await;
-        assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
-        assert_eq!(error_field(&body), "orderBy.field", "{body}");
-        let message = body["errors"][0]["message"].as_str().unwrap_or_default();
-        assert!(message.contains("filter.search"), "{message}");
-    }
-}
-
-const RANKED_PAGE: &str = "query($first: Int, $after: String, $last: Int, $before: String) {
-    tasks(first: $first, after: $after, last: $last, before: $before,
-          filter: { search: \"garden\" }, orderBy: { field: RELEVANCE }) {
-        totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-        edges { cursor node { id } } } }";
-
-async fn pages_by_relevance_are_stable_and_complete(app: TestApp) {
-    let a = account(&app, "a@example.com").await;
-    let p = project(&app, &a.token, "Home").await;
-    // Seven matches, three of them with the same relevance, and one other.
-    let titles = [
-        "garden garden garden",
-        "garden",
-        "garden",
-        "garden",
-        "weed the garden beds",
-        "water",
-    ];
-    for title in titles {
-        task(&app, &a.token, &p["id"], title, json!({})).await;
-    }
-    task(
-        &app,
-        &a.token,
-        &p["id"],
-        "Notes",
-        json!({ "description": "garden" }),
-    )
-    .await;
-    task(
-        &app,
-        &a.token,
-        &p["id"],
-        "Seeds",
-        json!({ "tags": ["garden"] }),
-    )
-    .await;
-    let all = search(&app, &a.token, "garden", json!({ "field": "RELEVANCE" })).await;
-    assert_eq!(all.ids.len(), 7);
-
-    let mut forward = Vec::new();
-    let mut after = Value::Null;
-    let mut pages = 0;
-    loop {
-        let vars = json!({ "first": 2, "after": after });
-        let conn = ok(&app, &a.token, RANKED_PAGE, vars).await["tasks"].clone();
-        assert_eq!(conn["totalCount"], 7);
-        assert_eq!(conn["pageInfo"]["hasPreviousPage"], pages > 0);
-        forward.extend(ids(&conn));
-        pages += 1;
-        if conn["pageInfo"]["hasNextPage"] != true {
-            break;
-        }
-        after = conn["pageInfo"]["endCursor"].clone();
-    }
-    assert_eq!(pages, 4);
-    assert_eq!(
-        forward, all.ids,
-        "every match once, in the order of one page"
-    );
-
-    let mut backward = Vec::new();
-    let mut before = Value::Null;
-    loop {
-        let vars = json!({ "last": 3, "before": before });
-        let conn = ok(&app, &a.token, RANKED_PAGE, vars).await["tasks"].clone();
-        let mut page = ids(&conn);
-        page.reverse();
-        backward.extend(page);
-        if conn["pageInfo"]["hasPreviousPage"] != true {
-            break;
-        }
-        before = conn["pageInfo"]["startCursor"].clone();
-    }
-    backward.reverse();
-    assert_eq!(backward, all.ids, "backwards too");
-
-    // A cursor of another order is refused, by name.
-    let by_title = ok(
-        &app,
-        &a.token,
-        "{ tasks(first: 1, orderBy: { field: TITLE }) { pageInfo { endCursor } } }",
-        json!({}),
-    )
-    .await;
-    let cursor = &by_title["tasks"]["pageInfo"]["endCursor"];
-    let body = app
-        .gql(
-            RANKED_PAGE,
-            json!({ "first": 2, "after": cursor }),
-            Some(&a.token),
-        )
-        .await;
-    assert_eq!(error_code(&body), "BAD_USER_INPUT", "{body}");
-    assert_eq!(error_field(&body), "after", "{body}");
 }
 
 async fn snippets_mark_the_words_found_and_escape_the_text(app: TestApp) {
