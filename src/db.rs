@@ -14,6 +14,7 @@ pub mod keyset;
 pub mod migrate;
 pub mod rows;
 pub mod schema;
+pub mod search;
 pub mod sql;
 pub mod sqlite_limit;
 pub mod types;

@@ -56,6 +56,12 @@ impl SqlColumn {
         }
     }
 
+    /// A column a statement computes, such as `t.relevance` of a derived
+    /// table (not a column of the schema).
+    pub const fn computed(alias: Option<&'static str>, name: &'static str) -> Self {
+        Self { alias, name }
+    }
+
     /// The column as the statement reads (`t.created_at`).
     pub fn qualified(&self) -> String {
         match self.alias {

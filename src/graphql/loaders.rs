@@ -25,8 +25,7 @@ use crate::members::list::{self as member_list, MemberPageQuery};
 use crate::members::model::MemberRow;
 use crate::projects::model::ProjectRow;
 use crate::projects::store as project_store;
-use crate::tasks::list::{self as task_list, TaskFilterSpec, TaskListQuery};
-use crate::tasks::model::TaskRow;
+use crate::tasks::list::{self as task_list, ListedTask, TaskFilterSpec, TaskListQuery};
 use crate::users::User;
 use crate::users::store as user_store;
 
@@ -46,7 +45,7 @@ pub struct Loaders {
     pub users: DataLoader<UserLoader, HashMapCache>,
     /// Owners, roles and members (`crate::members`).
     pub members: crate::members::loaders::MemberLoaders,
-    project_tasks: SiblingBatch<TaskListQuery, Page<Arc<TaskRow>>>,
+    project_tasks: SiblingBatch<TaskListQuery, Page<ListedTask>>,
     task_counts: SiblingBatch<TaskFilterSpec, i64>,
     project_members: SiblingBatch<MemberPageQuery, Page<(MemberRow, User)>>,
     member_counts: SiblingBatch<(), u64>,
@@ -99,22 +98,13 @@ impl Loaders {
         &self,
         siblings: &Arc<[Id]>,
         query: TaskListQuery,
-    ) -> AppResult<Arc<HashMap<Id, Page<Arc<TaskRow>>>>> {
+    ) -> AppResult<Arc<HashMap<Id, Page<ListedTask>>>> {
         let scope = &self.scope;
         self.project_tasks
             .get(siblings, query, |query| async move {
                 let mut pooled = scope.db.read().await?;
-                let pages = task_list::page_per_project(
-                    &mut pooled.conn(),
-                    &scope.viewer,
-                    siblings,
-                    &query,
-                )
-                .await?;
-                Ok(pages
-                    .into_iter()
-                    .map(|(id, page)| (id, page.map(Arc::new)))
-                    .collect())
+                task_list::page_per_project(&mut pooled.conn(), &scope.viewer, siblings, &query)
+                    .await
             })
             .await
     }

@@ -134,7 +134,7 @@ fn task_event(item: Item) -> Option<TaskEvent> {
     match item {
         Item::Task(change_type, row) => Some(TaskEvent {
             change_type,
-            task: Task(row.clone()),
+            task: Task::from(row.clone()),
         }),
         _ => None,
     }

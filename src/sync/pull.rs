@@ -166,7 +166,8 @@ pub async fn changes_since(
         })
         .collect();
     let mut b = SqlBuilder::new(conn.backend());
-    b.push("SELECT t.* FROM tasks t WHERE ");
+    b.push(crate::tasks::list::select_task_columns())
+        .push(" FROM tasks t WHERE ");
     push_ranges(&mut b, "t.project_id", "t.seq", &ranges);
     b.push(" AND ");
     crate::access::push_guard(

@@ -16,9 +16,10 @@ use async_graphql::{Context, ID, MergedObject, Object};
 use chrono::{DateTime, Utc};
 
 use super::kinds::{TaskPriority, TaskStatus};
-use super::list::{self, TaskFilterSpec, TaskOrderSpec};
+use super::list::{self, ListedTask, TaskFilterSpec, TaskOrderSpec};
 use super::model::TaskRow;
-use super::store;
+use super::{snippet, store};
+use crate::db::search::SearchTerms;
 use crate::db::types::Id;
 use crate::error::{AppError, AppResult};
 use crate::graphql::ContextExt;
@@ -30,13 +31,44 @@ use crate::projects::model::ProjectRow;
 use crate::users::User;
 
 /// A task as GraphQL shows it (shared: a page of tasks is handed to its
-/// connection, edges and events without copying rows).
+/// connection, edges and events without copying rows). Listed through a
+/// search, it keeps the search's words (for its snippet) and, in an order
+/// by relevance, its relevance (for its cursor).
 #[derive(Debug, Clone)]
-pub struct Task(pub Arc<TaskRow>);
+pub struct Task {
+    pub row: Arc<TaskRow>,
+    relevance: Option<f64>,
+    search: Option<Arc<SearchTerms>>,
+}
+
+impl From<Arc<TaskRow>> for Task {
+    fn from(row: Arc<TaskRow>) -> Self {
+        Self {
+            row,
+            relevance: None,
+            search: None,
+        }
+    }
+}
 
 impl From<TaskRow> for Task {
     fn from(row: TaskRow) -> Self {
-        Self(Arc::new(row))
+        Self::from(Arc::new(row))
+    }
+}
+
+impl Task {
+    /// A task of a listing whose filter searched for `search`.
+    pub fn listed(listed: ListedTask, search: Option<&Arc<SearchTerms>>) -> Self {
+        Self {
+            row: listed.row,
+            relevance: listed.relevance,
+            search: search.cloned(),
+        }
+    }
+
+    fn cursor(&self, order: &TaskOrderSpec) -> String {
+        order.cursor(&self.row, self.relevance)
     }
 }
 
@@ -45,64 +77,72 @@ impl From<TaskRow> for Task {
 #[Object(serial)]
 impl Task {
     pub(crate) async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.row.id.to_string())
     }
     async fn project(&self, ctx: &Context<'_>) -> AppResult<Project> {
         loaders(ctx)?
             .projects
-            .load_one(self.0.project_id)
+            .load_one(self.row.project_id)
             .await?
             .map(Project::new)
             .ok_or_else(|| AppError::NotFound("Project not found".into()))
     }
     async fn title(&self) -> &str {
-        &self.0.title
+        &self.row.title
     }
     async fn description(&self) -> Option<&str> {
-        self.0.description.as_deref()
+        self.row.description.as_deref()
     }
     async fn status(&self) -> TaskStatus {
-        self.0.status
+        self.row.status
     }
     async fn priority(&self) -> Option<TaskPriority> {
-        self.0.priority
+        self.row.priority
     }
     async fn tags(&self) -> Vec<&str> {
-        self.0.tags()
+        self.row.tags()
     }
     async fn due_at(&self) -> Option<DateTime<Utc>> {
-        self.0.due_at.map(|t| t.get())
+        self.row.due_at.map(|t| t.get())
     }
     async fn position(&self) -> Option<f64> {
-        self.0.position
+        self.row.position
     }
     async fn completed_at(&self) -> Option<DateTime<Utc>> {
-        self.0.completed_at.map(|t| t.get())
+        self.row.completed_at.map(|t| t.get())
     }
     async fn deleted_at(&self) -> Option<DateTime<Utc>> {
-        self.0.deleted_at.map(|t| t.get())
+        self.row.deleted_at.map(|t| t.get())
     }
     async fn version(&self) -> i32 {
-        self.0.version
+        self.row.version
     }
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at.get()
+        self.row.created_at.get()
     }
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at.get()
+        self.row.updated_at.get()
     }
     /// A member of the project; null when none, or when the viewer may not
     /// see that user (no longer a fellow member).
     async fn assignee(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
-        user(ctx, self.0.assignee_id).await
+        user(ctx, self.row.assignee_id).await
     }
     /// Who made it; null when unknown or not visible to the viewer.
     async fn created_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
-        user(ctx, self.0.created_by).await
+        user(ctx, self.row.created_by).await
     }
     /// Who changed it last; null when unknown or not visible to the viewer.
     async fn updated_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
-        user(ctx, self.0.updated_by).await
+        user(ctx, self.row.updated_by).await
+    }
+    /// Listed through `filter.search`: a short excerpt of the title,
+    /// description or tags around the words found, each marked
+    /// `<b>…</b>`; the task's own text in it is HTML-escaped (`&lt;` …), so
+    /// those marks are the only markup. Null when not listed by a search.
+    async fn search_snippet(&self) -> Option<String> {
+        let search = self.search.as_deref()?;
+        Some(snippet::snippet(&self.row, search))
     }
 }
 
@@ -121,6 +161,7 @@ impl PlainFields for Task {
         "version",
         "createdAt",
         "updatedAt",
+        "searchSnippet",
     ];
 }
 
@@ -144,7 +185,7 @@ impl TaskEdge {
         Plain(self.node.clone())
     }
     async fn cursor(&self) -> String {
-        self.order.cursor(&self.node.0)
+        self.node.cursor(&self.order)
     }
 }
 
@@ -192,7 +233,7 @@ impl TaskConnection {
             .collect()
     }
     async fn page_info(&self) -> PageInfo {
-        self.page.info(|task| self.order.cursor(&task.0))
+        self.page.info(|task| task.cursor(&self.order))
     }
     /// Tasks matching the filter, on every page.
     async fn total_count(&self, ctx: &Context<'_>) -> AppResult<i32> {
@@ -284,13 +325,15 @@ impl ProjectTasks {
             siblings: self.siblings.clone(),
             filter: query.filter.clone(),
         };
+        let search = query.filter.search_terms().map(Arc::new);
         let pages = loaders(ctx)?.project_tasks(&self.siblings, query).await?;
         let page = pages.get(&self.id).cloned().unwrap_or(Page {
             rows: Vec::new(),
             has_next: false,
             has_previous: false,
         });
-        Ok(TaskConnection::new(page.map(Task), order, total))
+        let page = page.map(|listed| Task::listed(listed, search.as_ref()));
+        Ok(TaskConnection::new(page, order, total))
     }
 
     /// Live tasks of the project, of one status when given.
@@ -338,11 +381,12 @@ impl TasksQuery {
         let viewer = ctx.viewer()?;
         let page = PageRequest::from_args(first, after, last, before, ctx.page_size())?;
         let query = task_list_query(page, filter, order_by)?;
+        let search = query.filter.search_terms().map(Arc::new);
         let page = {
             let mut pooled = ctx.services().db.read().await?;
             list::page(&mut pooled.conn(), viewer, &query).await?
         }
-        .map(Task::from);
+        .map(|listed| Task::listed(listed, search.as_ref()));
         Ok(TaskConnection::new(
             page,
             query.order,

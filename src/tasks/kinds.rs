@@ -107,6 +107,9 @@ pub enum TaskOrderField {
     DueAt,
     Priority,
     Position,
+    /// How well the task matches `filter.search` (required with this
+    /// order); without a direction, the best match comes first.
+    Relevance,
 }
 
 #[cfg(test)]

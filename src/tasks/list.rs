@@ -6,23 +6,29 @@
 //! SQL text, not Diesel's DSL: the per-project page needs LATERAL (or a
 //! compound of per-parent parts), which the DSL can not express, and the
 //! single listing shares its conditions so both keep the same plan.
+//!
+//! A `search` reads the full-text index (`crate::db::search`). Ordered by
+//! relevance, a page ranks the matching tasks in a derived table `t`
+//! (every column of the task and its `relevance`), then applies the
+//! cursors, the order and the limit to it.
 
-use std::cmp::Ordering;
+mod order;
+
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
+pub use order::{ListedTask, TaskOrderSpec};
+
 use crate::access::{self, Need, ProjectRef};
 use crate::auth::Viewer;
-use crate::db::keyset::{KeyPosition, SortKey, SqlColumn};
+use crate::db::keyset::SqlColumn;
 use crate::db::schema::{projects, tasks};
+use crate::db::search::{self, SearchTerms};
 use crate::db::sql::{Bind, CountRow, IdCountRow, IdRow, SqlBuilder};
 use crate::db::types::{Id, Timestamp};
 use crate::db::{Backend, Conn};
-use crate::error::{AppError, AppResult};
-use crate::graphql::pagination::{
-    Cursor, KeyValue, OrderDirection, Page, PageRequest, pages_per_parent,
-};
-use crate::projects::list::ListOrder;
+use crate::error::AppResult;
+use crate::graphql::pagination::{Page, PageRequest, pages_per_parent};
 
 use super::kinds::TaskOrderField;
 use super::model::TaskRow;
@@ -62,107 +68,10 @@ pub struct TaskFilterSpec {
     pub assigned_to_me: bool,
 }
 
-pub type TaskOrderSpec = ListOrder<TaskOrderField>;
-
-impl TaskOrderSpec {
-    fn sort_key(&self) -> SortKey {
-        let (column, nullable) = match self.field {
-            TaskOrderField::CreatedAt => (t!(created_at), false),
-            TaskOrderField::UpdatedAt => (t!(updated_at), false),
-            TaskOrderField::Title => (t!(title), false),
-            TaskOrderField::DueAt => (t!(due_at), true),
-            TaskOrderField::Priority => (t!(priority), true),
-            TaskOrderField::Position => (t!(position), true),
-        };
-        SortKey {
-            column,
-            nullable,
-            id_column: t!(id),
-            descending: self.direction == OrderDirection::Desc,
-        }
-    }
-
-    /// How `a` and `b` compare in the order a page is scanned in (reversed
-    /// for `last`), as `sort_key().push_order` sorts them in SQLite: rows
-    /// with no key last, then the key (text by its bytes), then the id.
-    pub fn scan_order(&self, a: &TaskRow, b: &TaskRow, backward: bool) -> Ordering {
-        fn key<T: PartialOrd>(a: Option<T>, b: Option<T>) -> Ordering {
-            match (a, b) {
-                (Some(a), Some(b)) => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
-                (a, b) => a.is_none().cmp(&b.is_none()),
-            }
-        }
-        let by_key = match self.field {
-            TaskOrderField::CreatedAt => a.created_at.cmp(&b.created_at),
-            TaskOrderField::UpdatedAt => a.updated_at.cmp(&b.updated_at),
-            TaskOrderField::Title => a.title.cmp(&b.title),
-            TaskOrderField::DueAt => key(a.due_at, b.due_at),
-            TaskOrderField::Priority => key(a.priority, b.priority),
-            TaskOrderField::Position => key(a.position, b.position),
-        };
-        let nulls = match self.field {
-            TaskOrderField::DueAt => a.due_at.is_none().cmp(&b.due_at.is_none()),
-            TaskOrderField::Priority => a.priority.is_none().cmp(&b.priority.is_none()),
-            TaskOrderField::Position => a.position.is_none().cmp(&b.position.is_none()),
-            _ => Ordering::Equal,
-        };
-        let descending = (self.direction == OrderDirection::Desc) != backward;
-        let directed = |o: Ordering| if descending { o.reverse() } else { o };
-        let nulls = if backward { nulls.reverse() } else { nulls };
-        nulls.then(directed(by_key)).then(directed(a.id.cmp(&b.id)))
-    }
-
-    /// The cursor of `row` in this order.
-    pub fn cursor(&self, row: &TaskRow) -> String {
-        let micros = |t: Timestamp| KeyValue::Int(t.timestamp_micros());
-        let key = match self.field {
-            TaskOrderField::CreatedAt => micros(row.created_at),
-            TaskOrderField::UpdatedAt => micros(row.updated_at),
-            TaskOrderField::Title => KeyValue::Text(row.title.clone()),
-            TaskOrderField::DueAt => row.due_at.map_or(KeyValue::Null, micros),
-            TaskOrderField::Priority => row
-                .priority
-                .map_or(KeyValue::Null, |p| KeyValue::Int(p.into())),
-            TaskOrderField::Position => row.position.map_or(KeyValue::Null, KeyValue::Float),
-        };
-        self.cursor_at(key, row.id)
-    }
-
-    /// Where the cursor passed as `argument` points.
-    fn position(&self, argument: &str, text: &str) -> AppResult<KeyPosition> {
-        let cursor = Cursor::decode(argument, text, &self.name())?;
-        let invalid = || AppError::bad_input(argument, "is not a valid cursor");
-        let time = |micros: i64| {
-            chrono::DateTime::from_timestamp_micros(micros)
-                .map(|t| Bind::Time(t.into()))
-                .ok_or_else(invalid)
-        };
-        let key = match (self.field, cursor.key) {
-            (_, KeyValue::Null) if self.sort_key().nullable => None,
-            (
-                TaskOrderField::CreatedAt | TaskOrderField::UpdatedAt | TaskOrderField::DueAt,
-                KeyValue::Int(v),
-            ) => Some(time(v)?),
-            (TaskOrderField::Title, KeyValue::Text(v)) => Some(Bind::Text(v)),
-            (TaskOrderField::Priority, KeyValue::Int(v)) => {
-                Some(Bind::I16(i16::try_from(v).map_err(|_| invalid())?))
-            }
-            (TaskOrderField::Position, KeyValue::Float(v)) => Some(Bind::F64(v)),
-            (TaskOrderField::Position, KeyValue::Int(v)) => Some(Bind::F64(v as f64)),
-            _ => return Err(invalid()),
-        };
-        Ok(KeyPosition { key, id: cursor.id })
-    }
-
-    /// Checks the cursors of a page request (so errors surface before loading).
-    pub fn check(&self, page: &PageRequest) -> AppResult<()> {
-        if let Some(after) = &page.after {
-            self.position("after", after)?;
-        }
-        if let Some(before) = &page.before {
-            self.position("before", before)?;
-        }
-        Ok(())
+impl TaskFilterSpec {
+    /// The words of the search, if there is one.
+    pub fn search_terms(&self) -> Option<SearchTerms> {
+        self.search.as_deref().map(SearchTerms::parse)
     }
 }
 
@@ -187,8 +96,15 @@ enum Guard {
     Project(ProjectRef),
 }
 
-/// The viewer's tasks that `filter` selects, guarded as `guard` says.
-fn push_conditions(b: &mut SqlBuilder, viewer: &Viewer, filter: &TaskFilterSpec, guard: Guard) {
+/// The viewer's tasks that `filter` selects, guarded as `guard` says
+/// (`search`: the filter's words, read from the index the FROM joins).
+fn push_conditions(
+    b: &mut SqlBuilder,
+    viewer: &Viewer,
+    filter: &TaskFilterSpec,
+    search: Option<&SearchTerms>,
+    guard: Guard,
+) {
     match guard {
         Guard::Project(project) => access::push_project_guard(b, project, viewer, Need::Read),
         Guard::Rows | Guard::LiveProjects => {
@@ -230,9 +146,9 @@ fn push_conditions(b: &mut SqlBuilder, viewer: &Viewer, filter: &TaskFilterSpec,
     if let Some(tag) = &filter.tag {
         b.push(" AND ").json_array_contains(t!(tags), tag);
     }
-    if let Some(search) = &filter.search {
-        let columns = [(t!(title), false), (t!(description), true)];
-        b.push(" AND ").contains_ignoring_case(&columns, search);
+    if let Some(search) = search {
+        b.push(" AND ");
+        search::push_task_matches(b, TASK, search);
     }
     let times = [
         (t!(due_at), " < ", filter.due_before),
@@ -260,38 +176,72 @@ fn push_keyset(b: &mut SqlBuilder, query: &TaskListQuery) -> AppResult<()> {
     Ok(())
 }
 
-/// `SELECT t.id, t.project_id, … FROM tasks t`: every column, in the order
-/// `TaskRow` reads fastest (by position rather than by name).
+/// `SELECT t.id, t.project_id, …`: every column, in the order `TaskRow`
+/// reads fastest (by position rather than by name).
 static SELECT_TASKS: LazyLock<String> = LazyLock::new(|| {
     let columns: Vec<String> = TaskRow::COLUMNS.iter().map(|c| format!("t.{c}")).collect();
-    format!("SELECT {} FROM tasks t", columns.join(", "))
+    format!("SELECT {}", columns.join(", "))
 });
+
+/// `SELECT t.id, t.project_id, …` of `TaskRow`, for a statement over
+/// `tasks t` (not `t.*`: on PostgreSQL that would also carry the search
+/// vector).
+pub fn select_task_columns() -> &'static str {
+    &SELECT_TASKS
+}
+
+/// One page of `query`: the viewer's tasks the filter selects (of
+/// `project` alone when given), beyond the cursors, in order, cut at the
+/// page size (plus one, to tell whether more follow).
+fn push_page(
+    b: &mut SqlBuilder,
+    viewer: &Viewer,
+    query: &TaskListQuery,
+    project: Option<ProjectRef>,
+) -> AppResult<()> {
+    let search = query.filter.search_terms();
+    let ranked = query.order.field == TaskOrderField::Relevance;
+    if ranked {
+        b.push("SELECT t.* FROM (");
+    }
+    b.push(&SELECT_TASKS);
+    if ranked {
+        b.push(", ");
+        search::push_task_relevance(b, TASK, &search.clone().unwrap_or_default());
+        b.push(" AS relevance");
+    }
+    b.push(" FROM ");
+    search::push_tasks_from(b, TASK, search.as_ref());
+    b.push(" WHERE ");
+    let guard = match project {
+        Some(project) => {
+            b.column(t!(project_id)).push(" = ");
+            match project {
+                ProjectRef::Expr(expr) => b.push(expr),
+                ProjectRef::Id(id) => b.bind(Bind::Id(id)),
+            };
+            b.push(" AND ");
+            Guard::Project(project)
+        }
+        None => Guard::Rows,
+    };
+    push_conditions(b, viewer, &query.filter, search.as_ref(), guard);
+    if ranked {
+        b.push(") t WHERE TRUE");
+    }
+    push_keyset(b, query)
+}
 
 /// One page of the viewer's tasks.
 pub async fn page(
     conn: &mut Conn<'_>,
     viewer: &Viewer,
     query: &TaskListQuery,
-) -> AppResult<Page<TaskRow>> {
+) -> AppResult<Page<ListedTask>> {
     let mut b = SqlBuilder::new(conn.backend());
-    b.push(&SELECT_TASKS).push(" WHERE ");
-    push_conditions(&mut b, viewer, &query.filter, Guard::Rows);
-    push_keyset(&mut b, query)?;
-    let rows = b.load::<TaskRow>(conn).await?;
+    push_page(&mut b, viewer, query, None)?;
+    let rows = b.load::<ListedTask>(conn).await?;
     Ok(Page::from_scan(rows, &query.page))
-}
-
-/// The rest of one project's page, after its `t.project_id = …` test: the
-/// viewer's tasks the filter selects, beyond the cursors, in order, cut at
-/// the page size (plus one, to tell whether more follow).
-fn push_one_project_page(
-    b: &mut SqlBuilder,
-    viewer: &Viewer,
-    project: ProjectRef,
-    query: &TaskListQuery,
-) -> AppResult<()> {
-    push_conditions(b, viewer, &query.filter, Guard::Project(project));
-    push_keyset(b, query)
 }
 
 /// The statement of [`page_per_project`] for `parents`.
@@ -310,12 +260,8 @@ fn per_project_statement(
                     .bind(Bind::Id(*id))
                     .push(")");
             }
-            b.push(") AS parent(id) CROSS JOIN LATERAL (")
-                .push(&SELECT_TASKS)
-                .push(" WHERE ")
-                .column(t!(project_id))
-                .push(" = parent.id AND ");
-            push_one_project_page(&mut b, viewer, ProjectRef::Expr("parent.id"), query)?;
+            b.push(") AS parent(id) CROSS JOIN LATERAL (");
+            push_page(&mut b, viewer, query, Some(ProjectRef::Expr("parent.id")))?;
             b.push(") t ORDER BY ").column(t!(project_id)).push(", ");
             query
                 .order
@@ -328,14 +274,8 @@ fn per_project_statement(
                 if i > 0 {
                     b.push(" UNION ALL ");
                 }
-                b.push("SELECT * FROM (")
-                    .push(&SELECT_TASKS)
-                    .push(" WHERE ")
-                    .column(t!(project_id))
-                    .push(" = ")
-                    .bind(Bind::Id(*id))
-                    .push(" AND ");
-                push_one_project_page(&mut b, viewer, ProjectRef::Id(*id), query)?;
+                b.push("SELECT * FROM (");
+                push_page(&mut b, viewer, query, Some(ProjectRef::Id(*id)))?;
                 b.push(")");
             }
         }
@@ -351,7 +291,7 @@ pub async fn page_per_project(
     viewer: &Viewer,
     projects: &[Id],
     query: &TaskListQuery,
-) -> AppResult<HashMap<Id, Page<TaskRow>>> {
+) -> AppResult<HashMap<Id, Page<ListedTask>>> {
     let backend = conn.backend();
     let backward = query.page.backward;
     pages_per_parent(
@@ -359,11 +299,29 @@ pub async fn page_per_project(
         projects,
         &query.page,
         |parents| per_project_statement(backend, viewer, parents, query),
-        |row: &TaskRow| row.project_id,
+        |listed: &ListedTask| listed.row.project_id,
         // As SQLite compares (text by its bytes).
         |a, b| query.order.scan_order(a, b, backward),
     )
     .await
+}
+
+/// `SELECT … FROM … WHERE …`: what `select` pushes, of the viewer's tasks
+/// that `filter` selects.
+fn push_selected(
+    b: &mut SqlBuilder,
+    select: impl FnOnce(&mut SqlBuilder),
+    viewer: &Viewer,
+    filter: &TaskFilterSpec,
+    guard: Guard,
+) {
+    let search = filter.search_terms();
+    b.push("SELECT ");
+    select(b);
+    b.push(" FROM ");
+    search::push_tasks_from(b, TASK, search.as_ref());
+    b.push(" WHERE ");
+    push_conditions(b, viewer, filter, search.as_ref(), guard);
 }
 
 /// The ids of the viewer's tasks that `filter` selects, in id order, at
@@ -375,10 +333,10 @@ pub async fn ids(
     limit: i64,
 ) -> AppResult<Vec<Id>> {
     let mut b = SqlBuilder::new(conn.backend());
-    b.push("SELECT ")
-        .column(t!(id))
-        .push(" AS id FROM tasks t WHERE ");
-    push_conditions(&mut b, viewer, filter, Guard::Rows);
+    let select = |b: &mut SqlBuilder| {
+        b.column(t!(id)).push(" AS id");
+    };
+    push_selected(&mut b, select, viewer, filter, Guard::Rows);
     b.push(" ORDER BY ").column(t!(id)).push(" LIMIT ");
     b.bind(Bind::I64(limit));
     let rows = b.load::<IdRow>(conn).await?;
@@ -392,8 +350,10 @@ pub async fn count(
     filter: &TaskFilterSpec,
 ) -> AppResult<i64> {
     let mut b = SqlBuilder::new(conn.backend());
-    b.push("SELECT COUNT(*) AS n FROM tasks t WHERE ");
-    push_conditions(&mut b, viewer, filter, Guard::Rows);
+    let select = |b: &mut SqlBuilder| {
+        b.push("COUNT(*) AS n");
+    };
+    push_selected(&mut b, select, viewer, filter, Guard::Rows);
     let rows = b.load::<CountRow>(conn).await?;
     Ok(rows.first().map_or(0, |r| r.n))
 }
@@ -406,10 +366,10 @@ pub async fn count_per_project(
     filter: &TaskFilterSpec,
 ) -> AppResult<HashMap<Id, i64>> {
     let mut b = SqlBuilder::new(conn.backend());
-    b.push("SELECT ")
-        .column(t!(project_id))
-        .push(" AS key, COUNT(*) AS n FROM tasks t WHERE ");
-    push_conditions(&mut b, viewer, filter, Guard::LiveProjects);
+    let select = |b: &mut SqlBuilder| {
+        b.column(t!(project_id)).push(" AS key, COUNT(*) AS n");
+    };
+    push_selected(&mut b, select, viewer, filter, Guard::LiveProjects);
     b.push(" AND ")
         .in_list(t!(project_id), projects.iter().map(|id| Bind::Id(*id)));
     b.push(" GROUP BY ").column(t!(project_id));

@@ -96,6 +96,24 @@ pub struct TaskFields {
     pub assignee_id: Option<Id>,
 }
 
+#[cfg(test)]
+impl TaskFields {
+    /// A TODO task titled `title` in a new project, nothing else set.
+    pub fn titled(title: &str) -> Self {
+        Self {
+            project_id: Id::new(),
+            title: title.to_owned(),
+            description: None,
+            status: TaskStatus::Todo,
+            priority: None,
+            tags: Vec::new(),
+            due_at: None,
+            position: None,
+            assignee_id: None,
+        }
+    }
+}
+
 pub fn tags_json(tags: &[String]) -> JsonDoc {
     JsonDoc(serde_json::Value::from(tags.to_vec()))
 }

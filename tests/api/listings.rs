@@ -159,7 +159,7 @@ async fn filters_select_and_orderings_sort(app: TestApp) {
     assert_eq!(
         run(json!({ "search": "wall" }), by_title.clone()).await,
         vec![call.clone(), paint.clone()],
-        "title or description, any case"
+        "title or description, any case, words by their start"
     );
     assert_eq!(
         run(json!({ "search": "100%" }), by_title.clone()).await,
@@ -167,12 +167,13 @@ async fn filters_select_and_orderings_sort(app: TestApp) {
     );
     assert_eq!(
         run(json!({ "search": "0%" }), by_title.clone()).await,
-        vec![call.clone()]
+        Vec::<String>::new(),
+        "the start of a word, not any part of it"
     );
     assert_eq!(
         run(json!({ "search": "%" }), by_title.clone()).await,
-        vec![call.clone()],
-        "% is not a wildcard"
+        Vec::<String>::new(),
+        "% is not a wildcard, and a search without a word finds nothing"
     );
     assert_eq!(
         run(

@@ -32,17 +32,7 @@ fn full() -> TaskFields {
 }
 
 fn other() -> TaskFields {
-    TaskFields {
-        project_id: Id::new(),
-        title: "other".into(),
-        description: None,
-        status: TaskStatus::Todo,
-        priority: None,
-        tags: Vec::new(),
-        due_at: None,
-        position: None,
-        assignee_id: None,
-    }
+    TaskFields::titled("other")
 }
 
 /// The API names of `TaskFields`' fields.

@@ -4,7 +4,7 @@
 use async_graphql::{ID, InputObject};
 use chrono::{DateTime, Utc};
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::graphql::pagination::{OrderDirection, PageRequest};
 use crate::tasks::kinds::{TaskOrderField, TaskPriority, TaskStatus};
 use crate::tasks::list::{TaskFilterSpec, TaskListQuery, TaskOrderSpec};
@@ -17,7 +17,11 @@ pub struct TaskFilter {
     priority: Option<Vec<TaskPriority>>,
     /// Tasks carrying this tag.
     tag: Option<String>,
-    /// Case-insensitive, in the title and description.
+    /// Full-text search of the title, description and tags: the tasks
+    /// holding every word given, each as the start of a word (`desi` finds
+    /// "design"); case does not count, accents do. A word is a run of
+    /// letters and digits; anything else is a separator, never an
+    /// operator. A search without a letter or digit finds nothing.
     search: Option<String>,
     /// Due strictly before this instant.
     due_before: Option<DateTime<Utc>>,
@@ -35,6 +39,7 @@ pub struct TaskFilter {
 #[derive(InputObject)]
 pub struct TaskOrder {
     field: TaskOrderField,
+    /// ASC when not given; for RELEVANCE, DESC (the best match first).
     direction: Option<OrderDirection>,
 }
 
@@ -78,8 +83,16 @@ pub fn task_list_query(
     let filter = filter_spec(filter.unwrap_or_default())?;
     let order = order_by.map_or_else(TaskOrderSpec::default, |o| TaskOrderSpec {
         field: o.field,
-        direction: o.direction.unwrap_or_default(),
+        direction: o
+            .direction
+            .unwrap_or_else(|| TaskOrderSpec::default_direction(o.field)),
     });
+    if order.field == TaskOrderField::Relevance && filter.search.is_none() {
+        return Err(AppError::bad_input(
+            "orderBy.field",
+            "RELEVANCE needs a filter.search with text",
+        ));
+    }
     order.check(&page)?;
     Ok(TaskListQuery {
         filter,

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::auth::Scope;
+use crate::graphql::pagination::{KeyValue, OrderDirection};
 
 fn listing(field: TaskOrderField, direction: OrderDirection) -> TaskListQuery {
     let order = TaskOrderSpec { field, direction };
@@ -30,16 +31,16 @@ fn listing(field: TaskOrderField, direction: OrderDirection) -> TaskListQuery {
     }
 }
 
-const POSTGRES: &str = r"SELECT t.* FROM (VALUES ($1), ($2)) AS parent(id) CROSS JOIN LATERAL (SELECT t.* FROM tasks t WHERE t.project_id = parent.id AND EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = parent.id AND m.user_id = $3) AND t.deleted_at IS NULL AND t.status IN ($4, $5) AND t.priority IN ($6) AND t.tags @> $7 AND (lower(t.title) LIKE $8 ESCAPE '\' OR lower(COALESCE(t.description, '')) LIKE $9 ESCAPE '\') AND t.due_at < $10 AND t.due_at >= $11 AND t.updated_at >= $12 AND (t.priority IS NULL OR t.priority < $13 OR (t.priority = $14 AND t.id < $15)) AND (t.priority IS NOT NULL OR t.id > $16) ORDER BY (t.priority IS NULL) ASC, t.priority DESC, t.id DESC LIMIT $17) t ORDER BY t.project_id, (t.priority IS NULL) ASC, t.priority DESC, t.id DESC";
-const SQLITE_PART: &str = r"SELECT * FROM (SELECT t.* FROM tasks t WHERE t.project_id = ? AND EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = ? AND m.user_id = ?) AND t.deleted_at IS NULL AND t.status IN (?, ?) AND t.priority IN (?) AND EXISTS (SELECT 1 FROM json_each(t.tags) AS tag WHERE tag.value = ?) AND (lower(t.title) LIKE ? ESCAPE '\' OR lower(COALESCE(t.description, '')) LIKE ? ESCAPE '\') AND t.due_at < ? AND t.due_at >= ? AND t.updated_at >= ? AND (t.priority IS NULL OR t.priority < ? OR (t.priority = ? AND t.id < ?)) AND (t.priority IS NOT NULL OR t.id > ?) ORDER BY (t.priority IS NULL) ASC, t.priority DESC, t.id DESC LIMIT ?)";
+const POSTGRES: &str = r"SELECT t.* FROM (VALUES ($1), ($2)) AS parent(id) CROSS JOIN LATERAL (SELECT <columns> FROM tasks t WHERE t.project_id = parent.id AND EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = parent.id AND m.user_id = $3) AND t.deleted_at IS NULL AND t.status IN ($4, $5) AND t.priority IN ($6) AND t.tags @> $7 AND t.search_vector @@ to_tsquery('simple', $8) AND t.due_at < $9 AND t.due_at >= $10 AND t.updated_at >= $11 AND (t.priority IS NULL OR t.priority < $12 OR (t.priority = $13 AND t.id < $14)) AND (t.priority IS NOT NULL OR t.id > $15) ORDER BY (t.priority IS NULL) ASC, t.priority DESC, t.id DESC LIMIT $16) t ORDER BY t.project_id, (t.priority IS NULL) ASC, t.priority DESC, t.id DESC";
+const SQLITE_PART: &str = r"SELECT * FROM (SELECT <columns> FROM task_search JOIN task_search_keys search_key ON search_key.id = task_search.rowid JOIN tasks t ON t.id = search_key.task_id WHERE t.project_id = ? AND EXISTS (SELECT 1 FROM project_members m WHERE m.project_id = ? AND m.user_id = ?) AND t.deleted_at IS NULL AND t.status IN (?, ?) AND t.priority IN (?) AND EXISTS (SELECT 1 FROM json_each(t.tags) AS tag WHERE tag.value = ?) AND task_search MATCH ? AND t.due_at < ? AND t.due_at >= ? AND t.updated_at >= ? AND (t.priority IS NULL OR t.priority < ? OR (t.priority = ? AND t.id < ?)) AND (t.priority IS NOT NULL OR t.id > ?) ORDER BY (t.priority IS NULL) ASC, t.priority DESC, t.id DESC LIMIT ?)";
 
 /// `statement` as sent: its tasks' columns named one by one, in `TaskRow`'s
-/// order (written `t.*` above for reading).
+/// order (written `<columns>` here for reading).
 fn every_column(statement: &str) -> String {
     let columns: Vec<String> = TaskRow::COLUMNS.iter().map(|c| format!("t.{c}")).collect();
-    let select = format!("SELECT {} FROM tasks t", columns.join(", "));
+    let select = format!("SELECT {}", columns.join(", "));
     assert_eq!(select, *SELECT_TASKS);
-    statement.replace("SELECT t.* FROM tasks t", &select)
+    statement.replace("SELECT <columns>", &select)
 }
 
 /// The statement the nested benchmark's query sends, to the letter.
@@ -80,9 +81,65 @@ fn a_page_by_title_reads_the_same_statement() {
     assert_eq!(
         b.sql(),
         every_column(
-            "SELECT * FROM (SELECT t.* FROM tasks t WHERE t.project_id = ? AND EXISTS \
+            "SELECT * FROM (SELECT <columns> FROM tasks t WHERE t.project_id = ? AND EXISTS \
              (SELECT 1 FROM project_members m WHERE m.project_id = ? AND m.user_id = ?) \
              AND t.deleted_at IS NULL ORDER BY t.title DESC, t.id DESC LIMIT ?)"
         )
+    );
+}
+
+/// Ordered by relevance: the matching tasks ranked in a derived table,
+/// then the cursor, the order and the limit over it.
+#[test]
+fn a_page_by_relevance_ranks_before_the_cursor() {
+    let viewer = Viewer {
+        user_id: Id::new(),
+        session_id: None,
+        api_key_id: None,
+        scopes: vec![Scope::Read],
+    };
+    let order = TaskOrderSpec {
+        field: TaskOrderField::Relevance,
+        direction: OrderDirection::Desc,
+    };
+    let query = TaskListQuery {
+        filter: TaskFilterSpec {
+            search: Some("Desi \"NEAR\"".into()),
+            ..TaskFilterSpec::default()
+        },
+        order,
+        page: PageRequest {
+            size: 2,
+            backward: false,
+            after: Some(order.cursor_at(KeyValue::Float(0.5), Id::new())),
+            before: None,
+        },
+    };
+    let sql = |backend| {
+        let mut b = SqlBuilder::new(backend);
+        push_page(&mut b, &viewer, &query, None).expect("builds");
+        b.sql().to_owned()
+    };
+    let guard = "t.project_id IN (SELECT m.project_id FROM project_members m WHERE m.user_id = ";
+    let live = "t.deleted_at IS NULL AND EXISTS (SELECT 1 FROM projects p WHERE p.id = t.project_id AND p.deleted_at IS NULL)";
+    assert_eq!(
+        sql(Backend::Sqlite),
+        every_column(&format!(
+            "SELECT t.* FROM (SELECT <columns>, -bm25(task_search, 10.0, 1.0, 4.0) AS relevance \
+             FROM task_search JOIN task_search_keys search_key ON search_key.id = task_search.rowid \
+             JOIN tasks t ON t.id = search_key.task_id WHERE {guard}?) AND {live} \
+             AND task_search MATCH ?) t WHERE TRUE AND (t.relevance < ? OR (t.relevance = ? \
+             AND t.id < ?)) ORDER BY t.relevance DESC, t.id DESC LIMIT ?"
+        ))
+    );
+    assert_eq!(
+        sql(Backend::Postgres),
+        every_column(&format!(
+            "SELECT t.* FROM (SELECT <columns>, CAST(ts_rank('{{0.1, 0.2, 0.4, 1.0}}', \
+             t.search_vector, to_tsquery('simple', $1)) AS DOUBLE PRECISION) AS relevance \
+             FROM tasks t WHERE {guard}$2) AND {live} AND t.search_vector @@ \
+             to_tsquery('simple', $3)) t WHERE TRUE AND (t.relevance < $4 OR (t.relevance = $5 \
+             AND t.id < $6)) ORDER BY t.relevance DESC, t.id DESC LIMIT $7"
+        ))
     );
 }

@@ -184,17 +184,7 @@ mod tests {
             Id::new(),
             Id::new(),
             Id::new(),
-            TaskFields {
-                project_id: Id::new(),
-                title: "t".into(),
-                description: None,
-                status: Default::default(),
-                priority: None,
-                tags: Vec::new(),
-                due_at: None,
-                position: None,
-                assignee_id: None,
-            },
+            TaskFields::titled("t"),
             Timestamp::now(),
         );
         let sql = diesel::debug_query::<Pg, _>(&diesel::update(tasks::table).set(&row)).to_string();
