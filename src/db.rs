@@ -442,7 +442,8 @@ where
 }
 
 /// Opens one SQLite connection with the settings every connection needs,
-/// the statement time limit (see [`sqlite_limit`]) included.
+/// the statement time limit (see [`sqlite_limit`]) and the functions of
+/// the search statements ([`search::register_sqlite_functions`]) included.
 async fn open_sqlite(
     path: String,
     limit: Duration,
@@ -456,6 +457,8 @@ async fn open_sqlite(
              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
         )
         .map_err(ConnectionError::CouldntSetupConfiguration)?;
+        search::register_sqlite_functions(&mut conn)
+            .map_err(ConnectionError::CouldntSetupConfiguration)?;
         Ok::<_, ConnectionError>(conn)
     })
     .await

@@ -1,6 +1,7 @@
 //! Ranking by relevance: the better match first, RELEVANCE only with a
 //! search, and keyset pages by relevance, in the listing and in a
-//! project's tasks, stable and complete.
+//! project's tasks, stable and complete; a task's score (in its cursor)
+//! owes nothing to other users' tasks.
 
 use serde_json::{Value, json};
 
@@ -13,6 +14,7 @@ on_both_backends!(
     relevance_puts_the_better_match_first,
     pages_by_relevance_are_stable_and_complete,
     a_projects_tasks_by_relevance_page_as_the_listing_does,
+    scores_owe_nothing_to_other_users_tasks,
 );
 
 async fn relevance_puts_the_better_match_first(app: TestApp) {
@@ -69,7 +71,9 @@ const RANKED_PAGE: &str = "query($first: Int, $after: String, $last: Int, $befor
 async fn pages_by_relevance_are_stable_and_complete(app: TestApp) {
     let a = account(&app, "a@example.com").await;
     let p = project(&app, &a.token, "Home").await;
-    // Seven matches, three of them with the same relevance, and one other.
+    // Seven matches, several with the same relevance (the three titles
+    // "garden", and "weed the garden beds" as well, since a score does not
+    // weigh the length of a text), and one other.
     let titles = [
         "garden garden garden",
         "garden",
@@ -225,5 +229,126 @@ async fn a_projects_tasks_by_relevance_page_as_the_listing_does(app: TestApp) {
                 assert!(!ids(&got["tasks"]).is_empty(), "{direction} {page_args}");
             }
         }
+    }
+}
+
+/// Every edge of `search` by relevance, walked two at a time: `(cursor,
+/// id)` in order, with the `totalCount` each page gave.
+async fn ranked_edges(app: &TestApp, token: &str, search: &str) -> (Vec<(String, String)>, i64) {
+    let query = "query($first: Int, $after: String, $f: TaskFilter) {
+        tasks(first: $first, after: $after, filter: $f, orderBy: { field: RELEVANCE }) {
+            totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id } } } }";
+    let mut edges = Vec::new();
+    let mut total = None;
+    let mut after = Value::Null;
+    loop {
+        let vars = json!({ "first": 2, "after": after, "f": { "search": search } });
+        let conn = ok(app, token, query, vars).await["tasks"].clone();
+        let count = conn["totalCount"].as_i64().expect("totalCount");
+        assert_eq!(*total.get_or_insert(count), count, "{search}: {conn}");
+        for edge in conn["edges"].as_array().expect("edges") {
+            let cursor = edge["cursor"].as_str().expect("cursor").to_owned();
+            let id = edge["node"]["id"].as_str().expect("id").to_owned();
+            assert!(
+                edges.iter().all(|(_, seen)| *seen != id),
+                "{search}: {id} twice"
+            );
+            edges.push((cursor, id));
+        }
+        if conn["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = conn["pageInfo"]["endCursor"].clone();
+    }
+    let total = total.unwrap_or_default();
+    assert_eq!(edges.len() as i64, total, "{search}: every match once");
+    (edges, total)
+}
+
+/// The score a cursor holds (its JSON, which any client can decode).
+fn cursor_score(cursor: &str) -> f64 {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .expect("base64url");
+    let json: Value = serde_json::from_slice(&bytes).expect("JSON");
+    json["k"].as_f64().expect("a score")
+}
+
+/// A's scores, and so A's cursors, are the same to the byte before and
+/// after B fills the shared index with the same words and many others: a
+/// score read from a cursor tells nothing about other users' tasks (as
+/// FTS5's `bm25`, with its word frequencies and lengths over the whole
+/// index, would).
+async fn scores_owe_nothing_to_other_users_tasks(app: TestApp) {
+    let a = account(&app, "a@example.com").await;
+    let b = account(&app, "b@example.com").await;
+    let pa = project(&app, &a.token, "Trips").await;
+    let a_tasks = [
+        ("Zephyr: tune the zephyr rig", json!({})),
+        (
+            "Sail with the zephyr",
+            json!({ "description": "long sail" }),
+        ),
+        ("Pack", json!({ "tags": ["zephyr", "sail"] })),
+        (
+            "Notes",
+            json!({ "description": "a zephyr came up, we did not sail" }),
+        ),
+        ("Buy rope", json!({ "description": "for the sail" })),
+    ];
+    for (title, extra) in a_tasks {
+        task(&app, &a.token, &pa["id"], title, extra).await;
+    }
+    // And more without those words, so that in an index of A's tasks
+    // alone they are rare words.
+    let errands: Vec<Value> = (0..12)
+        .map(|i| json!({ "projectId": pa["id"], "title": format!("Errand {i}") }))
+        .collect();
+    let create = "mutation($input: [CreateTaskInput!]!) { createTasks(input: $input) { id } }";
+    ok(&app, &a.token, create, json!({ "input": errands })).await;
+    let searches = ["zephyr", "zeph sail", "sail"];
+    let mut before = Vec::new();
+    for search in searches {
+        before.push(ranked_edges(&app, &a.token, search).await);
+    }
+    let (zephyr, total) = &before[0];
+    assert_eq!(*total, 4);
+    assert_eq!(zephyr.len(), 4);
+    let scores: Vec<f64> = zephyr.iter().map(|(c, _)| cursor_score(c)).collect();
+    assert!(
+        scores.windows(2).all(|w| w[0] > w[1]),
+        "four different scores, best first: {scores:?}"
+    );
+
+    // B's tasks: the same words, often and rarely, in every part, in short
+    // and long texts, with words A never used.
+    let pb = project(&app, &b.token, "Weather").await;
+    let filler = "gale breeze squall drizzle ".repeat(40);
+    let inputs: Vec<Value> = (0..120)
+        .map(|i| {
+            let title = match i % 4 {
+                0 => format!("zephyr {i}"),
+                1 => format!("zephyr zephyr sail {i}"),
+                2 => format!("forecast {i}"),
+                _ => format!("sail log {i}"),
+            };
+            json!({
+                "projectId": pb["id"],
+                "title": title,
+                "description": format!("{filler} zephyr {i}"),
+                "tags": if i % 3 == 0 { json!(["zephyr", "sail"]) } else { json!(["wind"]) },
+            })
+        })
+        .collect();
+    for chunk in inputs.chunks(40) {
+        ok(&app, &b.token, create, json!({ "input": chunk })).await;
+    }
+    let (theirs, total) = ranked_edges(&app, &b.token, "zephyr").await;
+    assert_eq!((theirs.len(), total), (120, 120), "B's tasks are indexed");
+
+    for (search, was) in searches.iter().zip(&before) {
+        let now = ranked_edges(&app, &a.token, search).await;
+        assert_eq!(&now, was, "{search}: A's cursors, byte for byte");
     }
 }

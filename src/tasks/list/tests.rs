@@ -125,7 +125,8 @@ fn a_page_by_relevance_ranks_before_the_cursor() {
     assert_eq!(
         sql(Backend::Sqlite),
         every_column(&format!(
-            "SELECT t.* FROM (SELECT <columns>, -bm25(task_search, 10.0, 1.0, 4.0) AS relevance \
+            "SELECT t.* FROM (SELECT <columns>, task_relevance(t.title, t.description, t.tags, ?) \
+             AS relevance \
              FROM task_search JOIN task_search_keys search_key ON search_key.id = task_search.rowid \
              JOIN tasks t ON t.id = search_key.task_id WHERE {guard}?) AND {live} \
              AND task_search MATCH ?) t WHERE TRUE AND (t.relevance < ? OR (t.relevance = ? \
@@ -135,8 +136,9 @@ fn a_page_by_relevance_ranks_before_the_cursor() {
     assert_eq!(
         sql(Backend::Postgres),
         every_column(&format!(
-            "SELECT t.* FROM (SELECT <columns>, CAST(ts_rank('{{0.1, 0.2, 0.4, 1.0}}', \
-             t.search_vector, to_tsquery('simple', $1)) AS DOUBLE PRECISION) AS relevance \
+            "SELECT t.* FROM (SELECT <columns>, round(CAST(ts_rank('{{0.1, 0.2, 0.4, 1.0}}', \
+             t.search_vector, to_tsquery('simple', $1)) AS DOUBLE PRECISION) * 1000000) \
+             AS relevance \
              FROM tasks t WHERE {guard}$2) AND {live} AND t.search_vector @@ \
              to_tsquery('simple', $3)) t WHERE TRUE AND (t.relevance < $4 OR (t.relevance = $5 \
              AND t.id < $6)) ORDER BY t.relevance DESC, t.id DESC LIMIT $7"
