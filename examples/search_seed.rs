@@ -13,18 +13,19 @@
 //! TASKLANE_JWT_SECRET=... cargo run --release --example search_seed -- sqlite:///tmp/search.db 100000
 //! ```
 
-use std::time::{Duration, Instant};
+mod seed_support;
+
+use seed_support::describe;
+use std::time::Instant;
 
 use diesel::ExpressionMethods as _;
-use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::RunQueryDsl;
 use scoped_futures::ScopedFutureExt as _;
 use tasklane::access::ProjectRole;
-use tasklane::auth::TokenKeys;
-use tasklane::db::migrate::{self, Direction};
+use tasklane::db::Conn;
 use tasklane::db::schema::{change_counters, project_members, projects, tasks, users};
 use tasklane::db::sql::{Bind, SqlBuilder};
 use tasklane::db::types::{Id, JsonDoc, Timestamp};
-use tasklane::db::{Backend, Conn, DatabaseUrl, Db, PoolSettings};
 use tasklane::db_run;
 use tasklane::error::AppError;
 use tasklane::projects::model::ProjectRow;
@@ -89,32 +90,18 @@ async fn main() -> Result<(), String> {
         .next()
         .ok_or("usage: search_seed DATABASE_URL [TASKS]")?;
     let count: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(100_000);
-    let url = DatabaseUrl::parse(&url)?;
     let started = Instant::now();
-    migrate::run(&url, Direction::Up).await.map_err(describe)?;
-    let settings = PoolSettings {
-        size: 2,
-        checkout_timeout: Duration::from_secs(30),
-        statement_timeout: Duration::from_secs(600),
-    };
-    let db = Db::connect(&url, &settings).map_err(describe)?;
+    let db = seed_support::open(&url).await?;
     let user = Id::new();
     db.transaction(|mut conn| async move { load(&mut conn, user, count).await }.scope_boxed())
         .await
         .map_err(describe)?;
-    if db.backend() == Backend::Postgres {
-        let mut pooled = db.write().await.map_err(describe)?;
-        let mut conn = pooled.conn();
-        db_run!(&mut conn, |c| c.batch_execute("ANALYZE").await).map_err(|e| e.to_string())?;
-    }
+    seed_support::analyze(&db).await?;
     eprintln!(
         "seeded 1 user, {PROJECTS} projects, {count} tasks in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let secret =
-        std::env::var("TASKLANE_JWT_SECRET").map_err(|_| "TASKLANE_JWT_SECRET is not set")?;
-    let keys = TokenKeys::new(secret.as_bytes(), Duration::from_secs(24 * 3600));
-    println!("{}", keys.issue(user, Id::new()).map_err(describe)?);
+    println!("{}", seed_support::token(user)?);
     Ok(())
 }
 
@@ -244,8 +231,4 @@ async fn insert_tasks(
         }
     }
     Ok(())
-}
-
-fn describe(err: AppError) -> String {
-    format!("{err:?}")
 }

@@ -11,17 +11,18 @@
 //! ```
 //! Existing users, projects and tasks in that database are deleted first.
 
-use std::time::{Duration, Instant};
+mod seed_support;
+
+use seed_support::describe;
+use std::time::Instant;
 
 use diesel::ExpressionMethods as _;
-use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+use diesel_async::RunQueryDsl;
 use scoped_futures::ScopedFutureExt as _;
 use tasklane::access::ProjectRole;
-use tasklane::auth::TokenKeys;
-use tasklane::db::migrate::{self, Direction};
+use tasklane::db::Conn;
 use tasklane::db::schema::{change_counters, project_members, projects, tasks, users};
 use tasklane::db::types::{Id, JsonDoc, Timestamp};
-use tasklane::db::{Conn, DatabaseUrl, Db, PoolSettings};
 use tasklane::db_run;
 use tasklane::error::AppError;
 use tasklane::projects::model::ProjectRow;
@@ -79,48 +80,23 @@ async fn main() -> Result<(), String> {
     let url = args.next().ok_or("usage: seed DATABASE_URL [USER_N]")?;
     let token_for: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(7);
     let member_of: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(0);
-    let url = DatabaseUrl::parse(&url)?;
     let started = Instant::now();
-    migrate::run(&url, Direction::Up).await.map_err(describe)?;
-    let settings = PoolSettings {
-        size: 2,
-        checkout_timeout: Duration::from_secs(30),
-        statement_timeout: Duration::from_secs(600),
-    };
-    let db = Db::connect(&url, &settings).map_err(describe)?;
+    let db = seed_support::open(&url).await?;
     db.transaction(|mut conn| {
         async move { load(&mut conn, token_for, member_of).await }.scope_boxed()
     })
     .await
     .map_err(describe)?;
-    if let tasklane::db::Backend::Postgres = db.backend() {
-        let mut pooled = db.write().await.map_err(describe)?;
-        let mut conn = pooled.conn();
-        db_run!(&mut conn, |c| c
-            .batch_execute(
-                "ANALYZE users; ANALYZE projects; ANALYZE project_members; ANALYZE tasks"
-            )
-            .await)
-        .map_err(|e| e.to_string())?;
-    }
+    seed_support::analyze(&db).await?;
     eprintln!(
         "seeded {USERS} users, {} projects, {} tasks in {:.1} s",
         USERS * PROJECTS_PER_USER,
         USERS * PROJECTS_PER_USER * TASKS_PER_PROJECT,
         started.elapsed().as_secs_f64()
     );
-    let secret =
-        std::env::var("TASKLANE_JWT_SECRET").map_err(|_| "TASKLANE_JWT_SECRET is not set")?;
-    let keys = TokenKeys::new(secret.as_bytes(), Duration::from_secs(24 * 3600));
-    let token = keys
-        .issue(decimal_id(token_for), Id::new())
-        .map_err(describe)?;
-    println!("{token}");
+    println!("{}", seed_support::token(decimal_id(token_for))?);
     if member_of > 0 {
-        let token = keys
-            .issue(decimal_id(MEMBER), Id::new())
-            .map_err(describe)?;
-        println!("{token}");
+        println!("{}", seed_support::token(decimal_id(MEMBER))?);
     }
     Ok(())
 }
@@ -267,8 +243,4 @@ async fn insert_tasks(conn: &mut Conn<'_>, rows: &[TaskRow]) -> Result<(), AppEr
     }
     insert_rows!(conn, tasks::table, rows);
     Ok(())
-}
-
-fn describe(err: AppError) -> String {
-    format!("{err:?}")
 }

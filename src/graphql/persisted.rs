@@ -8,8 +8,11 @@
 //!   the client sends the query with the hash; the hash is checked against
 //!   the text and the document kept once it parses. The kept documents are
 //!   bounded in number (`TASKLANE_PERSISTED_QUERIES_MAX`, 0 turns them off),
-//!   in length each (`LONGEST`) and in text altogether (`BUDGET`), least
-//!   recently used first out, and looking one up costs no database query.
+//!   in length each (`LONGEST`; a longer query runs as text, its hash not
+//!   read) and in text altogether (`BUDGET`), least recently used first
+//!   out, and looking one up costs no database query. A hash is computed
+//!   of at most `LONGEST` bytes, and in trusted mode of at most the
+//!   manifest's longest document.
 //! - **Trusted documents** (`TASKLANE_TRUSTED_DOCUMENTS=FILE`): a manifest
 //!   maps ids to documents, as GraphQL Code Generator's client preset and
 //!   Relay's persisted queries write it (`{ "<id>": "<document>" }`). Then
@@ -206,6 +209,11 @@ impl Persisted {
                     })?,
                     Some(Named::Hash(hash)) => hash,
                 };
+                if request.query.len() > LONGEST {
+                    // Never kept, so its hash is not read (nor computed:
+                    // hashing a whole body is work for nothing).
+                    return Ok(Lookup::Text);
+                }
                 if !request.query.is_empty() {
                     if sha256(&request.query) != hash {
                         return Err(bad_request(
@@ -213,11 +221,7 @@ impl Persisted {
                             "extensions.persistedQuery.sha256Hash is not the SHA-256 of the query",
                         ));
                     }
-                    return Ok(if request.query.len() <= LONGEST {
-                        Lookup::Keep(hash)
-                    } else {
-                        Lookup::Text
-                    });
+                    return Ok(Lookup::Keep(hash));
                 }
                 let found = lock(kept).documents.get(&hash).cloned();
                 let found = found.ok_or_else(|| error(NOT_FOUND_MESSAGE, NOT_FOUND))?;
@@ -268,6 +272,9 @@ fn lock(kept: &Mutex<Kept>) -> std::sync::MutexGuard<'_, Kept> {
 pub struct TrustedDocuments {
     by_id: HashMap<String, Arc<Document>>,
     by_hash: HashMap<Hash, Arc<Document>>,
+    /// The longest document's length: a longer text is none of them, and
+    /// is refused without hashing it.
+    longest: usize,
 }
 
 /// Why a manifest can not be used: the file, or one of its documents.
@@ -316,10 +323,12 @@ impl TrustedDocuments {
         let mut trusted = Self {
             by_id: HashMap::with_capacity(entries.len()),
             by_hash: HashMap::with_capacity(entries.len()),
+            longest: 0,
         };
         for (id, text) in entries {
             match Document::parse(&text) {
                 Ok(document) => {
+                    trusted.longest = trusted.longest.max(text.len());
                     trusted.by_hash.insert(sha256(&text), document.clone());
                     trusted.by_id.insert(id, document);
                 }
@@ -358,13 +367,20 @@ impl TrustedDocuments {
         }
     }
 
+    fn by_text(&self, text: &str) -> Option<&Arc<Document>> {
+        if text.len() > self.longest {
+            return None;
+        }
+        self.by_hash.get(&sha256(text))
+    }
+
     fn lookup(&self, request: &mut Request, named: Option<Named>) -> Result<Lookup, ServerError> {
         let found = match &named {
             Some(named) => self
                 .by_name(named)
                 .ok_or_else(|| error(NOT_FOUND_MESSAGE, NOT_FOUND))?,
             None if request.query.is_empty() => return Ok(Lookup::Text),
-            None => self.by_hash.get(&sha256(&request.query)).ok_or_else(|| {
+            None => self.by_text(&request.query).ok_or_else(|| {
                 error(
                     "Only trusted documents run on this server (TASKLANE_TRUSTED_DOCUMENTS), \
                      and this document is not one of them",

@@ -140,6 +140,12 @@ fn trusted_documents_run_by_id_by_hash_or_by_their_text_and_nothing_else() {
         .err()
         .expect("not trusted");
     assert_eq!(code_of(&error), NOT_TRUSTED);
+    let longer = format!("{ME}{}", " ".repeat(100_000));
+    let error = persisted
+        .lookup(&mut Request::new(longer))
+        .err()
+        .expect("longer than any trusted document");
+    assert_eq!(code_of(&error), NOT_TRUSTED);
     let other = "{ me { displayName } }";
     let error = persisted
         .lookup(&mut by_hash(&hex_of(other), other))
