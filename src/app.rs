@@ -1,5 +1,6 @@
 //! The HTTP server: router, layers, probes and metrics, and its lifecycle.
 
+pub mod drain;
 pub mod graphiql;
 pub mod graphql_http;
 pub mod graphql_ws;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub pending: PendingSockets,
     /// How large responses have been lately (`graphql::json`).
     pub response_size: crate::graphql::json::SizeHint,
+    /// Set once a shutdown starts.
+    pub drain: drain::Drain,
 }
 
 /// Builds services and the router for `config` (migrations already applied).
@@ -133,6 +136,7 @@ pub async fn build_app(config: Config) -> Result<(Router, Arc<AppState>), AppErr
             services.config.ipv6_prefix,
         ),
         response_size: Default::default(),
+        drain: Default::default(),
     });
     Ok((router(state.clone()), state))
 }
@@ -197,15 +201,39 @@ pub struct Server {
 }
 
 impl Server {
-    /// Stops accepting connections and waits for in-flight requests.
+    /// Drains and stops, within `TASKLANE_SHUTDOWN_TIMEOUT_SECS`: `/ready`
+    /// answers 503 and every WebSocket is closed with 1001 (its client
+    /// reconnects elsewhere); no new connection is accepted and requests in
+    /// flight finish; the operation worker ends its batch and hands its
+    /// operation back. Whatever is left at the deadline is cut (a batch's
+    /// transaction then rolls back and another instance resumes it).
     pub async fn shutdown(mut self) -> std::io::Result<()> {
+        let state = self.state.clone();
+        state.drain.start();
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        if let Some(worker) = self.worker.take() {
-            worker.stop().await;
+        let worker = self.worker.take();
+        let task = &mut self.task;
+        let finished = async {
+            if let Some(worker) = worker {
+                worker.stop().await;
+            }
+            state.drain.sockets_closed().await;
+            task.await
+        };
+        let grace = state.services.config.shutdown_timeout;
+        match tokio::time::timeout(grace, finished).await {
+            Ok(served) => served.map_err(std::io::Error::other)?,
+            Err(_) => {
+                tracing::warn!(
+                    seconds = grace.as_secs(),
+                    "shutdown timeout reached; cutting what is left"
+                );
+                self.task.abort();
+                Ok(())
+            }
         }
-        self.task.await.map_err(std::io::Error::other)?
     }
 }
 

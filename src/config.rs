@@ -169,6 +169,15 @@ pub struct ServerSettings {
         value_parser = parse::secs(1, 3600)
     )]
     pub request_timeout: Duration,
+    /// Longest a shutdown (SIGTERM) may take, in seconds: WebSockets are
+    /// closed with 1001, requests in flight finish, then the process exits
+    #[arg(
+        long = "shutdown-timeout-secs",
+        env = "TASKLANE_SHUTDOWN_TIMEOUT_SECS",
+        default_value = "30",
+        value_parser = parse::secs(1, 3600)
+    )]
+    pub shutdown_timeout: Duration,
     /// Password hashes computed at once [default: the number of CPUs]
     #[arg(long, env = "TASKLANE_HASH_CONCURRENCY", value_parser = parse::number(1usize, 1024))]
     pub hash_concurrency: Option<usize>,

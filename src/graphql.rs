@@ -8,6 +8,7 @@ pub mod limits;
 pub mod loaders;
 pub mod manifest;
 pub mod node;
+pub mod nul;
 pub mod pagination;
 pub mod persisted;
 pub mod plain;

@@ -16,6 +16,8 @@
 //! | 4429 | more connections of the user than `TASKLANE_WS_MAX_CONNECTIONS_PER_USER`, or a second `connection_init` |
 //! | 1008 | the client reads too slowly: more than `TASKLANE_WS_BUFFER` messages waiting (its backlog is dropped, so the close frame follows what is already on its way) |
 //! | 1001 | the client stopped answering pings for two keep-alive intervals |
+//! | 1001 | the server is shutting down (reconnect, to another instance, and catch up through `changes`) |
+//! | 1009 | a message larger than 1 MiB |
 //!
 //! Every close the server decides on is sent as a close frame with its code
 //! and reason; only a client that does not take even that within a short
@@ -71,7 +73,7 @@ const READ_BUFFER: usize = 1024;
 /// Bytes gathered before a write.
 const WRITE_BUFFER: usize = 4 * 1024;
 /// Largest message a client may send (a subscribe carries one document).
-const MAX_CLIENT_MESSAGE: usize = 1024 * 1024;
+pub(super) const MAX_CLIENT_MESSAGE: usize = 1024 * 1024;
 
 /// How long a closing connection waits for the client's close frame.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);

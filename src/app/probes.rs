@@ -15,8 +15,16 @@ pub async fn health() -> Response {
     Json(json!({ "status": "ok" })).into_response()
 }
 
-/// 200 when the database answers within 1 s, else 503 with the reason.
+/// 200 when the database answers within 1 s, else 503 with the reason;
+/// 503 `draining` once a shutdown started.
 pub async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    if state.drain.is_draining() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "draining", "reason": "the server is shutting down" })),
+        )
+            .into_response();
+    }
     match state.services.db.ping(Duration::from_secs(1)).await {
         Ok(()) => Json(json!({
             "status": "ready",

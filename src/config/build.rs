@@ -83,6 +83,8 @@ pub struct Config {
     /// When set, only this manifest's documents run.
     pub trusted_documents: Option<std::path::PathBuf>,
     pub request_timeout: Duration,
+    /// How long a shutdown may take before what is left is cut.
+    pub shutdown_timeout: Duration,
     pub hash_concurrency: usize,
     pub live: LiveLimits,
     pub operations: OperationLimits,
@@ -158,6 +160,7 @@ impl Config {
             persisted_queries_max: s.server.persisted_queries_max,
             trusted_documents: s.server.trusted_documents,
             request_timeout: s.server.request_timeout,
+            shutdown_timeout: s.server.shutdown_timeout,
             hash_concurrency: s.server.hash_concurrency.unwrap_or(cpus),
             live: s.live,
             operations: s.operations,

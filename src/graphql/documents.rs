@@ -37,6 +37,8 @@ pub struct Document {
     pub document: ExecutableDocument,
     /// How many aliases it has (`limits::count_aliases`).
     pub aliases: usize,
+    /// Where a literal holds U+0000 (`nul::in_document`).
+    pub nul_at: Option<String>,
     validated: AtomicBool,
 }
 
@@ -121,6 +123,7 @@ fn fresh(text: &str) -> Result<Arc<Document>, ServerError> {
     Ok(Arc::new(Document {
         text: text.into(),
         aliases: count_aliases(&document),
+        nul_at: super::nul::in_document(&document),
         document,
         validated: AtomicBool::new(false),
     }))

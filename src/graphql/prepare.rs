@@ -16,6 +16,7 @@ use async_graphql::{ErrorExtensionValues, Request, Response, ServerError, Value}
 use super::cost::cost;
 use super::documents::Document;
 use super::loaders::Loaders;
+use super::nul;
 use super::persisted::{DOCUMENT_ID, Lookup};
 use super::{RequestMeta, Services};
 use crate::auth::AuthState;
@@ -178,6 +179,9 @@ fn prepare_checked(
     let kept = document_of(services, &mut request)?;
     let document = &kept.document;
     let variables = &request.variables;
+    if let Some(at) = kept.nul_at.clone().or_else(|| nul::in_variables(variables)) {
+        return Err(to_server_error(nul::refused(at)));
+    }
     if count {
         let aliases = kept.aliases;
         if aliases > limits.aliases {

@@ -78,4 +78,8 @@ pub mod close {
     pub const SLOW_CONSUMER: u16 = 1008;
     /// The client stopped answering keep-alive pings.
     pub const PING_TIMEOUT: u16 = 1001;
+    /// A message over the size limit.
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// The server is shutting down: reconnect (to another instance).
+    pub const GOING_AWAY: u16 = 1001;
 }

@@ -143,10 +143,15 @@ pub async fn page(
     let before = page.before.as_deref().map(|c| order.position("before", c));
     let (after, before) = (after.transpose()?, before.transpose()?);
     let key = order.sort_key();
+    // The page's ids are chosen first, sorting only their keys; then just
+    // those rows are read whole. (A member of many projects would otherwise
+    // have every one of its projects' whole rows sorted to keep a page.)
     let mut b = SqlBuilder::new(conn.backend());
-    b.push("SELECT p.* FROM projects p WHERE ");
+    b.push("SELECT p.* FROM projects p WHERE p.id IN (SELECT p.id FROM projects p WHERE ");
     push_conditions(&mut b, viewer, &query.filter);
     key.push_bounds(&mut b, after.as_ref(), before.as_ref());
+    key.push_order_limit(&mut b, page.backward, page.size);
+    b.push(")");
     key.push_order_limit(&mut b, page.backward, page.size);
     let rows = b.load::<ProjectRow>(conn).await?;
     Ok(Page::from_scan(rows, &query.page))

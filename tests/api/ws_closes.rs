@@ -140,6 +140,12 @@ async fn each_close_of_the_server_carries_a_reason(backend: Backend) {
         let mut ws = Ws::ready(app.addr, protocol, &a.token).await;
         ws.init(bearer.clone()).await;
         closes.push((4429, close_frame(&mut ws).await));
+        // Over the 1 MiB a message may have (found by the fuzzed-schema
+        // test: the socket was dropped without a word).
+        let mut ws = Ws::ready(app.addr, protocol, &a.token).await;
+        let document = format!("{{ me {{ id }} }} # {}", "x".repeat(1024 * 1024));
+        ws.subscribe("big", &document, json!({})).await;
+        closes.push((1009, close_frame(&mut ws).await));
         for (code, close) in closes {
             let (got, reason) =
                 close.unwrap_or_else(|| panic!("{protocol}: {code} came without a close frame"));

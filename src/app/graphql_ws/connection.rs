@@ -27,11 +27,12 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::time::{Instant, Interval};
 
 use super::super::AppState;
+use super::super::drain::SocketDrain;
 use super::executor::{ConnectionExecutor, Session, is_subscription};
 use super::frames::complete_frame;
 use super::subscriptions::Subscriptions;
 use super::writer::{Writer, queue, slow_consumer};
-use super::{CLOSE_WAIT, credential};
+use super::{CLOSE_WAIT, MAX_CLIENT_MESSAGE, credential};
 use crate::auth::AuthState;
 use crate::config::LiveLimits;
 use crate::db::types::Timestamp;
@@ -83,6 +84,20 @@ impl Ending {
     }
 }
 
+/// The socket refused a message over `MAX_CLIENT_MESSAGE` (the socket
+/// itself still works: the client is told why).
+fn too_long(error: &axum::Error) -> bool {
+    std::error::Error::source(error)
+        .and_then(|e| e.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)))
+}
+
+/// The server is shutting down: the client should reconnect, to another
+/// instance, and catch up through `changes`.
+fn going_away() -> Ending {
+    Ending::close(close::GOING_AWAY, "Server shutting down; reconnect")
+}
+
 /// Serves one upgraded socket until it ends.
 pub(super) async fn serve(
     state: Arc<AppState>,
@@ -130,6 +145,8 @@ struct Connection {
     last_seen: Instant,
     /// When the credential stops being valid.
     expires: Option<Instant>,
+    /// Tells the connection the server is shutting down.
+    drain: SocketDrain,
 }
 
 impl Connection {
@@ -163,6 +180,7 @@ impl Connection {
         };
         let keepalive =
             tokio::time::interval_at(Instant::now() + limits.keepalive, limits.keepalive);
+        let drain = state.drain.socket();
         Self {
             state,
             protocol,
@@ -182,6 +200,7 @@ impl Connection {
             keepalive,
             last_seen: Instant::now(),
             expires: None,
+            drain,
         }
     }
 
@@ -206,6 +225,7 @@ impl Connection {
                     "Connection initialisation timeout",
                 ))),
                 _ = self.keepalive.tick() => self.on_tick().await.map(Phase::Closing),
+                () = self.drain.started() => Some(Phase::Closing(going_away())),
             };
             if let Some(phase) = next {
                 return phase;
@@ -280,6 +300,7 @@ impl Connection {
                 Some(delivery) = self.shared_frames.recv() => self.on_delivery(delivery).await,
                 () = &mut expiry => Some(Ending::close(close::FORBIDDEN, "Token expired")),
                 _ = self.keepalive.tick() => self.on_tick().await,
+                () = self.drain.started() => Some(going_away()),
             };
             if let Some(ending) = ending {
                 return ending;
@@ -367,8 +388,15 @@ impl Connection {
         &mut self,
         frame: Option<Result<Message, axum::Error>>,
     ) -> Result<Option<ClientMessage>, Ending> {
-        let Some(Ok(frame)) = frame else {
-            return Err(Ending::Gone);
+        let frame = match frame {
+            Some(Ok(frame)) => frame,
+            Some(Err(error)) if too_long(&error) => {
+                return Err(Ending::close(
+                    close::MESSAGE_TOO_BIG,
+                    format!("Message too big: at most {MAX_CLIENT_MESSAGE} bytes"),
+                ));
+            }
+            Some(Err(_)) | None => return Err(Ending::Gone),
         };
         self.last_seen = Instant::now();
         let message = match &frame {
