@@ -43,15 +43,9 @@ fn main() -> ExitCode {
         }
     };
     tasklane::telemetry::init(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(tokio::runtime::Builder::new_multi_thread().enable_all()) {
         Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("tasklane: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let result = runtime.block_on(async move {
         match command {
@@ -78,12 +72,9 @@ fn main() -> ExitCode {
 /// own, and exit code 1 when there is one. Reads the query limits and
 /// production mode only (no database).
 fn check_trusted_documents(file: &std::path::Path, cli: &Cli) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+    let runtime = match runtime(&mut tokio::runtime::Builder::new_current_thread()) {
         Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("tasklane: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let settings = &cli.settings;
     let checked = runtime.block_on(tasklane::graphql::manifest::check(
@@ -129,15 +120,9 @@ fn backup(url: &DatabaseUrl, target: &Path) -> ExitCode {
 /// document on standard output or in a new file; one line and exit code 1
 /// when the email is unknown or the database can not be read.
 fn export_user(database: &DatabaseSettings, email: &str, output: Option<&Path>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(tokio::runtime::Builder::new_current_thread().enable_all()) {
         Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("tasklane: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let email = email.trim().to_lowercase();
     let made = runtime.block_on(async {
@@ -172,12 +157,7 @@ fn export_user(database: &DatabaseSettings, email: &str, output: Option<&Path>) 
         println!("{document}");
         return ExitCode::SUCCESS;
     };
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let written = options
-        .open(path)
+    let written = tasklane::export::backup::create_private(path)
         .and_then(|mut file| std::io::Write::write_all(&mut file, document.as_bytes()));
     match written {
         Ok(()) => ExitCode::SUCCESS,
@@ -186,6 +166,15 @@ fn export_user(database: &DatabaseSettings, email: &str, output: Option<&Path>) 
             ExitCode::FAILURE
         }
     }
+}
+
+/// The runtime `builder` makes; when it can not, the reason on one line
+/// and the exit code to return.
+fn runtime(builder: &mut tokio::runtime::Builder) -> Result<tokio::runtime::Runtime, ExitCode> {
+    builder.build().map_err(|err| {
+        eprintln!("tasklane: cannot start the async runtime: {err}");
+        ExitCode::FAILURE
+    })
 }
 
 fn schema() -> ExitCode {

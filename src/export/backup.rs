@@ -74,11 +74,7 @@ fn create_parent(target: &Path) -> Result<(), String> {
 /// The empty target, 0600; fails if it exists (even if it appeared just
 /// now), so nothing is ever overwritten. `VACUUM INTO` accepts an empty file.
 fn create_empty(target: &Path) -> Result<(), String> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(target).map(drop).map_err(|e| {
+    create_private(target).map(drop).map_err(|e| {
         if e.kind() == std::io::ErrorKind::AlreadyExists {
             format!(
                 "{} already exists; a backup never overwrites a file",
@@ -88,6 +84,16 @@ fn create_empty(target: &Path) -> Result<(), String> {
             format!("cannot create {}: {e}", target.display())
         }
     })
+}
+
+/// A new file readable by its owner only (0600); an error if the path
+/// exists, so nothing is ever overwritten.
+pub fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
 }
 
 fn copy(source: &Path, target: &Path) -> Result<(), String> {

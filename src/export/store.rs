@@ -73,7 +73,8 @@ pub async fn tasks(conn: &mut Conn<'_>, viewer: &Viewer, ids: &[Id]) -> AppResul
     Ok(rows)
 }
 
-/// The viewer's account.
+/// The viewer's account, active or not (`users::store::find_viewer` reads
+/// active ones only; an operator may export a deactivated account).
 pub async fn user(conn: &mut Conn<'_>, viewer: &Viewer) -> AppResult<Option<User>> {
     let found = db_run!(conn, |c| {
         users::table

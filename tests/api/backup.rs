@@ -16,7 +16,7 @@ use crate::fixtures::{account, ok, project, task};
 use crate::operations_support::state;
 use crate::support::{Backend, PASSWORD, TEST_SECRET, TestApp, TestDb};
 
-fn tasklane() -> Command {
+pub fn tasklane() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tasklane"));
     for (key, _) in std::env::vars() {
         if key.starts_with("TASKLANE_") {

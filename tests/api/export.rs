@@ -1,52 +1,41 @@
 //! `exportMyData` / `myDataExport` and `tasklane export-user`: the document
 //! holds exactly what the user owns, nothing of anyone else's and no
-//! secret; large exports show progress; the size, the rate and the
-//! lifetime are limited.
+//! secret, and only its owner gets it (limits: `export_limits.rs`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 
 use base64::Engine as _;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use serde_json::{Value, json};
 use tasklane::access::ProjectRole;
-use tasklane::auth::rate_limit::Rate;
-use tasklane::db::schema::{api_keys, data_export_parts, data_exports, sessions, users};
-use tasklane::db::types::{Id, Timestamp};
+use tasklane::db::schema::{api_keys, sessions, users};
+use tasklane::db::types::Id;
 use tasklane::db_run;
 
 use crate::fixtures::{account, ok, project, task};
 use crate::on_both_backends;
-use crate::on_both_databases;
-use crate::operations_support::{seed_tasks, state, wait};
+use crate::operations_support::{state, wait};
 use crate::sharing_support::share;
-use crate::support::{Backend, PASSWORD, TestApp, error_code, error_field};
-use crate::ws_support::{TRANSPORT_WS, Ws};
+use crate::support::{PASSWORD, TestApp, error_code, error_field};
 
 on_both_backends!(
     the_export_holds_exactly_what_the_user_owns,
     exports_are_the_owners_alone,
-    an_export_over_its_size_fails_and_keeps_nothing,
-    an_expired_export_is_gone,
     the_operator_exports_a_user_from_the_command_line,
 );
-on_both_databases!(
-    exports_are_rate_limited_per_user,
-    a_large_export_reports_progress
-);
 
-const EXPORT: &str = "mutation { exportMyData { id kind status total processed skipped failed
+pub const EXPORT: &str = "mutation { exportMyData { id kind status total processed skipped failed
     errorMessage } }";
-const DOCUMENT: &str = "query($id: ID!) { myDataExport(id: $id) }";
+pub const DOCUMENT: &str = "query($id: ID!) { myDataExport(id: $id) }";
 
 /// Starts an export that must be accepted; returns the operation.
-async fn export(app: &TestApp, token: &str) -> Value {
+pub async fn export(app: &TestApp, token: &str) -> Value {
     ok(app, token, EXPORT, json!({})).await["exportMyData"].clone()
 }
 
 /// Exports, waits for the operation to finish and returns the document.
-async fn exported(app: &TestApp, token: &str) -> Value {
+pub async fn exported(app: &TestApp, token: &str) -> Value {
     let op = export(app, token).await;
     assert_eq!(op["kind"], "EXPORT_DATA", "{op}");
     let done = wait(app, token, &op["id"]).await;
@@ -315,7 +304,7 @@ async fn the_export_holds_exactly_what_the_user_owns(app: TestApp) {
     }
 }
 
-fn id(object: &Value) -> String {
+pub fn id(object: &Value) -> String {
     object["id"].as_str().expect("id").to_owned()
 }
 
@@ -373,181 +362,6 @@ async fn exports_are_the_owners_alone(app: TestApp) {
     assert_eq!(error_code(&undone), "CONFLICT", "{undone}");
 }
 
-/// `TASKLANE_RATE_EXPORT_USER`: the third export in the window is refused
-/// for that user only.
-async fn exports_are_rate_limited_per_user(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |c| {
-        c.export_rate = Rate {
-            max: 2,
-            window: std::time::Duration::from_secs(3600),
-        }
-    })
-    .await
-    .expect("backend available");
-    let a = account(&app, "a@example.com").await;
-    let b = account(&app, "b@example.com").await;
-    for _ in 0..2 {
-        let op = export(&app, &a.token).await;
-        wait(&app, &a.token, &op["id"]).await;
-    }
-    let refused = app.gql(EXPORT, json!({}), Some(&a.token)).await;
-    assert_eq!(error_code(&refused), "RATE_LIMITED", "{refused}");
-    assert!(refused["errors"][0]["extensions"]["retryAfter"].as_u64() > Some(0));
-    // Another user is counted on its own.
-    export(&app, &b.token).await;
-}
-
-/// With batches of 10, an export of 400 tasks is seen going by over the
-/// operation's progress subscription, and its document holds them all.
-async fn a_large_export_reports_progress(backend: Backend) {
-    const TASKS: usize = 400;
-    let app = TestApp::spawn_with(backend, |c| c.operations.batch_size = 10)
-        .await
-        .expect("backend available");
-    let a = account(&app, "a@example.com").await;
-    let home = project(&app, &a.token, "Home").await;
-    seed_tasks(app.database(), &a.id, &id(&home), "Bulk", TASKS).await;
-    let mut ws = Ws::ready(app.addr, TRANSPORT_WS, &a.token).await;
-    let op = export(&app, &a.token).await;
-    assert_eq!(op["total"], TASKS, "{op}");
-    ws.subscribe(
-        "op",
-        "subscription($id: ID!) { operationProgress(id: $id) { status total processed } }",
-        json!({ "id": op["id"] }),
-    )
-    .await;
-    let mut processed = Vec::new();
-    let mut last = Value::Null;
-    loop {
-        let message = ws.next().await.expect("progress, then complete");
-        if message["type"] == "complete" {
-            break;
-        }
-        last = message["payload"]["data"]["operationProgress"].clone();
-        processed.push(last["processed"].as_i64().expect("processed"));
-    }
-    assert!(
-        processed.windows(2).all(|w| w[0] <= w[1]),
-        "never back: {processed:?}"
-    );
-    assert!(
-        processed.iter().any(|&n| n > 0 && n < TASKS as i64),
-        "progress between batches: {processed:?}"
-    );
-    assert_eq!(last["status"], "COMPLETED");
-    assert_eq!(last["processed"], TASKS);
-    let doc = ok(&app, &a.token, DOCUMENT, json!({ "id": op["id"] })).await;
-    let tasks = doc["myDataExport"]["tasks"].as_array().expect("tasks");
-    assert_eq!(tasks.len(), TASKS);
-    // The parts are gone once the document is made.
-    assert_eq!(count(&app, Table::Parts).await, 0);
-}
-
-/// `TASKLANE_EXPORT_MAX_BYTES`: an export whose document would be larger
-/// fails with a message naming the setting, and leaves nothing stored.
-async fn an_export_over_its_size_fails_and_keeps_nothing(app: TestApp) {
-    let app = restart_with(app, |c| c.operations.export_max_bytes = 4096).await;
-    let a = account(&app, "a@example.com").await;
-    let home = project(&app, &a.token, "Home").await;
-    seed_tasks(app.database(), &a.id, &id(&home), "A task with a title", 60).await;
-    let op = export(&app, &a.token).await;
-    let done = wait(&app, &a.token, &op["id"]).await;
-    assert_eq!(done["status"], "FAILED", "{done}");
-    let message = done["errorMessage"].as_str().expect("message");
-    assert!(message.contains("TASKLANE_EXPORT_MAX_BYTES"), "{message}");
-    assert!(message.contains("4096"), "{message}");
-    let doc = ok(&app, &a.token, DOCUMENT, json!({ "id": op["id"] })).await;
-    assert_eq!(doc["myDataExport"], Value::Null);
-    assert_eq!(count(&app, Table::Parts).await, 0);
-    assert_eq!(count(&app, Table::Exports).await, 0);
-    // A small one still fits.
-    let b = account(&app, "b@example.com").await;
-    exported(&app, &b.token).await;
-}
-
-/// A document is kept 24 hours: past `expires_at` it is null, and the next
-/// export deletes it.
-async fn an_expired_export_is_gone(app: TestApp) {
-    let a = account(&app, "a@example.com").await;
-    let op = export(&app, &a.token).await;
-    wait(&app, &a.token, &op["id"]).await;
-    let kept = {
-        let mut pooled = app.database().read().await.expect("connection");
-        let conn = &mut pooled.conn();
-        db_run!(conn, |c| {
-            data_exports::table
-                .select((data_exports::created_at, data_exports::expires_at))
-                .first::<(Timestamp, Timestamp)>(c)
-                .await
-        })
-        .expect("stored")
-    };
-    assert_eq!((kept.1.get() - kept.0.get()).num_hours(), 24);
-    {
-        let past = Timestamp::from(Timestamp::now().get() - chrono::Duration::seconds(1));
-        let mut pooled = app.database().write().await.expect("connection");
-        let conn = &mut pooled.conn();
-        db_run!(conn, |c| {
-            diesel::update(data_exports::table)
-                .set(data_exports::expires_at.eq(past))
-                .execute(c)
-                .await
-        })
-        .expect("expired");
-    }
-    let doc = ok(&app, &a.token, DOCUMENT, json!({ "id": op["id"] })).await;
-    assert_eq!(doc["myDataExport"], Value::Null);
-    let next = export(&app, &a.token).await;
-    wait(&app, &a.token, &next["id"]).await;
-    assert_eq!(count(&app, Table::Exports).await, 1, "only the new one");
-}
-
-enum Table {
-    Parts,
-    Exports,
-}
-
-async fn count(app: &TestApp, table: Table) -> i64 {
-    let mut pooled = app.database().read().await.expect("connection");
-    let conn = &mut pooled.conn();
-    match table {
-        Table::Parts => db_run!(conn, |c| {
-            data_export_parts::table.count().get_result::<i64>(c).await
-        }),
-        Table::Exports => db_run!(conn, |c| {
-            data_exports::table.count().get_result::<i64>(c).await
-        }),
-    }
-    .expect("count")
-}
-
-/// The same app's database, served again with `adjust`ed settings.
-async fn restart_with(mut app: TestApp, adjust: impl FnOnce(&mut tasklane::Config)) -> TestApp {
-    if let Some(server) = app.server.take() {
-        server.shutdown().await.expect("stopped");
-    }
-    let mut config =
-        tasklane::Config::with_database(&app.db.url, Some(crate::support::TEST_SECRET))
-            .expect("config");
-    config.listen = "127.0.0.1:0".parse().expect("addr");
-    config.hash_concurrency = 2;
-    adjust(&mut config);
-    let server = tasklane::start(config).await.expect("server starts");
-    app.addr = server.addr;
-    app.server = Some(server);
-    app
-}
-
-fn tasklane() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tasklane"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("TASKLANE_") {
-            command.env_remove(key);
-        }
-    }
-    command
-}
-
 /// `tasklane export-user EMAIL`: the user's document on standard output
 /// (the same as exportMyData's), or in a new file with `--output`; an
 /// unknown email is one line and exit code 1.
@@ -567,7 +381,7 @@ async fn the_operator_exports_a_user_from_the_command_line(app: TestApp) {
         let url = url.clone();
         async move {
             tokio::task::spawn_blocking(move || {
-                tasklane()
+                crate::backup::tasklane()
                     .args(&args)
                     .env("TASKLANE_DATABASE_URL", url)
                     .output()

@@ -20,6 +20,7 @@ mod documents;
 mod email_flows;
 mod events;
 mod export;
+mod export_limits;
 mod fair_operations;
 mod fixtures;
 mod graphiql;
