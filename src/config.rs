@@ -70,6 +70,22 @@ pub enum Command {
     /// Trusted documents (TASKLANE_TRUSTED_DOCUMENTS)
     #[command(subcommand)]
     TrustedDocuments(TrustedDocumentsCommand),
+    /// Copy the SQLite database, consistently, while the server runs (on
+    /// PostgreSQL: use pg_dump)
+    Backup {
+        /// Where the copy goes: a file that does not exist yet (missing
+        /// directories are created)
+        path: std::path::PathBuf,
+    },
+    /// Print everything one user owns as one JSON document (what
+    /// exportMyData gives that user)
+    ExportUser {
+        /// The user's email address
+        email: String,
+        /// Write the document to this new file instead of standard output
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand, PartialEq, Eq)]
@@ -335,6 +351,14 @@ pub struct RateSettings {
         value_parser = parse::rate()
     )]
     pub invite_user: Rate,
+    /// Data exports (exportMyData) per user
+    #[arg(
+        long = "rate-export-user",
+        env = "TASKLANE_RATE_EXPORT_USER",
+        default_value = "5/1h",
+        value_parser = parse::rate()
+    )]
+    pub export_user: Rate,
     /// IPv6 clients are counted per network of this prefix length (e.g. 64: one /64 is one client)
     #[arg(
         long = "rate-ipv6-prefix",

@@ -3,11 +3,15 @@
 // in this crate too, past the default limit of 128.
 #![recursion_limit = "256"]
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use tasklane::config::{Cli, Command, Config, ConfigError, OidcVariables, TrustedDocumentsCommand};
+use tasklane::config::{
+    Cli, Command, Config, ConfigError, DatabaseSettings, OidcVariables, TrustedDocumentsCommand,
+};
 use tasklane::db::migrate::{self, Direction};
+use tasklane::db::{DatabaseUrl, Db, PoolSettings};
 use tasklane::error::AppError;
 
 fn main() -> ExitCode {
@@ -24,6 +28,13 @@ fn main() -> ExitCode {
     if let Command::TrustedDocuments(TrustedDocumentsCommand::Check { file }) = &command {
         return check_trusted_documents(file, &cli);
     }
+    // These read the database settings only (no signing key needed).
+    if let Command::Backup { path } = &command {
+        return backup(&cli.settings.database.database_url, path);
+    }
+    if let Command::ExportUser { email, output } = &command {
+        return export_user(&cli.settings.database, email, output.as_deref());
+    }
     let config = match Config::from_settings(&cli.settings) {
         Ok(config) => config,
         Err(err) => {
@@ -32,15 +43,9 @@ fn main() -> ExitCode {
         }
     };
     tasklane::telemetry::init(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime(tokio::runtime::Builder::new_multi_thread().enable_all()) {
         Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("tasklane: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let result = runtime.block_on(async move {
         match command {
@@ -67,12 +72,9 @@ fn main() -> ExitCode {
 /// own, and exit code 1 when there is one. Reads the query limits and
 /// production mode only (no database).
 fn check_trusted_documents(file: &std::path::Path, cli: &Cli) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+    let runtime = match runtime(&mut tokio::runtime::Builder::new_current_thread()) {
         Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("tasklane: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     let settings = &cli.settings;
     let checked = runtime.block_on(tasklane::graphql::manifest::check(
@@ -97,6 +99,82 @@ fn check_trusted_documents(file: &std::path::Path, cli: &Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `tasklane backup PATH`: one line on success (the copy and its size) or
+/// on failure, and exit code 1 then.
+fn backup(url: &DatabaseUrl, target: &Path) -> ExitCode {
+    match tasklane::export::backup::backup(url, target) {
+        Ok(bytes) => {
+            println!("backed up {url:?} to {} ({bytes} bytes)", target.display());
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("tasklane: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `tasklane export-user EMAIL [--output FILE]`: the user's export
+/// document on standard output or in a new file; one line and exit code 1
+/// when the email is unknown or the database can not be read.
+fn export_user(database: &DatabaseSettings, email: &str, output: Option<&Path>) -> ExitCode {
+    let runtime = match runtime(tokio::runtime::Builder::new_current_thread().enable_all()) {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    let email = email.trim().to_lowercase();
+    let made = runtime.block_on(async {
+        let url = &database.database_url;
+        if let DatabaseUrl::Sqlite(path) = url
+            && !path.is_file()
+        {
+            return Err(format!(
+                "the database file {} does not exist",
+                path.display()
+            ));
+        }
+        let settings = PoolSettings {
+            size: 1,
+            checkout_timeout: database.pool_timeout,
+            statement_timeout: database.statement_timeout,
+        };
+        let db = Db::connect(url, &settings).map_err(|err| describe(&err))?;
+        tasklane::export::export_user(&db, &email)
+            .await
+            .map_err(|err| describe(&err))?
+            .ok_or_else(|| format!("no user has the email {email}"))
+    });
+    let document = match made {
+        Ok(document) => document,
+        Err(message) => {
+            eprintln!("tasklane: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(path) = output else {
+        println!("{document}");
+        return ExitCode::SUCCESS;
+    };
+    let written = tasklane::export::backup::create_private(path)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, document.as_bytes()));
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("tasklane: cannot write {}: {err}", path.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The runtime `builder` makes; when it can not, the reason on one line
+/// and the exit code to return.
+fn runtime(builder: &mut tokio::runtime::Builder) -> Result<tokio::runtime::Runtime, ExitCode> {
+    builder.build().map_err(|err| {
+        eprintln!("tasklane: cannot start the async runtime: {err}");
+        ExitCode::FAILURE
+    })
 }
 
 fn schema() -> ExitCode {

@@ -92,6 +92,8 @@ pub struct Config {
     pub sharing: SharingLimits,
     /// Invitations per inviting user (`TASKLANE_RATE_INVITE_USER`).
     pub invite_rate: Rate,
+    /// Data exports per user (`TASKLANE_RATE_EXPORT_USER`).
+    pub export_rate: Rate,
     /// Sign-in providers and the redirect URIs frontends may use.
     pub oauth: OAuthConfig,
     pub log: String,
@@ -166,6 +168,7 @@ impl Config {
             operations: s.operations,
             sharing: s.sharing,
             invite_rate: s.rates.invite_user,
+            export_rate: s.rates.export_user,
             oauth,
             log: s.logging.log,
             log_format,

@@ -264,6 +264,14 @@ pub struct OperationLimits {
         action = ArgAction::Set
     )]
     pub worker: bool,
+    /// Largest data export (exportMyData) kept, in bytes of JSON; a larger one fails
+    #[arg(
+        long = "export-max-bytes",
+        env = "TASKLANE_EXPORT_MAX_BYTES",
+        default_value = "268435456",
+        value_parser = parse::number(1024u64, 1 << 30)
+    )]
+    pub export_max_bytes: u64,
 }
 
 /// Limits of sharing: invitations and members of one project.

@@ -283,6 +283,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+
+    /// Parts of a data export being made, one per batch (`src/export/`).
+    data_export_parts (operation_id, idx) {
+        operation_id -> DbUuid,
+        idx -> Integer,
+        body -> Text,
+        bytes -> BigInt,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use crate::db::types::*;
+
+    /// Finished data exports, kept until they expire (`src/export/`).
+    data_exports (operation_id) {
+        operation_id -> DbUuid,
+        owner_id -> DbUuid,
+        document -> Text,
+        bytes -> BigInt,
+        created_at -> DbTime,
+        expires_at -> DbTime,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(one_time_tokens -> users (user_id));
@@ -293,6 +321,8 @@ diesel::joinable!(project_members -> projects (project_id));
 diesel::joinable!(invitations -> projects (project_id));
 diesel::joinable!(operation_records -> operations (operation_id));
 diesel::joinable!(operation_items -> operations (operation_id));
+diesel::joinable!(data_export_parts -> operations (operation_id));
+diesel::joinable!(data_exports -> operations (operation_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -311,4 +341,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     project_members,
     invitations,
     task_departures,
+    data_export_parts,
+    data_exports,
 );

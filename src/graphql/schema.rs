@@ -13,6 +13,7 @@ use super::Services;
 use super::documents::Document;
 use super::node::NodeQuery;
 use crate::config::QueryLimits;
+use crate::export::graphql::{ExportMutation, ExportQuery};
 use crate::live::graphql::ChangesSubscription;
 use crate::members::graphql::{InvitationsMutation, MembersQuery, MembershipMutation};
 use crate::operations::graphql::{OperationsMutation, OperationsQuery};
@@ -33,6 +34,7 @@ pub struct Query(
     SyncQuery,
     OperationsQuery,
     MembersQuery,
+    ExportQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -44,6 +46,7 @@ pub struct Mutation(
     OperationsMutation,
     InvitationsMutation,
     MembershipMutation,
+    ExportMutation,
 );
 
 // One more subscription root is one more field here.

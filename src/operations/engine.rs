@@ -38,6 +38,7 @@ use crate::db::{Backend, Conn, Db, PoolSettings};
 use crate::error::{AppError, AppResult};
 use crate::events::changes::{Change, OPERATIONS, Progress, stage_changes};
 use crate::events::{EventBus, Outbox};
+use crate::export::worker as export_worker;
 use crate::projects::store as project_store;
 use crate::projects::writes as project_writes;
 use crate::quotas::{self, Usage};
@@ -309,6 +310,15 @@ async fn run_batch(
     // Orders this batch among the owner's writes, before reading anything.
     counter::lock(conn, &viewer).await?;
     let params = stored::decode(op.id, &op.params)?;
+    if let Params::ExportData { max_bytes } = params {
+        // Writes no object: its batches copy tasks into the export.
+        return Ok(
+            match export_worker::batch(conn, outbox, &viewer, op, size, max_bytes, now).await? {
+                export_worker::Step::Continue => Step::Continue,
+                export_worker::Step::Done => Step::Done,
+            },
+        );
+    }
     let position = op.processed + op.skipped + op.failed;
     let items = store::items(conn, id, position, size).await?;
     if items.is_empty() {

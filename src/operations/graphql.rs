@@ -341,6 +341,12 @@ fn params(input: StartOperationInput, max_items: usize) -> AppResult<Params> {
                 "a rollback is started with rollbackOperation",
             ));
         }
+        OperationKind::ExportData => {
+            return Err(AppError::bad_input(
+                "input.kind",
+                "an export is started with exportMyData",
+            ));
+        }
     })
 }
 
@@ -425,7 +431,7 @@ impl OperationsQuery {
 pub struct OperationsMutation;
 
 /// Starts (or dry-runs) a job with the services and limits of the request.
-async fn start_job(
+pub(crate) async fn start_job(
     ctx: &Context<'_>,
     viewer: &Viewer,
     params: Params,

@@ -26,6 +26,8 @@ pub enum OperationKind {
     DeduplicateTasks,
     Import,
     Rollback,
+    /// A copy of everything the user owns (started by `exportMyData`).
+    ExportData,
 }
 
 crate::stored_names!(OperationKind, "operation kind", {
@@ -36,6 +38,7 @@ crate::stored_names!(OperationKind, "operation kind", {
     DeduplicateTasks => "DEDUPLICATE_TASKS",
     Import => "IMPORT",
     Rollback => "ROLLBACK",
+    ExportData => "EXPORT_DATA",
 });
 
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq, AsExpression, FromSqlRow)]
@@ -93,6 +96,11 @@ pub enum Params {
     Rollback {
         of: Id,
     },
+    /// Writes nothing: its items are the tasks it copies into the export,
+    /// whose document may hold at most `max_bytes`.
+    ExportData {
+        max_bytes: u64,
+    },
 }
 
 impl Params {
@@ -105,6 +113,7 @@ impl Params {
             Self::DeduplicateTasks { .. } => OperationKind::DeduplicateTasks,
             Self::Import { .. } => OperationKind::Import,
             Self::Rollback { .. } => OperationKind::Rollback,
+            Self::ExportData { .. } => OperationKind::ExportData,
         }
     }
 }

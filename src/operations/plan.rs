@@ -17,6 +17,7 @@ use crate::auth::Viewer;
 use crate::db::Conn;
 use crate::db::types::{Id, Timestamp};
 use crate::error::AppResult;
+use crate::export::store as export_store;
 use crate::projects::model::ProjectRow;
 use crate::sync::counter;
 use crate::sync::push::{ProjectChange, TaskChange};
@@ -73,6 +74,7 @@ pub async fn items(
             .take(usize::try_from(limit).unwrap_or(usize::MAX))
             .map(|(entity, id)| (if entity == PROJECT { PROJECT } else { TASK }, id))
             .collect(),
+        Params::ExportData { .. } => tasks(export_store::task_ids(conn, viewer, limit).await?),
     })
 }
 
@@ -118,6 +120,8 @@ pub async fn plan(
             },
             Params::Rollback { .. } => batch.rollback(entity, *id)?,
             Params::DeleteTasks { .. } | Params::DeduplicateTasks { .. } => Outcome::Skip,
+            // Writes nothing: its batches are `export::worker`'s.
+            Params::ExportData { .. } => Outcome::Skip,
         };
         let outcome = batch.permit(outcome);
         batch.remember(&outcome);

@@ -246,6 +246,8 @@ async fn fixed_items(
 /// for an import the objects it creates.
 fn expected_usage(params: &Params, total: usize) -> Usage {
     let created = match params {
+        // Stores no records (its document is bounded on its own).
+        Params::ExportData { .. } => return Usage::default(),
         Params::Import { projects, tasks } => {
             Usage::projects(projects.len()) + Usage::tasks(tasks.len())
         }
@@ -330,6 +332,7 @@ fn items_field(params: &Params) -> &'static str {
     match params {
         Params::UpdateTasks { .. } | Params::DeleteTasks { .. } => "input.filter",
         Params::Import { .. } => "input.importData",
+        Params::ExportData { .. } => "exportMyData",
         _ => "input.projectId",
     }
 }
@@ -446,6 +449,9 @@ pub async fn check_rollback(db: &Db, viewer: &Viewer, id: Id) -> AppResult<()> {
     }
     if original.kind == OperationKind::Rollback {
         return Err(conflict("A rollback can not be rolled back"));
+    }
+    if original.kind == OperationKind::ExportData {
+        return Err(conflict("An export changed nothing to roll back"));
     }
     match original.status {
         OperationStatus::Completed | OperationStatus::Cancelled | OperationStatus::Failed => {}

@@ -76,6 +76,8 @@ enum V1 {
     },
     /// `{"kind": "ROLLBACK", "of": "…"}`
     Rollback { of: Id },
+    /// `{"kind": "EXPORT_DATA", "max_bytes": 268435456}`
+    ExportData { max_bytes: u64 },
 }
 
 impl V1 {
@@ -102,6 +104,9 @@ impl V1 {
                 tasks: tasks.iter().map(TaskV1::from).collect(),
             },
             Params::Rollback { of } => Self::Rollback { of: *of },
+            Params::ExportData { max_bytes } => Self::ExportData {
+                max_bytes: *max_bytes,
+            },
         }
     }
 
@@ -122,6 +127,7 @@ impl V1 {
                 tasks: tasks.into_iter().map(Into::into).collect(),
             },
             Self::Rollback { of } => Params::Rollback { of },
+            Self::ExportData { max_bytes } => Params::ExportData { max_bytes },
         }
     }
 }

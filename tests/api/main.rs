@@ -12,12 +12,15 @@ mod api_keys;
 mod assignees;
 
 mod auth;
+mod backup;
 mod cli;
 mod connections;
 mod cost;
 mod documents;
 mod email_flows;
 mod events;
+mod export;
+mod export_limits;
 mod fair_operations;
 mod fixtures;
 mod fuzz;

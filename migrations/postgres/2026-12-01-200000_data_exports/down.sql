@@ -1,0 +1,2 @@
+DROP TABLE data_exports;
+DROP TABLE data_export_parts;

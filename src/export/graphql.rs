@@ -1,0 +1,73 @@
+//! `exportMyData` (a mutation that starts an EXPORT_DATA operation) and
+//! `myDataExport` (the finished document).
+
+use async_graphql::{Context, ID, Json, Object};
+
+use super::store;
+use crate::db::types::{Id, Timestamp};
+use crate::error::{AppError, AppResult};
+use crate::graphql::ContextExt;
+use crate::operations::graphql::{Operation, start_job};
+use crate::operations::kinds::Params;
+
+#[derive(Default)]
+pub struct ExportMutation;
+
+#[Object]
+impl ExportMutation {
+    /// Starts a copy of everything the viewer owns (profile, projects,
+    /// tasks with deleted ones, memberships, sessions, API key names,
+    /// linked providers, operations) as one JSON document: an EXPORT_DATA
+    /// operation whose progress counts the tasks copied. When it is
+    /// COMPLETED, `myDataExport(id:)` gives the document for 24 hours.
+    /// Needs a signed-in session (FORBIDDEN for an API key); counted per
+    /// user (`TASKLANE_RATE_EXPORT_USER`).
+    async fn export_my_data(&self, ctx: &Context<'_>) -> AppResult<Operation> {
+        let viewer = ctx.viewer()?.clone();
+        viewer.require_session()?;
+        let services = ctx.services();
+        services
+            .limiter
+            .hit(
+                &format!("export:user:{}", viewer.user_id),
+                services.config.export_rate,
+            )
+            .await?;
+        {
+            let mut pooled = services.db.write().await?;
+            store::prune(&mut pooled.conn(), &viewer, Timestamp::now()).await?;
+        }
+        let params = Params::ExportData {
+            max_bytes: services.config.operations.export_max_bytes,
+        };
+        start_job(ctx, &viewer, params, false, None).await
+    }
+}
+
+#[derive(Default)]
+pub struct ExportQuery;
+
+#[Object]
+impl ExportQuery {
+    /// The document of the viewer's export `id` (the EXPORT_DATA
+    /// operation's id): null until it is COMPLETED, after 24 hours, and for
+    /// an id that is not the viewer's export.
+    async fn my_data_export(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> AppResult<Option<Json<serde_json::Value>>> {
+        let viewer = ctx.viewer()?;
+        let Some(id) = Id::parse(&id) else {
+            return Ok(None);
+        };
+        let mut pooled = ctx.services().db.read().await?;
+        let Some(text) = store::document(&mut pooled.conn(), viewer, id, Timestamp::now()).await?
+        else {
+            return Ok(None);
+        };
+        let document = serde_json::from_str(&text)
+            .map_err(|e| AppError::internal(format!("stored export {id}: {e}")))?;
+        Ok(Some(Json(document)))
+    }
+}
