@@ -138,8 +138,16 @@ pub fn managed_projects(user: Id) -> _ {
 /// follows, then [`role_condition`].
 const MEMBER_PROJECTS: &str = " IN (SELECT m.project_id FROM project_members m WHERE m.user_id = ";
 
-/// What the role of the member row must be for `need`, closing the
-/// subquery.
+/// What the role of the member row `m` must be for `need`.
+fn role_filter(need: Need) -> &'static str {
+    match need {
+        Need::Read => "",
+        Need::Write => " AND m.role <> 'viewer'",
+        Need::Manage => " AND m.role = 'owner'",
+    }
+}
+
+/// [`role_filter`], closing the subquery.
 fn role_condition(need: Need) -> &'static str {
     match need {
         Need::Read => ")",
@@ -155,6 +163,24 @@ pub fn push_guard(b: &mut SqlBuilder, project_column: SqlColumn, viewer: &Viewer
         .push(MEMBER_PROJECTS)
         .bind(Bind::Id(viewer.user_id))
         .push(role_condition(need));
+}
+
+/// [`push_guard`] as a join: pushes ` JOIN project_members m ON …`, the
+/// viewer's member rows of the projects `project_column` names, for a
+/// statement that lists projects. The rows are then walked in the index of
+/// the viewer's memberships, with no list of ids built first (on SQLite, a
+/// member of many projects would otherwise pay for that list).
+pub fn push_member_join(
+    b: &mut SqlBuilder,
+    project_column: SqlColumn,
+    viewer: &Viewer,
+    need: Need,
+) {
+    b.push(" JOIN project_members m ON m.project_id = ")
+        .column(project_column)
+        .push(" AND m.user_id = ")
+        .bind(Bind::Id(viewer.user_id))
+        .push(role_filter(need));
 }
 
 /// One project of a hand-built statement: an expression of it (e.g.

@@ -119,6 +119,11 @@ pub struct ProjectListQuery {
 
 fn push_conditions(b: &mut SqlBuilder, viewer: &Viewer, filter: &ProjectFilterSpec) {
     access::push_guard(b, p!(id), viewer, Need::Read);
+    push_filters(b, filter);
+}
+
+/// The filter's conditions, each after ` AND `.
+fn push_filters(b: &mut SqlBuilder, filter: &ProjectFilterSpec) {
     if !filter.include_deleted {
         b.push(" AND ").column(p!(deleted_at)).push(" IS NULL");
     }
@@ -143,12 +148,15 @@ pub async fn page(
     let before = page.before.as_deref().map(|c| order.position("before", c));
     let (after, before) = (after.transpose()?, before.transpose()?);
     let key = order.sort_key();
-    // The page's ids are chosen first, sorting only their keys; then just
-    // those rows are read whole. (A member of many projects would otherwise
-    // have every one of its projects' whole rows sorted to keep a page.)
+    // The page's ids are chosen first, from the viewer's memberships,
+    // sorting only their keys; then just those rows are read whole. (A
+    // member of many projects would otherwise have every one of its
+    // projects' whole rows sorted to keep a page.)
     let mut b = SqlBuilder::new(conn.backend());
-    b.push("SELECT p.* FROM projects p WHERE p.id IN (SELECT p.id FROM projects p WHERE ");
-    push_conditions(&mut b, viewer, &query.filter);
+    b.push("SELECT p.* FROM projects p WHERE p.id IN (SELECT p.id FROM projects p");
+    access::push_member_join(&mut b, p!(id), viewer, Need::Read);
+    b.push(" WHERE 1 = 1");
+    push_filters(&mut b, &query.filter);
     key.push_bounds(&mut b, after.as_ref(), before.as_ref());
     key.push_order_limit(&mut b, page.backward, page.size);
     b.push(")");
