@@ -12,6 +12,7 @@
 pub mod counter;
 pub mod keyset;
 pub mod migrate;
+pub mod pg;
 pub mod rows;
 pub mod schema;
 pub mod search;
@@ -63,6 +64,9 @@ impl DatabaseUrl {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let raw = raw.trim();
         if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            // sslmode and sslrootcert are checked (and the root file read)
+            // now, so a bad one stops the start with the setting's name.
+            pg::PgTarget::parse(raw)?;
             return Ok(Self::Postgres(raw.to_owned()));
         }
         let path = raw
@@ -166,12 +170,42 @@ impl Backend {
     }
 }
 
+/// The setting that names the main database URL.
+pub const URL_SETTING: &str = "TASKLANE_DATABASE_URL";
+/// The setting that names the direct (session) URL, beside a pooler.
+pub const DIRECT_URL_SETTING: &str = "TASKLANE_DATABASE_DIRECT_URL";
+
 /// Pool settings from the configuration.
 #[derive(Debug, Clone)]
 pub struct PoolSettings {
     pub size: usize,
     pub checkout_timeout: Duration,
     pub statement_timeout: Duration,
+    /// Keep prepared statements per connection (PostgreSQL; off behind a
+    /// transaction-mode pooler that can not carry them).
+    pub statement_cache: bool,
+    /// PostgreSQL: the URL for what needs a session of its own (`LISTEN`,
+    /// the migrations and their lock), when it differs from the main one.
+    pub direct_url: Option<DatabaseUrl>,
+}
+
+impl PoolSettings {
+    /// The URL (and the setting that gave it) for what needs a session:
+    /// the direct URL when one is set, else `main`.
+    pub fn session_url<'a>(&'a self, main: &'a DatabaseUrl) -> (&'a DatabaseUrl, &'static str) {
+        match &self.direct_url {
+            Some(direct @ DatabaseUrl::Postgres(_)) => (direct, DIRECT_URL_SETTING),
+            _ => (main, URL_SETTING),
+        }
+    }
+}
+
+/// Where a connection that needs a whole session goes (`LISTEN`; see
+/// [`PoolSettings::direct_url`]), and the setting that said so.
+#[derive(Clone)]
+pub struct SessionTarget {
+    pub target: pg::PgTarget,
+    pub setting: &'static str,
 }
 
 #[derive(Clone)]
@@ -189,6 +223,7 @@ enum Pools {
 pub struct Db {
     pools: Pools,
     url: DatabaseUrl,
+    session: Option<SessionTarget>,
     checkout_timeout: Duration,
     statements: StatementCounter,
 }
@@ -242,17 +277,31 @@ impl Db {
     /// find out whether the database answers.
     pub fn connect(url: &DatabaseUrl, settings: &PoolSettings) -> Result<Self, AppError> {
         let statements = StatementCounter::default();
+        let mut session = None;
         let pools = match url {
             DatabaseUrl::Postgres(raw) => {
+                let target = pg::PgTarget::parse(raw)
+                    .map_err(|e| AppError::internal(format!("{URL_SETTING} {e}")))?;
+                let (session_url, setting) = settings.session_url(url);
+                let session_target = match session_url {
+                    DatabaseUrl::Postgres(raw) => pg::PgTarget::parse(raw)
+                        .map_err(|e| AppError::internal(format!("{setting} {e}")))?,
+                    DatabaseUrl::Sqlite(_) => target.clone(),
+                };
+                session = Some(SessionTarget {
+                    target: session_target,
+                    setting,
+                });
                 let statement_ms = settings.statement_timeout.as_millis();
+                let statement_cache = settings.statement_cache;
                 let mut config = ManagerConfig::<AsyncPgConnection>::default();
                 config.recycling_method = RecyclingMethod::Fast;
                 let counter = statements.clone();
-                config.custom_setup = Box::new(move |url| {
-                    let url = url.to_owned();
+                config.custom_setup = Box::new(move |_url| {
+                    let target = target.clone();
                     let probe = counter.probe();
                     async move {
-                        let mut conn = AsyncPgConnection::establish(&url).await?;
+                        let mut conn = target.establish(URL_SETTING, statement_cache).await?;
                         conn.batch_execute(&format!(
                             "SET statement_timeout = {statement_ms}; SET lock_timeout = {statement_ms}"
                         ))
@@ -292,6 +341,7 @@ impl Db {
         Ok(Self {
             pools,
             url: url.clone(),
+            session,
             checkout_timeout: settings.checkout_timeout,
             statements,
         })
@@ -303,6 +353,12 @@ impl Db {
 
     pub fn url(&self) -> &DatabaseUrl {
         &self.url
+    }
+
+    /// PostgreSQL: where a connection that needs a session of its own
+    /// goes (the direct URL behind a pooler). `None` on SQLite.
+    pub fn session(&self) -> Option<&SessionTarget> {
+        self.session.as_ref()
     }
 
     /// A connection for reading.

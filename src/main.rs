@@ -45,7 +45,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match command {
             Command::Migrate => {
-                migrate::run(&config.database_url, Direction::Up)
+                migrate::run_configured(&config.database_url, &config.pool, Direction::Up)
                     .await
                     .map(|applied| {
                         println!("applied {} migration(s)", applied.len());

@@ -174,7 +174,7 @@ fn every_variable_is_its_flag() {
         assert!(arg.is_global_set(), "{env:?} is not global");
         count += 1;
     }
-    assert_eq!(count, 72);
+    assert_eq!(count, 74);
 }
 
 /// Sharing: the documented defaults, hours as durations, and refusals

@@ -1,0 +1,506 @@
+//! Opening PostgreSQL connections: the URL's `sslmode` and `sslrootcert`
+//! (libpq's names and meanings) over rustls, and TCP keepalive. Every
+//! PostgreSQL connection — the pool's, the event listener's, the
+//! migrations' — is opened by [`PgTarget::connect`].
+//!
+//! | `sslmode`     | encrypted            | certificate checked                         |
+//! |---------------|----------------------|---------------------------------------------|
+//! | `disable`     | never                | —                                           |
+//! | `prefer`      | when the server can  | no (plain only when the server refuses TLS) |
+//! | `require`     | always               | no                                          |
+//! | `verify-ca`   | always               | chain to `sslrootcert` (or the web roots)   |
+//! | `verify-full` | always               | chain, and the host name                    |
+//!
+//! `prefer` is the default, as in libpq. Unverified modes still check the
+//! handshake's signatures against the certificate the server presented.
+
+use std::future::Future;
+use std::io;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use diesel::ConnectionError;
+use diesel::connection::CacheSize;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ClientConfig, WebPkiServerVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_postgres::config::SslMode as WireMode;
+use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect};
+use tokio_postgres::{Client, Connection, Socket};
+
+/// Idle time after which the kernel probes a database connection, so a
+/// peer that vanished (a dropped NAT entry, a host gone) is noticed.
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVE_RETRIES: u32 = 3;
+
+/// `application_name` of the pool's connections, unless the URL sets one.
+pub const APPLICATION_NAME: &str = "tasklane";
+/// `application_name` of the event listener's connection (unless the URL
+/// sets one), to tell it apart in `pg_stat_activity`.
+pub const LISTENER_NAME: &str = "tasklane-listener";
+
+/// libpq's `sslmode` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    const NAMES: &'static str = "disable, prefer, require, verify-ca or verify-full";
+
+    fn parse(raw: &str) -> Result<Self, String> {
+        Ok(match raw {
+            "disable" => Self::Disable,
+            "prefer" => Self::Prefer,
+            "require" => Self::Require,
+            "verify-ca" => Self::VerifyCa,
+            "verify-full" => Self::VerifyFull,
+            other => {
+                return Err(format!("sslmode {other:?} is not one of {}", Self::NAMES));
+            }
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Disable => "disable",
+            Self::Prefer => "prefer",
+            Self::Require => "require",
+            Self::VerifyCa => "verify-ca",
+            Self::VerifyFull => "verify-full",
+        }
+    }
+}
+
+/// Where and how to connect: a parsed `postgres://` URL.
+#[derive(Clone)]
+pub struct PgTarget {
+    config: tokio_postgres::Config,
+    mode: SslMode,
+    root_cert: Option<PathBuf>,
+    tls: RustlsConnect,
+}
+
+impl PgTarget {
+    /// Parses `url`, reads `sslrootcert` if it names one; `Err` says what
+    /// is wrong with the URL (never its password).
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let mut parsed =
+            url::Url::parse(url).map_err(|e| format!("is not a valid postgres:// URL: {e}"))?;
+        let mut mode = SslMode::Prefer;
+        let mut root_cert = None;
+        let mut kept = Vec::new();
+        for (key, value) in parsed.query_pairs() {
+            match &*key {
+                "sslmode" => mode = SslMode::parse(&value)?,
+                "sslrootcert" => root_cert = Some(PathBuf::from(&*value)),
+                _ => kept.push((key.into_owned(), value.into_owned())),
+            }
+        }
+        if kept.is_empty() {
+            parsed.set_query(None);
+        } else {
+            parsed.query_pairs_mut().clear().extend_pairs(&kept);
+        }
+        let mut config = tokio_postgres::Config::from_str(parsed.as_str())
+            .map_err(|e| format!("is not a valid postgres:// URL: {e}"))?;
+        config
+            .ssl_mode(match mode {
+                SslMode::Disable => WireMode::Disable,
+                SslMode::Prefer => WireMode::Prefer,
+                SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => WireMode::Require,
+            })
+            .keepalives(true)
+            .keepalives_idle(KEEPALIVE_IDLE)
+            .keepalives_interval(KEEPALIVE_INTERVAL)
+            .keepalives_retries(KEEPALIVE_RETRIES);
+        if config.get_application_name().is_none() {
+            config.application_name(APPLICATION_NAME);
+        }
+        let tls = RustlsConnect::new(mode, root_cert.as_ref())?;
+        Ok(Self {
+            config,
+            mode,
+            root_cert,
+            tls,
+        })
+    }
+
+    pub fn ssl_mode(&self) -> SslMode {
+        self.mode
+    }
+
+    /// The same target under another `application_name`, unless the URL
+    /// chose one.
+    pub fn named(&self, name: &str) -> Self {
+        let mut named = self.clone();
+        if named.config.get_application_name() == Some(APPLICATION_NAME) {
+            named.config.application_name(name);
+        }
+        named
+    }
+
+    /// Opens a connection; the caller drives the returned [`Connection`].
+    /// `Err` is one line, naming `setting` when TLS is what failed.
+    pub async fn connect(
+        &self,
+        setting: &str,
+    ) -> Result<(Client, Connection<Socket, RustlsStream>), String> {
+        self.config
+            .connect(self.tls.clone())
+            .await
+            .map_err(|e| self.describe(setting, &e))
+    }
+
+    /// A Diesel connection, with or without its prepared-statement cache.
+    pub async fn establish(
+        &self,
+        setting: &str,
+        statement_cache: bool,
+    ) -> diesel::ConnectionResult<AsyncPgConnection> {
+        let (client, connection) = self
+            .connect(setting)
+            .await
+            .map_err(ConnectionError::BadConnection)?;
+        let mut conn =
+            AsyncPgConnection::try_from_client_and_connection(client, connection).await?;
+        if !statement_cache {
+            conn.set_prepared_statement_cache_size(CacheSize::Disabled);
+        }
+        Ok(conn)
+    }
+
+    /// `err` on one line; a failed certificate check names the setting,
+    /// the mode and the root certificate.
+    fn describe(&self, setting: &str, err: &tokio_postgres::Error) -> String {
+        let mut text = err.to_string();
+        let mut source = std::error::Error::source(err);
+        let mut certificate = false;
+        while let Some(cause) = source {
+            if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+                certificate |= matches!(tls, rustls::Error::InvalidCertificate(_));
+            }
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        let text = text.replace(['\n', '\r'], " ");
+        if certificate {
+            let roots = match &self.root_cert {
+                Some(path) => format!("sslrootcert {}", path.display()),
+                None => "the built-in web roots (no sslrootcert)".to_owned(),
+            };
+            format!(
+                "{setting}: sslmode={} refused the server's certificate (checked against {roots}): {text}",
+                self.mode.name()
+            )
+        } else if text.contains("TLS") || text.contains("tls") {
+            format!("{setting}: sslmode={}: {text}", self.mode.name())
+        } else {
+            text
+        }
+    }
+}
+
+/// [`MakeTlsConnect`] over rustls for one [`SslMode`].
+#[derive(Clone)]
+pub struct RustlsConnect {
+    config: Arc<ClientConfig>,
+}
+
+impl RustlsConnect {
+    fn new(mode: SslMode, root_cert: Option<&PathBuf>) -> Result<Self, String> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier: Arc<dyn ServerCertVerifier> = match mode {
+            // tokio-postgres asks for a connector before it looks at the
+            // mode; with `disable` it never uses it.
+            SslMode::Disable | SslMode::Prefer | SslMode::Require => Arc::new(AnyCertificate {
+                algorithms: provider.signature_verification_algorithms,
+            }),
+            SslMode::VerifyCa | SslMode::VerifyFull => {
+                let roots = Arc::new(load_roots(root_cert)?);
+                let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
+                    .build()
+                    .map_err(|e| format!("sslrootcert can not be used: {e}"))?;
+                Arc::new(ChainVerifier {
+                    webpki,
+                    check_name: mode == SslMode::VerifyFull,
+                })
+            }
+        };
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS set-up failed: {e}"))?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
+        Ok(Self {
+            config: Arc::new(config),
+        })
+    }
+}
+
+/// The certificates of `path` (PEM), or the web's root certificates.
+fn load_roots(path: Option<&PathBuf>) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    let Some(path) = path else {
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        return Ok(roots);
+    };
+    let shown = path.display();
+    let pem =
+        std::fs::read(path).map_err(|e| format!("sslrootcert {shown} can not be read: {e}"))?;
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| format!("sslrootcert {shown} is not PEM: {e}"))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("sslrootcert {shown} holds an unusable certificate: {e}"))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("sslrootcert {shown} holds no certificate"));
+    }
+    Ok(roots)
+}
+
+impl MakeTlsConnect<Socket> for RustlsConnect {
+    type Stream = RustlsStream;
+    type TlsConnect = RustlsHandshake;
+    type Error = io::Error;
+
+    fn make_tls_connect(&mut self, domain: &str) -> Result<Self::TlsConnect, Self::Error> {
+        let config = self.config.clone();
+        let name = ServerName::try_from(domain.to_owned())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        Ok(RustlsHandshake { config, name })
+    }
+}
+
+/// One TLS handshake to come.
+pub struct RustlsHandshake {
+    config: Arc<ClientConfig>,
+    name: ServerName<'static>,
+}
+
+impl TlsConnect<Socket> for RustlsHandshake {
+    type Stream = RustlsStream;
+    type Error = io::Error;
+    type Future = Pin<Box<dyn Future<Output = io::Result<RustlsStream>> + Send>>;
+
+    fn connect(self, stream: Socket) -> Self::Future {
+        let connector = tokio_rustls::TlsConnector::from(self.config);
+        Box::pin(async move {
+            let stream = connector.connect(self.name, stream).await?;
+            Ok(RustlsStream(Box::new(stream)))
+        })
+    }
+}
+
+/// An encrypted connection to PostgreSQL.
+pub struct RustlsStream(Box<tokio_rustls::client::TlsStream<Socket>>);
+
+impl tokio_postgres::tls::TlsStream for RustlsStream {
+    fn channel_binding(&self) -> ChannelBinding {
+        // SCRAM without channel binding; the certificate checks above are
+        // what authenticates the server.
+        ChannelBinding::none()
+    }
+}
+
+impl AsyncRead for RustlsStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for RustlsStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.0).poll_shutdown(cx)
+    }
+}
+
+/// `require` and `prefer`: any certificate, but the handshake must be
+/// signed by the key of the certificate presented.
+#[derive(Debug)]
+struct AnyCertificate {
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// `verify-ca` and `verify-full`: the chain to a root; the host name only
+/// for `verify-full`.
+#[derive(Debug)]
+struct ChainVerifier {
+    webpki: Arc<WebPkiServerVerifier>,
+    check_name: bool,
+}
+
+impl ServerCertVerifier for ChainVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        // webpki checks the chain before the name, so a name error means
+        // the chain is good.
+        match self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        ) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) if !self.check_name => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sslmode_and_sslrootcert_leave_the_url_tokio_postgres_reads() {
+        let target = PgTarget::parse(
+            "postgres://app:pw@db.example:6432/tasks?sslmode=verify-ca&connect_timeout=3",
+        );
+        // verify-ca without sslrootcert uses the web roots: no file to read.
+        let target = target.expect("parses");
+        assert_eq!(target.ssl_mode(), SslMode::VerifyCa);
+        assert_eq!(target.config.get_ssl_mode(), WireMode::Require);
+        assert_eq!(target.config.get_dbname(), Some("tasks"));
+        assert_eq!(
+            target.config.get_connect_timeout(),
+            Some(&Duration::from_secs(3))
+        );
+        assert_eq!(target.config.get_keepalives_idle(), KEEPALIVE_IDLE);
+        assert_eq!(target.config.get_application_name(), Some("tasklane"));
+        let listener = target.named(LISTENER_NAME);
+        assert_eq!(
+            listener.config.get_application_name(),
+            Some("tasklane-listener")
+        );
+        let chosen = PgTarget::parse("postgres://db/t?application_name=mine").expect("parses");
+        assert_eq!(
+            chosen.named(LISTENER_NAME).config.get_application_name(),
+            Some("mine")
+        );
+    }
+
+    #[test]
+    fn prefer_is_the_default_and_unknown_modes_are_named() {
+        let target = PgTarget::parse("postgres://app@db/tasks").expect("parses");
+        assert_eq!(target.ssl_mode(), SslMode::Prefer);
+        let err = PgTarget::parse("postgres://app@db/tasks?sslmode=allow")
+            .err()
+            .expect("refused");
+        assert_eq!(
+            err,
+            "sslmode \"allow\" is not one of disable, prefer, require, verify-ca or verify-full"
+        );
+    }
+
+    #[test]
+    fn a_missing_root_certificate_is_named() {
+        let err = PgTarget::parse(
+            "postgres://app@db/tasks?sslmode=verify-full&sslrootcert=/nonexistent/root.crt",
+        )
+        .err()
+        .expect("refused");
+        assert!(
+            err.starts_with("sslrootcert /nonexistent/root.crt can not be read"),
+            "{err}"
+        );
+    }
+}
