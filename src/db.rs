@@ -19,6 +19,7 @@ pub mod search;
 pub mod sql;
 pub mod sqlite_limit;
 pub mod types;
+pub mod watchdog;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -190,6 +191,13 @@ pub struct PoolSettings {
 }
 
 impl PoolSettings {
+    /// The longest a PostgreSQL statement may wait for an answer before
+    /// its connection is dropped: the statement timeout (which the server
+    /// enforces, if it runs) plus the pool timeout for the answer to come.
+    pub fn answer_limit(&self) -> Duration {
+        self.statement_timeout + self.checkout_timeout
+    }
+
     /// The URL (and the setting that gave it) for what needs a session:
     /// the direct URL when one is set, else `main`.
     pub fn session_url<'a>(&'a self, main: &'a DatabaseUrl) -> (&'a DatabaseUrl, &'static str) {
@@ -294,6 +302,7 @@ impl Db {
                 });
                 let statement_ms = settings.statement_timeout.as_millis();
                 let statement_cache = settings.statement_cache;
+                let answer_limit = settings.answer_limit();
                 let mut config = ManagerConfig::<AsyncPgConnection>::default();
                 config.recycling_method = RecyclingMethod::Fast;
                 let counter = statements.clone();
@@ -301,13 +310,18 @@ impl Db {
                     let target = target.clone();
                     let probe = counter.probe();
                     async move {
-                        let mut conn = target.establish(URL_SETTING, statement_cache).await?;
+                        let (mut conn, watch) = target
+                            .establish_watched(URL_SETTING, statement_cache, answer_limit)
+                            .await?;
+                        conn.set_instrumentation(watchdog::WatchedProbe {
+                            counter: probe,
+                            watch,
+                        });
                         conn.batch_execute(&format!(
                             "SET statement_timeout = {statement_ms}; SET lock_timeout = {statement_ms}"
                         ))
                         .await
                         .map_err(ConnectionError::CouldntSetupConfiguration)?;
-                        conn.set_instrumentation(probe);
                         Ok(conn)
                     }
                     .boxed()
@@ -492,9 +506,16 @@ where
         diesel_async::methods::LoadQuery<'a, C, i32>,
     diesel::query_builder::SqlQuery: diesel::query_builder::QueryFragment<C::Backend>,
 {
-    pool.get()
-        .await
-        .map_err(|e| AppError::internal(format!("database connection unavailable: {e}")))
+    use deadpool::managed::PoolError;
+    pool.get().await.map_err(|e| match e {
+        // No connection in time, or none could be opened: the database
+        // is not answering (or the pool is exhausted); worth a retry.
+        PoolError::Timeout(_) | PoolError::Backend(_) => {
+            tracing::warn!(error = %e, "no database connection");
+            AppError::unavailable()
+        }
+        other => AppError::internal(format!("database connection unavailable: {other}")),
+    })
 }
 
 /// Opens one SQLite connection with the settings every connection needs,

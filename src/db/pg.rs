@@ -37,6 +37,8 @@ use tokio_postgres::config::SslMode as WireMode;
 use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect};
 use tokio_postgres::{Client, Connection, Socket};
 
+use super::watchdog::{self, Watch};
+
 /// Idle time after which the kernel probes a database connection, so a
 /// peer that vanished (a dropped NAT entry, a host gone) is noticed.
 pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
@@ -182,6 +184,29 @@ impl PgTarget {
             conn.set_prepared_statement_cache_size(CacheSize::Disabled);
         }
         Ok(conn)
+    }
+
+    /// A pooled connection: like [`establish`](Self::establish), driven
+    /// by a task that drops it when a statement waits longer than `limit`
+    /// (see [`super::watchdog`]); the returned [`Watch`] goes into its
+    /// instrumentation.
+    pub async fn establish_watched(
+        &self,
+        setting: &str,
+        statement_cache: bool,
+        limit: Duration,
+    ) -> diesel::ConnectionResult<(AsyncPgConnection, Arc<Watch>)> {
+        let (client, connection) = self
+            .connect(setting)
+            .await
+            .map_err(ConnectionError::BadConnection)?;
+        let watch = Arc::new(Watch::default());
+        tokio::spawn(watchdog::drive(connection, watch.clone(), limit));
+        let mut conn = AsyncPgConnection::try_from(client).await?;
+        if !statement_cache {
+            conn.set_prepared_statement_cache_size(CacheSize::Disabled);
+        }
+        Ok((conn, watch))
     }
 
     /// `err` on one line; a failed certificate check names the setting,

@@ -40,6 +40,7 @@ mod operations_stored;
 mod operations_support;
 mod ownership;
 mod persisted;
+mod pg_hang;
 mod pg_migrations;
 mod pg_pooler;
 mod pg_support;
