@@ -207,3 +207,51 @@ async fn writes_sync_and_events_pass_through_pgbouncer_in_transaction_mode() {
     drop(ws);
     drop(app);
 }
+
+/// `TASKLANE_DATABASE_STATEMENT_CACHE=false`: a connection keeps no
+/// prepared statement between statements (a pooler may hand its next
+/// statement to another server connection); with the cache on it keeps
+/// those it ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_statement_cache_setting_decides_what_a_connection_keeps() {
+    if pg_admin_url().is_none() {
+        eprintln!("TASKLANE_TEST_DATABASE_URL not set: PostgreSQL not tested");
+        return;
+    }
+    for cache in [true, false] {
+        let app = TestApp::spawn_with(Backend::Postgres, move |config| {
+            config.pool.size = 1;
+            config.pool.statement_cache = cache;
+        })
+        .await
+        .expect("PostgreSQL");
+        let a = account(&app, "a@example.com").await;
+        let home = project(&app, &a.token, "Home").await;
+        task(&app, &a.token, &home["id"], "One", json!({})).await;
+        // The count runs as a prepared statement of its own.
+        let kept = prepared_statements(app.database()).await - 1;
+        if cache {
+            assert!(kept > 3, "the cache kept {kept}");
+        } else {
+            assert_eq!(kept, 0, "statements kept with the cache off");
+        }
+    }
+}
+
+async fn prepared_statements(db: &tasklane::db::Db) -> i64 {
+    use diesel_async::RunQueryDsl as _;
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut pooled = db.read().await.expect("a connection");
+    let tasklane::db::Conn::Postgres(conn) = pooled.conn() else {
+        panic!("a PostgreSQL test got a SQLite pool")
+    };
+    diesel::sql_query("SELECT count(*) AS n FROM pg_prepared_statements")
+        .get_result::<Count>(conn)
+        .await
+        .expect("counts")
+        .n
+}
