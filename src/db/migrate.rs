@@ -51,7 +51,7 @@ async fn run_on(
     match url {
         DatabaseUrl::Postgres(raw) => {
             let target =
-                PgTarget::parse(raw).map_err(|e| AppError::internal(format!("{setting} {e}")))?;
+                PgTarget::parse(raw).map_err(|e| AppError::internal(format!("{setting}: {e}")))?;
             let conn = target
                 .establish(setting, true)
                 .await
