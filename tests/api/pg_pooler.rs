@@ -153,7 +153,9 @@ async fn behind(bouncer: &Bouncer) -> Option<TestApp> {
 /// Writes, sync and subscriptions through the pooler, many requests at
 /// once (PgBouncer queues their transactions on its server connection);
 /// events reach the subscriber over the direct `LISTEN`, which a
-/// transaction-mode pooler would not keep.
+/// transaction-mode pooler would not keep. The pooled URL has no `sslmode`
+/// (so `prefer`) and this PgBouncer refuses TLS: `prefer` falls back to
+/// plain.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_sync_and_events_pass_through_pgbouncer_in_transaction_mode() {
     if pg_admin_url().is_none() {
