@@ -61,13 +61,18 @@ fn ensure_pgbouncer() {
     if on_path("pgbouncer") {
         return;
     }
-    let status = Command::new("apt-get")
-        .args(["install", "-y", "-q", "pgbouncer"])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .stdout(Stdio::null())
-        .status()
-        .expect("apt-get runs");
-    assert!(status.success(), "apt-get install pgbouncer failed");
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let install = ["install", "-y", "-q", "pgbouncer"];
+    // Without package lists (a fresh image), read them first.
+    let installed = apt(&install) || (apt(&["update", "-q"]) && apt(&install));
+    assert!(installed, "apt-get install pgbouncer failed");
 }
 
 /// Starts PgBouncer in transaction mode on a free port, in front of the
