@@ -102,8 +102,11 @@ pub fn start_bouncer(upstream_port: u16) -> Bouncer {
         .status()
         .expect("chown runs");
     assert!(chown.success(), "chown to postgres failed");
-    let child = Command::new("runuser")
-        .args(["-u", "postgres", "--", "pgbouncer", &path("pgbouncer.ini")])
+    // setpriv execs PgBouncer itself, so the child is PgBouncer (runuser
+    // would stay in between, and killing it would leave PgBouncer running).
+    let child = Command::new("setpriv")
+        .args(["--reuid=postgres", "--regid=postgres", "--init-groups"])
+        .args(["pgbouncer", &path("pgbouncer.ini")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
