@@ -53,7 +53,7 @@ async fn run_on(
             let target =
                 PgTarget::parse(raw).map_err(|e| AppError::internal(format!("{setting}: {e}")))?;
             let conn = target
-                .establish(setting, true)
+                .establish(setting)
                 .await
                 .map_err(|e| AppError::internal(format!("cannot connect to PostgreSQL: {e}")))?;
             blocking(move || {

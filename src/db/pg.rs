@@ -121,28 +121,19 @@ impl PgTarget {
             .map_err(|e| self.describe(setting, &e))
     }
 
-    /// A Diesel connection, with or without its prepared-statement cache.
-    pub async fn establish(
-        &self,
-        setting: &str,
-        statement_cache: bool,
-    ) -> diesel::ConnectionResult<AsyncPgConnection> {
+    /// A Diesel connection of its own (the migrations'), not watched.
+    pub async fn establish(&self, setting: &str) -> diesel::ConnectionResult<AsyncPgConnection> {
         let (client, connection) = self
             .connect(setting)
             .await
             .map_err(ConnectionError::BadConnection)?;
-        let mut conn =
-            AsyncPgConnection::try_from_client_and_connection(client, connection).await?;
-        if !statement_cache {
-            conn.set_prepared_statement_cache_size(CacheSize::Disabled);
-        }
-        Ok(conn)
+        AsyncPgConnection::try_from_client_and_connection(client, connection).await
     }
 
-    /// A pooled connection: like [`establish`](Self::establish), driven
-    /// by a task that drops it when a statement waits longer than `limit`
-    /// (see [`super::watchdog`]); the returned [`Watch`] goes into its
-    /// instrumentation.
+    /// A pooled connection, with or without its prepared-statement cache,
+    /// driven by a task that drops it when a statement waits longer than
+    /// `limit` (see [`super::watchdog`]); the returned [`Watch`] goes into
+    /// its instrumentation.
     pub async fn establish_watched(
         &self,
         setting: &str,
