@@ -135,6 +135,8 @@ async fn main() {
             size: 1,
             checkout_timeout: Duration::from_secs(10),
             statement_timeout: Duration::from_secs(60),
+            statement_cache: true,
+            direct_url: None,
         },
     )
     .expect("pool");

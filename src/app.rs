@@ -239,7 +239,7 @@ impl Server {
 
 /// Migrates, builds the app and serves on `config.listen` (port 0 picks one).
 pub async fn start(config: Config) -> Result<Server, AppError> {
-    migrate::run(&config.database_url, Direction::Up).await?;
+    migrate::run_configured(&config.database_url, &config.pool, Direction::Up).await?;
     let listen = config.listen;
     let (router, state) = build_app(config).await?;
     let listener = TcpListener::bind(listen)

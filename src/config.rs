@@ -242,6 +242,24 @@ pub struct DatabaseSettings {
         value_parser = parse::millis(1, 86_400_000)
     )]
     pub statement_timeout: Duration,
+    /// PostgreSQL URL for what needs a session of its own (LISTEN, migrations
+    /// and their lock), beside a pooled TASKLANE_DATABASE_URL [default: the same as TASKLANE_DATABASE_URL]
+    #[arg(
+        long,
+        env = "TASKLANE_DATABASE_DIRECT_URL",
+        value_parser = parse::database_url()
+    )]
+    pub database_direct_url: Option<DatabaseUrl>,
+    /// Keep prepared statements per PostgreSQL connection; false behind a
+    /// transaction-mode pooler that can not carry them (PgBouncer before 1.21)
+    #[arg(
+        long,
+        env = "TASKLANE_DATABASE_STATEMENT_CACHE",
+        default_value = "true",
+        value_parser = parse::boolean(),
+        action = ArgAction::Set
+    )]
+    pub database_statement_cache: bool,
 }
 
 #[derive(Debug, Clone, Args)]

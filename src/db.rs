@@ -10,16 +10,20 @@
 //! transaction can never hit `SQLITE_BUSY` while upgrading to a write.
 
 pub mod counter;
+mod database_url;
 pub mod keyset;
 pub mod migrate;
+pub mod pg;
 pub mod rows;
 pub mod schema;
 pub mod search;
 pub mod sql;
 pub mod sqlite_limit;
+pub mod tls;
 pub mod types;
+pub mod watchdog;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use diesel::{ConnectionError, SqliteConnection};
@@ -35,136 +39,15 @@ use scoped_futures::ScopedBoxFuture;
 use self::counter::StatementCounter;
 use crate::error::AppError;
 
+pub use self::database_url::{Backend, DatabaseUrl};
 pub use diesel_async::AsyncPgConnection as PgConn;
 /// The SQLite connection as diesel-async drives it (on the blocking pool).
 pub type SqliteConn = SyncConnectionWrapper<SqliteConnection>;
 
-/// Where the data lives, parsed from `TASKLANE_DATABASE_URL`.
-#[derive(Clone, PartialEq, Eq)]
-pub enum DatabaseUrl {
-    Sqlite(PathBuf),
-    Postgres(String),
-}
-
-impl DatabaseUrl {
-    /// Accepts `sqlite://PATH`, `sqlite:PATH` and `postgres://…` / `postgresql://…`.
-    ///
-    /// ```
-    /// use tasklane::db::{Backend, DatabaseUrl};
-    ///
-    /// let url = DatabaseUrl::parse("sqlite://./data/tasklane.db").unwrap();
-    /// assert_eq!(url.backend(), Backend::Sqlite);
-    /// assert_eq!(url.data_dir().unwrap(), std::path::Path::new("./data"));
-    /// let pg = DatabaseUrl::parse("postgres://app:secret@db/tasklane").unwrap();
-    /// assert_eq!(pg.backend(), Backend::Postgres);
-    /// assert_eq!(format!("{pg:?}"), "postgres://app@db/tasklane"); // no password in logs
-    /// assert!(DatabaseUrl::parse("mysql://db/x").is_err());
-    /// ```
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let raw = raw.trim();
-        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            return Ok(Self::Postgres(raw.to_owned()));
-        }
-        let path = raw
-            .strip_prefix("sqlite://")
-            .or_else(|| raw.strip_prefix("sqlite:"))
-            .ok_or_else(|| "expected sqlite://PATH or postgres://…".to_owned())?;
-        if path.is_empty() {
-            return Err("the sqlite:// URL names no file".to_owned());
-        }
-        Ok(Self::Sqlite(PathBuf::from(path)))
-    }
-
-    pub fn backend(&self) -> Backend {
-        match self {
-            Self::Sqlite(_) => Backend::Sqlite,
-            Self::Postgres(_) => Backend::Postgres,
-        }
-    }
-
-    /// Creates the SQLite file's directory and the file itself, if they are
-    /// missing, readable by this user only: the directory 0700, the file
-    /// 0600 (SQLite gives its `-wal` and `-shm` files the database file's
-    /// mode). Nothing to do on PostgreSQL.
-    pub fn ensure_files(&self) -> Result<(), AppError> {
-        let Self::Sqlite(path) = self else {
-            return Ok(());
-        };
-        let failed = |what: &str, target: &Path, e: std::io::Error| {
-            AppError::internal(format!(
-                "cannot create the {what} {}: {e}",
-                target.display()
-            ))
-        };
-        if let Some(dir) = self.data_dir()
-            && !dir.exists()
-        {
-            let mut builder = std::fs::DirBuilder::new();
-            builder.recursive(true);
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-            builder
-                .create(dir)
-                .map_err(|e| failed("data directory", dir, e))?;
-        }
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        match options.open(path) {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-            Err(e) => Err(failed("database file", path, e)),
-        }
-    }
-
-    /// The directory that holds the SQLite file (and the generated JWT key).
-    pub fn data_dir(&self) -> Option<&Path> {
-        match self {
-            Self::Sqlite(path) => Some(
-                path.parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .unwrap_or(Path::new(".")),
-            ),
-            Self::Postgres(_) => None,
-        }
-    }
-}
-
-/// The URL without its password, for logs.
-impl std::fmt::Debug for DatabaseUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
-            Self::Postgres(url) => {
-                let shown = match (url.find("://"), url.rfind('@')) {
-                    (Some(scheme), Some(at)) if at > scheme => {
-                        let userinfo = &url[scheme + 3..at];
-                        let user = userinfo.split(':').next().unwrap_or_default();
-                        format!("{}{}@{}", &url[..scheme + 3], user, &url[at + 1..])
-                    }
-                    _ => url.clone(),
-                };
-                f.write_str(&shown)
-            }
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Sqlite => "sqlite",
-            Self::Postgres => "postgres",
-        }
-    }
-}
+/// The setting that names the main database URL.
+pub const URL_SETTING: &str = "TASKLANE_DATABASE_URL";
+/// The setting that names the direct (session) URL, beside a pooler.
+pub const DIRECT_URL_SETTING: &str = "TASKLANE_DATABASE_DIRECT_URL";
 
 /// Pool settings from the configuration.
 #[derive(Debug, Clone)]
@@ -172,6 +55,38 @@ pub struct PoolSettings {
     pub size: usize,
     pub checkout_timeout: Duration,
     pub statement_timeout: Duration,
+    /// Keep prepared statements per connection (PostgreSQL; off behind a
+    /// transaction-mode pooler that can not carry them).
+    pub statement_cache: bool,
+    /// PostgreSQL: the URL for what needs a session of its own (`LISTEN`,
+    /// the migrations and their lock), when it differs from the main one.
+    pub direct_url: Option<DatabaseUrl>,
+}
+
+impl PoolSettings {
+    /// The longest a PostgreSQL statement may wait for an answer before
+    /// its connection is dropped: the statement timeout (which the server
+    /// enforces, if it runs) plus the pool timeout for the answer to come.
+    pub fn answer_limit(&self) -> Duration {
+        self.statement_timeout + self.checkout_timeout
+    }
+
+    /// The URL (and the setting that gave it) for what needs a session:
+    /// the direct URL when one is set, else `main`.
+    pub fn session_url<'a>(&'a self, main: &'a DatabaseUrl) -> (&'a DatabaseUrl, &'static str) {
+        match &self.direct_url {
+            Some(direct @ DatabaseUrl::Postgres(_)) => (direct, DIRECT_URL_SETTING),
+            _ => (main, URL_SETTING),
+        }
+    }
+}
+
+/// Where a connection that needs a whole session goes (`LISTEN`; see
+/// [`PoolSettings::direct_url`]), and the setting that said so.
+#[derive(Clone)]
+pub struct SessionTarget {
+    pub target: pg::PgTarget,
+    pub setting: &'static str,
 }
 
 #[derive(Clone)]
@@ -189,6 +104,7 @@ enum Pools {
 pub struct Db {
     pools: Pools,
     url: DatabaseUrl,
+    session: Option<SessionTarget>,
     checkout_timeout: Duration,
     statements: StatementCounter,
 }
@@ -242,23 +158,43 @@ impl Db {
     /// find out whether the database answers.
     pub fn connect(url: &DatabaseUrl, settings: &PoolSettings) -> Result<Self, AppError> {
         let statements = StatementCounter::default();
+        let mut session = None;
         let pools = match url {
             DatabaseUrl::Postgres(raw) => {
+                let target = pg::PgTarget::parse(raw)
+                    .map_err(|e| AppError::internal(format!("{URL_SETTING}: {e}")))?;
+                let (session_url, setting) = settings.session_url(url);
+                let session_target = match session_url {
+                    DatabaseUrl::Postgres(raw) => pg::PgTarget::parse(raw)
+                        .map_err(|e| AppError::internal(format!("{setting}: {e}")))?,
+                    DatabaseUrl::Sqlite(_) => target.clone(),
+                };
+                session = Some(SessionTarget {
+                    target: session_target,
+                    setting,
+                });
                 let statement_ms = settings.statement_timeout.as_millis();
+                let statement_cache = settings.statement_cache;
+                let answer_limit = settings.answer_limit();
                 let mut config = ManagerConfig::<AsyncPgConnection>::default();
                 config.recycling_method = RecyclingMethod::Fast;
                 let counter = statements.clone();
-                config.custom_setup = Box::new(move |url| {
-                    let url = url.to_owned();
+                config.custom_setup = Box::new(move |_url| {
+                    let target = target.clone();
                     let probe = counter.probe();
                     async move {
-                        let mut conn = AsyncPgConnection::establish(&url).await?;
+                        let (mut conn, watch) = target
+                            .establish_watched(URL_SETTING, statement_cache, answer_limit)
+                            .await?;
+                        conn.set_instrumentation(watchdog::WatchedProbe {
+                            counter: probe,
+                            watch,
+                        });
                         conn.batch_execute(&format!(
                             "SET statement_timeout = {statement_ms}; SET lock_timeout = {statement_ms}"
                         ))
                         .await
                         .map_err(ConnectionError::CouldntSetupConfiguration)?;
-                        conn.set_instrumentation(probe);
                         Ok(conn)
                     }
                     .boxed()
@@ -292,6 +228,7 @@ impl Db {
         Ok(Self {
             pools,
             url: url.clone(),
+            session,
             checkout_timeout: settings.checkout_timeout,
             statements,
         })
@@ -303,6 +240,12 @@ impl Db {
 
     pub fn url(&self) -> &DatabaseUrl {
         &self.url
+    }
+
+    /// PostgreSQL: where a connection that needs a session of its own
+    /// goes (the direct URL behind a pooler). `None` on SQLite.
+    pub fn session(&self) -> Option<&SessionTarget> {
+        self.session.as_ref()
     }
 
     /// A connection for reading.
@@ -436,9 +379,16 @@ where
         diesel_async::methods::LoadQuery<'a, C, i32>,
     diesel::query_builder::SqlQuery: diesel::query_builder::QueryFragment<C::Backend>,
 {
-    pool.get()
-        .await
-        .map_err(|e| AppError::internal(format!("database connection unavailable: {e}")))
+    use deadpool::managed::PoolError;
+    pool.get().await.map_err(|e| match e {
+        // No connection in time, or none could be opened: the database
+        // is not answering (or the pool is exhausted); worth a retry.
+        PoolError::Timeout(_) | PoolError::Backend(_) => {
+            tracing::warn!(error = %e, "no database connection");
+            AppError::unavailable()
+        }
+        other => AppError::internal(format!("database connection unavailable: {other}")),
+    })
 }
 
 /// Opens one SQLite connection with the settings every connection needs,

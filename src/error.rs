@@ -32,6 +32,9 @@ pub mod code {
     /// unreadable answer.
     pub const OAUTH_PROVIDER_ERROR: &str = "OAUTH_PROVIDER_ERROR";
     pub const INTERNAL: &str = "INTERNAL";
+    /// The database did not answer in time (or no connection to it could
+    /// be had); retrying later may succeed.
+    pub const SERVICE_UNAVAILABLE: &str = "SERVICE_UNAVAILABLE";
     /// A WebSocket operation ran past `TASKLANE_REQUEST_TIMEOUT_SECS`.
     pub const TIMEOUT: &str = "TIMEOUT";
     /// The document failed to parse or validate (limits included).
@@ -42,6 +45,7 @@ pub mod code {
 
 /// The message every INTERNAL error shows.
 pub const INTERNAL_MESSAGE: &str = "Internal server error";
+pub const UNAVAILABLE_MESSAGE: &str = "The database did not answer in time; try again shortly";
 
 #[derive(Debug, Clone)]
 pub enum AppError {
@@ -67,6 +71,8 @@ pub enum AppError {
     AccountExists(String),
     /// A sign-in provider failed; the message is plain, the detail logged.
     OAuthProvider(String),
+    /// The database did not answer in time; the message is plain.
+    Unavailable(String),
     /// Anything else. The text is logged, never shown.
     Internal(String),
 }
@@ -81,6 +87,11 @@ impl AppError {
 
     pub fn unauthenticated(message: impl Into<String>) -> Self {
         Self::Unauthenticated(message.into())
+    }
+
+    /// The database did not answer in time (see [`code::SERVICE_UNAVAILABLE`]).
+    pub fn unavailable() -> Self {
+        Self::Unavailable(UNAVAILABLE_MESSAGE.to_owned())
     }
 
     pub fn internal(detail: impl Into<String>) -> Self {
@@ -110,6 +121,7 @@ impl AppError {
             Self::QuotaExceeded { .. } => code::QUOTA_EXCEEDED,
             Self::AccountExists(_) => code::ACCOUNT_EXISTS,
             Self::OAuthProvider(_) => code::OAUTH_PROVIDER_ERROR,
+            Self::Unavailable(_) => code::SERVICE_UNAVAILABLE,
             Self::Internal(_) => code::INTERNAL,
         }
     }
@@ -123,7 +135,8 @@ impl From<AppError> for async_graphql::Error {
             | AppError::Forbidden(message)
             | AppError::NotFound(message)
             | AppError::AccountExists(message)
-            | AppError::OAuthProvider(message) => {
+            | AppError::OAuthProvider(message)
+            | AppError::Unavailable(message) => {
                 async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code))
             }
             AppError::BadInput { field, message } => {
@@ -165,10 +178,27 @@ impl From<AppError> for async_graphql::Error {
     }
 }
 
+/// tokio-postgres' words for a connection that closed or failed under a
+/// statement (its other errors without an SQLSTATE are not about the link).
+fn lost_connection(message: &str) -> bool {
+    message.starts_with("connection closed")
+        || message.starts_with("error communicating with the server")
+}
+
 impl From<diesel::result::Error> for AppError {
     fn from(err: diesel::result::Error) -> Self {
         match err {
             diesel::result::Error::NotFound => Self::NotFound("Not found".into()),
+            // The connection was dropped under the statement (the database
+            // stopped answering: see db::watchdog) or the link failed.
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UnableToSendCommand
+                | diesel::result::DatabaseErrorKind::ClosedConnection,
+                info,
+            ) if lost_connection(info.message()) => {
+                tracing::warn!(error = %info.message(), "database connection lost");
+                Self::unavailable()
+            }
             other => {
                 // The causes too: "Error deserializing field 'status'" alone
                 // would not say which value was wrong.

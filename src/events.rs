@@ -40,7 +40,7 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use crate::db::types::Id;
-use crate::db::{Backend, Conn, DatabaseUrl, Db};
+use crate::db::{Backend, Conn, Db};
 use crate::error::{AppError, AppResult};
 
 /// The one PostgreSQL channel all topics travel on.
@@ -228,11 +228,9 @@ impl EventBus {
     /// instances from then on are seen.
     pub async fn start(db: Db) -> Self {
         let (sender, _) = broadcast::channel(BUFFER);
-        let listener = match db.url() {
-            DatabaseUrl::Postgres(url) => {
-                Some(postgres::spawn_listener(url.clone(), sender.clone()).await)
-            }
-            DatabaseUrl::Sqlite(_) => None,
+        let listener = match db.session() {
+            Some(session) => Some(postgres::spawn_listener(session.clone(), sender.clone()).await),
+            None => None,
         };
         Self {
             inner: Arc::new(Inner {

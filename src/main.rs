@@ -50,7 +50,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match command {
             Command::Migrate => {
-                migrate::run(&config.database_url, Direction::Up)
+                migrate::run_configured(&config.database_url, &config.pool, Direction::Up)
                     .await
                     .map(|applied| {
                         println!("applied {} migration(s)", applied.len());
@@ -139,6 +139,8 @@ fn export_user(database: &DatabaseSettings, email: &str, output: Option<&Path>) 
             size: 1,
             checkout_timeout: database.pool_timeout,
             statement_timeout: database.statement_timeout,
+            statement_cache: database.database_statement_cache,
+            direct_url: database.database_direct_url.clone(),
         };
         let db = Db::connect(url, &settings).map_err(|err| describe(&err))?;
         tasklane::export::export_user(&db, &email)

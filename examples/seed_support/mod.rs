@@ -24,6 +24,8 @@ pub async fn open(url: &str) -> Result<Db, String> {
         size: 2,
         checkout_timeout: Duration::from_secs(30),
         statement_timeout: Duration::from_secs(600),
+        statement_cache: true,
+        direct_url: None,
     };
     Db::connect(&url, &settings).map_err(describe)
 }

@@ -125,6 +125,19 @@ impl Config {
                  TASKLANE_PRODUCTION; use smtp://…, file:DIR or disabled",
             ));
         }
+        if let Some(direct) = &s.database.database_direct_url
+            && (!postgres || direct.backend() != Backend::Postgres)
+        {
+            return Err(ConfigError::new(
+                "TASKLANE_DATABASE_DIRECT_URL",
+                format!(
+                    "is a postgres:// URL beside a PostgreSQL TASKLANE_DATABASE_URL; \
+                     here TASKLANE_DATABASE_URL is {} and this one {}",
+                    s.database.database_url.backend().name(),
+                    direct.backend().name()
+                ),
+            ));
+        }
         let log_format = match s.logging.log_format {
             LogFormatChoice::Auto if production => LogFormat::Json,
             LogFormatChoice::Auto | LogFormatChoice::Text => LogFormat::Text,
@@ -141,6 +154,8 @@ impl Config {
                     .unwrap_or(if postgres { 10 } else { 4 }),
                 checkout_timeout: s.database.pool_timeout,
                 statement_timeout: s.database.statement_timeout,
+                statement_cache: s.database.database_statement_cache,
+                direct_url: s.database.database_direct_url.clone(),
             },
             database_url: s.database.database_url,
             jwt_secret,

@@ -174,7 +174,7 @@ fn every_variable_is_its_flag() {
         assert!(arg.is_global_set(), "{env:?} is not global");
         count += 1;
     }
-    assert_eq!(count, 75);
+    assert_eq!(count, 77);
 }
 
 /// Sharing: the documented defaults, hours as durations, and refusals
@@ -275,4 +275,47 @@ fn sign_in_providers_are_checked_and_their_secrets_hidden() {
 fn postgres_url_password_is_not_shown() {
     let url = DatabaseUrl::parse("postgres://app:hunter2@db:5432/tasklane").expect("parses");
     assert_eq!(format!("{url:?}"), "postgres://app@db:5432/tasklane");
+}
+
+#[test]
+fn the_direct_url_and_the_statement_cache_belong_to_postgres() {
+    let secret = ("TASKLANE_JWT_SECRET", "0123456789abcdef0123456789abcdef");
+    let config = config_with(&[
+        ("TASKLANE_DATABASE_URL", "postgres://app@pooler:6432/tasks"),
+        (
+            "TASKLANE_DATABASE_DIRECT_URL",
+            "postgres://app@db:5432/tasks",
+        ),
+        ("TASKLANE_DATABASE_STATEMENT_CACHE", "false"),
+        secret,
+    ])
+    .expect("valid");
+    assert!(!config.pool.statement_cache);
+    let (session, setting) = config.pool.session_url(&config.database_url);
+    assert_eq!(format!("{session:?}"), "postgres://app@db:5432/tasks");
+    assert_eq!(setting, "TASKLANE_DATABASE_DIRECT_URL");
+    let plain = config_with(&[("TASKLANE_DATABASE_URL", "postgres://app@db/tasks"), secret])
+        .expect("valid");
+    assert!(plain.pool.statement_cache, "on by default");
+    let (session, setting) = plain.pool.session_url(&plain.database_url);
+    assert_eq!(
+        (format!("{session:?}").as_str(), setting),
+        ("postgres://app@db/tasks", "TASKLANE_DATABASE_URL")
+    );
+    let refused = config_with(&[
+        ("TASKLANE_DATABASE_URL", "sqlite://./data/t.db"),
+        ("TASKLANE_DATABASE_DIRECT_URL", "postgres://app@db/tasks"),
+    ])
+    .expect_err("a direct URL beside SQLite");
+    assert_eq!(refused.variable, "TASKLANE_DATABASE_DIRECT_URL");
+    let refused = config_with(&[
+        ("TASKLANE_DATABASE_URL", "postgres://app@db/tasks"),
+        (
+            "TASKLANE_DATABASE_DIRECT_URL",
+            "postgres://app@db/tasks?sslmode=bogus",
+        ),
+        secret,
+    ])
+    .expect_err("a bad sslmode in the direct URL");
+    assert_eq!(refused.variable, "TASKLANE_DATABASE_DIRECT_URL");
 }

@@ -1,14 +1,20 @@
 //! Embedded migrations, one set per backend, applied at start and by
-//! `tasklane migrate`.
+//! `tasklane migrate`. On PostgreSQL they run under an advisory lock, on
+//! the direct URL when one is set (a transaction-mode pooler would not keep
+//! the lock): instances started at once apply each migration once.
 
 use diesel::Connection;
 use diesel::SqliteConnection;
+use diesel::connection::SimpleConnection as _;
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use super::DatabaseUrl;
+use super::{DatabaseUrl, PoolSettings, URL_SETTING, pg::PgTarget};
 use crate::error::AppError;
+
+/// The advisory lock held while migrating ("tasklane" in ASCII).
+const LOCK_KEY: i64 = 0x7461_736b_6c61_6e65;
 
 const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -22,24 +28,68 @@ pub enum Direction {
     DownAll,
 }
 
-/// Applies (or reverts) the migrations; returns the versions it ran.
+/// Applies (or reverts) the migrations on `url`; returns the versions it ran.
 pub async fn run(url: &DatabaseUrl, direction: Direction) -> Result<Vec<String>, AppError> {
-    let url = url.clone();
-    tokio::task::spawn_blocking(move || match &url {
+    run_on(url, URL_SETTING, direction).await
+}
+
+/// Like [`run`], on the session URL of `pool` (the direct URL when set).
+pub async fn run_configured(
+    url: &DatabaseUrl,
+    pool: &PoolSettings,
+    direction: Direction,
+) -> Result<Vec<String>, AppError> {
+    let (url, setting) = pool.session_url(url);
+    run_on(url, setting, direction).await
+}
+
+async fn run_on(
+    url: &DatabaseUrl,
+    setting: &str,
+    direction: Direction,
+) -> Result<Vec<String>, AppError> {
+    match url {
         DatabaseUrl::Postgres(raw) => {
-            let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(raw)
+            let target =
+                PgTarget::parse(raw).map_err(|e| AppError::internal(format!("{setting}: {e}")))?;
+            let conn = target
+                .establish(setting)
+                .await
                 .map_err(|e| AppError::internal(format!("cannot connect to PostgreSQL: {e}")))?;
-            apply(&mut conn, POSTGRES, direction)
+            blocking(move || {
+                let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::from(conn);
+                let locked = |conn: &mut AsyncConnectionWrapper<AsyncPgConnection>, sql: &str| {
+                    conn.batch_execute(sql).map_err(|e| {
+                        AppError::internal(format!("cannot take the migration lock: {e}"))
+                    })
+                };
+                locked(&mut conn, &format!("SELECT pg_advisory_lock({LOCK_KEY})"))?;
+                let applied = apply(&mut conn, POSTGRES, direction);
+                // Closing the connection would release it too.
+                locked(&mut conn, &format!("SELECT pg_advisory_unlock({LOCK_KEY})"))?;
+                applied
+            })
+            .await
         }
         DatabaseUrl::Sqlite(path) => {
             url.ensure_files()?;
-            let mut conn = SqliteConnection::establish(&path.to_string_lossy())
-                .map_err(|e| AppError::internal(format!("cannot open the SQLite file: {e}")))?;
-            apply(&mut conn, SQLITE, direction)
+            let path = path.clone();
+            blocking(move || {
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy())
+                    .map_err(|e| AppError::internal(format!("cannot open the SQLite file: {e}")))?;
+                apply(&mut conn, SQLITE, direction)
+            })
+            .await
         }
-    })
-    .await
-    .map_err(|e| AppError::internal(format!("migration task failed: {e}")))?
+    }
+}
+
+async fn blocking(
+    work: impl FnOnce() -> Result<Vec<String>, AppError> + Send + 'static,
+) -> Result<Vec<String>, AppError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| AppError::internal(format!("migration task failed: {e}")))?
 }
 
 fn apply<DB, C>(

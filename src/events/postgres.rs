@@ -1,6 +1,7 @@
 //! The PostgreSQL side of the bus: one connection per instance, opened with
-//! `tokio-postgres` directly (a pooled connection can not be kept listening),
-//! that `LISTEN`s on [`CHANNEL`](super::CHANNEL) and forwards every
+//! `tokio-postgres` directly (a pooled connection can not be kept listening)
+//! on the session URL (the direct one beside a pooler, whose transaction
+//! mode would drop the `LISTEN`), that `LISTEN`s on [`CHANNEL`](super::CHANNEL) and forwards every
 //! notification in process. A reference to a spooled event
 //! ([`super::spool`]) is read back on the same connection before anything
 //! after it is forwarded, so events keep their order. When the connection
@@ -13,9 +14,10 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
 use super::{CHANNEL, Event, Message, spool};
+use crate::db::SessionTarget;
 
 const FIRST_PAUSE: Duration = Duration::from_millis(100);
 const LONGEST_PAUSE: Duration = Duration::from_secs(5);
@@ -26,11 +28,15 @@ const READY_WAIT: Duration = Duration::from_secs(5);
 
 /// Spawns the listener; returns once it listens (or after [`READY_WAIT`]).
 pub(super) async fn spawn_listener(
-    url: String,
+    session: SessionTarget,
     sender: broadcast::Sender<Message>,
 ) -> JoinHandle<()> {
     let (ready_tx, ready_rx) = oneshot::channel();
-    let task = tokio::spawn(listen_forever(url, sender, ready_tx));
+    let session = SessionTarget {
+        target: session.target.named(crate::db::pg::LISTENER_NAME),
+        ..session
+    };
+    let task = tokio::spawn(listen_forever(session, sender, ready_tx));
     if tokio::time::timeout(READY_WAIT, ready_rx).await.is_err() {
         tracing::warn!("event listener not connected yet; events from other instances may be late");
     }
@@ -38,14 +44,14 @@ pub(super) async fn spawn_listener(
 }
 
 async fn listen_forever(
-    url: String,
+    session: SessionTarget,
     sender: broadcast::Sender<Message>,
     ready: oneshot::Sender<()>,
 ) {
     let mut ready = Some(ready);
     let mut pause = FIRST_PAUSE;
     loop {
-        match listen_once(&url, &sender, &mut ready).await {
+        match listen_once(&session, &sender, &mut ready).await {
             Ok(()) => pause = FIRST_PAUSE,
             Err(err) => tracing::warn!(error = %err, "event listener connection failed"),
         }
@@ -57,15 +63,14 @@ async fn listen_forever(
 /// One connection's life: connect, `LISTEN`, forward until it ends. `Ok`
 /// when it had been listening (so the next attempt starts without delay).
 async fn listen_once(
-    url: &str,
+    session: &SessionTarget,
     sender: &broadcast::Sender<Message>,
     ready: &mut Option<oneshot::Sender<()>>,
 ) -> Result<(), String> {
     let (client, mut connection) =
-        tokio::time::timeout(CONNECT_TIMEOUT, tokio_postgres::connect(url, NoTls))
+        tokio::time::timeout(CONNECT_TIMEOUT, session.target.connect(session.setting))
             .await
-            .map_err(|_| "timed out connecting".to_owned())?
-            .map_err(|e| e.to_string())?;
+            .map_err(|_| "timed out connecting".to_owned())??;
     let (notes_tx, mut notes) = mpsc::unbounded_channel();
     // The connection is driven here; the client only sends LISTEN.
     let driver = tokio::spawn(async move {

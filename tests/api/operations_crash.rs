@@ -106,6 +106,8 @@ pub async fn crash_once(backend: Backend, kill_after: i64) -> i64 {
             size: 2,
             checkout_timeout: Duration::from_secs(10),
             statement_timeout: Duration::from_secs(30),
+            statement_cache: true,
+            direct_url: None,
         },
     )
     .expect("pool");

@@ -37,6 +37,8 @@ async fn migrated(backend: Backend) -> (TestDb, Db) {
         size: 2,
         checkout_timeout: std::time::Duration::from_secs(5),
         statement_timeout: std::time::Duration::from_secs(5),
+        statement_cache: true,
+        direct_url: None,
     };
     let db = Db::connect(&url, &settings).expect("pool");
     (test_db, db)
@@ -371,6 +373,8 @@ async fn migrations_go_up_down_and_up(backend: Backend) {
         size: 1,
         checkout_timeout: std::time::Duration::from_secs(5),
         statement_timeout: std::time::Duration::from_secs(5),
+        statement_cache: true,
+        direct_url: None,
     };
     let db = Db::connect(&url, &settings).expect("pool");
     assert!(count(&db).await.is_err(), "tables are gone after down");
@@ -417,6 +421,8 @@ async fn a_statement_over_the_time_limit_fails_and_the_connection_serves_again(b
         size: 1,
         checkout_timeout: std::time::Duration::from_secs(60),
         statement_timeout: std::time::Duration::from_millis(300),
+        statement_cache: true,
+        direct_url: None,
     };
     let db = Db::connect(&url, &settings).expect("pool");
     {
@@ -474,6 +480,8 @@ async fn the_sqlite_files_are_owner_only() {
         size: 1,
         checkout_timeout: std::time::Duration::from_secs(5),
         statement_timeout: std::time::Duration::from_secs(5),
+        statement_cache: true,
+        direct_url: None,
     };
     let db = Db::connect(&url, &settings).expect("pool");
     let mut pooled = db.write().await.expect("connection");
