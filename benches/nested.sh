@@ -14,6 +14,9 @@
 #   once before the rounds) to both backends: hash-postgres, hash-sqlite.
 #   BENCH_DIR=../shared/bench (the shared harness: gql-load.sh, sql-limit.sh, peers)
 #   SKIP_PEERS=1 runs Tasklane only.
+#   POOLER=1 also serves PostgreSQL with TLS (sslmode=require: tls-postgres) and
+#   with TASKLANE_DATABASE_STATEMENT_CACHE=false (nocache-postgres), what a
+#   managed database and an old PgBouncer cost.
 #   BASE_BIN=/path/to/older/tasklane also serves that build (both backends, same data)
 #   in every round, for a before/after comparison in the same sitting.
 # Installs what it needs: wrk (apt), PostGraphile (npm, into /tmp/peers via the harness),
@@ -26,7 +29,9 @@ C=${C:-32} DUR=${DUR:-20} RUNS=${RUNS:-3} USER_N=${USER_N:-7}
 export WARMUP=${WARMUP:-5} RUNS
 PSQL=(psql -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 -q)
 SECRET=bench-secret-bench-secret-bench-secret-0123
-PG_URL=postgres://postgres@127.0.0.1:5432/tasklane_bench
+# Plain TCP on loopback, as the peers and pgbench connect (the default
+# sslmode, prefer, would encrypt: the local cluster has TLS on).
+PG_URL=postgres://postgres@127.0.0.1:5432/tasklane_bench?sslmode=disable
 SQLITE_DIR=/tmp/tasklane-bench
 OUT=$(mktemp -d /tmp/tasklane-nested.XXXXXX)
 PIDS=()
@@ -60,7 +65,7 @@ HASH=$(printf '%s' "$QUERY" | sha256sum | cut -d' ' -f1)
 printf '{"extensions":{"persistedQuery":{"version":1,"sha256Hash":"%s"}}}' "$HASH" > "$OUT/by-hash.json"
 printf '{"query":"%s","extensions":{"persistedQuery":{"version":1,"sha256Hash":"%s"}}}' "$QUERY" "$HASH" > "$OUT/register.json"
 
-serve() { # URL PORT [BINARY] -> starts tasklane in the background
+serve() { # URL PORT [BINARY] -> starts tasklane in the background (extra settings from the environment)
   TASKLANE_DATABASE_URL=$1 TASKLANE_LISTEN=127.0.0.1:$2 TASKLANE_JWT_SECRET=$SECRET \
     TASKLANE_LOG=warn TASKLANE_ACCESS_TOKEN_TTL_SECS=86400 "${3:-$BIN}" serve > "$OUT/serve-$2.log" 2>&1 &
   PIDS+=($!)
@@ -74,6 +79,10 @@ stop_last() { kill "${PIDS[-1]}" 2>/dev/null || true; wait "${PIDS[-1]}" 2>/dev/
 # them alike rather than on one block.
 serve "$PG_URL" 8181
 serve "sqlite://$SQLITE_DIR/tasklane.db" 8182
+if [ "${POOLER:-0}" = 1 ]; then
+  serve "${PG_URL%%\?*}?sslmode=require" 8185
+  TASKLANE_DATABASE_STATEMENT_CACHE=false serve "$PG_URL" 8186
+fi
 if [ -n "${BASE_BIN:-}" ]; then
   serve "$PG_URL" 8183 "$BASE_BIN"
   serve "sqlite://$SQLITE_DIR/tasklane.db" 8184 "$BASE_BIN"
@@ -114,6 +123,10 @@ for r in $(seq 1 "$RUNS"); do
     once hash-postgres http://127.0.0.1:8181/graphql "$PG_TOKEN" "$OUT/by-hash.json" "$warm"
     once hash-sqlite http://127.0.0.1:8182/graphql "$SQLITE_TOKEN" "$OUT/by-hash.json" "$warm"
   fi
+  if [ "${POOLER:-0}" = 1 ]; then
+    once tls-postgres http://127.0.0.1:8185/graphql "$PG_TOKEN" "$OUT/tasklane.json" "$warm"
+    once nocache-postgres http://127.0.0.1:8186/graphql "$PG_TOKEN" "$OUT/tasklane.json" "$warm"
+  fi
   if [ -n "${BASE_BIN:-}" ]; then
     once base-postgres http://127.0.0.1:8183/graphql "$PG_TOKEN" "$OUT/tasklane.json" "$warm"
     once base-sqlite http://127.0.0.1:8184/graphql "$SQLITE_TOKEN" "$OUT/tasklane.json" "$warm"
@@ -146,7 +159,7 @@ def median(name):
     if not runs:
         return None
     return tuple(statistics.median(float(r[i]) for r in runs) for i in range(3))
-rows = {n: median(n) for n in ["tasklane-postgres", "tasklane-sqlite", "member-postgres", "member-sqlite", "hash-postgres", "hash-sqlite", "base-postgres", "base-sqlite", "postgraphile", "postgraphile5", "sql-limit"]}
+rows = {n: median(n) for n in ["tasklane-postgres", "tasklane-sqlite", "member-postgres", "member-sqlite", "hash-postgres", "hash-sqlite", "tls-postgres", "nocache-postgres", "base-postgres", "base-sqlite", "postgraphile", "postgraphile5", "sql-limit"]}
 for n, v in rows.items():
     if v:
         print(f"{n:18s} {v[0]:9.1f} rps   p50 {v[1]:7.1f} ms   p99 {v[2]:7.1f} ms")
@@ -172,6 +185,9 @@ for backend, text in (("postgres", pg), ("sqlite", lite)):
     hashed = rows["hash-" + backend]
     if text and hashed:
         check(f"by hash / as text rps ({backend})", hashed[0] / text[0], ">= 1")
+for name in ("tls-postgres", "nocache-postgres"):
+    if pg and rows[name]:
+        print(f"{name} / plain PostgreSQL: rps {rows[name][0] / pg[0]:5.2f}x   p99 {rows[name][2] / pg[2]:5.2f}x")
 for backend, new in (("postgres", pg), ("sqlite", lite)):
     base = rows["base-" + backend]
     if new and base:

@@ -25,7 +25,7 @@ PROFILE=${PROFILE:-release} BASE_REF=${BASE_REF:-469f103}
 WARMUP=${WARMUP:-5}
 PSQL=(psql -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 -q)
 SECRET=bench-secret-bench-secret-bench-secret-0123
-PG_URL=postgres://postgres@127.0.0.1:5432/tasklane_search_bench
+PG_URL=postgres://postgres@127.0.0.1:5432/tasklane_search_bench?sslmode=disable
 SQLITE_DIR=/tmp/tasklane-search-bench
 OUT=$(mktemp -d /tmp/tasklane-search.XXXXXX)
 PIDS=()

@@ -47,7 +47,7 @@ for size in $SIZES; do
     if [ "$BACKEND" = postgres ]; then
         db="tasklane_subs_bench_$$_$size"
         psql "$PG_ADMIN" -q -c "CREATE DATABASE $db"
-        url="${PG_ADMIN%/*}/$db"
+        url="${PG_ADMIN%/*}/$db?sslmode=disable"   # plain on loopback, as before TLS support
     else
         url="sqlite://$work/tasklane.db"
     fi
