@@ -15,6 +15,8 @@
 //! target/release/examples/ops_bench
 //! target/release/examples/ops_bench postgres://postgres@127.0.0.1:5432/ops_bench
 //! ```
+// The schema's merged objects nest deeper than the default limit.
+#![recursion_limit = "256"]
 
 mod bench_support;
 

@@ -12,6 +12,8 @@
 //! cargo run --release --example sync_bench
 //! cargo run --release --example sync_bench -- postgres://postgres@127.0.0.1:5432/bench
 //! ```
+// The schema's merged objects nest deeper than the default limit.
+#![recursion_limit = "256"]
 
 mod bench_support;
 
