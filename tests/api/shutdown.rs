@@ -1,4 +1,5 @@
-//! Rolling restarts: on shutdown every WebSocket is told to go elsewhere
+//! Rolling restarts: on shutdown `/ready` answers 503 (draining), every
+//! WebSocket is told to go elsewhere
 //! (close 1001), requests in flight finish, the process exits within
 //! `TASKLANE_SHUTDOWN_TIMEOUT_SECS`, and a subscriber that reconnects to
 //! another instance gets back through `changes` what it missed.
@@ -6,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::bench_support::call;
 use crate::fixtures::{account, project, task};
@@ -61,7 +62,25 @@ async fn a_subscriber_is_sent_elsewhere_and_catches_up_through_changes(mut app: 
     let (seen, cursor) = pull(&here, &a.token, &start).await;
     assert_eq!(seen, vec![first["id"].clone()]);
 
+    // A request to /ready begun before the shutdown, finished during it.
+    let mut probe = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    probe
+        .write_all(b"GET /ready HTTP/1.1\r\nhost: test\r\n")
+        .await
+        .expect("write");
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let stopping = tokio::spawn(app.server.take().expect("running").shutdown());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    probe
+        .write_all(b"connection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut answer = String::new();
+    probe.read_to_string(&mut answer).await.expect("read");
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("draining"), "{answer}");
     assert_eq!(subscriber.ended().await, Ended::Closed(1001));
     assert_eq!(pending.ended().await, Ended::Closed(1001));
     tokio::time::timeout(Duration::from_secs(10), stopping)
