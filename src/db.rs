@@ -391,6 +391,13 @@ where
     })
 }
 
+/// How every SQLite connection is set up (the pool's and the
+/// migrations'): WAL, foreign keys, and a wait of up to 5 s for another
+/// connection's (or another process's) write lock rather than a failure.
+/// The wait comes first, so that it covers the pragmas after it too.
+pub const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+
 /// Opens one SQLite connection with the settings every connection needs,
 /// the statement time limit (see [`sqlite_limit`]) and the functions of
 /// the search statements ([`search::register_sqlite_functions`]) included.
@@ -401,12 +408,8 @@ async fn open_sqlite(
 ) -> diesel::ConnectionResult<SqliteConn> {
     let conn = tokio::task::spawn_blocking(move || {
         let mut conn = sqlite_limit::open(&path, limit, probe)?;
-        diesel::connection::SimpleConnection::batch_execute(
-            &mut conn,
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
-        )
-        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+        diesel::connection::SimpleConnection::batch_execute(&mut conn, SQLITE_PRAGMAS)
+            .map_err(ConnectionError::CouldntSetupConfiguration)?;
         search::register_sqlite_functions(&mut conn)
             .map_err(ConnectionError::CouldntSetupConfiguration)?;
         Ok::<_, ConnectionError>(conn)

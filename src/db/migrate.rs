@@ -77,6 +77,11 @@ async fn run_on(
             blocking(move || {
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())
                     .map_err(|e| AppError::internal(format!("cannot open the SQLite file: {e}")))?;
+                // Another process on the file (the instance a rolling
+                // restart replaces) may hold the write lock for a moment.
+                conn.batch_execute(super::SQLITE_PRAGMAS).map_err(|e| {
+                    AppError::internal(format!("cannot set up the SQLite file: {e}"))
+                })?;
                 apply(&mut conn, SQLITE, direction)
             })
             .await

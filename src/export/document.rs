@@ -30,7 +30,7 @@ pub const FORMAT: &str = "tasklane-export";
 /// `version` of the document's shape.
 pub const VERSION: u64 = 1;
 /// Tasks read per statement when the whole document is made at once.
-const CHUNK: usize = 500;
+const CHUNK: i64 = 500;
 
 /// A time as the API shows it (RFC 3339 in UTC).
 fn at(t: Timestamp) -> Value {
@@ -232,10 +232,15 @@ pub fn finish_with_parts(header: Map<String, Value>, parts: &[String]) -> AppRes
 /// no operation and no size limit).
 pub async fn build(conn: &mut Conn<'_>, viewer: &Viewer) -> AppResult<String> {
     let header = header(conn, viewer).await?;
-    let ids = store::task_ids(conn, viewer, i64::MAX).await?;
-    let mut tasks = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(CHUNK) {
-        tasks.extend(store::tasks(conn, viewer, chunk).await?.iter().map(task));
+    let mut tasks = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store::tasks_after(conn, viewer, after, CHUNK).await?;
+        tasks.extend(page.iter().map(task));
+        match page.last() {
+            Some(last) if page.len() as i64 == CHUNK => after = Some(last.id),
+            _ => break,
+        }
     }
     finish(header, tasks)
 }

@@ -44,6 +44,9 @@ impl ExportMutation {
     }
 }
 
+/// Export documents read (and parsed) at once, in the whole process.
+static DOCUMENT_READS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
 #[derive(Default)]
 pub struct ExportQuery;
 
@@ -61,12 +64,23 @@ impl ExportQuery {
         let Some(id) = Id::parse(&id) else {
             return Ok(None);
         };
-        let mut pooled = ctx.services().db.read().await?;
-        let Some(text) = store::document(&mut pooled.conn(), viewer, id, Timestamp::now()).await?
-        else {
+        // A document may be `TASKLANE_EXPORT_MAX_BYTES` long, and its
+        // value tree several times that: one is read and parsed at a time,
+        // off the async runtime.
+        let _turn = DOCUMENT_READS
+            .acquire()
+            .await
+            .map_err(|_| AppError::internal("the export reads' semaphore is closed"))?;
+        let text = {
+            let mut pooled = ctx.services().db.read().await?;
+            store::document(&mut pooled.conn(), viewer, id, Timestamp::now()).await?
+        };
+        let Some(text) = text else {
             return Ok(None);
         };
-        let document = serde_json::from_str(&text)
+        let document = tokio::task::spawn_blocking(move || serde_json::from_str(&text))
+            .await
+            .map_err(|e| AppError::internal(format!("parsing stored export {id}: {e}")))?
             .map_err(|e| AppError::internal(format!("stored export {id}: {e}")))?;
         Ok(Some(Json(document)))
     }

@@ -17,17 +17,29 @@ use crate::auth::api_keys::ApiKeyRow;
 use crate::auth::sessions::SessionRow;
 use crate::db::Conn;
 use crate::db::schema::{
-    api_keys, data_export_parts, data_exports, identities, operations, project_members, projects,
-    sessions, tasks, users,
+    api_keys, data_export_parts, data_exports, identities, operation_items, operations,
+    project_members, projects, sessions, tasks, users,
 };
 use crate::db::types::{Id, Timestamp};
 use crate::db_run;
 use crate::error::AppResult;
 use crate::operations::kinds::OperationStatus;
 use crate::operations::model::OperationRow;
+use crate::operations::store::ItemRange;
 use crate::projects::model::ProjectRow;
 use crate::tasks::model::TaskRow;
 use crate::users::model::User;
+
+/// The condition on `tasks` joined with `projects` for the tasks the export
+/// of user `$me` holds (see the module).
+macro_rules! exported {
+    ($me:expr) => {
+        projects::owner_id.eq($me).or(tasks::created_by
+            .assume_not_null()
+            .eq($me)
+            .and(tasks::project_id.eq_any(visible_projects($me))))
+    };
+}
 
 /// The ids of the tasks the viewer's export holds (see the module), in id
 /// order (creation order: ids are UUID v7), at most `limit`.
@@ -36,12 +48,7 @@ pub async fn task_ids(conn: &mut Conn<'_>, viewer: &Viewer, limit: i64) -> AppRe
     let ids = db_run!(conn, |c| {
         tasks::table
             .inner_join(projects::table)
-            .filter(
-                projects::owner_id.eq(me).or(tasks::created_by
-                    .assume_not_null()
-                    .eq(me)
-                    .and(tasks::project_id.eq_any(visible_projects(me)))),
-            )
+            .filter(exported!(me))
             .order(tasks::id)
             .limit(limit)
             .select(tasks::id)
@@ -51,20 +58,52 @@ pub async fn task_ids(conn: &mut Conn<'_>, viewer: &Viewer, limit: i64) -> AppRe
     Ok(ids)
 }
 
-/// Those of `ids` that the viewer's export still holds (a task moved out
-/// of the viewer's projects since the export started is left out).
-pub async fn tasks(conn: &mut Conn<'_>, viewer: &Viewer, ids: &[Id]) -> AppResult<Vec<TaskRow>> {
+/// The tasks of the export after `after` in id order, at most `limit` (a
+/// keyset page, for the operator's whole document).
+pub async fn tasks_after(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    after: Option<Id>,
+    limit: i64,
+) -> AppResult<Vec<TaskRow>> {
     let me = viewer.user_id;
     let rows = db_run!(conn, |c| {
-        tasks::table
+        let mut query = tasks::table
             .inner_join(projects::table)
-            .filter(tasks::id.eq_any(ids))
-            .filter(
-                projects::owner_id.eq(me).or(tasks::created_by
-                    .assume_not_null()
-                    .eq(me)
-                    .and(tasks::project_id.eq_any(visible_projects(me)))),
-            )
+            .filter(exported!(me))
+            .into_boxed();
+        if let Some(after) = after {
+            query = query.filter(tasks::id.gt(after));
+        }
+        query
+            .order(tasks::id)
+            .limit(limit)
+            .select(TaskRow::as_select())
+            .load(c)
+            .await
+    })?;
+    Ok(rows)
+}
+
+/// The tasks of the items of `range` that the viewer's export still holds
+/// (a task moved out of the viewer's projects since the export started is
+/// left out). By a join with the items, as the operations' batches read:
+/// a list of ids in `= ANY(…)` makes PostgreSQL's generic plan scan the
+/// table once per batch.
+pub async fn range_tasks(
+    conn: &mut Conn<'_>,
+    viewer: &Viewer,
+    range: ItemRange,
+) -> AppResult<Vec<TaskRow>> {
+    let me = viewer.user_id;
+    let rows = db_run!(conn, |c| {
+        operation_items::table
+            .filter(operation_items::operation_id.eq(range.operation_id))
+            .filter(operation_items::idx.ge(range.from))
+            .filter(operation_items::idx.lt(range.to))
+            .inner_join(tasks::table.on(tasks::id.eq(operation_items::entity_id)))
+            .inner_join(projects::table.on(projects::id.eq(tasks::project_id)))
+            .filter(exported!(me))
             .order(tasks::id)
             .select(TaskRow::as_select())
             .load(c)

@@ -6,13 +6,13 @@
 use super::{document, store};
 use crate::auth::Viewer;
 use crate::db::Conn;
-use crate::db::types::{Id, Timestamp};
+use crate::db::types::Timestamp;
 use crate::error::AppResult;
 use crate::events::Outbox;
 use crate::events::changes::{Progress, stage_progress};
 use crate::operations::kinds::OperationStatus;
 use crate::operations::model::OperationRow;
-use crate::operations::store as operation_store;
+use crate::operations::store::{self as operation_store, ItemRange};
 
 /// Whether the export has ended (completed, or failed over its size).
 pub enum Step {
@@ -38,11 +38,17 @@ pub async fn batch(
         progress(conn, outbox, &op).await?;
         return Ok(Step::Done);
     }
-    let ids: Vec<Id> = items.iter().map(|item| item.entity_id).collect();
-    let rows = store::tasks(conn, viewer, &ids).await?;
+    let count = i32::try_from(items.len()).unwrap_or(i32::MAX);
+    let range = ItemRange {
+        operation_id: op.id,
+        from: position,
+        to: position.saturating_add(count),
+    };
+    let rows = store::range_tasks(conn, viewer, range).await?;
     // A task that left the user's projects since the start is skipped.
-    op.processed += i32::try_from(rows.len()).unwrap_or(i32::MAX);
-    op.skipped += i32::try_from(ids.len() - rows.len()).unwrap_or(i32::MAX);
+    let read = i32::try_from(rows.len()).unwrap_or(i32::MAX);
+    op.processed += read;
+    op.skipped += count - read;
     let tasks: Vec<serde_json::Value> = rows.iter().map(document::task).collect();
     let body = serde_json::Value::Array(tasks).to_string();
     store::insert_part(conn, op.id, position, &body).await?;

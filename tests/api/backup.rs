@@ -4,7 +4,7 @@
 //! existing file, no database, PostgreSQL) are one line and exit code 1.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -14,23 +14,13 @@ use tasklane::db::DatabaseUrl;
 
 use crate::fixtures::{account, ok, project, task};
 use crate::operations_support::state;
-use crate::support::{Backend, PASSWORD, TEST_SECRET, TestApp, TestDb};
-
-pub fn tasklane() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tasklane"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("TASKLANE_") {
-            command.env_remove(key);
-        }
-    }
-    command
-}
+use crate::support::{Backend, PASSWORD, TEST_SECRET, TestApp, TestDb, tasklane_binary};
 
 /// Runs `tasklane backup target` against `database_url` off the runtime.
 async fn backup(database_url: &str, target: &Path) -> Output {
     let (url, target) = (database_url.to_owned(), target.to_owned());
     tokio::task::spawn_blocking(move || {
-        tasklane()
+        tasklane_binary()
             .arg("backup")
             .arg(&target)
             .env("TASKLANE_DATABASE_URL", url)

@@ -1,16 +1,6 @@
 //! The binary: settings errors, the SDL, and the committed schema.
 
-use std::process::Command;
-
-fn tasklane() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tasklane"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("TASKLANE_") {
-            command.env_remove(key);
-        }
-    }
-    command
-}
+use crate::support::tasklane_binary;
 
 #[test]
 fn committed_schema_matches_the_code() {
@@ -20,7 +10,7 @@ fn committed_schema_matches_the_code() {
         committed == tasklane::graphql::sdl(),
         "schema.graphql is out of date: run `cargo run -- schema > schema.graphql`"
     );
-    let printed = tasklane().arg("schema").output().expect("runs");
+    let printed = tasklane_binary().arg("schema").output().expect("runs");
     assert!(printed.status.success());
     assert_eq!(String::from_utf8(printed.stdout).expect("utf-8"), committed);
 }
@@ -35,7 +25,7 @@ fn a_bad_setting_is_one_line_and_exit_code_2() {
         ("TASKLANE_MAX_DEPTH", "-1"),
     ];
     for (variable, value) in cases {
-        let output = tasklane()
+        let output = tasklane_binary()
             .arg("migrate")
             .env(variable, value)
             .output()
@@ -50,7 +40,7 @@ fn a_bad_setting_is_one_line_and_exit_code_2() {
         );
     }
     // PostgreSQL without a signing key.
-    let output = tasklane()
+    let output = tasklane_binary()
         .arg("migrate")
         .env(
             "TASKLANE_DATABASE_URL",
@@ -64,7 +54,7 @@ fn a_bad_setting_is_one_line_and_exit_code_2() {
 
 #[test]
 fn help_documents_every_setting() {
-    let output = tasklane().arg("--help").output().expect("runs");
+    let output = tasklane_binary().arg("--help").output().expect("runs");
     assert!(output.status.success());
     let help = String::from_utf8(output.stdout).expect("utf-8");
     let config = include_str!("../../src/config.rs");
@@ -89,7 +79,7 @@ fn help_documents_every_setting() {
 fn migrate_creates_the_sqlite_database_and_key_directory() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("nested/dir/tasklane.db");
-    let output = tasklane()
+    let output = tasklane_binary()
         .arg("migrate")
         .env(
             "TASKLANE_DATABASE_URL",
@@ -103,7 +93,7 @@ fn migrate_creates_the_sqlite_database_and_key_directory() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(db.exists());
-    let again = tasklane()
+    let again = tasklane_binary()
         .arg("migrate")
         .env(
             "TASKLANE_DATABASE_URL",
@@ -122,7 +112,7 @@ fn production_refuses_the_log_mailer_and_accepts_disabled() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("tasklane.db").display());
     let production = || {
-        let mut command = tasklane();
+        let mut command = tasklane_binary();
         command
             .arg("serve")
             .env("TASKLANE_PRODUCTION", "true")
@@ -164,7 +154,7 @@ fn trusted_documents_check_lists_every_document_that_would_not_run() {
         r#"{ "me": "query Me { me { email } }", "live": "subscription { taskEvents { type } }" }"#,
     )
     .expect("written");
-    let checked = tasklane()
+    let checked = tasklane_binary()
         .args(["trusted-documents", "check"])
         .arg(&good)
         .output()
@@ -180,7 +170,7 @@ fn trusted_documents_check_lists_every_document_that_would_not_run() {
              "wrong-arg": "{ projects(first: \"ten\") { totalCount } }" }"#,
     )
     .expect("written");
-    let checked = tasklane()
+    let checked = tasklane_binary()
         .args(["trusted-documents", "check"])
         .arg(&bad)
         .output()
@@ -195,7 +185,7 @@ fn trusted_documents_check_lists_every_document_that_would_not_run() {
 
     let not_json = dir.path().join("list.json");
     std::fs::write(&not_json, "[1, 2]").expect("written");
-    let checked = tasklane()
+    let checked = tasklane_binary()
         .args(["trusted-documents", "check"])
         .arg(&not_json)
         .output()

@@ -381,7 +381,7 @@ async fn the_operator_exports_a_user_from_the_command_line(app: TestApp) {
         let url = url.clone();
         async move {
             tokio::task::spawn_blocking(move || {
-                crate::backup::tasklane()
+                crate::support::tasklane_binary()
                     .args(&args)
                     .env("TASKLANE_DATABASE_URL", url)
                     .output()

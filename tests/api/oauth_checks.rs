@@ -313,12 +313,7 @@ fn bad_sign_in_settings_stop_the_start() {
         ),
     ];
     for (vars, named) in cases {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tasklane"));
-        for (key, _) in std::env::vars() {
-            if key.starts_with("TASKLANE_") {
-                command.env_remove(key);
-            }
-        }
+        let mut command = crate::support::tasklane_binary();
         command
             .arg("migrate")
             .env("TASKLANE_DATABASE_URL", "sqlite:///nonexistent/x.db");

@@ -2,7 +2,7 @@
 //! 10,000-task operation, resumes it after a restart; every task ends fully
 //! changed, and the counters match the records.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -30,12 +30,7 @@ struct Instance {
 
 fn spawn(database_url: &str) -> Instance {
     let port = free_port();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tasklane"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("TASKLANE_") {
-            command.env_remove(key);
-        }
-    }
+    let mut command = crate::support::tasklane_binary();
     let child = command
         .env("TASKLANE_DATABASE_URL", database_url)
         .env("TASKLANE_JWT_SECRET", TEST_SECRET)

@@ -2,7 +2,7 @@
 //! database): URLs with extra parameters, what PostgreSQL says about a
 //! connection, and the binary started as an operator would.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use diesel::QueryableByName;
@@ -127,12 +127,7 @@ pub fn database_name(url: &str) -> String {
 /// `limit`: its exit code and its standard error. `None` when it was still
 /// running (then it is killed).
 pub fn run_binary(env: &[(&str, &str)], limit: Duration) -> Option<(Option<i32>, String)> {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tasklane"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("TASKLANE_") {
-            command.env_remove(key);
-        }
-    }
+    let mut command = crate::support::tasklane_binary();
     command
         .envs(env.iter().copied())
         .env("TASKLANE_JWT_SECRET", TEST_SECRET)

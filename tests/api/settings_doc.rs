@@ -82,12 +82,7 @@ fn the_readme_table_lists_every_setting_with_its_default() {
 /// and every default the README gives in backticks.
 #[test]
 fn help_shows_the_readme_table_in_order() {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tasklane"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("TASKLANE_") {
-            command.env_remove(key);
-        }
-    }
+    let mut command = crate::support::tasklane_binary();
     let output = command.arg("--help").output().expect("runs");
     assert!(output.status.success());
     let help = String::from_utf8(output.stdout).expect("utf-8");

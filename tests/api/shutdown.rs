@@ -149,12 +149,7 @@ async fn a_shutdown_ends_within_its_timeout(app: TestApp) {
 async fn sigterm_closes_websockets_with_1001_and_exits() {
     use std::io::BufRead as _;
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tasklane"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("TASKLANE_") {
-            command.env_remove(key);
-        }
-    }
+    let mut command = crate::support::tasklane_binary();
     let mut server = command
         .arg("serve")
         .env(

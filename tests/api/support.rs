@@ -260,3 +260,15 @@ fn database_name_is_replaced_in_urls() {
     );
     assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
 }
+
+/// The `tasklane` binary, with none of this process's `TASKLANE_*`
+/// settings (each test gives its own).
+pub fn tasklane_binary() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tasklane"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("TASKLANE_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
