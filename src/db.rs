@@ -9,6 +9,7 @@
 //! in the process instead of racing for the file lock, so a deferred
 //! transaction can never hit `SQLITE_BUSY` while upgrading to a write.
 
+mod conn;
 pub mod counter;
 mod database_url;
 pub mod keyset;
@@ -24,6 +25,7 @@ pub mod types;
 pub mod watchdog;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::{ConnectionError, SqliteConnection};
@@ -32,13 +34,17 @@ use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_async::{
+    AnsiTransactionManager, AsyncConnection, AsyncPgConnection, SimpleAsyncConnection,
+};
 use futures_util::FutureExt;
 use scoped_futures::ScopedBoxFuture;
 
 use self::counter::StatementCounter;
 use crate::error::AppError;
 
+use self::conn::Pooled;
+pub use self::conn::{Conn, DbConn};
 pub use self::database_url::{Backend, DatabaseUrl};
 pub use diesel_async::AsyncPgConnection as PgConn;
 /// The SQLite connection as diesel-async drives it (on the blocking pool).
@@ -107,42 +113,9 @@ pub struct Db {
     session: Option<SessionTarget>,
     checkout_timeout: Duration,
     statements: StatementCounter,
-}
-
-/// A pooled connection to one of the two backends.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "lives briefly on the stack; boxing would cost an allocation per checkout"
-)]
-pub enum DbConn {
-    Postgres(Object<AsyncPgConnection>),
-    Sqlite(Object<SqliteConn>),
-}
-
-impl DbConn {
-    /// The connection to hand to store functions.
-    pub fn conn(&mut self) -> Conn<'_> {
-        match self {
-            Self::Postgres(pooled) => Conn::Postgres(pooled),
-            Self::Sqlite(pooled) => Conn::Sqlite(pooled),
-        }
-    }
-}
-
-/// A borrowed connection, pooled or inside a transaction: what every store
-/// function takes, and what [`db_run!`](crate::db_run) dispatches on.
-pub enum Conn<'c> {
-    Postgres(&'c mut AsyncPgConnection),
-    Sqlite(&'c mut SqliteConn),
-}
-
-impl Conn<'_> {
-    pub fn backend(&self) -> Backend {
-        match self {
-            Self::Postgres(_) => Backend::Postgres,
-            Self::Sqlite(_) => Backend::Sqlite,
-        }
-    }
+    /// PostgreSQL without the statement cache: how each checkout begins
+    /// its transaction (see [`DbConn`]), the time limits set in it.
+    pinned: Option<Arc<str>>,
 }
 
 /// Connections in use and idle, for `/metrics`.
@@ -159,6 +132,7 @@ impl Db {
     pub fn connect(url: &DatabaseUrl, settings: &PoolSettings) -> Result<Self, AppError> {
         let statements = StatementCounter::default();
         let mut session = None;
+        let mut pinned = None;
         let pools = match url {
             DatabaseUrl::Postgres(raw) => {
                 let target = pg::PgTarget::parse(raw)
@@ -176,12 +150,23 @@ impl Db {
                 let statement_ms = settings.statement_timeout.as_millis();
                 let statement_cache = settings.statement_cache;
                 let answer_limit = settings.answer_limit();
+                // A pooler shares server connections: the limits go into each
+                // transaction rather than onto whichever connection a `SET`
+                // would land on.
+                let limits = format!(
+                    "SET{local} statement_timeout = {statement_ms}; SET{local} lock_timeout = {statement_ms}",
+                    local = if statement_cache { "" } else { " LOCAL" }
+                );
+                if !statement_cache {
+                    pinned = Some(Arc::from(format!("BEGIN; {limits}")));
+                }
                 let mut config = ManagerConfig::<AsyncPgConnection>::default();
                 config.recycling_method = RecyclingMethod::Fast;
                 let counter = statements.clone();
                 config.custom_setup = Box::new(move |_url| {
                     let target = target.clone();
                     let probe = counter.probe();
+                    let limits = limits.clone();
                     async move {
                         let (mut conn, watch) = target
                             .establish_watched(URL_SETTING, statement_cache, answer_limit)
@@ -190,11 +175,11 @@ impl Db {
                             counter: probe,
                             watch,
                         });
-                        conn.batch_execute(&format!(
-                            "SET statement_timeout = {statement_ms}; SET lock_timeout = {statement_ms}"
-                        ))
-                        .await
-                        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                        if statement_cache {
+                            conn.batch_execute(&limits)
+                                .await
+                                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                        }
                         Ok(conn)
                     }
                     .boxed()
@@ -231,6 +216,7 @@ impl Db {
             session,
             checkout_timeout: settings.checkout_timeout,
             statements,
+            pinned,
         })
     }
 
@@ -251,17 +237,29 @@ impl Db {
     /// A connection for reading.
     pub async fn read(&self) -> Result<DbConn, AppError> {
         match &self.pools {
-            Pools::Postgres(pool) => Ok(DbConn::Postgres(checkout(pool).await?)),
-            Pools::Sqlite { read, .. } => Ok(DbConn::Sqlite(checkout(read).await?)),
+            Pools::Postgres(pool) => self.postgres(pool).await,
+            Pools::Sqlite { read, .. } => Ok(DbConn(Some(Pooled::Sqlite(checkout(read).await?)))),
         }
     }
 
-    /// A connection for writing (on SQLite, the single writer).
+    /// A connection for writing (on SQLite, the single writer). A caller
+    /// that writes calls [`DbConn::commit`] before it answers.
     pub async fn write(&self) -> Result<DbConn, AppError> {
         match &self.pools {
-            Pools::Postgres(pool) => Ok(DbConn::Postgres(checkout(pool).await?)),
-            Pools::Sqlite { write, .. } => Ok(DbConn::Sqlite(checkout(write).await?)),
+            Pools::Postgres(pool) => self.postgres(pool).await,
+            Pools::Sqlite { write, .. } => Ok(DbConn(Some(Pooled::Sqlite(checkout(write).await?)))),
         }
+    }
+
+    /// A PostgreSQL connection, pinned inside a transaction when
+    /// [`Db::pinned`] says so.
+    async fn postgres(&self, pool: &Pool<AsyncPgConnection>) -> Result<DbConn, AppError> {
+        let mut pooled = checkout(pool).await?;
+        let Some(begin) = &self.pinned else {
+            return Ok(DbConn(Some(Pooled::Postgres(pooled))));
+        };
+        AnsiTransactionManager::begin_transaction_sql(&mut *pooled, begin).await?;
+        Ok(DbConn(Some(Pooled::Pinned(pooled))))
     }
 
     /// Does the database answer a query within `limit`? `Err` names the reason.
@@ -299,15 +297,27 @@ impl Db {
         R: Send + 'a,
     {
         let mut pooled = self.write().await?;
-        match &mut pooled {
-            DbConn::Postgres(conn) => {
+        match pooled.0.as_mut() {
+            Some(Pooled::Postgres(conn)) => {
                 conn.transaction(async move |c| work(Conn::Postgres(c)).await)
                     .await
             }
-            DbConn::Sqlite(conn) => {
+            Some(Pooled::Sqlite(conn)) => {
                 conn.transaction(async move |c| work(Conn::Sqlite(c)).await)
                     .await
             }
+            // Already inside the transaction its checkout began.
+            Some(Pooled::Pinned(_)) => match work(pooled.conn()).await {
+                Ok(value) => {
+                    pooled.commit().await?;
+                    Ok(value)
+                }
+                Err(err) => {
+                    pooled.rollback().await;
+                    Err(err)
+                }
+            },
+            None => unreachable!("a DbConn holds its connection until it is dropped"),
         }
     }
 

@@ -255,6 +255,7 @@ impl EventBus {
         if self.inner.db.backend() == Backend::Postgres {
             let mut pooled = self.inner.db.write().await?;
             stage(&mut pooled.conn(), &mut outbox, event).await?;
+            pooled.commit().await?;
         } else {
             outbox.events.push(event);
         }

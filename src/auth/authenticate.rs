@@ -173,8 +173,12 @@ impl Authenticator {
         // Recorded once per cache period, off the request's path.
         let (db, id) = (self.db.clone(), row.id);
         tokio::spawn(async move {
-            if let Ok(mut pooled) = db.write().await {
-                let _ = api_keys::store::touch(&mut pooled.conn(), id, Timestamp::now()).await;
+            if let Ok(mut pooled) = db.write().await
+                && api_keys::store::touch(&mut pooled.conn(), id, Timestamp::now())
+                    .await
+                    .is_ok()
+            {
+                let _ = pooled.commit().await;
             }
         });
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());

@@ -205,7 +205,9 @@ impl Limiter {
         let now = Timestamp::now();
         let counted = {
             let mut pooled = self.db.write().await?;
-            store::hit(&mut pooled.conn(), bucket, rate.window, now).await?
+            let counted = store::hit(&mut pooled.conn(), bucket, rate.window, now).await?;
+            pooled.commit().await?;
+            counted
         };
         let hits = u32::try_from(counted.hits).unwrap_or(0);
         let ends = counted.window_start
@@ -227,7 +229,8 @@ impl Limiter {
     pub async fn forgive(&self, bucket: &str) -> AppResult<()> {
         self.refusals.forget(bucket);
         let mut pooled = self.db.write().await?;
-        store::forgive(&mut pooled.conn(), bucket).await
+        store::forgive(&mut pooled.conn(), bucket).await?;
+        pooled.commit().await
     }
 
     /// Before a one-time or refresh token from `ip` is looked at: counts the

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use diesel::ConnectionError;
 use diesel::connection::CacheSize;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use tokio_postgres::config::SslMode as WireMode;
 use tokio_postgres::{Client, Connection, Socket};
 
@@ -146,10 +146,20 @@ impl PgTarget {
             .map_err(ConnectionError::BadConnection)?;
         let watch = Arc::new(Watch::default());
         tokio::spawn(watchdog::drive(connection, watch.clone(), limit));
-        let mut conn = AsyncPgConnection::try_from(client).await?;
-        if !statement_cache {
-            conn.set_prepared_statement_cache_size(CacheSize::Disabled);
+        if statement_cache {
+            return Ok((AsyncPgConnection::try_from(client).await?, watch));
         }
+        // Behind a transaction-mode pooler: diesel-async's own setup
+        // statements take two round trips each (see [`super::DbConn`]), so
+        // they run inside a transaction, which the pooler keeps on one
+        // server connection.
+        let setup = |e: tokio_postgres::Error| ConnectionError::BadConnection(e.to_string());
+        client.batch_execute("BEGIN").await.map_err(setup)?;
+        let mut conn = AsyncPgConnection::try_from(client).await?;
+        conn.batch_execute("COMMIT")
+            .await
+            .map_err(ConnectionError::CouldntSetupConfiguration)?;
+        conn.set_prepared_statement_cache_size(CacheSize::Disabled);
         Ok((conn, watch))
     }
 

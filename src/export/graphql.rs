@@ -36,6 +36,7 @@ impl ExportMutation {
         {
             let mut pooled = services.db.write().await?;
             store::prune(&mut pooled.conn(), &viewer, Timestamp::now()).await?;
+            pooled.commit().await?;
         }
         let params = Params::ExportData {
             max_bytes: services.config.operations.export_max_bytes,

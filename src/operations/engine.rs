@@ -196,7 +196,8 @@ impl Runner {
         let worker = self.id;
         let released = async {
             let mut pooled = self.db.write().await?;
-            store::release(&mut pooled.conn(), worker).await
+            store::release(&mut pooled.conn(), worker).await?;
+            pooled.commit().await
         };
         if let Err(err) = released.await {
             tracing::warn!(error = ?err, "releasing operations failed");
@@ -211,10 +212,9 @@ impl Runner {
         let stale_before = Timestamp::from(now.get() - stale);
         let worker = self.id;
         let mut pooled = self.db.write().await?;
-        let mut conn = pooled.conn();
-        Ok(store::claim(&mut conn, worker, stale_before, now)
-            .await?
-            .map(|claimed| (claimed, now)))
+        let claimed = store::claim(&mut pooled.conn(), worker, stale_before, now).await?;
+        pooled.commit().await?;
+        Ok(claimed.map(|claimed| (claimed, now)))
     }
 
     /// One turn of the claimed operation: one batch (retried on a passing

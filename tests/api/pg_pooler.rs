@@ -5,10 +5,10 @@
 //! diesel-async prepares every statement (named) in a round trip of its
 //! own, then binds it in another; PgBouncer before 1.21 may hand the second
 //! round trip to another server connection outside a transaction, where the
-//! statement does not exist — with or without the statement cache. So this
-//! PgBouncer keeps one server connection per database (every round trip
-//! lands where it was prepared); README ("Connection poolers") says what a
-//! production pooler needs.
+//! statement does not exist. With the cache off every checkout is pinned
+//! inside a transaction (see `tasklane::db::DbConn`), which PgBouncer keeps
+//! on one server connection: this PgBouncer has several per database, and
+//! many requests run at once.
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -90,7 +90,7 @@ pub fn start_bouncer(upstream_port: u16) -> Bouncer {
             "[databases]\n* = host=127.0.0.1 port={upstream_port}\n\
              [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\n\
              unix_socket_dir =\nauth_type = trust\nauth_file = {}\n\
-             pool_mode = transaction\nmax_client_conn = 500\ndefault_pool_size = 1\n\
+             pool_mode = transaction\nmax_client_conn = 500\ndefault_pool_size = 4\n\
              ignore_startup_parameters = extra_float_digits\nlogfile = {}\n",
             path("users.txt"),
             path("pgbouncer.log"),
@@ -154,12 +154,13 @@ async fn behind(bouncer: &Bouncer) -> Option<TestApp> {
         config.database_url = tasklane::db::DatabaseUrl::parse(&pooled).expect("pooled URL");
         config.pool.direct_url = Some(tasklane::db::DatabaseUrl::parse(&direct).expect("direct"));
         config.pool.statement_cache = false;
+        config.pool.statement_timeout = Duration::from_millis(4321);
     })
     .await
 }
 
-/// Writes, sync and subscriptions through the pooler, many requests at
-/// once (PgBouncer queues their transactions on its server connection);
+/// Writes, reads, sync and subscriptions through the pooler, many requests
+/// at once over its several server connections;
 /// events reach the subscriber over the direct `LISTEN`, which a
 /// transaction-mode pooler would not keep. The pooled URL has no `sslmode`
 /// (so `prefer`) and this PgBouncer refuses TLS: `prefer` falls back to
@@ -196,6 +197,20 @@ async fn writes_sync_and_events_pass_through_pgbouncer_in_transaction_mode() {
     expected.sort_by_key(Value::to_string);
     seen.sort_by_key(Value::to_string);
     assert_eq!(seen, expected, "every write's event arrived");
+
+    // Reads at once, each outside any transaction of the code's own: every
+    // one of them prepares and runs its statements in two round trips.
+    let reads = (0..40).map(|_| changes(&app, &a.token, &Value::Null, None));
+    for pulled in futures_util::future::join_all(reads).await {
+        assert_eq!(
+            pulled["tasks"].as_array().map(Vec::len),
+            Some(20),
+            "{pulled}"
+        );
+    }
+    // The time limits hold inside each pinned transaction, not on whichever
+    // server connection a session `SET` would have reached.
+    assert_eq!(show_statement_timeout(app.database()).await, "4321ms");
 
     // Sync: an offline project with a task, then the pull.
     let offline = new_id();
@@ -246,6 +261,24 @@ async fn the_statement_cache_setting_decides_what_a_connection_keeps() {
             assert_eq!(kept, 0, "statements kept with the cache off");
         }
     }
+}
+
+async fn show_statement_timeout(db: &tasklane::db::Db) -> String {
+    use diesel_async::RunQueryDsl as _;
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        statement_timeout: String,
+    }
+    let mut pooled = db.read().await.expect("a connection");
+    let tasklane::db::Conn::Postgres(conn) = pooled.conn() else {
+        panic!("a PostgreSQL test got a SQLite pool")
+    };
+    diesel::sql_query("SHOW statement_timeout")
+        .get_result::<Setting>(conn)
+        .await
+        .expect("shows")
+        .statement_timeout
 }
 
 async fn prepared_statements(db: &tasklane::db::Db) -> i64 {

@@ -75,7 +75,9 @@ impl AccountMutation {
             updated_at: Some(Timestamp::now()),
         };
         let mut pooled = ctx.services().db.write().await?;
-        store::update_profile(&mut pooled.conn(), viewer, &patch).await
+        let user = store::update_profile(&mut pooled.conn(), viewer, &patch).await?;
+        pooled.commit().await?;
+        Ok(user)
     }
 
     /// Sets a new password after checking the current one (BAD_USER_INPUT

@@ -175,6 +175,7 @@ impl OAuthMutation {
         {
             let mut pooled = services.db.write().await?;
             state::insert(&mut pooled.conn(), &row).await?;
+            pooled.commit().await?;
         }
         Ok(OAuthStart {
             authorization_url: started.authorization_url,

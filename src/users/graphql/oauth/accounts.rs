@@ -40,7 +40,9 @@ async fn redeem(
     let services = ctx.services();
     let row = {
         let mut pooled = services.db.write().await?;
-        state::take(&mut pooled.conn(), state).await?
+        let row = state::take(&mut pooled.conn(), state).await?;
+        pooled.commit().await?;
+        row
     };
     let bad_state = || AppError::unauthenticated(BAD_STATE);
     let row = row
