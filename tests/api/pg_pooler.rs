@@ -263,38 +263,31 @@ async fn the_statement_cache_setting_decides_what_a_connection_keeps() {
     }
 }
 
-async fn show_statement_timeout(db: &tasklane::db::Db) -> String {
+/// One text value that `sql` (naming its column `v`) reads through a
+/// pooled connection of `db`.
+async fn read_text(db: &tasklane::db::Db, sql: &str) -> String {
     use diesel_async::RunQueryDsl as _;
     #[derive(diesel::QueryableByName)]
-    struct Setting {
+    struct One {
         #[diesel(sql_type = diesel::sql_types::Text)]
-        statement_timeout: String,
+        v: String,
     }
     let mut pooled = db.read().await.expect("a connection");
     let tasklane::db::Conn::Postgres(conn) = pooled.conn() else {
         panic!("a PostgreSQL test got a SQLite pool")
     };
-    diesel::sql_query("SHOW statement_timeout")
-        .get_result::<Setting>(conn)
+    diesel::sql_query(sql)
+        .get_result::<One>(conn)
         .await
-        .expect("shows")
-        .statement_timeout
+        .expect("reads")
+        .v
+}
+
+async fn show_statement_timeout(db: &tasklane::db::Db) -> String {
+    read_text(db, "SELECT current_setting('statement_timeout') AS v").await
 }
 
 async fn prepared_statements(db: &tasklane::db::Db) -> i64 {
-    use diesel_async::RunQueryDsl as _;
-    #[derive(diesel::QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let mut pooled = db.read().await.expect("a connection");
-    let tasklane::db::Conn::Postgres(conn) = pooled.conn() else {
-        panic!("a PostgreSQL test got a SQLite pool")
-    };
-    diesel::sql_query("SELECT count(*) AS n FROM pg_prepared_statements")
-        .get_result::<Count>(conn)
-        .await
-        .expect("counts")
-        .n
+    let n = read_text(db, "SELECT count(*)::text AS v FROM pg_prepared_statements").await;
+    n.parse().expect("a count")
 }
