@@ -173,11 +173,8 @@ impl Authenticator {
         // Recorded once per cache period, off the request's path.
         let (db, id) = (self.db.clone(), row.id);
         tokio::spawn(async move {
-            if let Ok(mut pooled) = db.write().await
-                && api_keys::store::touch(&mut pooled.conn(), id, Timestamp::now())
-                    .await
-                    .is_ok()
-            {
+            if let Ok(mut pooled) = db.write().await {
+                let _ = api_keys::store::touch(&mut pooled.conn(), id, Timestamp::now()).await;
                 let _ = pooled.commit().await;
             }
         });

@@ -25,7 +25,7 @@ use crate::db_run;
 use crate::error::AppResult;
 use crate::operations::kinds::OperationStatus;
 use crate::operations::model::OperationRow;
-use crate::operations::store::ItemRange;
+use crate::operations::store::{ItemRange, in_range};
 use crate::projects::model::ProjectRow;
 use crate::tasks::model::TaskRow;
 use crate::users::model::User;
@@ -97,10 +97,7 @@ pub async fn range_tasks(
 ) -> AppResult<Vec<TaskRow>> {
     let me = viewer.user_id;
     let rows = db_run!(conn, |c| {
-        operation_items::table
-            .filter(operation_items::operation_id.eq(range.operation_id))
-            .filter(operation_items::idx.ge(range.from))
-            .filter(operation_items::idx.lt(range.to))
+        in_range!(range)
             .inner_join(tasks::table.on(tasks::id.eq(operation_items::entity_id)))
             .inner_join(projects::table.on(projects::id.eq(tasks::project_id)))
             .filter(exported!(me))

@@ -32,13 +32,16 @@ pub async fn batch(
     now: Timestamp,
 ) -> AppResult<Step> {
     let position = op.processed + op.skipped + op.failed;
-    let items = operation_store::items(conn, op.id, position, size).await?;
-    if items.is_empty() {
+    // The items are numbered 0..total (see `operations::start`): the batch
+    // is the next `size` of them, with no read of the items themselves.
+    let count = i32::try_from(size)
+        .unwrap_or(i32::MAX)
+        .min(op.total.saturating_sub(position));
+    if count <= 0 {
         finish(conn, viewer, &op, max_bytes, now).await?;
         progress(conn, outbox, &op).await?;
         return Ok(Step::Done);
     }
-    let count = i32::try_from(items.len()).unwrap_or(i32::MAX);
     let range = ItemRange {
         operation_id: op.id,
         from: position,

@@ -230,6 +230,7 @@ macro_rules! in_range {
             .filter(operation_items::idx.lt($range.to))
     };
 }
+pub(crate) use in_range;
 
 /// The viewer's tasks among the items of `range` (deleted or not), by a
 /// join: a list of ids in `= ANY(…)` makes PostgreSQL's generic plan scan
