@@ -67,10 +67,44 @@ where
     T::from_nullable_sql(field.value())
 }
 
+/// One column of a row read by a statement that may leave columns out: the
+/// column at `at` when it is `name` (then `at` moves past it), else the
+/// type's default, as for a column the statement did not select.
+pub fn present_column<'a, ST, T, DB>(
+    row: &impl diesel::row::NamedRow<'a, DB>,
+    at: &mut usize,
+    name: &str,
+) -> diesel::deserialize::Result<T>
+where
+    DB: diesel::backend::Backend,
+    T: diesel::deserialize::FromSql<ST, DB> + Default,
+{
+    use diesel::row::{Field, Row};
+    match Row::get(row, *at) {
+        Some(field) if field.field_name() == Some(name) => {
+            *at += 1;
+            T::from_nullable_sql(field.value())
+        }
+        _ => Ok(T::default()),
+    }
+}
+
+/// A row read from a statement that selects some of its columns, in the
+/// order of its column list, and leaves the others out (a listing that reads
+/// only what its selection shows): a column left out holds its type's
+/// default. Also gives how many columns it read, for what the statement
+/// selects after them.
+pub trait ReadPresent<DB: diesel::backend::Backend>: Sized {
+    fn build_present<'a>(
+        row: &impl diesel::row::NamedRow<'a, DB>,
+    ) -> diesel::deserialize::Result<(Self, usize)>;
+}
+
 /// `QueryableByName` for `$Row`, whose fields are the columns of `$table`
 /// of the same names, read by position when the statement selects them in
 /// the field order (`$Row::COLUMNS`, which it also defines), and by name
-/// otherwise.
+/// otherwise; and [`ReadPresent`], for a statement that selects some of
+/// them in that order.
 #[macro_export]
 macro_rules! read_by_position {
     ($Row:ty, $table:ident, [$($field:ident),+ $(,)?]) => {
@@ -100,6 +134,21 @@ macro_rules! read_by_position {
                 };
                 debug_assert_eq!(at, Self::COLUMNS.len());
                 Ok(read)
+            }
+        }
+        impl $crate::db::rows::ReadPresent<$DB> for $Row {
+            fn build_present<'a>(
+                row: &impl diesel::row::NamedRow<'a, $DB>,
+            ) -> diesel::deserialize::Result<(Self, usize)> {
+                let mut at = 0usize;
+                let read = Self {
+                    $($field: $crate::db::rows::present_column::<
+                        diesel::dsl::SqlTypeOf<$table::$field>,
+                        _,
+                        $DB,
+                    >(row, &mut at, stringify!($field))?,)+
+                };
+                Ok((read, at))
             }
         }
     };

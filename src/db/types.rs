@@ -92,7 +92,7 @@ impl std::fmt::Display for Id {
 #[derive(AsExpression, FromSqlRow, Serialize, Deserialize)]
 #[diesel(sql_type = DbTime)]
 #[serde(transparent)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Timestamp(DateTime<Utc>);
 
 impl Timestamp {

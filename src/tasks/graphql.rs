@@ -5,6 +5,7 @@
 //! Mutations are in `graphql/mutations.rs`, connection arguments in
 //! `graphql/filter.rs`.
 
+mod columns;
 pub mod filter;
 pub mod mutations;
 
@@ -314,7 +315,7 @@ impl ProjectTasks {
         order_by: Option<TaskOrder>,
     ) -> AppResult<TaskConnection> {
         let page = PageRequest::from_args(first, after, last, before, ctx.page_size())?;
-        let query = task_list_query(page, filter, order_by)?;
+        let query = task_list_query(page, filter, order_by, ctx.field())?;
         let order = query.order;
         if self.deleted && !query.filter.include_deleted {
             let page = Page::from_scan(Vec::new(), &query.page);
@@ -380,7 +381,7 @@ impl TasksQuery {
     ) -> AppResult<TaskConnection> {
         let viewer = ctx.viewer()?;
         let page = PageRequest::from_args(first, after, last, before, ctx.page_size())?;
-        let query = task_list_query(page, filter, order_by)?;
+        let query = task_list_query(page, filter, order_by, ctx.field())?;
         let search = query.filter.search_terms().map(Arc::new);
         let page = {
             let mut pooled = ctx.services().db.read().await?;

@@ -12,11 +12,13 @@
 //! (every column of the task and its `relevance`), then applies the
 //! cursors, the order and the limit to it.
 
+mod columns;
 mod order;
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
+pub use columns::TaskColumns;
 pub use order::{ListedTask, TaskOrderSpec};
 
 use crate::access::{self, Need, ProjectRef};
@@ -75,12 +77,14 @@ impl TaskFilterSpec {
     }
 }
 
-/// One listing: what, in which order, which page.
+/// One listing: what, in which order, which page, and which columns of
+/// the tasks its rows need (besides those the listing itself needs).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TaskListQuery {
     pub filter: TaskFilterSpec,
     pub order: TaskOrderSpec,
     pub page: PageRequest,
+    pub columns: TaskColumns,
 }
 
 /// How a statement applies the guard to the tasks it reads.
@@ -204,7 +208,14 @@ fn push_page(
     if ranked {
         b.push("SELECT t.* FROM (");
     }
-    b.push(&SELECT_TASKS);
+    let columns = query.columns.listed_in(&query.order);
+    if columns == TaskColumns::ALL {
+        b.push(&SELECT_TASKS);
+    } else {
+        for (i, name) in columns.names().enumerate() {
+            b.push(if i == 0 { "SELECT t." } else { ", t." }).push(name);
+        }
+    }
     if ranked {
         b.push(", ");
         search::push_task_relevance(b, TASK, &search.clone().unwrap_or_default());

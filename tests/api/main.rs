@@ -73,6 +73,7 @@ mod sync_property;
 mod sync_sharing;
 mod sync_support;
 mod takeover;
+mod task_columns;
 mod token_attempts;
 mod writes;
 mod ws_closes;

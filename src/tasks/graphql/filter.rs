@@ -1,7 +1,7 @@
 //! The arguments of a task connection: `TaskFilter`, `TaskOrder` and the
 //! page, checked into a listing.
 
-use async_graphql::{ID, InputObject};
+use async_graphql::{ID, InputObject, SelectionField};
 use chrono::{DateTime, Utc};
 
 use crate::error::{AppError, AppResult};
@@ -74,11 +74,13 @@ pub fn filter_spec(filter: TaskFilter) -> AppResult<TaskFilterSpec> {
     })
 }
 
-/// Checks the arguments of a task connection and makes its listing.
+/// Checks the arguments of a task connection and makes its listing, of
+/// the columns its selection (`connection`) reads.
 pub fn task_list_query(
     page: PageRequest,
     filter: Option<TaskFilter>,
     order_by: Option<TaskOrder>,
+    connection: SelectionField<'_>,
 ) -> AppResult<TaskListQuery> {
     let filter = filter_spec(filter.unwrap_or_default())?;
     let order = order_by.map_or_else(TaskOrderSpec::default, |o| TaskOrderSpec {
@@ -98,5 +100,6 @@ pub fn task_list_query(
         filter,
         order,
         page,
+        columns: super::columns::read_by(connection),
     })
 }

@@ -11,6 +11,7 @@ use diesel::row::{Field, NamedRow, Row};
 use diesel::sql_types::Double;
 
 use crate::db::keyset::{KeyPosition, SortKey, SqlColumn};
+use crate::db::rows::ReadPresent;
 use crate::db::schema::tasks;
 use crate::db::sql::Bind;
 use crate::db::types::Timestamp;
@@ -32,8 +33,9 @@ macro_rules! t {
 /// The relevance a ranked listing computes for each task (`t.relevance`).
 pub(super) const RELEVANCE: SqlColumn = SqlColumn::computed(Some(TASK), "relevance");
 
-/// A task as a listing reads it: the row, and its relevance when the
-/// listing is ordered by it (the column after the row's, `relevance`).
+/// A task as a listing reads it: the row (the columns the listing selects;
+/// see `TaskColumns`), and its relevance when the listing is ordered by it
+/// (the column after the row's, `relevance`).
 #[derive(Debug, Clone)]
 pub struct ListedTask {
     pub row: Arc<TaskRow>,
@@ -43,12 +45,12 @@ pub struct ListedTask {
 impl<DB> QueryableByName<DB> for ListedTask
 where
     DB: DieselBackend,
-    TaskRow: QueryableByName<DB>,
+    TaskRow: ReadPresent<DB>,
     f64: FromSql<Double, DB>,
 {
     fn build<'a>(row: &impl NamedRow<'a, DB>) -> diesel::deserialize::Result<Self> {
-        let task = TaskRow::build(row)?;
-        let relevance = match Row::get(row, TaskRow::COLUMNS.len()) {
+        let (task, read) = TaskRow::build_present(row)?;
+        let relevance = match Row::get(row, read) {
             Some(field) if field.field_name() == Some("relevance") => {
                 Some(f64::from_nullable_sql(field.value())?)
             }

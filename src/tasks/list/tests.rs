@@ -28,6 +28,7 @@ fn listing(field: TaskOrderField, direction: OrderDirection) -> TaskListQuery {
             after: Some(order.cursor_at(KeyValue::Int(3), Id::new())),
             before: Some(order.cursor_at(KeyValue::Null, Id::new())),
         },
+        columns: TaskColumns::ALL,
     }
 }
 
@@ -114,6 +115,7 @@ fn a_page_by_relevance_ranks_before_the_cursor() {
             after: Some(order.cursor_at(KeyValue::Float(0.5), Id::new())),
             before: None,
         },
+        columns: TaskColumns::ALL,
     };
     let sql = |backend| {
         let mut b = SqlBuilder::new(backend);
@@ -144,4 +146,22 @@ fn a_page_by_relevance_ranks_before_the_cursor() {
              AND t.id < $6)) ORDER BY t.relevance DESC, t.id DESC LIMIT $7"
         ))
     );
+}
+
+#[test]
+fn a_listing_selects_the_columns_its_selection_reads_and_its_own() {
+    let viewer = Viewer {
+        user_id: Id::new(),
+        session_id: None,
+        api_key_id: None,
+        scopes: vec![Scope::Read],
+    };
+    let mut query = listing(TaskOrderField::DueAt, OrderDirection::Asc);
+    query.columns = TaskColumns::NONE.with("tags").with("title");
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let mut b = SqlBuilder::new(backend);
+        push_page(&mut b, &viewer, &query, None).expect("builds");
+        let select = "SELECT t.id, t.project_id, t.title, t.tags, t.due_at FROM ";
+        assert!(b.sql().starts_with(select), "{}", b.sql());
+    }
 }
