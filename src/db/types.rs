@@ -163,9 +163,10 @@ impl ToSql<DbUuid, Sqlite> for Id {
 }
 
 impl FromSql<DbUuid, Sqlite> for Id {
-    fn from_sql(value: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
-        let bytes = <Vec<u8> as FromSql<sql_types::Binary, Sqlite>>::from_sql(value)?;
-        Ok(Self(uuid::Uuid::from_slice(&bytes)?))
+    fn from_sql(mut value: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        // Read in place: every row has its ids, and a copy of each is an
+        // allocation.
+        Ok(Self(uuid::Uuid::from_slice(value.read_blob())?))
     }
 }
 
@@ -197,9 +198,8 @@ impl ToSql<DbJson, Sqlite> for JsonDoc {
 }
 
 impl FromSql<DbJson, Sqlite> for JsonDoc {
-    fn from_sql(value: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
-        let text = <String as FromSql<sql_types::Text, Sqlite>>::from_sql(value)?;
-        Ok(Self(serde_json::from_str(&text)?))
+    fn from_sql(mut value: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        Ok(Self(serde_json::from_str(value.read_text())?))
     }
 }
 

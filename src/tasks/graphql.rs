@@ -26,7 +26,7 @@ use crate::error::{AppError, AppResult};
 use crate::graphql::ContextExt;
 use crate::graphql::loaders::loaders;
 use crate::graphql::pagination::{Page, PageInfo, PageRequest};
-use crate::graphql::plain::{Plain, PlainFields};
+use crate::graphql::plain::{Plain, PlainFields, PlainList, Strings};
 use crate::projects::graphql::fields::ProjectFields;
 use crate::projects::model::ProjectRow;
 use crate::users::User;
@@ -100,8 +100,8 @@ impl Task {
     async fn priority(&self) -> Option<TaskPriority> {
         self.row.priority
     }
-    async fn tags(&self) -> Vec<&str> {
-        self.row.tags()
+    async fn tags(&self) -> Strings<'_> {
+        Strings(self.row.tags())
     }
     async fn due_at(&self) -> Option<DateTime<Utc>> {
         self.row.due_at.map(|t| t.get())
@@ -221,17 +221,17 @@ impl TaskConnection {
 
 #[Object(serial)]
 impl TaskConnection {
-    async fn edges(&self) -> Vec<Plain<TaskEdge>> {
-        self.page
-            .rows
-            .iter()
-            .map(|task| {
-                Plain(TaskEdge {
+    async fn edges(&self) -> PlainList<TaskEdge> {
+        PlainList(
+            self.page
+                .rows
+                .iter()
+                .map(|task| TaskEdge {
                     node: task.clone(),
                     order: self.order,
                 })
-            })
-            .collect()
+                .collect(),
+        )
     }
     async fn page_info(&self) -> PageInfo {
         self.page.info(|task| task.cursor(&self.order))
