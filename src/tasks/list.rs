@@ -7,9 +7,13 @@
 //! compound of per-parent parts), which the DSL can not express, and the
 //! single listing shares its conditions so both keep the same plan.
 //!
+//! A page reads the columns of a task its selection shows, and those it
+//! needs itself (`TaskColumns`); a statement for anything else (sync, the
+//! operations) reads whole rows.
+//!
 //! A `search` reads the full-text index (`crate::db::search`). Ordered by
 //! relevance, a page ranks the matching tasks in a derived table `t`
-//! (every column of the task and its `relevance`), then applies the
+//! (the columns it reads and their `relevance`), then applies the
 //! cursors, the order and the limit to it.
 
 mod columns;
