@@ -62,6 +62,11 @@ impl SqlColumn {
         Self { alias, name }
     }
 
+    /// The column's own name (`created_at`).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
     /// The column as the statement reads (`t.created_at`).
     pub fn qualified(&self) -> String {
         match self.alias {

@@ -45,16 +45,12 @@ impl TaskColumns {
     /// project and the order's key (a relevance is computed, not read).
     #[must_use]
     pub fn listed_in(self, order: &TaskOrderSpec) -> Self {
-        let key = match order.field {
-            TaskOrderField::CreatedAt => "created_at",
-            TaskOrderField::UpdatedAt => "updated_at",
-            TaskOrderField::Title => "title",
-            TaskOrderField::DueAt => "due_at",
-            TaskOrderField::Priority => "priority",
-            TaskOrderField::Position => "position",
-            TaskOrderField::Relevance => "id",
-        };
-        self.with("id").with("project_id").with(key)
+        let read = self.with("id").with("project_id");
+        match order.field {
+            TaskOrderField::Relevance => read,
+            // The column the order sorts by, as its statement names it.
+            _ => read.with(order.sort_key().column.name()),
+        }
     }
 
     /// The names of the columns, in the order `TaskRow` reads them.
@@ -103,5 +99,11 @@ mod tests {
         };
         let names: Vec<_> = TaskColumns::NONE.listed_in(&order).names().collect();
         assert_eq!(names, ["id", "project_id", "due_at"]);
+        let ranked = TaskOrderSpec {
+            field: TaskOrderField::Relevance,
+            direction: OrderDirection::Desc,
+        };
+        let names: Vec<_> = TaskColumns::NONE.listed_in(&ranked).names().collect();
+        assert_eq!(names, ["id", "project_id"]);
     }
 }
