@@ -9,6 +9,7 @@
 #
 # USERS spreads the subscriptions over that many users; each event reaches
 # every subscriber of its user (USERS=1: every event reaches every subscriber).
+# CLIENT_THREADS: the Rust client's runtime threads (default 2).
 # SERVER_BIN=/path/to/tasklane serves another build (default: this tree's release build).
 # CLIENT=js: the subscribers are the shared JavaScript graphql-ws client
 # (../shared/bench/subs-load.mjs, run by Node.js; graphql-ws and ws are installed
@@ -67,7 +68,7 @@ for size in $SIZES; do
     done
     echo "== $BACKEND, $size subscriptions, $USERS user(s), $RATE events/s for ${DURATION}s"
     ./target/release/examples/subs_load --url "http://127.0.0.1:$PORT" \
-        --subscriptions "$size" --users "$USERS" --rate "$RATE" --duration "$DURATION" --pid "$server" "${CLIENT_ARGS[@]}" || true
+        --subscriptions "$size" --users "$USERS" --rate "$RATE" --duration "$DURATION" --pid "$server" --threads "${CLIENT_THREADS:-2}" "${CLIENT_ARGS[@]}" || true
     kill "$server"
     wait "$server" 2> /dev/null || true
     if [ "$BACKEND" = postgres ]; then

@@ -12,13 +12,19 @@
 //!
 //! Only when even the close frame cannot be written within [`CLOSE_SEND`] is
 //! the connection dropped without one.
+//!
+//! The writer looks at the close channel only while the socket holds it up
+//! (the one case where nothing else would wake it): a close is asked for
+//! only once the connection has dropped its senders, so a writer waiting on
+//! its queue sees the queue end first. Every frame a subscriber receives
+//! wakes the writer, and that wake then touches one channel, not two.
 
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::stream::SplitSink;
-use futures_util::{SinkExt as _, future};
+use futures_util::{FutureExt as _, SinkExt as _, future};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -86,6 +92,15 @@ impl Writer {
     }
 }
 
+/// How the writing of the queue stopped.
+enum Written {
+    /// The queue ended (`Ok`) or the socket failed.
+    Ended(Result<(), ()>),
+    /// A close was asked for (or the connection ended without one) while
+    /// the socket held the writer up.
+    Asked(Result<Close, oneshot::error::RecvError>),
+}
+
 /// Writes what is queued until a close is asked for (then writes that) or
 /// the socket fails; `true` when a close frame was written.
 async fn write(
@@ -93,15 +108,21 @@ async fn write(
     mut waiting: mpsc::Receiver<Message>,
     mut asked: oneshot::Receiver<Close>,
 ) -> bool {
-    let close = tokio::select! {
-        biased;
-        close = &mut asked => close.ok(),
-        written = future::poll_fn(|cx| poll_write(&mut sink, &mut waiting, cx)) => match written {
-            // Every sender is gone (the connection is closing): the close
-            // is still to come.
-            Ok(()) => asked.await.ok(),
-            Err(()) => None,
-        },
+    let written = future::poll_fn(|cx| {
+        let mut held_up = false;
+        match poll_write(&mut sink, &mut waiting, cx, &mut held_up) {
+            Poll::Ready(ended) => Poll::Ready(Written::Ended(ended)),
+            Poll::Pending if held_up => asked.poll_unpin(cx).map(Written::Asked),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await;
+    let close = match written {
+        Written::Asked(close) => close.ok(),
+        // Every sender is gone (the connection is closing): the close is
+        // still to come.
+        Written::Ended(Ok(())) => asked.await.ok(),
+        Written::Ended(Err(())) => None,
     };
     let Some(close) = close else {
         return false;
@@ -112,7 +133,7 @@ async fn write(
         waiting.close();
         let _ = tokio::time::timeout(
             CLOSE_SEND,
-            future::poll_fn(|cx| poll_write(&mut sink, &mut waiting, cx)),
+            future::poll_fn(|cx| poll_write(&mut sink, &mut waiting, cx, &mut false)),
         )
         .await;
     }
@@ -133,17 +154,22 @@ async fn write(
 /// the queue has ended (every sender gone, or closed and empty), `Err` when
 /// the socket failed. A message is taken from the queue only when the
 /// socket accepts it, so this may be stopped at any point without losing
-/// one.
+/// one. Pending with `held_up` set when the socket is what it waits for
+/// (the client is not reading), unset when it waits for the queue.
 fn poll_write(
     sink: &mut Sink,
     waiting: &mut mpsc::Receiver<Message>,
     cx: &mut Context<'_>,
+    held_up: &mut bool,
 ) -> Poll<Result<(), ()>> {
     loop {
         match sink.poll_ready_unpin(cx) {
             Poll::Ready(Ok(())) => {}
             Poll::Ready(Err(_)) => return Poll::Ready(Err(())),
-            Poll::Pending => return Poll::Pending,
+            Poll::Pending => {
+                *held_up = true;
+                return Poll::Pending;
+            }
         }
         match waiting.poll_recv(cx) {
             Poll::Ready(Some(message)) => {
@@ -155,7 +181,11 @@ fn poll_write(
             Poll::Pending => {
                 return match sink.poll_flush_unpin(cx) {
                     Poll::Ready(Err(_)) => Poll::Ready(Err(())),
-                    Poll::Ready(Ok(())) | Poll::Pending => Poll::Pending,
+                    Poll::Ready(Ok(())) => Poll::Pending,
+                    Poll::Pending => {
+                        *held_up = true;
+                        Poll::Pending
+                    }
                 };
             }
         }
