@@ -214,6 +214,7 @@ impl Subscribers {
                 latencies.sort_unstable();
                 Heard {
                     received: latencies.len(),
+                    min: percentile(&latencies, 0.0),
                     p50: percentile(&latencies, 0.50),
                     p99: percentile(&latencies, 0.99),
                     max: percentile(&latencies, 1.0),
@@ -227,6 +228,7 @@ impl Subscribers {
 /// Events received, and their delivery latency in milliseconds.
 struct Heard {
     received: usize,
+    min: f64,
     p50: f64,
     p99: f64,
     max: f64,
@@ -330,6 +332,7 @@ async fn js_heard(client: &mut JsClient) -> Heard {
     let ms = |p: &str| result["latency_ms"][p].as_f64().unwrap_or(f64::NAN);
     Heard {
         received: result["events_with_timestamp"].as_u64().unwrap_or(0) as usize,
+        min: ms("min"),
         p50: ms("p50"),
         p99: ms("p99"),
         max: ms("max"),
@@ -470,8 +473,8 @@ async fn run(args: Args) {
         expected.saturating_sub(received)
     );
     println!(
-        "latency_ms p50={:.1} p99={:.1} max={:.1}",
-        heard.p50, heard.p99, heard.max
+        "latency_ms min={:.1} p50={:.1} p99={:.1} max={:.1}",
+        heard.min, heard.p50, heard.p99, heard.max
     );
     // CPU per event, from the first write until the last event is in
     // (the Node.js client's is its own process's, not counted here).
