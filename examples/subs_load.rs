@@ -472,9 +472,17 @@ async fn run(args: Args) {
         writes as f64 / args.duration as f64,
         expected.saturating_sub(received)
     );
+    // The Node.js client reports no lowest latency.
+    let ms = |v: f64| match v.is_nan() {
+        true => "-".to_owned(),
+        false => format!("{v:.1}"),
+    };
     println!(
-        "latency_ms min={:.1} p50={:.1} p99={:.1} max={:.1}",
-        heard.min, heard.p50, heard.p99, heard.max
+        "latency_ms min={} p50={} p99={} max={}",
+        ms(heard.min),
+        ms(heard.p50),
+        ms(heard.p99),
+        ms(heard.max)
     );
     // CPU per event, from the first write until the last event is in
     // (the Node.js client's is its own process's, not counted here).
