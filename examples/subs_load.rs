@@ -82,7 +82,13 @@ fn args() -> Args {
             "--duration" => args.duration = value.parse().unwrap_or_else(|_| bad(name, value)),
             "--pid" => args.pid = Some(value.parse().unwrap_or_else(|_| bad(name, value))),
             "--js" => args.js = Some(value.to_owned()),
-            "--threads" => args.threads = value.parse().unwrap_or_else(|_| bad(name, value)),
+            "--threads" => {
+                args.threads = value
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .unwrap_or_else(|| bad(name, value))
+            }
             other => panic!("unknown option {other}"),
         }
     }

@@ -213,12 +213,8 @@ fn push_page(
         b.push("SELECT t.* FROM (");
     }
     let columns = query.columns.listed_in(&query.order);
-    if columns == TaskColumns::ALL {
-        b.push(&SELECT_TASKS);
-    } else {
-        for (i, name) in columns.names().enumerate() {
-            b.push(if i == 0 { "SELECT t." } else { ", t." }).push(name);
-        }
+    for (i, name) in columns.names().enumerate() {
+        b.push(if i == 0 { "SELECT t." } else { ", t." }).push(name);
     }
     if ranked {
         b.push(", ");
