@@ -43,6 +43,18 @@ impl Viewer {
         }
     }
 
+    /// A new user's viewer that may only read, through no session or key
+    /// (the subject of the guard in the statements' tests).
+    #[cfg(test)]
+    pub fn reader() -> Self {
+        Self {
+            user_id: Id::new(),
+            session_id: None,
+            api_key_id: None,
+            scopes: vec![Scope::Read],
+        }
+    }
+
     pub fn can_write(&self) -> bool {
         self.scopes.contains(&Scope::Write)
     }

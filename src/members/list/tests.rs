@@ -1,16 +1,6 @@
 //! The statements the members listing sends, to the letter.
 
 use super::*;
-use crate::auth::Scope;
-
-fn viewer() -> Viewer {
-    Viewer {
-        user_id: Id::new(),
-        session_id: None,
-        api_key_id: None,
-        scopes: vec![Scope::Read],
-    }
-}
 
 fn query(after: Option<MemberKey>) -> MemberPageQuery {
     MemberPageQuery {
@@ -32,7 +22,7 @@ const SQLITE_PART: &str = "SELECT * FROM (SELECT pm.project_id, pm.role, pm.crea
 /// guarded by the viewer's membership of its project.
 #[test]
 fn the_per_project_page_sends_one_statement() {
-    let viewer = viewer();
+    let viewer = Viewer::reader();
     let parents = [Id::new(), Id::new()];
     let after = query(Some((Timestamp::now(), Id::new())));
     let pg = per_project_statement(Backend::Postgres, &viewer, &parents, &after);

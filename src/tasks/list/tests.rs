@@ -1,18 +1,7 @@
 //! The statements the listings send, to the letter.
 
 use super::*;
-use crate::auth::Scope;
 use crate::graphql::pagination::{KeyValue, OrderDirection};
-
-/// A viewer who may read, the guard's subject in every statement below.
-fn reader() -> Viewer {
-    Viewer {
-        user_id: Id::new(),
-        session_id: None,
-        api_key_id: None,
-        scopes: vec![Scope::Read],
-    }
-}
 
 fn listing(field: TaskOrderField, direction: OrderDirection) -> TaskListQuery {
     let order = TaskOrderSpec { field, direction };
@@ -57,7 +46,7 @@ fn every_column(statement: &str) -> String {
 /// The statement the nested benchmark's query sends, to the letter.
 #[test]
 fn the_per_project_page_sends_the_same_statement() {
-    let viewer = reader();
+    let viewer = Viewer::reader();
     let parents = [Id::new(), Id::new()];
     let query = listing(TaskOrderField::Priority, OrderDirection::Desc);
     let sql = |backend| {
@@ -72,7 +61,7 @@ fn the_per_project_page_sends_the_same_statement() {
 /// Also a second order, whose key is never NULL: one project, no cursor.
 #[test]
 fn a_page_by_title_reads_the_same_statement() {
-    let viewer = reader();
+    let viewer = Viewer::reader();
     let mut query = listing(TaskOrderField::Title, OrderDirection::Asc);
     query.filter = TaskFilterSpec::default();
     query.page.after = None;
@@ -93,7 +82,7 @@ fn a_page_by_title_reads_the_same_statement() {
 /// then the cursor, the order and the limit over it.
 #[test]
 fn a_page_by_relevance_ranks_before_the_cursor() {
-    let viewer = reader();
+    let viewer = Viewer::reader();
     let order = TaskOrderSpec {
         field: TaskOrderField::Relevance,
         direction: OrderDirection::Desc,
@@ -145,7 +134,7 @@ fn a_page_by_relevance_ranks_before_the_cursor() {
 
 #[test]
 fn a_listing_selects_the_columns_its_selection_reads_and_its_own() {
-    let viewer = reader();
+    let viewer = Viewer::reader();
     let mut query = listing(TaskOrderField::DueAt, OrderDirection::Asc);
     query.columns = TaskColumns::NONE.with("tags").with("title");
     for backend in [Backend::Sqlite, Backend::Postgres] {
